@@ -1,0 +1,509 @@
+"""Stack configuration, read once and validated before any resource exists.
+
+Every key of the ``mlplatform`` config namespace is a field of a frozen dataclass below;
+its default, its documentation and its check live on the field, so the parser, the
+``Pulumi.yaml`` declarations (see ``tests/test_project_files.py``) and the README's
+config reference all follow one definition.
+
+The Pulumi engine hands a Python program its config as strings: a scalar key as its text
+(``"true"``, ``"30"``), a structured key as JSON. :func:`parse` takes exactly that map, so
+the unit tests and the offline plan feed it what ``pulumi up`` would, and reports every
+bad key at once in a single :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components import cidr as cidr_math
+from components import fargate, instance_types
+
+PROJECT = "mlplatform"
+SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+
+# Stacks this release can build. A switch for any other stack is refused rather than
+# silently ignored, so a stack file never claims infrastructure that was not deployed.
+IMPLEMENTED_STACKS = frozenset({"network"})
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+Check = Callable[[Any], "str | None"]
+"""A check returns None for a good value, else the accepted form in words."""
+
+
+class ConfigError(Exception):
+    """Invalid stack configuration; the message names every bad key and what it accepts."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"Invalid stack configuration ({len(problems)} {noun}):\n{lines}")
+
+
+def setting(default: Any, doc: str, check: Check | None = None, required: bool = False) -> Any:
+    """A config field: its default, one line of documentation and an optional check."""
+    if isinstance(default, (dict, list)):
+        raise TypeError("use tuples and MappingProxyType for defaults; settings are frozen")
+    metadata = {"doc": doc, "check": check, "required": required}
+    if isinstance(default, Mapping):  # read-only, but unhashable: dataclasses want a factory
+        frozen = types.MappingProxyType(dict(default))
+        return field(default_factory=lambda: frozen, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+# --- checks -------------------------------------------------------------------------
+
+
+def one_of(*choices: Any) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in choices else "one of " + ", ".join(map(str, choices))
+
+    return check
+
+
+def int_range(low: int, high: int) -> Check:
+    def check(value: int) -> str | None:
+        return None if low <= value <= high else f"an integer from {low} to {high}"
+
+    return check
+
+
+def matches(pattern: str, form: str) -> Check:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str | None:
+        return None if compiled.fullmatch(value) else form
+
+    return check
+
+
+def _cidr_error(value: str, min_prefix: int = 0, max_prefix: int = 32) -> str | None:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError:
+        return f"an IPv4 CIDR such as 10.0.0.0/16 (got {value!r})"
+    if not min_prefix <= network.prefixlen <= max_prefix:
+        return f"a prefix from /{min_prefix} to /{max_prefix} (got /{network.prefixlen})"
+    return None
+
+
+def vpc_cidr(value: str) -> str | None:
+    error = _cidr_error(value, cidr_math.MIN_PREFIX, cidr_math.MAX_PREFIX)
+    if error is None and not ipaddress.IPv4Network(value).is_private:
+        return f"a private (RFC 1918) range such as 10.0.0.0/16 (got {value!r})"
+    return error
+
+
+def cidr_list(value: tuple[str, ...]) -> str | None:
+    if not value:
+        return "at least one IPv4 CIDR"
+    for item in value:
+        if error := _cidr_error(item):
+            return error
+    return None
+
+
+def gpu_instance_type(value: str) -> str | None:
+    if instance_types.gpu_count(value) > 0:
+        return None
+    return (
+        f"a GPU instance type of the families {', '.join(instance_types.GPU_FAMILIES)}, "
+        f"such as g4dn.xlarge (got {value!r})"
+    )
+
+
+ENVIRONMENT_NAME = matches(
+    r"[a-z][a-z0-9-]{1,15}", "2-16 lowercase letters, digits or '-', starting with a letter"
+)
+ACM_CERTIFICATE_ARN = matches(
+    r"(arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36})?",
+    "an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>) or empty",
+)
+IMAGE_URI = re.compile(
+    r"[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?"
+)
+AWS_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
+
+
+# --- the schema ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StackSwitches:
+    """Which stacks this environment deploys."""
+
+    network: bool = setting(True, "VPC, subnets, NAT, endpoints and flow logs.")
+    training: bool = setting(False, "Distributed CMA-ES training on SQS and Fargate Spot.")
+    inference: bool = setting(False, "GPU inference behind an ALB on ECS with g4dn instances.")
+    data_platform: bool = setting(False, "MLflow on Fargate with RDS PostgreSQL and S3.")
+    agent_world: bool = setting(False, "DynamoDB, ECS, API Gateway, CloudFront and Redis.")
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """The VPC every other stack runs in."""
+
+    cidr: str = setting("10.0.0.0/16", "VPC IPv4 range, a private /16 to /24.", vpc_cidr)
+    az_count: int = setting(
+        3, "Availability zones the subnets span.", int_range(cidr_math.MIN_AZS, cidr_math.MAX_AZS)
+    )
+    nat_strategy: str = setting(
+        "one_per_az",
+        "NAT gateways for private subnets: none (dev: workloads use public subnets), "
+        "single, or one_per_az (prod: no cross-AZ dependency).",
+        one_of("none", "single", "one_per_az"),
+    )
+    interface_endpoints: bool = setting(
+        True,
+        "Interface endpoints (ECR api and dkr, CloudWatch Logs, Secrets Manager, SQS) in the "
+        "private subnets, so tasks reach AWS without NAT. About $7.30/month each per AZ.",
+    )
+    flow_log_traffic_type: str = setting(
+        "ALL", "Traffic the VPC flow log records.", one_of("ALL", "ACCEPT", "REJECT")
+    )
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    """How the public load balancers of the HTTP stacks accept traffic."""
+
+    allowed_cidr_blocks: tuple[str, ...] = setting(
+        ("0.0.0.0/0",), "IPv4 ranges allowed to reach the load balancers.", cidr_list
+    )
+    certificate_arn: str = setting(
+        "", "ACM certificate for the HTTPS listeners; empty for none.", ACM_CERTIFICATE_ARN
+    )
+    allow_http: bool = setting(
+        False, "Serve plain HTTP when no certificate is set (dev only); else HTTP redirects."
+    )
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Distributed CMA-ES workers (filled in by the training stack)."""
+
+    worker_cpu: int = setting(
+        2048, "CPU units per worker task (1024 = 1 vCPU).", one_of(*fargate.cpu_choices())
+    )
+    worker_memory: int = setting(
+        4096, "Memory per worker task in MiB; must pair with worker_cpu as Fargate accepts."
+    )
+    min_workers: int = setting(
+        0, "Fewest worker tasks; 0 lets the workers scale to zero.", int_range(0, 1000)
+    )
+    max_workers: int = setting(10, "Most worker tasks.", int_range(1, 1000))
+    spot_percentage: int = setting(
+        80, "Share of workers on Fargate Spot, 0-100.", int_range(0, 100)
+    )
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """GPU inference on ECS with EC2 (filled in by the inference stack)."""
+
+    instance_type: str = setting("g4dn.xlarge", "GPU instance type.", gpu_instance_type)
+    min_instances: int = setting(
+        0, "Fewest GPU instances; 0 lets them scale to zero.", int_range(0, 100)
+    )
+    max_instances: int = setting(2, "Most GPU instances.", int_range(1, 100))
+    spot_percentage: int = setting(
+        0, "Share of GPU instances above the base on Spot, 0-100.", int_range(0, 100)
+    )
+
+
+@dataclass(frozen=True)
+class DataPlatformSettings:
+    """MLflow and its database (filled in by the data platform stack)."""
+
+    multi_az: bool = setting(True, "Run the RDS instance with a standby in a second AZ.")
+    db_instance_class: str = setting(
+        "db.t4g.medium",
+        "RDS instance class.",
+        matches(r"db\.[a-z0-9]+\.[a-z0-9]+", "db.<family>.<size>"),
+    )
+    backup_retention_days: int = setting(
+        14, "Days of automated RDS backups, 7-35.", int_range(7, 35)
+    )
+
+
+@dataclass(frozen=True)
+class AgentWorldSettings:
+    """The agent world services (filled in by the agent world stack)."""
+
+    redis_multi_az: bool = setting(True, "Redis with a replica and automatic failover.")
+    redis_node_type: str = setting(
+        "cache.t4g.small",
+        "ElastiCache node type.",
+        matches(r"cache\.[a-z0-9]+\.[a-z0-9]+", "cache.<family>.<size>"),
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program reads from config. Build with :func:`parse` or :func:`load`."""
+
+    environment: str = setting(
+        "", "Environment name used in resource names and tags.", ENVIRONMENT_NAME, required=True
+    )
+    deletion_protection: bool = setting(
+        True, "Protect stateful resources from deletion; required in prod."
+    )
+    log_retention_days: int = setting(
+        365, "Retention of every CloudWatch log group.", one_of(*LOG_RETENTION_DAYS)
+    )
+    tags: Mapping[str, str] = setting(
+        types.MappingProxyType({}), "Extra tags on every taggable resource."
+    )
+    images: Mapping[str, str] = setting(
+        types.MappingProxyType({}),
+        "Prebuilt image URI per service (directory under services/); a listed service is "
+        "not built, so `pulumi preview` needs no Docker.",
+    )
+    stacks: StackSwitches = setting(StackSwitches(), "Which stacks to deploy.")
+    network: NetworkSettings = setting(NetworkSettings(), "The VPC.")
+    ingress: IngressSettings = setting(IngressSettings(), "Public load balancer ingress.")
+    training: TrainingSettings = setting(TrainingSettings(), "Training stack.")
+    inference: InferenceSettings = setting(InferenceSettings(), "GPU inference stack.")
+    data_platform: DataPlatformSettings = setting(DataPlatformSettings(), "Data platform stack.")
+    agent_world: AgentWorldSettings = setting(AgentWorldSettings(), "Agent world stack.")
+
+    # Not config keys: filled in from the engine.
+    project: str = field(default=PROJECT, metadata={"config": False})
+    stack: str = field(default="", metadata={"config": False})
+    region: str = field(default="", metadata={"config": False})
+
+    def base_tags(self, component: str) -> dict[str, str]:
+        """The tag map every taggable resource of ``component`` carries."""
+        return {
+            **self.tags,
+            "project": self.project,
+            "stack": self.stack,
+            "environment": self.environment,
+            "component": component,
+            "managed-by": "pulumi",
+        }
+
+    def prefix(self) -> str:
+        """Physical-name prefix, e.g. ``mlplatform-dev``."""
+        return f"{self.project}-{self.environment}"
+
+
+# --- parsing ------------------------------------------------------------------------
+
+
+def config_fields(cls: type) -> list[dataclasses.Field]:
+    """The fields of a settings class that are config keys."""
+    return [f for f in dataclasses.fields(cls) if f.metadata.get("config", True)]
+
+
+def _is_section(tp: Any) -> bool:
+    return dataclasses.is_dataclass(tp)
+
+
+def _type_name(tp: Any) -> str:
+    if tp is bool:
+        return "a boolean"
+    if tp is int:
+        return "an integer"
+    if tp is str:
+        return "a string"
+    if typing.get_origin(tp) is tuple:
+        return "a list of strings"
+    if _is_section(tp):
+        return "an object"
+    return "an object of string values"
+
+
+def _coerce(tp: Any, value: Any, from_text: bool) -> tuple[bool, Any]:
+    """Check ``value`` is of type ``tp``; ``from_text`` accepts the engine's string forms."""
+    if from_text and isinstance(value, str):
+        if tp is bool and value in ("true", "false"):
+            return True, value == "true"
+        if tp is int and re.fullmatch(r"-?\d+", value):
+            return True, int(value)
+        if tp is not str:
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return False, None
+            return _coerce(tp, value, from_text=False)
+    if tp is bool:
+        return isinstance(value, bool), value
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if tp is str:
+        return isinstance(value, str), value
+    if typing.get_origin(tp) is tuple:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return ok, tuple(value) if ok else None
+    if _is_section(tp):
+        return isinstance(value, dict), value
+    ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    return ok, types.MappingProxyType(dict(value)) if ok else None
+
+
+def _parse_section(cls: type, raw: Mapping[str, Any], path: str, problems: list[str],
+                   from_text: bool = False) -> Any:  # fmt: skip
+    hints = typing.get_type_hints(cls)
+    fields = config_fields(cls)
+    known = {f.name for f in fields}
+    for key in sorted(set(raw) - known):
+        problems.append(f"{path}{key}: unknown key; accepted keys: {', '.join(sorted(known))}")
+    values: dict[str, Any] = {}
+    for f in fields:
+        key, tp = f"{path}{f.name}", hints[f.name]
+        if f.name not in raw:
+            if f.metadata.get("required"):
+                problems.append(f"{key}: required; {_accepted(f, tp)}")
+            continue
+        ok, value = _coerce(tp, raw[f.name], from_text)
+        if not ok:
+            problems.append(f"{key}: expected {_type_name(tp)}, got {raw[f.name]!r}")
+            continue
+        if _is_section(tp):
+            values[f.name] = _parse_section(tp, value, f"{key}.", problems)
+            continue
+        check = f.metadata.get("check")
+        if check and (accepted := check(value)):
+            got = "" if "(got " in accepted else f" (got {_shown(value)})"
+            problems.append(f"{key}: expected {accepted}{got}")
+            continue
+        values[f.name] = value
+    return cls(**values)
+
+
+def _shown(value: Any) -> str:
+    return repr(list(value)) if isinstance(value, tuple) else repr(value)
+
+
+def _accepted(f: dataclasses.Field, tp: Any) -> str:
+    check = f.metadata.get("check")
+    bad = check("") if check else None
+    return f"expected {bad}" if bad else f"expected {_type_name(tp)}"
+
+
+def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[str]) -> None:
+    """Rules that involve more than one key."""
+    ns = f"{PROJECT}:"
+    for name in config_fields(StackSwitches):
+        enabled = getattr(s.stacks, name.name)
+        if enabled and name.name not in IMPLEMENTED_STACKS:
+            problems.append(
+                f"{ns}stacks.{name.name}: this release has no {name.name} stack yet; "
+                f"expected false (available: {', '.join(sorted(IMPLEMENTED_STACKS))})"
+            )
+        elif enabled and name.name != "network" and not s.stacks.network:
+            problems.append(f"{ns}stacks.{name.name}: needs stacks.network true")
+    if s.environment == "prod" and not s.deletion_protection:
+        problems.append(f"{ns}deletion_protection: expected true when environment is prod")
+    if not s.ingress.certificate_arn and not s.ingress.allow_http:
+        problems.append(
+            f"{ns}ingress.certificate_arn: expected an ACM certificate ARN, "
+            "or ingress.allow_http true to serve plain HTTP (dev only)"
+        )
+    t = s.training
+    cpu_refused = any(p.startswith(f"{ns}training.worker_cpu:") for p in problems)
+    if not cpu_refused and not fargate.is_valid(t.worker_cpu, t.worker_memory):
+        problems.append(f"{ns}training.worker_memory: expected {fargate.describe(t.worker_cpu)}")
+    if t.max_workers < t.min_workers:
+        problems.append(
+            f"{ns}training.max_workers: expected at least min_workers ({t.min_workers})"
+        )
+    i = s.inference
+    if i.max_instances < i.min_instances:
+        problems.append(
+            f"{ns}inference.max_instances: expected at least min_instances ({i.min_instances})"
+        )
+    for service, uri in s.images.items():
+        if service not in known_services:
+            problems.append(
+                f"{ns}images.{service}: unknown service; expected one of the directories under "
+                f"services/ with a Dockerfile ({', '.join(sorted(known_services)) or 'none yet'})"
+            )
+        elif not IMAGE_URI.fullmatch(uri):
+            problems.append(
+                f"{ns}images.{service}: expected an image URI such as "
+                f"123456789012.dkr.ecr.us-east-1.amazonaws.com/name:tag or ...@sha256:<digest>"
+            )
+    for key, value in s.tags.items():
+        if key.lower().startswith("aws:") or not 0 < len(key) <= 128 or len(value) > 256:
+            problems.append(
+                f"{ns}tags.{key}: expected a key of 1-128 characters not starting with 'aws:' "
+                "and a value of at most 256"
+            )
+
+
+def discover_services(services_dir: Path = SERVICES_DIR) -> frozenset[str]:
+    """Service names: the directories under ``services/`` that hold a Dockerfile."""
+    if not services_dir.is_dir():
+        return frozenset()
+    return frozenset(p.parent.name for p in services_dir.glob("*/Dockerfile"))
+
+
+def parse(
+    config: Mapping[str, str],
+    stack: str,
+    known_services: frozenset[str] | None = None,
+) -> Settings:
+    """Build settings from the engine's config map (``"mlplatform:key"`` / ``"aws:region"``
+    to string), raising one :class:`ConfigError` that lists every problem."""
+    problems: list[str] = []
+    ns = f"{PROJECT}:"
+    raw = {k[len(ns) :]: v for k, v in config.items() if k.startswith(ns)}
+    settings = _parse_section(Settings, raw, ns, problems, from_text=True)
+    region = config.get("aws:region", "")
+    if not AWS_REGION.fullmatch(region):
+        problems.append(f"aws:region: expected an AWS region such as us-east-1 (got {region!r})")
+    settings = dataclasses.replace(settings, stack=stack, region=region)
+    if known_services is None:
+        known_services = discover_services()
+    _cross_checks(settings, problems, known_services)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def load() -> Settings:
+    """Read the running program's config through the Pulumi SDK and :func:`parse` it."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    # Older engines pass keys as "<namespace>:config:<key>".
+    normalized = {k.replace(":config:", ":", 1): v for k, v in merged.items()}
+    return parse(normalized, pulumi.get_stack())
+
+
+def defaults_as_config(cls: type = Settings) -> dict[str, Any]:
+    """The default of every config key, as it would be written in a stack file."""
+    out: dict[str, Any] = {}
+    for f in config_fields(cls):
+        if f.metadata.get("required"):
+            continue
+        default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+        out[f.name] = _plain(default)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in config_fields(type(value))}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value

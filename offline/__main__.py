@@ -1,0 +1,100 @@
+"""Offline plan: ``python -m offline [STACK] [--set KEY=VALUE ...]``.
+
+Runs the program under the mock engine with the stack file's config (no Pulumi CLI, no
+AWS credentials, no Docker) and prints the resource tree, the counts by type and the
+stack outputs. Bad config prints the validation message and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pulumi
+import yaml
+
+from offline.runner import ProgramError, ProgramRun, run_program
+
+AWSX_NOTE = "awsx component: its subnets, route tables, gateways are created by awsx at deploy"
+
+
+def _label(resource) -> str:
+    notes = []
+    if resource.options.get("protect"):
+        notes.append("protected")
+    if resource.options.get("retain_on_delete"):
+        notes.append("retained on delete")
+    if resource.type == "awsx:ec2:Vpc":
+        nat = (resource.inputs.get("natGateways") or {}).get("strategy", "OnePerAz")
+        azs = int(resource.inputs.get("numberOfAvailabilityZones", 0))
+        notes.append(f"{azs} AZs, NAT {nat}; {AWSX_NOTE}")
+    suffix = f"  [{'; '.join(notes)}]" if notes else ""
+    return f"{resource.type}  {resource.name}{suffix}"
+
+
+def render_tree(run: ProgramRun) -> list[str]:
+    by_parent: dict[str, list] = {}
+    urns = {r.urn for r in run.resources}
+    roots = []
+    for r in run.resources:
+        if r.parent in urns:
+            by_parent.setdefault(r.parent, []).append(r)
+        else:
+            roots.append(r)
+    lines = [f"pulumi:pulumi:Stack  mlplatform-{run.stack}"]
+
+    def walk(nodes, indent: str) -> None:
+        nodes = sorted(nodes, key=lambda r: (r.custom, r.type, r.name))
+        for i, node in enumerate(nodes):
+            last = i == len(nodes) - 1
+            lines.append(f"{indent}{'└─ ' if last else '├─ '}{_label(node)}")
+            walk(by_parent.get(node.urn, []), indent + ("   " if last else "│  "))
+
+    walk(roots, "")
+    return lines
+
+
+def render(run: ProgramRun) -> str:
+    lines = [f"Offline plan of stack '{run.stack}' (mock engine: nothing was sent to AWS)", ""]
+    lines += render_tree(run)
+    counts = run.counts()
+    lines += ["", f"Resources by type ({sum(counts.values())} in all):"]
+    lines += [f"  {n:4d}  {t}" for t, n in sorted(counts.items())]
+    lines += ["", "Outputs:"]
+    for name in sorted(run.outputs):
+        value = "[secret]" if name in run.secret_outputs else run.outputs[name]
+        lines.append(f"  {name}: {value}")
+    return "\n".join(lines)
+
+
+def _override(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__.split("\n")[0])
+    parser.add_argument("stack", nargs="?", default="dev", help="stack name (Pulumi.<stack>.yaml)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", type=_override, default=[],
+        metavar="KEY=VALUE", help="override a config key (YAML value), e.g. network.az_count=2",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        run = run_program(args.stack, dict(args.overrides))
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ProgramError as failure:
+        if isinstance(failure.error, pulumi.RunError):
+            print(str(failure), file=sys.stderr)
+            return 2
+        raise
+    print(render(run))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

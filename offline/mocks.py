@@ -1,0 +1,331 @@
+"""Mocks for the Pulumi engine that record every resource and answer like AWS would.
+
+The recording monitor keeps, for each registered resource, its type, name, inputs (with
+which input paths were secret), parent and options. The mocks return realistic outputs
+(ARNs, IDs, URLs, DNS names) per AWS type and the typed outputs of awsx components, whose
+children are never registered under mocks. An invoke they do not know fails the program:
+a silent ``{}`` would let a test pass over a lookup that returns nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi.runtime import mocks, rpc
+
+ACCOUNT_ID = "123456789012"
+SECRET_PLACEHOLDER = "offline-secret-value"
+
+
+class UnknownInvokeError(Exception):
+    """The program called a data source the mocks do not model."""
+
+
+@dataclass
+class RecordedResource:
+    """One resource registration, as the engine saw it."""
+
+    type: str
+    name: str
+    urn: str
+    id: str
+    inputs: dict[str, Any]
+    """Inputs with secrets unwrapped; see :attr:`secret_paths`."""
+    secret_paths: frozenset[str]
+    """Dotted paths of inputs that were secret."""
+    outputs: dict[str, Any]
+    parent: str
+    """URN of the parent ('' for the stack itself)."""
+    custom: bool
+    remote: bool
+    """True for multi-language components (awsx), whose children are not registered."""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """An input by dotted path, e.g. ``"imageScanningConfiguration.scanOnPush"``."""
+        value: Any = self.inputs
+        for part in path.split("."):
+            if isinstance(value, dict) and part in value:
+                value = value[part]
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                return default
+        return value
+
+
+def unwrap_secrets(value: Any, path: str = "", found: set[str] | None = None) -> Any:
+    """``value`` with secret markers removed; secret paths are added to ``found``."""
+    if rpc.is_rpc_secret(value):
+        if found is not None:
+            found.add(path)
+        return unwrap_secrets(rpc.unwrap_rpc_secret(value), path, found)
+    if isinstance(value, dict):
+        return {k: unwrap_secrets(v, f"{path}.{k}".lstrip("."), found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v, f"{path}.{i}".lstrip("."), found) for i, v in enumerate(value)]
+    return value
+
+
+def _short_hash(*parts: str, length: int = 8) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def _resource_ref(urn: str, resource_id: str) -> dict[str, Any]:
+    return {rpc._special_sig_key: rpc._special_resource_sig, "urn": urn, "id": resource_id}
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A mock monitor that records each registration with its parent and options."""
+
+    def __init__(self, platform_mocks: PlatformMocks):
+        super().__init__(platform_mocks)
+        platform_mocks.monitor = self
+        self.recorded: list[RecordedResource] = []
+
+    def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        found: set[str] = set()
+        inputs = unwrap_secrets(rpc.deserialize_properties(request.object), found=found)
+        registration = self.resources[response.urn]
+        self.recorded.append(
+            RecordedResource(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                id=registration.id or "",
+                inputs=inputs,
+                secret_paths=frozenset(found),
+                outputs=unwrap_secrets(dict(registration.state)),
+                parent=request.parent,
+                custom=bool(request.custom),
+                remote=bool(request.remote),
+                options={
+                    "protect": bool(request.protect),
+                    "retain_on_delete": bool(request.retainOnDelete),
+                    "delete_before_replace": bool(request.deleteBeforeReplace),
+                    "ignore_changes": list(request.ignoreChanges),
+                    "replace_on_changes": list(request.replaceOnChanges),
+                    "additional_secret_outputs": list(request.additionalSecretOutputs),
+                    "depends_on": list(request.dependencies),
+                    "aliases": len(request.aliases),
+                },
+            )
+        )
+        return response
+
+
+class PlatformMocks(mocks.Mocks):
+    """Outputs per resource type and answers per invoke, as AWS would give them."""
+
+    def __init__(self, region: str = "us-east-1"):
+        self.region = region
+        self.monitor: RecordingMonitor | None = None
+
+    # --- resources --------------------------------------------------------------
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
+        if args.typ == "awsx:ec2:Vpc":
+            return f"{args.name}-component", self._awsx_vpc(args)
+        state = dict(args.inputs)
+        resource_id = self._physical_id(args)
+        handler = {
+            "aws:cloudwatch/logGroup:LogGroup": self._log_group,
+            "aws:iam/role:Role": self._role,
+            "aws:iam/policy:Policy": self._policy,
+            "aws:ecr/repository:Repository": self._repository,
+            "aws:ec2/vpcEndpoint:VpcEndpoint": self._vpc_endpoint,
+            "docker:index/image:Image": self._docker_image,
+        }.get(args.typ)
+        if args.typ.startswith("aws:"):
+            state.setdefault("arn", self._arn(args, resource_id))
+            state.setdefault("tagsAll", state.get("tags", {}))
+        if handler is not None:
+            state.update(handler(args, resource_id))
+        return resource_id, state
+
+    def _physical_id(self, args: mocks.MockResourceArgs) -> str:
+        prefixes = {
+            "aws:ec2/securityGroup:SecurityGroup": "sg-",
+            "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg-",
+            "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
+            "aws:ec2/flowLog:FlowLog": "fl-",
+            "aws:ec2/subnet:Subnet": "subnet-",
+            "aws:ec2/vpc:Vpc": "vpc-",
+            "aws:ec2/routeTable:RouteTable": "rtb-",
+        }
+        if args.typ in prefixes:
+            return prefixes[args.typ] + _short_hash(args.typ, args.name, length=17)
+        name = args.inputs.get("name")
+        if isinstance(name, str) and name:
+            return name
+        return f"{args.name}-{_short_hash(args.typ, args.name, length=7)}"
+
+    def _arn(self, args: mocks.MockResourceArgs, resource_id: str) -> str:
+        module, kind = args.typ.split(":")[1].split("/")
+        return f"arn:aws:{module}:{self.region}:{ACCOUNT_ID}:{kind.lower()}/{resource_id}"
+
+    def _log_group(self, args, resource_id):
+        return {
+            "name": resource_id,
+            "arn": f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{resource_id}",
+        }
+
+    def _role(self, args, resource_id):
+        return {
+            "name": resource_id,
+            "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{resource_id}",
+            "uniqueId": "AROA" + _short_hash(resource_id, length=16).upper(),
+        }
+
+    def _policy(self, args, resource_id):
+        return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:policy/{resource_id}"}
+
+    def _repository(self, args, resource_id):
+        return {
+            "name": resource_id,
+            "registryId": ACCOUNT_ID,
+            "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{resource_id}",
+            "arn": f"arn:aws:ecr:{self.region}:{ACCOUNT_ID}:repository/{resource_id}",
+        }
+
+    def _docker_image(self, args, resource_id):
+        image_name = args.inputs.get("imageName", "")
+        repository = (
+            image_name.rsplit(":", 1)[0] if ":" in image_name.split("/")[-1] else image_name
+        )
+        digest = hashlib.sha256(image_name.encode()).hexdigest()
+        return {
+            "imageName": image_name,
+            "baseImageName": image_name,
+            "repoDigest": f"{repository}@sha256:{digest}",
+            "registryServer": image_name.split("/")[0],
+        }
+
+    def _vpc_endpoint(self, args, resource_id):
+        service = args.inputs.get("serviceName", "")
+        out: dict[str, Any] = {"state": "available", "prefixListId": "pl-" + _short_hash(service)}
+        if args.inputs.get("vpcEndpointType") == "Interface":
+            out["dnsEntries"] = [
+                {"dnsName": f"{resource_id}.{service.split('.', 3)[-1]}.vpce.amazonaws.com"}
+            ]
+        return out
+
+    def _awsx_vpc(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
+        """The typed outputs of ``awsx:ec2:Vpc``; its children exist only as references."""
+        azs = int(args.inputs.get("numberOfAvailabilityZones", 2))
+        strategy = args.inputs.get("natGateways", {}).get("strategy", "OnePerAz")
+        nat_count = {"None": 0, "Single": 1}.get(strategy, azs)
+        vpc_id = "vpc-" + _short_hash(args.name, length=17)
+        public = [f"subnet-pub{i}{_short_hash(args.name, str(i), length=11)}" for i in range(azs)]
+        private = [f"subnet-prv{i}{_short_hash(args.name, str(i), length=11)}" for i in range(azs)]
+        tables = [self._child_ref(args.name, "aws:ec2/routeTable:RouteTable", f"rt-{i}", "rtb-")
+                  for i in range(2 * azs)]  # fmt: skip
+        gateways = [self._child_ref(args.name, "aws:ec2/natGateway:NatGateway", f"nat-{i}", "nat-")
+                    for i in range(nat_count)]  # fmt: skip
+        return {
+            **args.inputs,
+            "vpcId": vpc_id,
+            "publicSubnetIds": public,
+            "privateSubnetIds": private,
+            "isolatedSubnetIds": [],
+            "routeTables": tables,
+            "natGateways": gateways,
+        }
+
+    def _child_ref(self, parent: str, typ: str, suffix: str, id_prefix: str) -> dict[str, Any]:
+        """A reference to an awsx child: the engine can resolve it, the plan does not list it."""
+        assert self.monitor is not None
+        urn = f"urn:pulumi:offline::mlplatform::awsx:ec2:Vpc${typ}::{parent}-{suffix}"
+        resource_id = id_prefix + _short_hash(parent, suffix, length=17)
+        self.monitor.resources[urn] = mocks.MockMonitor.ResourceRegistration(
+            urn, resource_id, {"id": resource_id}
+        )
+        return _resource_ref(urn, resource_id)
+
+    # --- invokes ----------------------------------------------------------------
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list | None]:
+        answers = {
+            "aws:index/getCallerIdentity:getCallerIdentity": self._caller_identity,
+            "aws:index/getRegion:getRegion": self._region,
+            "aws:index/getPartition:getPartition": self._partition,
+            "aws:index/getAvailabilityZones:getAvailabilityZones": self._availability_zones,
+            "aws:iam/getPolicyDocument:getPolicyDocument": self._policy_document,
+            "aws:ecr/getAuthorizationToken:getAuthorizationToken": self._ecr_token,
+        }
+        if args.token not in answers:
+            raise UnknownInvokeError(
+                f"the offline mocks do not model the invoke {args.token!r}; "
+                "add an answer to offline/mocks.py"
+            )
+        return answers[args.token](args.args), []
+
+    def _caller_identity(self, _: dict) -> dict:
+        return {
+            "accountId": ACCOUNT_ID,
+            "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline",
+            "userId": "AIDAOFFLINE",
+            "id": ACCOUNT_ID,
+        }
+
+    def _region(self, _: dict) -> dict:
+        return {"name": self.region, "region": self.region, "id": self.region}
+
+    def _partition(self, _: dict) -> dict:
+        return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+
+    def _availability_zones(self, _: dict) -> dict:
+        names = [f"{self.region}{z}" for z in "abcdef"]
+        return {"names": names, "zoneIds": [f"use1-az{i}" for i in range(1, 7)], "id": self.region}
+
+    def _ecr_token(self, args: dict) -> dict:
+        registry = args.get("registryId", ACCOUNT_ID)
+        return {
+            "authorizationToken": SECRET_PLACEHOLDER,
+            "userName": "AWS",
+            "password": SECRET_PLACEHOLDER,
+            "proxyEndpoint": f"https://{registry}.dkr.ecr.{self.region}.amazonaws.com",
+            "expiresAt": "2099-01-01T00:00:00Z",
+            "id": registry,
+        }
+
+    def _policy_document(self, args: dict) -> dict:
+        document = render_policy_document(args)
+        return {"json": document, "minifiedJson": document, "id": _short_hash(document)}
+
+
+def render_policy_document(args: dict) -> str:
+    """IAM policy JSON from ``aws.iam.get_policy_document`` arguments, as AWS would see it."""
+
+    def one_or_many(values: list[str]) -> str | list[str]:
+        return values[0] if len(values) == 1 else list(values)
+
+    statements = []
+    for s in args.get("statements", []):
+        out: dict[str, Any] = {}
+        if s.get("sid"):
+            out["Sid"] = s["sid"]
+        out["Effect"] = s.get("effect", "Allow")
+        for key, name in (("actions", "Action"), ("notActions", "NotAction"),
+                          ("resources", "Resource"), ("notResources", "NotResource")):  # fmt: skip
+            if s.get(key):
+                out[name] = one_or_many(s[key])
+        for key, name in (("principals", "Principal"), ("notPrincipals", "NotPrincipal")):
+            if s.get(key):
+                principal: dict[str, Any] = {}
+                for p in s[key]:
+                    principal[p["type"]] = one_or_many(p["identifiers"])
+                out[name] = "*" if principal == {"*": "*"} else principal
+        if s.get("conditions"):
+            condition: dict[str, dict[str, Any]] = {}
+            for c in s["conditions"]:
+                condition.setdefault(c["test"], {})[c["variable"]] = one_or_many(c["values"])
+            out["Condition"] = condition
+        statements.append(out)
+    return json.dumps({"Version": args.get("version", "2012-10-17"), "Statement": statements})
