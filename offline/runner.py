@@ -8,11 +8,13 @@ values cannot be read without the stack's key, so they become a placeholder mark
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import runpy
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,7 +79,7 @@ def apply_override(config: dict[str, str], key: str, value: Any) -> None:
     ``key`` is ``namespace:name`` or ``namespace:name.field.sub``; a bare name means the
     ``mlplatform`` namespace. None removes the key (or the field).
     """
-    if ":" not in key:
+    if ":" not in key.split(".")[0]:
         key = f"mlplatform:{key}"
     top, _, path = key.partition(".")
     if not path:
@@ -141,36 +143,65 @@ def run_program(
     """Run ``__main__.py`` for ``stack`` under mocks; ``overrides`` are applied with
     :func:`apply_override`.
 
-    An override value of None removes the key. A failing program raises
-    :class:`ProgramError` (for bad config its ``error`` is a ``pulumi.RunError``).
+    A failing program raises :class:`ProgramError` (for bad config its ``error`` is a
+    ``pulumi.RunError``).
     """
     config, secret_keys = stack_config(stack, project_dir)
     for key, value in (overrides or {}).items():
         apply_override(config, key, value)
-
-    platform_mocks = PlatformMocks(region=config.get("aws:region", "us-east-1"))
-    monitor = RecordingMonitor(platform_mocks)
-    pulumi_settings.ROOT.set(None)
-    set_all_config(config, secret_keys)
-    pulumi_mocks.set_mocks(
-        platform_mocks, project="mlplatform", stack=stack, preview=preview, monitor=monitor
-    )
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
 
     def program() -> None:
         runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
 
+    return run_function(program, stack, config, secret_keys, preview)
+
+
+def run_function(
+    program: Callable[[], Any],
+    stack: str = "test",
+    config: dict[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+    preview: bool = False,
+) -> ProgramRun:
+    """Run ``program`` (any function that registers resources) under the recording mocks."""
+    config = dict(config or {})
+    # A loop of its own per run: a failed program leaves tasks behind (applies, invokes)
+    # that must not wake up inside the next run.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    platform_mocks = PlatformMocks(region=config.get("aws:region", "us-east-1"))
+    monitor = RecordingMonitor(platform_mocks)
+    pulumi_settings.ROOT.set(None)
+    set_all_config(config, secret_keys or [])
+    pulumi_mocks.set_mocks(
+        platform_mocks, project="mlplatform", stack=stack, preview=preview, monitor=monitor
+    )
+    # Output tasks a failed run left behind belong to its closed loop (pulumi's own
+    # runtime.test clears them the same way).
+    pulumi_settings.SETTINGS.outputs.clear()
     try:
         _sync_await(run_pulumi_func(program))
         outputs, secret = _resolve_outputs()
     except Exception as error:
         raise ProgramError(error, list(monitor.recorded)) from error
     finally:
-        # Collect the event loops the SDK leaves behind now, not at interpreter exit,
-        # where closing them prints spurious errors.
-        gc.collect()
+        _close(loop)
     return ProgramRun(stack, list(monitor.recorded), outputs, secret, config)
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+    asyncio.set_event_loop(None)
+    # Collect the loops the SDK's worker threads made now, not at interpreter exit, where
+    # closing them prints spurious errors.
+    gc.collect()
 
 
 def _resolve_outputs() -> tuple[dict[str, Any], frozenset[str]]:

@@ -1,0 +1,99 @@
+"""Pure helpers: subnet arithmetic, the Fargate size table, GPU types, build-context hashes."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from components import cidr, fargate, instance_types
+from components.build_context import context_digest, context_files
+
+
+@pytest.mark.parametrize("vpc", ["10.0.0.0/16", "10.20.0.0/20", "172.16.0.0/24"])
+@pytest.mark.parametrize("azs", [2, 3])
+def test_subnets_fit_in_the_vpc_without_overlap(vpc, azs):
+    layout = cidr.subnet_layout(vpc, azs)
+    nets = [ipaddress.IPv4Network(c) for c in layout.private_cidrs + layout.public_cidrs]
+    assert len(layout.private_cidrs) == len(layout.public_cidrs) == azs
+    assert all(n.subnet_of(ipaddress.IPv4Network(vpc)) for n in nets)
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
+    # AWS subnets must be /16 to /28.
+    assert all(16 <= n.prefixlen <= 28 for n in nets)
+
+
+def test_layout_of_a_three_az_slash_16():
+    layout = cidr.subnet_layout("10.30.0.0/16", 3)
+    assert (layout.az_prefix, layout.private_mask, layout.public_mask) == (18, 19, 20)
+    assert layout.private_cidrs == ("10.30.0.0/19", "10.30.64.0/19", "10.30.128.0/19")
+    assert layout.public_cidrs == ("10.30.32.0/20", "10.30.96.0/20", "10.30.160.0/20")
+
+
+@pytest.mark.parametrize(
+    ("vpc", "azs"), [("10.0.0.0/8", 2), ("10.0.0.0/25", 2), ("10.0.0.0/16", 4)]
+)
+def test_layout_refuses_what_settings_refuse(vpc, azs):
+    with pytest.raises(ValueError):
+        cidr.subnet_layout(vpc, azs)
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "ok"),
+    [(256, 512, True), (256, 4096, False), (512, 4096, True), (1024, 2048, True),
+     (1024, 512, False), (2048, 16384, True), (4096, 30720, True), (4096, 31744, False),
+     (8192, 20480, True), (8192, 17408, False), (16384, 122880, True), (3000, 4096, False)],
+)  # fmt: skip
+def test_fargate_accepts_only_documented_pairs(cpu, memory, ok):
+    assert fargate.is_valid(cpu, memory) is ok
+
+
+def test_gpu_counts():
+    assert instance_types.gpu_count("g4dn.xlarge") == 1
+    assert instance_types.gpu_count("g4dn.12xlarge") == 4
+    assert instance_types.gpu_count("g5.48xlarge") == 8
+    assert instance_types.gpu_count("m5.xlarge") == 0
+    assert instance_types.gpu_count("g5g.xlarge") == 0  # Graviton: not the x86 GPU AMI
+
+
+def _service(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\nCOPY app.py /app/\n")
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    return tmp_path
+
+
+def test_digest_is_stable_and_follows_content(tmp_path):
+    context = _service(tmp_path)
+    first = context_digest(context)
+    assert first == context_digest(context)
+    assert len(first) == 16 and int(first, 16) >= 0
+    (context / "app.py").write_text("print('bye')\n")
+    assert context_digest(context) != first
+
+
+def test_digest_follows_renames_and_the_executable_bit(tmp_path):
+    context = _service(tmp_path)
+    first = context_digest(context)
+    (context / "app.py").chmod(0o755)
+    second = context_digest(context)
+    assert second != first
+    (context / "app.py").rename(context / "main.py")
+    assert context_digest(context) != second
+
+
+def test_caches_and_dockerignored_files_do_not_change_the_digest(tmp_path):
+    context = _service(tmp_path)
+    (context / ".dockerignore").write_text("# local only\ntests/\n*.log\n")
+    first = context_digest(context)
+    (context / "__pycache__").mkdir()
+    (context / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
+    (context / "tests").mkdir()
+    (context / "tests" / "test_app.py").write_text("def test(): pass\n")
+    (context / "debug.log").write_text("noise")
+    assert context_digest(context) == first
+    names = [p.name for p in context_files(context)]
+    assert names == [".dockerignore", "Dockerfile", "app.py"]
+
+
+def test_digest_of_a_missing_context_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        context_digest(tmp_path / "nope")

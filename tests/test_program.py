@@ -1,0 +1,75 @@
+"""The program as a whole: bad config stops it before any resource; unknown invokes fail."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from offline.runner import ProgramError
+
+BAD = [
+    ("dev", {"network.cidr": "10.0.0/16"}),
+    ("dev", {"network.az_count": 4}),
+    ("dev", {"network.nat_strategy": "lots"}),
+    ("dev", {"network.unknown": True}),
+    ("dev", {"training.worker_memory": 100}),
+    ("dev", {"inference.instance_type": "c5.large"}),
+    ("dev", {"training.spot_percentage": 101}),
+    ("prod", {"mlplatform:deletion_protection": False}),
+    ("prod", {"ingress.certificate_arn": ""}),
+    ("prod", {"mlplatform:environment": None}),
+]
+
+
+@pytest.mark.parametrize(("stack", "overrides"), BAD, ids=[f"{s}-{next(iter(o))}" for s, o in BAD])
+def test_bad_config_stops_the_program_before_any_resource(run_stack, stack, overrides):
+    with pytest.raises(ProgramError) as caught:
+        run_stack(stack, overrides)
+    assert isinstance(caught.value.error, pulumi.RunError)
+    assert caught.value.resources == []
+    key = next(iter(overrides))
+    assert key.removeprefix("mlplatform:").split(".")[0] in str(caught.value)
+
+
+def test_an_invoke_the_mocks_do_not_know_fails_the_program(run_inline):
+    def program():
+        ami = aws.ec2.get_ami_output(most_recent=True, owners=["amazon"])
+        pulumi.export("ami", ami.id)
+
+    with pytest.raises(ProgramError, match="do not model the invoke"):
+        run_inline(program)
+
+
+def test_policy_documents_are_rendered_like_aws(run_inline):
+    def program():
+        doc = aws.iam.get_policy_document_output(
+            statements=[
+                aws.iam.GetPolicyDocumentStatementArgs(
+                    sid="Read", actions=["s3:GetObject"], resources=["arn:aws:s3:::b/*"]
+                ),
+                aws.iam.GetPolicyDocumentStatementArgs(
+                    effect="Deny",
+                    actions=["s3:*"],
+                    resources=["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+                    principals=[{"type": "*", "identifiers": ["*"]}],
+                    conditions=[
+                        {"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}
+                    ],
+                ),
+            ]
+        )
+        pulumi.export("policy", doc.json)
+
+    import json
+
+    run = run_inline(program)
+    assert json.loads(run.outputs["policy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::b/*"},
+            {"Effect": "Deny", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+             "Principal": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        ],
+    }  # fmt: skip
