@@ -141,6 +141,11 @@ class PlatformMocks(mocks.Mocks):
             "aws:ecr/repository:Repository": self._repository,
             "aws:ec2/vpcEndpoint:VpcEndpoint": self._vpc_endpoint,
             "docker:index/image:Image": self._docker_image,
+            "aws:s3/bucket:Bucket": self._bucket,
+            "aws:s3/bucketV2:BucketV2": self._bucket,
+            "aws:sqs/queue:Queue": self._queue,
+            "aws:lb/loadBalancer:LoadBalancer": self._load_balancer,
+            "aws:rds/instance:Instance": self._db_instance,
         }.get(args.typ)
         if args.typ.startswith("aws:"):
             state.setdefault("arn", self._arn(args, resource_id))
@@ -205,6 +210,45 @@ class PlatformMocks(mocks.Mocks):
             "baseImageName": image_name,
             "repoDigest": f"{repository}@sha256:{digest}",
             "registryServer": image_name.split("/")[0],
+        }
+
+    def _bucket(self, args, resource_id):
+        bucket = args.inputs.get("bucket") or resource_id
+        return {
+            "bucket": bucket,
+            "arn": f"arn:aws:s3:::{bucket}",
+            "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+            "bucketRegionalDomainName": f"{bucket}.s3.{self.region}.amazonaws.com",
+        }
+
+    def _queue(self, args, resource_id):
+        return {
+            "name": resource_id,
+            "arn": f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{resource_id}",
+            "url": f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{resource_id}",
+        }
+
+    def _load_balancer(self, args, resource_id):
+        name = resource_id[:32]
+        suffix = f"app/{name}/{_short_hash(resource_id, length=16)}"
+        return {
+            "name": name,
+            "arn": f"arn:aws:elasticloadbalancing:{self.region}:{ACCOUNT_ID}:loadbalancer/{suffix}",
+            "arnSuffix": suffix,
+            "dnsName": f"{name}-{_short_hash(resource_id)}.{self.region}.elb.amazonaws.com",
+            "zoneId": "Z35SXDOTRQ7X7K",
+        }
+
+    def _db_instance(self, args, resource_id):
+        address = (
+            f"{resource_id}.{_short_hash(resource_id, length=12)}.{self.region}.rds.amazonaws.com"
+        )
+        port = int(args.inputs.get("port", 5432))
+        return {
+            "address": address,
+            "port": port,
+            "endpoint": f"{address}:{port}",
+            "arn": f"arn:aws:rds:{self.region}:{ACCOUNT_ID}:db:{resource_id}",
         }
 
     def _vpc_endpoint(self, args, resource_id):

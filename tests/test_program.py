@@ -73,3 +73,21 @@ def test_policy_documents_are_rendered_like_aws(run_inline):
              "Principal": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
         ],
     }  # fmt: skip
+
+
+def test_mocks_answer_with_realistic_aws_outputs(run_inline):
+    def program():
+        aws.s3.Bucket("data", bucket="mlplatform-dev-data")
+        aws.sqs.Queue("tasks")
+        aws.lb.LoadBalancer("alb", load_balancer_type="application")
+        aws.iam.Role("role", assume_role_policy="{}")
+
+    run = run_inline(program)
+    bucket, queue = run.named("data").outputs, run.named("tasks").outputs
+    assert bucket["arn"] == "arn:aws:s3:::mlplatform-dev-data"
+    assert bucket["bucketRegionalDomainName"] == "mlplatform-dev-data.s3.us-east-1.amazonaws.com"
+    assert queue["url"].startswith("https://sqs.us-east-1.amazonaws.com/123456789012/tasks-")
+    assert queue["arn"].startswith("arn:aws:sqs:us-east-1:123456789012:tasks-")
+    assert run.named("alb").outputs["dnsName"].endswith(".us-east-1.elb.amazonaws.com")
+    assert run.named("role").outputs["arn"].startswith("arn:aws:iam::123456789012:role/role-")
+    assert all(r.id for r in run.resources)
