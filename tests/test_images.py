@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pytest
 
 from components.build_context import context_digest
@@ -32,8 +33,6 @@ def build(run_inline, **kwargs):
                                 tags={"project": "mlplatform"}, **kwargs)  # fmt: skip
         image = ServiceImage("worker", args)
         captured["image"] = image
-        import pulumi
-
         pulumi.export("repo_digest", image.repo_digest)
 
     run = run_inline(program)

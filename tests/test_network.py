@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from components.network import GATEWAY_ENDPOINT_SERVICES, INTERFACE_ENDPOINT_SERVICES
 
 VPC = "awsx:ec2:Vpc"
@@ -187,8 +185,6 @@ def test_network_switch_off_registers_nothing(run_stack):
     assert run.outputs == {}
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_no_resource_is_protected_yet(stack, dev, prod):
+def test_no_resource_is_protected_yet(each_stack):
     # The network holds no data; protection belongs to the stateful stacks.
-    run = {"dev": dev, "prod": prod}[stack]
-    assert not any(r.options["protect"] for r in run.resources)
+    assert not any(r.options["protect"] for r in each_stack.resources)

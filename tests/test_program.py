@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_aws as aws
 import pytest
@@ -60,8 +62,6 @@ def test_policy_documents_are_rendered_like_aws(run_inline):
             ]
         )
         pulumi.export("policy", doc.json)
-
-    import json
 
     run = run_inline(program)
     assert json.loads(run.outputs["policy"]) == {
