@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from components import cidr as cidr_math
-from components import fargate, instance_types
+from components import fargate, instance_types, queue_scaling
 
 PROJECT = "mlplatform"
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 
 # Stacks this release can build. A switch for any other stack is refused rather than
 # silently ignored, so a stack file never claims infrastructure that was not deployed.
-IMPLEMENTED_STACKS = frozenset({"network"})
+IMPLEMENTED_STACKS = frozenset({"network", "training"})
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
@@ -133,6 +133,7 @@ ACM_CERTIFICATE_ARN = matches(
     r"(arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36})?",
     "an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>) or empty",
 )
+EMAIL = matches(r"([^@\s]+@[^@\s]+\.[a-z]{2,})?", "an e-mail address or empty")
 IMAGE_URI = re.compile(
     r"[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?"
 )
@@ -194,7 +195,7 @@ class IngressSettings:
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """Distributed CMA-ES workers (filled in by the training stack)."""
+    """Distributed CMA-ES: task and result queues, Fargate Spot workers, state bucket."""
 
     worker_cpu: int = setting(
         2048, "CPU units per worker task (1024 = 1 vCPU).", one_of(*fargate.cpu_choices())
@@ -208,6 +209,62 @@ class TrainingSettings:
     max_workers: int = setting(10, "Most worker tasks.", int_range(1, 1000))
     spot_percentage: int = setting(
         80, "Share of workers on Fargate Spot, 0-100.", int_range(0, 100)
+    )
+    eval_seconds: int = setting(
+        60,
+        "Typical time to evaluate one candidate; sizes the backlog the workers scale on.",
+        int_range(1, queue_scaling.MAX_EVAL_SECONDS),
+    )
+    max_eval_seconds: int = setting(
+        900,
+        "Longest one evaluation may take; the task queue's visibility timeout is this plus "
+        "a margin, so a dead worker's task is retried after it.",
+        int_range(10, queue_scaling.MAX_EVAL_SECONDS),
+    )
+    acceptable_latency_seconds: int = setting(
+        300,
+        "How long a task may wait for a worker; the backlog target per worker is this "
+        "divided by eval_seconds.",
+        int_range(10, 86400),
+    )
+    scale_in_idle_minutes: int = setting(
+        15,
+        "Minutes the task queue must be empty with nothing in flight before the workers "
+        "scale in to min_workers.",
+        int_range(1, 1440),
+    )
+    max_receive_count: int = setting(
+        5, "Deliveries of a task before it moves to the dead-letter queue.", int_range(1, 1000)
+    )
+    message_retention_days: int = setting(
+        14, "Days the queues keep unconsumed messages (SQS allows 1-14).", int_range(1, 14)
+    )
+    oldest_task_alarm_minutes: int = setting(
+        60, "Alarm when the oldest waiting task is older than this.", int_range(1, 20160)
+    )
+    checkpoint_ia_days: int = setting(
+        30,
+        "Days before checkpoints move to S3 Standard-IA (S3 requires at least 30).",
+        int_range(30, 3650),
+    )
+    checkpoint_expire_days: int = setting(
+        365,
+        "Days before checkpoints are deleted; more than checkpoint_ia_days.",
+        int_range(31, 36500),
+    )
+    noncurrent_version_days: int = setting(
+        30, "Days an overwritten or deleted object's old version is kept.", int_range(1, 3650)
+    )
+    coordinator_user: bool = setting(
+        False,
+        "Also create an IAM user for the coordinator and export its access key (as "
+        "secrets), for the seed's workflow; the default is a role to assume.",
+    )
+    redis: bool = setting(False, "An ElastiCache Redis for the workers (seed 000's redis.tf).")
+    redis_node_type: str = setting(
+        "cache.t4g.micro",
+        "Node type of the training Redis.",
+        matches(r"cache\.[a-z0-9]+\.[a-z0-9]+", "cache.<family>.<size>"),
     )
 
 
@@ -267,6 +324,9 @@ class Settings:
     )
     tags: Mapping[str, str] = setting(
         types.MappingProxyType({}), "Extra tags on every taggable resource."
+    )
+    alarm_email: str = setting(
+        "", "E-mail address subscribed to the stacks' alarm topics; empty for none.", EMAIL
     )
     images: Mapping[str, str] = setting(
         types.MappingProxyType({}),
@@ -419,6 +479,15 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
     cpu_refused = any(p.startswith(f"{ns}training.worker_cpu:") for p in problems)
     if not cpu_refused and not fargate.is_valid(t.worker_cpu, t.worker_memory):
         problems.append(f"{ns}training.worker_memory: expected {fargate.describe(t.worker_cpu)}")
+    if t.eval_seconds > t.max_eval_seconds:
+        problems.append(
+            f"{ns}training.eval_seconds: expected at most max_eval_seconds ({t.max_eval_seconds})"
+        )
+    if t.checkpoint_expire_days <= t.checkpoint_ia_days:
+        problems.append(
+            f"{ns}training.checkpoint_expire_days: expected more than checkpoint_ia_days "
+            f"({t.checkpoint_ia_days})"
+        )
     if t.max_workers < t.min_workers:
         problems.append(
             f"{ns}training.max_workers: expected at least min_workers ({t.min_workers})"

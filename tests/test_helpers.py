@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from components import cidr, fargate, instance_types
+from components import cidr, fargate, instance_types, queue_scaling
 from components.build_context import context_digest, context_files
 
 
@@ -97,3 +97,36 @@ def test_caches_and_dockerignored_files_do_not_change_the_digest(tmp_path):
 def test_digest_of_a_missing_context_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         context_digest(tmp_path / "nope")
+
+
+# --- queue scaling ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spot", "weights"),
+    [(0, {"FARGATE": 1}), (100, {"FARGATE_SPOT": 1}), (80, {"FARGATE": 1, "FARGATE_SPOT": 4}),
+     (50, {"FARGATE": 1, "FARGATE_SPOT": 1}), (33, {"FARGATE": 67, "FARGATE_SPOT": 33})],
+)  # fmt: skip
+def test_capacity_weights_give_the_spot_share(spot, weights):
+    got = queue_scaling.capacity_weights(spot)
+    assert got == weights
+    assert got.get("FARGATE_SPOT", 0) / sum(got.values()) == spot / 100
+
+
+def test_visibility_timeout_covers_the_longest_evaluation_within_the_sqs_limit():
+    assert queue_scaling.visibility_timeout(900) == 960
+    assert queue_scaling.visibility_timeout(queue_scaling.MAX_EVAL_SECONDS) == 43_200
+    with pytest.raises(ValueError):
+        queue_scaling.visibility_timeout(queue_scaling.MAX_EVAL_SECONDS + 1)
+
+
+def test_backlog_target_is_latency_over_evaluation_time_per_slot():
+    assert queue_scaling.backlog_target(300, 60, 1) == 5
+    assert queue_scaling.backlog_target(300, 60, 4) == 20
+    # Never below one task per worker, or the policy would chase an empty queue.
+    assert queue_scaling.backlog_target(10, 600, 1) == 1
+
+
+@pytest.mark.parametrize(("cpu", "slots"), [(256, 1), (1024, 1), (2048, 2), (4096, 4)])
+def test_one_evaluation_slot_per_whole_vcpu(cpu, slots):
+    assert queue_scaling.worker_concurrency(cpu) == slots
