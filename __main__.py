@@ -3,7 +3,9 @@
 import pulumi
 
 from components import settings as config
+from components.alerts import AlarmTopic, AlarmTopicArgs
 from components.network import NetworkArgs, NetworkStack
+from components.training import TrainingArgs, TrainingStack
 
 try:
     settings = config.load()
@@ -11,8 +13,38 @@ except config.ConfigError as error:
     # RunError ends the program with just this message: no resource has been registered.
     raise pulumi.RunError(str(error)) from None
 
+# The config check guarantees the network for every other stack.
 if settings.stacks.network:
     network = NetworkStack("network", NetworkArgs.from_settings(settings))
     pulumi.export("vpc_id", network.vpc_id)
     pulumi.export("public_subnet_ids", network.public_subnet_ids)
     pulumi.export("private_subnet_ids", network.private_subnet_ids)
+
+# One alarm topic for every stack that raises alarms.
+if settings.stacks.training:
+    alerts = AlarmTopic(
+        "alerts",
+        AlarmTopicArgs(
+            name_prefix=settings.prefix(),
+            email=settings.alarm_email,
+            tags=settings.base_tags("alerts"),
+        ),
+    )
+    pulumi.export("alarm_topic_arn", alerts.arn)
+
+if settings.stacks.training:
+    training = TrainingStack("training", TrainingArgs.from_settings(settings, network, alerts.arn))
+    # The seed's output names, so its scripts and runbooks keep working.
+    pulumi.export("ecr_repository_url", training.image.repository.repository_url)
+    pulumi.export("s3_bucket_name", training.bucket.bucket_name)
+    pulumi.export("sqs_task_queue_url", training.task_queue.url)
+    pulumi.export("sqs_result_queue_url", training.result_queue.url)
+    pulumi.export("sqs_dlq_url", training.dead_letter_queue.url)
+    pulumi.export("ecs_cluster_name", training.cluster.name)
+    pulumi.export("ecs_service_name", training.service.name)
+    pulumi.export("worker_log_group", training.log_group.name)
+    pulumi.export("coordinator_role_arn", training.coordinator_role.arn)
+    if training.coordinator_access_key is not None:
+        key = training.coordinator_access_key
+        pulumi.export("coordinator_access_key_id", pulumi.Output.secret(key.id))
+        pulumi.export("coordinator_secret_access_key", pulumi.Output.secret(key.secret))

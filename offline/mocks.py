@@ -146,6 +146,17 @@ class PlatformMocks(mocks.Mocks):
             "aws:sqs/queue:Queue": self._queue,
             "aws:lb/loadBalancer:LoadBalancer": self._load_balancer,
             "aws:rds/instance:Instance": self._db_instance,
+            "aws:ecs/cluster:Cluster": self._ecs_cluster,
+            "aws:ecs/service:Service": self._ecs_service,
+            "aws:ecs/taskDefinition:TaskDefinition": self._task_definition,
+            "aws:sns/topic:Topic": self._topic,
+            "aws:kms/key:Key": self._kms_key,
+            "aws:secretsmanager/secret:Secret": self._secret,
+            "aws:elasticache/replicationGroup:ReplicationGroup": self._replication_group,
+            "aws:iam/user:User": self._iam_named("user"),
+            "aws:iam/group:Group": self._iam_named("group"),
+            "aws:iam/accessKey:AccessKey": self._access_key,
+            "random:index/randomPassword:RandomPassword": self._random_password,
         }.get(args.typ)
         if args.typ.startswith("aws:"):
             state.setdefault("arn", self._arn(args, resource_id))
@@ -166,6 +177,8 @@ class PlatformMocks(mocks.Mocks):
         }
         if args.typ in prefixes:
             return prefixes[args.typ] + _short_hash(args.typ, args.name, length=17)
+        if args.typ == "aws:iam/accessKey:AccessKey":
+            return "AKIA" + _short_hash(args.name, length=16).upper()
         name = args.inputs.get("name")
         if isinstance(name, str) and name:
             return name
@@ -214,6 +227,8 @@ class PlatformMocks(mocks.Mocks):
 
     def _bucket(self, args, resource_id):
         bucket = args.inputs.get("bucket") or resource_id
+        if args.inputs.get("bucketPrefix"):  # AWS appends a 26-character unique suffix
+            bucket = args.inputs["bucketPrefix"] + _short_hash(args.name, length=26)
         return {
             "bucket": bucket,
             "arn": f"arn:aws:s3:::{bucket}",
@@ -250,6 +265,62 @@ class PlatformMocks(mocks.Mocks):
             "endpoint": f"{address}:{port}",
             "arn": f"arn:aws:rds:{self.region}:{ACCOUNT_ID}:db:{resource_id}",
         }
+
+    def _ecs_cluster(self, args, resource_id):
+        return {
+            "name": resource_id,
+            "arn": f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:cluster/{resource_id}",
+        }
+
+    def _ecs_service(self, args, resource_id):
+        cluster = str(args.inputs.get("cluster", "")).rsplit("/", 1)[-1]
+        return {
+            "name": resource_id,
+            "arn": f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:service/{cluster}/{resource_id}",
+        }
+
+    def _task_definition(self, args, resource_id):
+        family = args.inputs.get("family", resource_id)
+        return {
+            "revision": 1,
+            "arn": f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:task-definition/{family}:1",
+            "arnWithoutRevision": (
+                f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:task-definition/{family}"
+            ),
+        }
+
+    def _topic(self, args, resource_id):
+        return {"name": resource_id, "arn": f"arn:aws:sns:{self.region}:{ACCOUNT_ID}:{resource_id}"}
+
+    def _kms_key(self, args, resource_id):
+        h = _short_hash(args.name, length=32)
+        key_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        return {"keyId": key_id, "arn": f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{key_id}"}
+
+    def _secret(self, args, resource_id):
+        arn = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{resource_id}-AbCdEf"
+        return {"arn": arn}
+
+    def _replication_group(self, args, resource_id):
+        group_id = args.inputs.get("replicationGroupId", resource_id)
+        host = f"master.{group_id}.{_short_hash(group_id, length=6)}.use1.cache.amazonaws.com"
+        return {
+            "arn": f"arn:aws:elasticache:{self.region}:{ACCOUNT_ID}:replicationgroup:{group_id}",
+            "primaryEndpointAddress": host,
+        }
+
+    @staticmethod
+    def _iam_named(kind: str):
+        def handler(args, resource_id):
+            return {"name": resource_id, "arn": f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{resource_id}"}
+
+        return handler
+
+    def _access_key(self, args, resource_id):
+        return {"secret": SECRET_PLACEHOLDER, "status": "Active"}
+
+    def _random_password(self, args, resource_id):
+        return {"result": SECRET_PLACEHOLDER}
 
     def _vpc_endpoint(self, args, resource_id):
         service = args.inputs.get("serviceName", "")

@@ -130,6 +130,17 @@ class ProgramRun:
     def children_of(self, parent: RecordedResource) -> list[RecordedResource]:
         return [r for r in self.resources if r.parent == parent.urn]
 
+    def subtree(self, name: str) -> ProgramRun:
+        """This run restricted to the component ``name`` and everything under it."""
+        root = self.named(name)
+        urns = {root.urn}
+        kept = []
+        for r in self.resources:  # registration order: a parent comes before its children
+            if r.urn in urns or r.parent in urns:
+                urns.add(r.urn)
+                kept.append(r)
+        return ProgramRun(self.stack, kept, self.outputs, self.secret_outputs, self.config)
+
     def counts(self) -> Counter[str]:
         return Counter(r.type for r in self.resources)
 

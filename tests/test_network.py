@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from components.network import GATEWAY_ENDPOINT_SERVICES, INTERFACE_ENDPOINT_SERVICES
 
 VPC = "awsx:ec2:Vpc"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 NETWORK = "mlplatform:network:NetworkStack"
+
+
+@pytest.fixture(scope="module")
+def dev(dev):
+    """The network component of the real dev stack (other stacks are their own tests)."""
+    return dev.subtree("network")
+
+
+@pytest.fixture(scope="module")
+def prod(prod):
+    """The network component of the real prod stack."""
+    return prod.subtree("network")
 
 
 def endpoints(run, kind):
@@ -180,7 +194,7 @@ def test_stack_outputs_name_the_vpc_and_subnets(each_stack):
 
 
 def test_network_switch_off_registers_nothing(run_stack):
-    run = run_stack("dev", {"stacks.network": False})
+    run = run_stack("dev", {"stacks": {"network": False}})
     assert run.resources == []
     assert run.outputs == {}
 

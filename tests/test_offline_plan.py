@@ -17,12 +17,14 @@ def test_plan_prints_the_tree_counts_and_outputs(capsys):
     out = capsys.readouterr().out
     assert "Offline plan of stack 'dev'" in out
     assert "pulumi:pulumi:Stack  mlplatform-dev" in out
-    assert "└─ mlplatform:network:NetworkStack  network" in out
+    assert "├─ mlplatform:network:NetworkStack  network" in out
+    assert "└─ mlplatform:training:TrainingStack  training" in out
     assert "├─ awsx:ec2:Vpc  network-vpc  [2 AZs, NAT None" in out
     assert "aws:ec2/flowLog:FlowLog  network-flow-log" in out
     assert "     2  aws:ec2/vpcEndpoint:VpcEndpoint" in out
-    assert "Resources by type (9 in all):" in out
+    assert "Resources by type (55 in all):" in out
     assert "  vpc_id: vpc-" in out
+    assert "  sqs_task_queue_url: https://sqs.us-east-1.amazonaws.com/" in out
 
 
 def test_plan_of_prod_shows_nat_per_az_and_interface_endpoints(capsys):

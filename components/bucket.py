@@ -1,0 +1,154 @@
+"""SecureBucket: an S3 bucket with every protection the platform's data buckets share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class SecureBucketArgs:
+    """Inputs of :class:`SecureBucket`; plain values."""
+
+    bucket_prefix: str
+    """Prefix of the bucket's physical name (AWS adds a unique suffix). Required."""
+    retain: bool = True
+    """Protect the bucket: ``protect`` and ``retain_on_delete``, and no ``force_destroy``, so
+    neither ``pulumi destroy`` nor a replacement deletes data. Default true (prod)."""
+    noncurrent_version_days: int = 30
+    """Days an overwritten or deleted object's previous version is kept. Default 30."""
+    abort_multipart_days: int = 7
+    """Days before an unfinished multipart upload's parts are deleted. Default 7."""
+    lifecycle_rules: Sequence[aws.s3.BucketLifecycleConfigurationRuleArgs] = ()
+    """Further lifecycle rules (transitions, expirations by prefix). Default none."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on the bucket. Default none."""
+
+
+class SecureBucket(pulumi.ComponentResource):
+    """A private, encrypted, versioned S3 bucket reachable only over TLS.
+
+    Creates the bucket with: object ownership enforced for the bucket owner (ACLs off);
+    every public-access block on (AWS FSBP S3.8); default encryption with the AWS-managed
+    KMS key and S3 Bucket Keys; versioning (so an overwrite or delete can be undone); a
+    bucket policy denying any request not made over TLS (S3.5); and lifecycle rules that
+    expire old versions and abort abandoned multipart uploads, plus the caller's own.
+    """
+
+    TYPE = "mlplatform:storage:SecureBucket"
+
+    bucket: aws.s3.Bucket
+    """The bucket."""
+    bucket_name: pulumi.Output[str]
+    """Physical name of the bucket."""
+    arn: pulumi.Output[str]
+    """ARN of the bucket (``arn:aws:s3:::<name>``)."""
+
+    def __init__(
+        self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__(self.TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket_prefix=args.bucket_prefix,
+            force_destroy=not args.retain,
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.retain, retain_on_delete=args.retain
+            ),
+        )
+        self.bucket_name = self.bucket.bucket
+        self.arn = self.bucket.arn
+
+        ownership = aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=self.bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=self.bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default={"sse_algorithm": "aws:kms"},
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=self.bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=child,
+        )
+
+        tls_only = aws.iam.get_policy_document_output(
+            statements=[
+                aws.iam.GetPolicyDocumentStatementArgs(
+                    sid="DenyInsecureTransport",
+                    effect="Deny",
+                    principals=[
+                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(type="*", identifiers=["*"])
+                    ],
+                    actions=["s3:*"],
+                    resources=[self.bucket.arn, self.bucket.arn.apply(lambda a: f"{a}/*")],
+                    conditions=[
+                        aws.iam.GetPolicyDocumentStatementConditionArgs(
+                            test="Bool", variable="aws:SecureTransport", values=["false"]
+                        )
+                    ],
+                )
+            ]
+        )
+        # After the public-access block, so the policy is never evaluated without it.
+        self.policy = aws.s3.BucketPolicy(
+            f"{name}-tls-policy",
+            bucket=self.bucket.id,
+            policy=tls_only.json,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access, ownership]),
+        )
+
+        rules = [
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-noncurrent-versions",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
+                noncurrent_version_expiration={"noncurrent_days": args.noncurrent_version_days},
+            ),
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="abort-incomplete-multipart-uploads",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
+                abort_incomplete_multipart_upload={
+                    "days_after_initiation": args.abort_multipart_days
+                },
+            ),
+            *args.lifecycle_rules,
+        ]
+        # Lifecycle rules on noncurrent versions need versioning first.
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=self.bucket.id,
+            rules=rules,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+
+        self.register_outputs({"bucket_name": self.bucket_name, "arn": self.arn})

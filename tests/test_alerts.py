@@ -1,0 +1,55 @@
+"""AlarmTopic: the encrypted SNS topic the alarms of every stack notify."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def dev(dev):
+    return dev.subtree("alerts")
+
+
+@pytest.fixture(scope="module")
+def prod(prod):
+    return prod.subtree("alerts")
+
+
+def test_topic_is_encrypted_with_a_rotated_customer_key(each_stack):
+    key = each_stack.one("aws:kms/key:Key")
+    topic = each_stack.one("aws:sns/topic:Topic")
+    assert key.inputs["enableKeyRotation"] is True
+    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    assert topic.outputs["arn"] == each_stack.outputs["alarm_topic_arn"]
+
+
+def test_key_lets_cloudwatch_alarms_of_this_account_publish(dev):
+    policy = json.loads(dev.one("aws:kms/key:Key").inputs["policy"])
+    (cloudwatch,) = [s for s in policy["Statement"] if s.get("Sid") == "CloudWatchAlarmsPublish"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert cloudwatch["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_topic_policy_admits_only_this_accounts_alarms_over_tls(dev):
+    topic = dev.one("aws:sns/topic:Topic").outputs["arn"]
+    policy = json.loads(dev.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+    allow, deny = policy["Statement"]
+    assert (allow["Effect"], allow["Action"], allow["Resource"]) == ("Allow", "sns:Publish", topic)
+    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_no_subscription_without_an_address(each_stack):
+    assert not each_stack.of_type("aws:sns/topicSubscription:TopicSubscription")
+
+
+def test_an_address_in_config_is_subscribed_by_email(run_stack):
+    run = run_stack("dev", {"mlplatform:alarm_email": "ops@example.com"}).subtree("alerts")
+    subscription = run.one("aws:sns/topicSubscription:TopicSubscription")
+    assert subscription.inputs["protocol"] == "email"
+    assert subscription.inputs["endpoint"] == "ops@example.com"
+    assert subscription.inputs["topic"] == run.one("aws:sns/topic:Topic").outputs["arn"]
