@@ -145,7 +145,8 @@ class TrainingStack(pulumi.ComponentResource):
       policy that scales in to ``min_workers`` only after the queue has had nothing
       visible or in flight for ``scale_in_idle_minutes``, so no busy worker is stopped.
     - IAM: execution role (this image, this log group), task role (consume the task
-      queue, send results, read ``state-pools/``, write ``checkpoints/``), a coordinator
+      queue, send results, read ``state-pools/``; the worker writes nothing to S3, so it
+      may not: checkpoints are the coordinator's), a coordinator
       role for principals of this account to assume, and optionally a coordinator IAM
       user (through a group) whose access key is exported only as secrets.
     - Alarms: a task in the dead-letter queue; the oldest waiting task too old.
@@ -400,7 +401,7 @@ class TrainingStack(pulumi.ComponentResource):
         self.task_role = aws.iam.Role(
             f"{name}-task-role",
             name=f"{prefix}-cmaes-worker",
-            description="CMA-ES worker: consume tasks, send results, read pools, write checkpoints",
+            description="CMA-ES worker: consume tasks, send results, read state pools",
             assume_role_policy=trust.json,
             tags=tags,
             opts=child,
@@ -415,7 +416,6 @@ class TrainingStack(pulumi.ComponentResource):
                             "sqs:ReceiveMessage",
                             "sqs:DeleteMessage",
                             "sqs:ChangeMessageVisibility",
-                            "sqs:GetQueueAttributes",
                         ],
                         [self.task_queue.arn],
                         sid="ConsumeTasks",
@@ -438,11 +438,6 @@ class TrainingStack(pulumi.ComponentResource):
                                 values=[f"{STATE_POOLS_PREFIX}*"],
                             )
                         ],
-                    ),
-                    _statement(
-                        ["s3:PutObject"],
-                        [bucket_arn.apply(lambda a: f"{a}/{CHECKPOINTS_PREFIX}*")],
-                        sid="WriteCheckpoints",
                     ),
                 ]
             ).json,
@@ -825,6 +820,8 @@ class TrainingStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        # What the coordinator calls, plus the read-only calls of the runbook run with the
+        # same identity (queue depths, the DLQ, service events: see the README).
         document = aws.iam.get_policy_document_output(
             statements=[
                 _statement(
@@ -836,7 +833,6 @@ class TrainingStack(pulumi.ComponentResource):
                     [
                         "sqs:ReceiveMessage",
                         "sqs:DeleteMessage",
-                        "sqs:ChangeMessageVisibility",
                         "sqs:GetQueueAttributes",
                     ],
                     [self.result_queue.arn],

@@ -374,17 +374,16 @@ def test_iam_documents_have_no_wildcard_action_and_name_only_training_arns(each_
             assert resource in arns, (name, resource)
 
 
-def test_worker_may_consume_tasks_send_results_read_pools_and_write_checkpoints(dev):
+def test_worker_may_consume_tasks_send_results_and_read_pools_only(dev):
+    # Exactly the calls services/cmaes_worker makes; it writes nothing to S3.
     a = training_arns(dev)
     assert grants(policy_of(dev, "training-task-policy")) == {
         ("sqs:ReceiveMessage", a["task"]),
         ("sqs:DeleteMessage", a["task"]),
         ("sqs:ChangeMessageVisibility", a["task"]),
-        ("sqs:GetQueueAttributes", a["task"]),
         ("sqs:SendMessage", a["result"]),
         ("s3:GetObject", a["pools"]),
         ("s3:ListBucket", a["bucket"]),
-        ("s3:PutObject", a["checkpoints"]),
     }
     (listing,) = [
         s for s in statements(policy_of(dev, "training-task-policy"))
@@ -412,7 +411,6 @@ def test_coordinator_may_dispatch_collect_checkpoint_and_scale(dev):
         ("sqs:GetQueueAttributes", a["task"]),
         ("sqs:ReceiveMessage", a["result"]),
         ("sqs:DeleteMessage", a["result"]),
-        ("sqs:ChangeMessageVisibility", a["result"]),
         ("sqs:GetQueueAttributes", a["result"]),
         ("sqs:GetQueueAttributes", a["dlq"]),
         ("s3:GetObject", a["pools"]),
@@ -564,3 +562,12 @@ def test_every_taggable_resource_carries_the_training_tags(dev):
 def test_helpers_match_what_was_registered(prod):
     assert queue_scaling.capacity_weights(80) == strategy(prod)
     assert queue_scaling.visibility_timeout(900) == 960
+
+
+def test_a_prebuilt_worker_image_needs_no_docker_build(run_stack):
+    uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlplatform-dev/cmaes_worker@sha256:" + (
+        "b" * 64
+    )
+    run = run_stack("dev", {"images.cmaes_worker": uri}).subtree("training")
+    assert not run.of_type("docker:index/image:Image")
+    assert container(run)["image"] == uri
