@@ -8,6 +8,14 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.policies import (
+    Principal,
+    Statement,
+    account_root,
+    deny_insecure_transport,
+    from_this_account,
+)
+
 
 @dataclass(frozen=True)
 class AlarmTopicArgs:
@@ -45,36 +53,25 @@ class AlarmTopic(pulumi.ComponentResource):
         identity = aws.get_caller_identity_output()
         partition = aws.get_partition_output()
         account = identity.account_id
-        alarms_of_this_account = aws.iam.GetPolicyDocumentStatementConditionArgs(
-            test="StringEquals", variable="aws:SourceAccount", values=[account]
-        )
+        cloudwatch = Principal(type="Service", identifiers=["cloudwatch.amazonaws.com"])
         key_policy = aws.iam.get_policy_document_output(
             statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
+                Statement(
                     sid="AccountAdministersTheKeyThroughIam",
                     principals=[
-                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
-                            type="AWS",
-                            identifiers=[
-                                pulumi.Output.concat(
-                                    "arn:", partition.partition, ":iam::", account, ":root"
-                                )
-                            ],
+                        Principal(
+                            type="AWS", identifiers=[account_root(partition.partition, account)]
                         )
                     ],
                     actions=["kms:*"],
                     resources=["*"],
                 ),
-                aws.iam.GetPolicyDocumentStatementArgs(
+                Statement(
                     sid="CloudWatchAlarmsPublish",
-                    principals=[
-                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
-                            type="Service", identifiers=["cloudwatch.amazonaws.com"]
-                        )
-                    ],
+                    principals=[cloudwatch],
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],
-                    conditions=[alarms_of_this_account],
+                    conditions=[from_this_account(account)],
                 ),
             ]
         )
@@ -103,31 +100,14 @@ class AlarmTopic(pulumi.ComponentResource):
         self.arn = self.topic.arn
         topic_policy = aws.iam.get_policy_document_output(
             statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
+                Statement(
                     sid="CloudWatchAlarmsOfThisAccount",
-                    principals=[
-                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
-                            type="Service", identifiers=["cloudwatch.amazonaws.com"]
-                        )
-                    ],
+                    principals=[cloudwatch],
                     actions=["sns:Publish"],
                     resources=[self.topic.arn],
-                    conditions=[alarms_of_this_account],
+                    conditions=[from_this_account(account)],
                 ),
-                aws.iam.GetPolicyDocumentStatementArgs(
-                    sid="DenyInsecureTransport",
-                    effect="Deny",
-                    principals=[
-                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(type="*", identifiers=["*"])
-                    ],
-                    actions=["sns:Publish", "sns:Subscribe"],
-                    resources=[self.topic.arn],
-                    conditions=[
-                        aws.iam.GetPolicyDocumentStatementConditionArgs(
-                            test="Bool", variable="aws:SecureTransport", values=["false"]
-                        )
-                    ],
-                ),
+                deny_insecure_transport(["sns:Publish", "sns:Subscribe"], [self.topic.arn]),
             ]
         )
         aws.sns.TopicPolicy(

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.policies import deny_insecure_transport
+
 
 @dataclass(frozen=True)
 class SecureBucketArgs:
@@ -102,19 +104,8 @@ class SecureBucket(pulumi.ComponentResource):
 
         tls_only = aws.iam.get_policy_document_output(
             statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
-                    sid="DenyInsecureTransport",
-                    effect="Deny",
-                    principals=[
-                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(type="*", identifiers=["*"])
-                    ],
-                    actions=["s3:*"],
-                    resources=[self.bucket.arn, self.bucket.arn.apply(lambda a: f"{a}/*")],
-                    conditions=[
-                        aws.iam.GetPolicyDocumentStatementConditionArgs(
-                            test="Bool", variable="aws:SecureTransport", values=["false"]
-                        )
-                    ],
+                deny_insecure_transport(
+                    ["s3:*"], [self.bucket.arn, self.bucket.arn.apply(lambda a: f"{a}/*")]
                 )
             ]
         )

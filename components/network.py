@@ -10,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_awsx as awsx
 
 from components import cidr as cidr_math
+from components.policies import allow, service_trust
 from components.settings import Settings
 
 # Interface endpoints that let tasks in private subnets pull images, write logs, read
@@ -190,25 +191,9 @@ class NetworkStack(pulumi.ComponentResource):
             opts=child,
         )
         identity = aws.get_caller_identity_output()
+        # Confused-deputy guard: only flow logs of this account may assume it.
         assume = aws.iam.get_policy_document_output(
-            statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
-                    actions=["sts:AssumeRole"],
-                    principals=[
-                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
-                            type="Service", identifiers=["vpc-flow-logs.amazonaws.com"]
-                        )
-                    ],
-                    # Confused-deputy guard: only flow logs of this account may assume it.
-                    conditions=[
-                        aws.iam.GetPolicyDocumentStatementConditionArgs(
-                            test="StringEquals",
-                            variable="aws:SourceAccount",
-                            values=[identity.account_id],
-                        )
-                    ],
-                )
-            ]
+            statements=[service_trust("vpc-flow-logs.amazonaws.com", identity.account_id)]
         )
         self.flow_log_role = aws.iam.Role(
             f"{name}-flow-logs-role",
@@ -219,13 +204,9 @@ class NetworkStack(pulumi.ComponentResource):
         )
         write_logs = aws.iam.get_policy_document_output(
             statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
-                    actions=[
-                        "logs:CreateLogStream",
-                        "logs:PutLogEvents",
-                        "logs:DescribeLogStreams",
-                    ],
-                    resources=[self.flow_log_group.arn.apply(lambda arn: f"{arn}:*")],
+                allow(
+                    ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    [self.flow_log_group.arn.apply(lambda arn: f"{arn}:*")],
                 )
             ]
         )

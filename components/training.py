@@ -19,6 +19,15 @@ import pulumi_random as random
 from components import queue_scaling
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.images import ServiceImage, ServiceImageArgs
+from components.policies import (
+    Condition,
+    Principal,
+    Statement,
+    account_root,
+    allow,
+    deny_insecure_transport,
+    service_trust,
+)
 from components.settings import Settings, TrainingSettings
 
 WORKER_SERVICE = "cmaes_worker"
@@ -37,39 +46,11 @@ REDIS_PORT = 6379
 PERIOD = 60
 
 
-def _statement(actions: Sequence[str], resources: Sequence[pulumi.Input[str]], **kwargs):
-    return aws.iam.GetPolicyDocumentStatementArgs(
-        actions=list(actions), resources=list(resources), **kwargs
-    )
-
-
 def _ecs_tasks_trust(account: pulumi.Input[str], partition: pulumi.Input[str], region: str):
     """Trust for ECS tasks of this account only (confused-deputy guard)."""
+    any_ecs_resource = pulumi.Output.concat("arn:", partition, ":ecs:", region, ":", account, ":*")
     return aws.iam.get_policy_document_output(
-        statements=[
-            aws.iam.GetPolicyDocumentStatementArgs(
-                actions=["sts:AssumeRole"],
-                principals=[
-                    aws.iam.GetPolicyDocumentStatementPrincipalArgs(
-                        type="Service", identifiers=["ecs-tasks.amazonaws.com"]
-                    )
-                ],
-                conditions=[
-                    aws.iam.GetPolicyDocumentStatementConditionArgs(
-                        test="StringEquals", variable="aws:SourceAccount", values=[account]
-                    ),
-                    aws.iam.GetPolicyDocumentStatementConditionArgs(
-                        test="ArnLike",
-                        variable="aws:SourceArn",
-                        values=[
-                            pulumi.Output.concat(
-                                "arn:", partition, ":ecs:", region, ":", account, ":*"
-                            )
-                        ],
-                    ),
-                ],
-            )
-        ]
+        statements=[service_trust("ecs-tasks.amazonaws.com", account, any_ecs_resource)]
     )
 
 
@@ -232,24 +213,7 @@ class TrainingStack(pulumi.ComponentResource):
                 f"{name}-{role}-tls-policy",
                 queue_url=queue.url,
                 policy=aws.iam.get_policy_document_output(
-                    statements=[
-                        aws.iam.GetPolicyDocumentStatementArgs(
-                            sid="DenyInsecureTransport",
-                            effect="Deny",
-                            principals=[
-                                aws.iam.GetPolicyDocumentStatementPrincipalArgs(
-                                    type="*", identifiers=["*"]
-                                )
-                            ],
-                            actions=["sqs:*"],
-                            resources=[queue.arn],
-                            conditions=[
-                                aws.iam.GetPolicyDocumentStatementConditionArgs(
-                                    test="Bool", variable="aws:SecureTransport", values=["false"]
-                                )
-                            ],
-                        )
-                    ]
+                    statements=[deny_insecure_transport(["sqs:*"], [queue.arn])]
                 ).json,
                 opts=child,
             )
@@ -373,8 +337,8 @@ class TrainingStack(pulumi.ComponentResource):
         )
         execution_statements = [
             # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
-            _statement(["ecr:GetAuthorizationToken"], ["*"]),
-            _statement(
+            allow(["ecr:GetAuthorizationToken"], ["*"]),
+            allow(
                 [
                     "ecr:BatchCheckLayerAvailability",
                     "ecr:BatchGetImage",
@@ -382,14 +346,14 @@ class TrainingStack(pulumi.ComponentResource):
                 ],
                 [self.image.repository.arn],
             ),
-            _statement(
+            allow(
                 ["logs:CreateLogStream", "logs:PutLogEvents"],
                 [self.log_group.arn.apply(lambda arn: f"{arn}:log-stream:*")],
             ),
         ]
         if redis_secret is not None:
             execution_statements.append(
-                _statement(["secretsmanager:GetSecretValue"], [redis_secret.arn])
+                allow(["secretsmanager:GetSecretValue"], [redis_secret.arn])
             )
         aws.iam.RolePolicy(
             f"{name}-execution-policy",
@@ -411,7 +375,7 @@ class TrainingStack(pulumi.ComponentResource):
             role=self.task_role.id,
             policy=aws.iam.get_policy_document_output(
                 statements=[
-                    _statement(
+                    allow(
                         [
                             "sqs:ReceiveMessage",
                             "sqs:DeleteMessage",
@@ -420,19 +384,19 @@ class TrainingStack(pulumi.ComponentResource):
                         [self.task_queue.arn],
                         sid="ConsumeTasks",
                     ),
-                    _statement(["sqs:SendMessage"], [self.result_queue.arn], sid="SendResults"),
-                    _statement(
+                    allow(["sqs:SendMessage"], [self.result_queue.arn], sid="SendResults"),
+                    allow(
                         ["s3:GetObject"],
                         [bucket_arn.apply(lambda a: f"{a}/{STATE_POOLS_PREFIX}*")],
                         sid="ReadStatePools",
                     ),
                     # Without ListBucket a missing pool reads as 403, not 404.
-                    _statement(
+                    allow(
                         ["s3:ListBucket"],
                         [bucket_arn],
                         sid="ListStatePools",
                         conditions=[
-                            aws.iam.GetPolicyDocumentStatementConditionArgs(
+                            Condition(
                                 test="StringLike",
                                 variable="s3:prefix",
                                 values=[f"{STATE_POOLS_PREFIX}*"],
@@ -642,18 +606,25 @@ class TrainingStack(pulumi.ComponentResource):
 
         # 0 -> 1: with no worker running the backlog per worker is undefined, so target
         # tracking cannot start the first one.
-        self.wake_policy = aws.appautoscaling.Policy(
-            f"{name}-wake-from-zero",
-            name=f"{args.name_prefix}-cmaes-wake-from-zero",
-            policy_type="StepScaling",
-            **target_ids,
-            step_scaling_policy_configuration={
-                "adjustment_type": "ChangeInCapacity",
-                "cooldown": PERIOD,
-                "metric_aggregation_type": "Maximum",
-                "step_adjustments": [{"metric_interval_lower_bound": "0", "scaling_adjustment": 1}],
-            },
-            opts=child,
+        def step_policy(role: str, adjustment_type: str, step: dict) -> aws.appautoscaling.Policy:
+            return aws.appautoscaling.Policy(
+                f"{name}-{role}",
+                name=f"{args.name_prefix}-cmaes-{role}",
+                policy_type="StepScaling",
+                **target_ids,
+                step_scaling_policy_configuration={
+                    "adjustment_type": adjustment_type,
+                    "cooldown": PERIOD,
+                    "metric_aggregation_type": "Maximum",
+                    "step_adjustments": [step],
+                },
+                opts=child,
+            )
+
+        self.wake_policy = step_policy(
+            "wake-from-zero",
+            "ChangeInCapacity",
+            {"metric_interval_lower_bound": "0", "scaling_adjustment": 1},
         )
         self.wake_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-tasks-waiting-no-workers",
@@ -693,20 +664,10 @@ class TrainingStack(pulumi.ComponentResource):
         # Scale in only when nothing is waiting and nothing is being evaluated (in-flight
         # tasks are held by busy workers) for the whole idle window. SQS stops publishing
         # metrics for a queue idle for hours, so missing data counts as idle.
-        self.idle_policy = aws.appautoscaling.Policy(
-            f"{name}-scale-in-when-idle",
-            name=f"{args.name_prefix}-cmaes-scale-in-when-idle",
-            policy_type="StepScaling",
-            **target_ids,
-            step_scaling_policy_configuration={
-                "adjustment_type": "ExactCapacity",
-                "cooldown": PERIOD,
-                "metric_aggregation_type": "Maximum",
-                "step_adjustments": [
-                    {"metric_interval_upper_bound": "0", "scaling_adjustment": t.min_workers}
-                ],
-            },
-            opts=child,
+        self.idle_policy = step_policy(
+            "scale-in-when-idle",
+            "ExactCapacity",
+            {"metric_interval_upper_bound": "0", "scaling_adjustment": t.min_workers},
         )
         self.idle_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-queue-idle",
@@ -795,17 +756,14 @@ class TrainingStack(pulumi.ComponentResource):
     def _coordinator(self, name, args: TrainingArgs, service_arn, bucket_arn, tags, child):
         identity = aws.get_caller_identity_output()
         partition = aws.get_partition_output().partition
-        account_root = pulumi.Output.concat(
-            "arn:", partition, ":iam::", identity.account_id, ":root"
-        )
         # Any principal of this account that IAM allows sts:AssumeRole on this role.
         trust = aws.iam.get_policy_document_output(
             statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
+                Statement(
                     actions=["sts:AssumeRole"],
                     principals=[
-                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
-                            type="AWS", identifiers=[account_root]
+                        Principal(
+                            type="AWS", identifiers=[account_root(partition, identity.account_id)]
                         )
                     ],
                 )
@@ -824,12 +782,12 @@ class TrainingStack(pulumi.ComponentResource):
         # same identity (queue depths, the DLQ, service events: see the README).
         document = aws.iam.get_policy_document_output(
             statements=[
-                _statement(
+                allow(
                     ["sqs:SendMessage", "sqs:GetQueueAttributes"],
                     [self.task_queue.arn],
                     sid="DispatchTasks",
                 ),
-                _statement(
+                allow(
                     [
                         "sqs:ReceiveMessage",
                         "sqs:DeleteMessage",
@@ -838,10 +796,8 @@ class TrainingStack(pulumi.ComponentResource):
                     [self.result_queue.arn],
                     sid="CollectResults",
                 ),
-                _statement(
-                    ["sqs:GetQueueAttributes"], [self.dead_letter_queue.arn], sid="InspectDlq"
-                ),
-                _statement(
+                allow(["sqs:GetQueueAttributes"], [self.dead_letter_queue.arn], sid="InspectDlq"),
+                allow(
                     ["s3:GetObject", "s3:PutObject"],
                     [
                         bucket_arn.apply(lambda a: f"{a}/{STATE_POOLS_PREFIX}*"),
@@ -849,8 +805,8 @@ class TrainingStack(pulumi.ComponentResource):
                     ],
                     sid="ReadWritePoolsAndCheckpoints",
                 ),
-                _statement(["s3:ListBucket"], [bucket_arn], sid="ListBucket"),
-                _statement(
+                allow(["s3:ListBucket"], [bucket_arn], sid="ListBucket"),
+                allow(
                     ["ecs:UpdateService", "ecs:DescribeServices"],
                     [service_arn],
                     sid="ScaleWorkers",

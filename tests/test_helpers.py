@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from components import cidr, fargate, instance_types, queue_scaling
+from components import cidr, fargate, instance_types, policies, queue_scaling
 from components.build_context import context_digest, context_files
 
 
@@ -130,3 +130,36 @@ def test_backlog_target_is_latency_over_evaluation_time_per_slot():
 @pytest.mark.parametrize(("cpu", "slots"), [(256, 1), (1024, 1), (2048, 2), (4096, 4)])
 def test_one_evaluation_slot_per_whole_vcpu(cpu, slots):
     assert queue_scaling.worker_concurrency(cpu) == slots
+
+
+# --- policy statements --------------------------------------------------------------
+
+
+def test_deny_insecure_transport_refuses_every_principal_without_tls():
+    s = policies.deny_insecure_transport(["s3:*"], ["arn:aws:s3:::b", "arn:aws:s3:::b/*"])
+    assert (s.effect, s.sid, s.actions) == ("Deny", "DenyInsecureTransport", ["s3:*"])
+    assert [(p.type, p.identifiers) for p in s.principals] == [("*", ["*"])]
+    (condition,) = s.conditions
+    assert (condition.test, condition.variable, condition.values) == (
+        "Bool", "aws:SecureTransport", ["false"],
+    )  # fmt: skip
+
+
+def test_service_trust_is_limited_to_this_account_and_optionally_a_source_arn():
+    plain = policies.service_trust("vpc-flow-logs.amazonaws.com", "123456789012")
+    assert plain.actions == ["sts:AssumeRole"]
+    assert [(p.type, p.identifiers) for p in plain.principals] == [
+        ("Service", ["vpc-flow-logs.amazonaws.com"])
+    ]
+    assert [(c.test, c.variable, c.values) for c in plain.conditions] == [
+        ("StringEquals", "aws:SourceAccount", ["123456789012"])
+    ]
+    scoped = policies.service_trust("ecs-tasks.amazonaws.com", "1", "arn:aws:ecs:us-east-1:1:*")
+    assert [c.test for c in scoped.conditions] == ["StringEquals", "ArnLike"]
+
+
+def test_allow_names_exactly_the_given_actions_and_resources():
+    s = policies.allow(["sqs:SendMessage"], ["arn:aws:sqs:us-east-1:1:q"], sid="Send")
+    assert (s.sid, s.actions, s.resources, s.effect) == (
+        "Send", ["sqs:SendMessage"], ["arn:aws:sqs:us-east-1:1:q"], None,
+    )  # fmt: skip

@@ -1,0 +1,71 @@
+"""IAM policy statements the components share, built for ``aws.iam.get_policy_document``.
+
+Pure constructors of statement arguments: no resource, no invoke. Each keeps one security
+rule in one place (TLS only, confused-deputy guards on service trust).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+Statement = aws.iam.GetPolicyDocumentStatementArgs
+Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
+Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
+
+
+def allow(
+    actions: Sequence[str],
+    resources: Sequence[pulumi.Input[str]],
+    sid: str | None = None,
+    conditions: Sequence[Condition] | None = None,
+) -> Statement:
+    """Allow ``actions`` on exactly ``resources``."""
+    return Statement(
+        sid=sid, actions=list(actions), resources=list(resources), conditions=conditions
+    )
+
+
+def deny_insecure_transport(
+    actions: Sequence[str], resources: Sequence[pulumi.Input[str]]
+) -> Statement:
+    """A resource-policy statement refusing every request not made over TLS."""
+    return Statement(
+        sid="DenyInsecureTransport",
+        effect="Deny",
+        principals=[Principal(type="*", identifiers=["*"])],
+        actions=list(actions),
+        resources=list(resources),
+        conditions=[Condition(test="Bool", variable="aws:SecureTransport", values=["false"])],
+    )
+
+
+def from_this_account(account: pulumi.Input[str]) -> Condition:
+    """Only requests on behalf of ``account`` (a confused-deputy guard for service principals)."""
+    return Condition(test="StringEquals", variable="aws:SourceAccount", values=[account])
+
+
+def service_trust(
+    service: str,
+    account: pulumi.Input[str],
+    source_arn_like: pulumi.Input[str] | None = None,
+) -> Statement:
+    """``sts:AssumeRole`` for an AWS service principal acting for this account only."""
+    conditions = [from_this_account(account)]
+    if source_arn_like is not None:
+        conditions.append(
+            Condition(test="ArnLike", variable="aws:SourceArn", values=[source_arn_like])
+        )
+    return Statement(
+        actions=["sts:AssumeRole"],
+        principals=[Principal(type="Service", identifiers=[service])],
+        conditions=conditions,
+    )
+
+
+def account_root(partition: pulumi.Input[str], account: pulumi.Input[str]) -> pulumi.Output[str]:
+    """``arn:<partition>:iam::<account>:root``: the account as a principal, which delegates
+    to IAM (any identity of the account whose own policy allows the action)."""
+    return pulumi.Output.concat("arn:", partition, ":iam::", account, ":root")
