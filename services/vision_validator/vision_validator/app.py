@@ -1,0 +1,137 @@
+"""The HTTP API: ``GET /health`` (open) and ``POST /validate`` (API key).
+
+``create_app(settings)`` builds an app from settings that were already validated, so tests
+make as many apps as they like with no environment at all. ``uvicorn
+vision_validator.app:app`` needs a module-level ``app``: it is built from the environment
+the first time it is asked for (PEP 562 ``__getattr__``), not at import, so importing this
+module never needs an ``API_KEY`` — but serving always does: without a usable one, building
+``app`` raises ``ConfigError`` and uvicorn exits before it listens.
+"""
+
+import logging
+import os
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Secret
+
+from vision_validator.analyzers import Analyzer, load_analyzer
+from vision_validator.gpu import CachedProbe, GpuProbe, GpuStatus
+from vision_validator.middleware import ApiKeyAuth, BodySizeLimit, RequestLog
+from vision_validator.schemas import IssueOut, ValidationRequest, ValidationResponse
+from vision_validator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/health"
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    gpu_probe: GpuProbe | None = None,
+    analyzer: Analyzer | None = None,
+) -> FastAPI:
+    """The app for ``settings``. ``gpu_probe`` defaults to the real one (cached 30 s);
+    ``analyzer`` defaults to the one ``settings.analyzer`` names (``ConfigError`` if it
+    cannot be loaded)."""
+    analyzer = analyzer or load_analyzer(settings.analyzer)
+    probe = gpu_probe or CachedProbe()
+    docs = settings.enable_docs
+    app = FastAPI(
+        title="vision-validator",
+        version="1",
+        docs_url=DOCS_PATHS[0] if docs else None,
+        redoc_url=DOCS_PATHS[2] if docs else None,
+        openapi_url=DOCS_PATHS[3] if docs else None,
+    )
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+    # Plain (sync) handlers: FastAPI runs them in its thread pool, so a slow probe or a
+    # blocking analyzer does not stall the event loop.
+    @app.get(HEALTH_PATH)
+    def health() -> dict[str, Any]:
+        try:
+            status = probe()
+        except Exception:
+            # A broken probe must not fail the health check: the ALB would then stop
+            # every task, though validation (and the default analyzer) still works.
+            log.exception("GPU probe failed")
+            status = GpuStatus(available=False, source="error")
+        return {
+            "status": "ok",
+            "gpu": {
+                "available": status.available,
+                "devices": [{"id": d.id, "name": d.name} for d in status.devices],
+                "source": status.source,
+            },
+            "analyzer": analyzer.name,
+        }
+
+    @app.post("/validate", response_model=ValidationResponse)
+    def validate(body: ValidationRequest) -> ValidationResponse:
+        analysis = analyzer.analyze(body)
+        # The description and the full artefacts URL (presigned URLs carry signatures)
+        # stay out of the logs.
+        log.info(
+            "validated",
+            extra={
+                "session_id": body.context.session_id,
+                "step": body.context.step,
+                "part": body.args.part,
+                "artifacts_host": body.context.artifacts_url.host,
+                "valid": analysis.valid,
+                "score": analysis.score,
+                "analyzer": analyzer.name,
+            },
+        )
+        return ValidationResponse(
+            session_id=body.context.session_id,
+            step=body.context.step,
+            part=body.args.part,
+            valid=analysis.valid,
+            score=analysis.score,
+            issues=[IssueOut(code=i.code, message=i.message) for i in analysis.issues],
+            analyzer=analyzer.name,
+        )
+
+    # Added innermost first; see middleware.py for why this order.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        ApiKeyAuth,
+        # Secret: the middleware list is printable, the key must not be.
+        api_key=Secret(settings.api_key),
+        public_paths=(HEALTH_PATH, *(DOCS_PATHS if docs else ())),
+    )
+    app.add_middleware(RequestLog, quiet_paths=(HEALTH_PATH,))
+    log.info("app ready", extra={"analyzer": analyzer.name, "docs": docs})
+    return app
+
+
+async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's 422 body without ``input`` (a bad request is not echoed back in full) and
+    with the ``ctx`` values as text (a validator's exception would otherwise read ``{}``)."""
+    assert isinstance(error, RequestValidationError)
+    detail = []
+    for entry in error.errors():
+        entry = {k: v for k, v in entry.items() if k != "input"}
+        if "ctx" in entry:
+            entry["ctx"] = {k: _plain(v) for k, v in entry["ctx"].items()}
+        detail.append(entry)
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, str | int | float | bool | None) else str(value)
+
+
+def __getattr__(name: str) -> FastAPI:
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    built = create_app(Settings.from_env(os.environ))
+    globals()["app"] = built  # built once; later lookups find it without coming here
+    return built
