@@ -32,7 +32,7 @@ SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 
 # Stacks this release can build. A switch for any other stack is refused rather than
 # silently ignored, so a stack file never claims infrastructure that was not deployed.
-IMPLEMENTED_STACKS = frozenset({"network", "training"})
+IMPLEMENTED_STACKS = frozenset({"network", "training", "inference"})
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
@@ -54,15 +54,25 @@ class ConfigError(Exception):
         super().__init__(f"Invalid stack configuration ({len(problems)} {noun}):\n{lines}")
 
 
-def setting(default: Any, doc: str, check: Check | None = None, required: bool = False) -> Any:
-    """A config field: its default, one line of documentation and an optional check."""
+def setting(
+    default: Any,
+    doc: str,
+    check: Check | None = None,
+    required: bool = False,
+    secret: bool = False,
+) -> Any:
+    """A config field: its default, one line of documentation and an optional check.
+
+    A ``secret`` field must be set with ``pulumi config set --secret`` and is left out of
+    the settings' repr, so it never lands in a log or an error message.
+    """
     if isinstance(default, (dict, list)):
         raise TypeError("use tuples and MappingProxyType for defaults; settings are frozen")
-    metadata = {"doc": doc, "check": check, "required": required}
+    metadata = {"doc": doc, "check": check, "required": required, "secret": secret}
     if isinstance(default, Mapping):  # read-only, but unhashable: dataclasses want a factory
         frozen = types.MappingProxyType(dict(default))
-        return field(default_factory=lambda: frozen, metadata=metadata)
-    return field(default=default, metadata=metadata)
+        return field(default_factory=lambda: frozen, metadata=metadata, repr=not secret)
+    return field(default=default, metadata=metadata, repr=not secret)
 
 
 # --- checks -------------------------------------------------------------------------
@@ -126,6 +136,26 @@ def gpu_instance_type(value: str) -> str | None:
     )
 
 
+def alb_path_patterns(value: tuple[str, ...]) -> str | None:
+    # An ALB path-pattern condition takes at most 5 values of up to 128 characters.
+    if not 1 <= len(value) <= 5 or not all(
+        re.fullmatch(r"/[A-Za-z0-9_\-.$/~\"'@:+*?&]{0,127}", v) for v in value
+    ):
+        return "1-5 URL paths starting with '/', each at most 128 characters (* and ? allowed)"
+    return None
+
+
+def min_length(n: int) -> Check:
+    def check(value: str) -> str | None:
+        return None if value == "" or len(value) >= n else f"empty, or at least {n} characters"
+
+    return check
+
+
+SERVICE_NAME = matches(
+    r"[a-z][a-z0-9-]{1,19}", "2-20 lowercase letters, digits or '-', starting with a letter"
+)
+URL_PATH = matches(r"/[A-Za-z0-9_\-./]{0,127}", "a URL path starting with '/'")
 ENVIRONMENT_NAME = matches(
     r"[a-z][a-z0-9-]{1,15}", "2-16 lowercase letters, digits or '-', starting with a letter"
 )
@@ -269,8 +299,56 @@ class TrainingSettings:
 
 
 @dataclass(frozen=True)
+class InferenceServiceSettings:
+    """One HTTP service behind the inference load balancer."""
+
+    name: str = setting(
+        "",
+        "Service name: ECS service, log group /ecs/<env>/<name>, target group.",
+        SERVICE_NAME,
+        required=True,
+    )
+    source: str = setting(
+        "", "Directory under services/ its image is built from; empty: the name with - as _."
+    )
+    image: str = setting(
+        "", "Prebuilt image URI instead of a build; empty: build (or images.<source>)."
+    )
+    container_port: int = setting(8000, "Port the container listens on.", int_range(1, 65535))
+    health_path: str = setting("/health", "Path the load balancer health check requests.", URL_PATH)
+    path_patterns: tuple[str, ...] = setting(
+        (),
+        "Paths the load balancer routes to this service (ALB path patterns).",
+        alb_path_patterns,
+        required=True,
+    )
+    gpu: int = setting(
+        0,
+        "GPUs per task; 0 runs the service on Fargate, more on the GPU instances.",
+        int_range(0, 8),
+    )
+    cpu: int = setting(1024, "CPU units per task (1024 = 1 vCPU).", int_range(128, 196608))
+    memory: int = setting(2048, "Memory per task in MiB.", int_range(512, 2_000_000))
+    desired_count: int = setting(1, "Tasks at deployment.", int_range(0, 100))
+    min_count: int = setting(
+        1,
+        "Fewest tasks; 0 lets the service (and its GPU instances) scale to zero.",
+        int_range(0, 100),
+    )
+    max_count: int = setting(2, "Most tasks.", int_range(1, 100))
+    cpu_target: int = setting(70, "Average CPU % the service scales to hold.", int_range(1, 100))
+    memory_target: int = setting(
+        80, "Average memory % the service scales to hold.", int_range(1, 100)
+    )
+
+    def source_dir(self) -> str:
+        """The directory under ``services/`` the image is built from."""
+        return self.source or self.name.replace("-", "_")
+
+
+@dataclass(frozen=True)
 class InferenceSettings:
-    """GPU inference on ECS with EC2 (filled in by the inference stack)."""
+    """GPU inference: services behind one ALB, on g4dn instances or Fargate."""
 
     instance_type: str = setting("g4dn.xlarge", "GPU instance type.", gpu_instance_type)
     min_instances: int = setting(
@@ -278,7 +356,45 @@ class InferenceSettings:
     )
     max_instances: int = setting(2, "Most GPU instances.", int_range(1, 100))
     spot_percentage: int = setting(
-        0, "Share of GPU instances above the base on Spot, 0-100.", int_range(0, 100)
+        0, "Share of GPU instances and Fargate tasks on Spot, 0-100.", int_range(0, 100)
+    )
+    root_volume_gib: int = setting(
+        60,
+        "Encrypted gp3 root volume of each GPU instance (the GPU AMI needs 30+).",
+        int_range(30, 16384),
+    )
+    scale_in_idle_minutes: int = setting(
+        30,
+        "For a service with min_count 0: minutes without a request before it scales to zero.",
+        int_range(1, 1440),
+    )
+    access_logs: bool = setting(
+        True, "Load balancer access logs to an S3 bucket (kept log_retention_days)."
+    )
+    services: tuple[InferenceServiceSettings, ...] = setting(
+        (
+            InferenceServiceSettings(
+                name="vision-validator",
+                path_patterns=("/validate", "/validate/*", "/health"),
+                gpu=1,
+                cpu=2048,
+                memory=8192,
+                desired_count=1,
+                min_count=1,
+                max_count=2,
+            ),
+            InferenceServiceSettings(
+                name="ai-inference",
+                path_patterns=("/move", "/move/*"),
+                gpu=0,
+                cpu=512,
+                memory=1024,
+                desired_count=1,
+                min_count=1,
+                max_count=4,
+            ),
+        ),
+        "The services, a list of objects with the keys below.",
     )
 
 
@@ -328,6 +444,13 @@ class Settings:
     alarm_email: str = setting(
         "", "E-mail address subscribed to the stacks' alarm topics; empty for none.", EMAIL
     )
+    inference_api_key: str = setting(
+        "",
+        "API key the inference services require; set it with `pulumi config set --secret`. "
+        "Empty: a random key is generated and kept in Secrets Manager.",
+        min_length(16),
+        secret=True,
+    )
     images: Mapping[str, str] = setting(
         types.MappingProxyType({}),
         "Prebuilt image URI per service (directory under services/); a listed service is "
@@ -374,6 +497,15 @@ def _is_section(tp: Any) -> bool:
     return dataclasses.is_dataclass(tp)
 
 
+def _section_list_item(tp: Any) -> Any:
+    """The section type of a ``tuple[Section, ...]`` field, else None."""
+    if typing.get_origin(tp) is tuple:
+        (item, *_rest) = typing.get_args(tp)
+        if _is_section(item):
+            return item
+    return None
+
+
 def _type_name(tp: Any) -> str:
     if tp is bool:
         return "a boolean"
@@ -381,6 +513,8 @@ def _type_name(tp: Any) -> str:
         return "an integer"
     if tp is str:
         return "a string"
+    if _section_list_item(tp):
+        return "a list of objects"
     if typing.get_origin(tp) is tuple:
         return "a list of strings"
     if _is_section(tp):
@@ -407,6 +541,9 @@ def _coerce(tp: Any, value: Any, from_text: bool) -> tuple[bool, Any]:
         return isinstance(value, int) and not isinstance(value, bool), value
     if tp is str:
         return isinstance(value, str), value
+    if _section_list_item(tp):
+        ok = isinstance(value, list) and all(isinstance(v, dict) for v in value)
+        return ok, value if ok else None
     if typing.get_origin(tp) is tuple:
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         return ok, tuple(value) if ok else None
@@ -436,6 +573,11 @@ def _parse_section(cls: type, raw: Mapping[str, Any], path: str, problems: list[
             continue
         if _is_section(tp):
             values[f.name] = _parse_section(tp, value, f"{key}.", problems)
+            continue
+        if item := _section_list_item(tp):
+            values[f.name] = tuple(
+                _parse_section(item, v, f"{key}[{i}].", problems) for i, v in enumerate(value)
+            )
             continue
         check = f.metadata.get("check")
         if check and (accepted := check(value)):
@@ -497,6 +639,7 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
         problems.append(
             f"{ns}inference.max_instances: expected at least min_instances ({i.min_instances})"
         )
+    _check_inference_services(s, problems, known_services)
     for service, uri in s.images.items():
         if service not in known_services:
             problems.append(
@@ -516,6 +659,64 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
             )
 
 
+def _check_inference_services(
+    s: Settings, problems: list[str], known_services: frozenset[str]
+) -> None:
+    ns = f"{PROJECT}:inference."
+    i = s.inference
+    gpus = instance_types.gpu_count(i.instance_type)
+    cpu_cap, memory_cap = instance_types.task_capacity(i.instance_type)
+    if not i.services:
+        problems.append(f"{ns}services: expected at least one service")
+    seen_names: set[str] = set()
+    seen_paths: dict[str, str] = {}
+    for n, svc in enumerate(i.services):
+        key = f"{ns}services[{n}]"
+        if not svc.name:  # already reported as required
+            continue
+        if svc.name in seen_names:
+            problems.append(f"{key}.name: expected a name no other service has (got {svc.name!r})")
+        seen_names.add(svc.name)
+        for pattern in svc.path_patterns:
+            if pattern in seen_paths:
+                problems.append(
+                    f"{key}.path_patterns: {pattern!r} is already routed to {seen_paths[pattern]}"
+                )
+            seen_paths.setdefault(pattern, svc.name)
+        if svc.gpu > gpus:
+            problems.append(
+                f"{key}.gpu: expected at most {gpus}, the GPUs of one {i.instance_type} "
+                f"(got {svc.gpu}); choose a larger inference.instance_type"
+            )
+        elif svc.gpu and (svc.cpu > cpu_cap or svc.memory > memory_cap):
+            problems.append(
+                f"{key}.memory: expected cpu at most {cpu_cap} and memory at most {memory_cap} "
+                f"MiB to fit on one {i.instance_type} (got cpu {svc.cpu}, memory {svc.memory})"
+            )
+        elif not svc.gpu and not fargate.is_valid(svc.cpu, svc.memory):
+            problems.append(
+                f"{key}.memory: expected a Fargate size for a service without GPU: "
+                f"{fargate.describe(svc.cpu)} (got cpu {svc.cpu}, memory {svc.memory})"
+            )
+        if not svc.min_count <= svc.desired_count <= svc.max_count:
+            problems.append(
+                f"{key}.desired_count: expected min_count <= desired_count <= max_count "
+                f"(got {svc.min_count}, {svc.desired_count}, {svc.max_count})"
+            )
+        if svc.image and not IMAGE_URI.fullmatch(svc.image):
+            problems.append(f"{key}.image: expected an image URI or empty (got {svc.image!r})")
+        elif (
+            not svc.image
+            and svc.source_dir() not in s.images
+            and svc.source_dir() not in known_services
+        ):
+            problems.append(
+                f"{key}.source: expected a directory under services/ with a Dockerfile "
+                f"(got {svc.source_dir()!r}; known: {', '.join(sorted(known_services))}), "
+                "or an image URI in image"
+            )
+
+
 def discover_services(services_dir: Path = SERVICES_DIR) -> frozenset[str]:
     """Service names: the directories under ``services/`` that hold a Dockerfile."""
     if not services_dir.is_dir():
@@ -527,13 +728,23 @@ def parse(
     config: Mapping[str, str],
     stack: str,
     known_services: frozenset[str] | None = None,
+    secret_keys: frozenset[str] = frozenset(),
 ) -> Settings:
     """Build settings from the engine's config map (``"mlplatform:key"`` / ``"aws:region"``
-    to string), raising one :class:`ConfigError` that lists every problem."""
+    to string), raising one :class:`ConfigError` that lists every problem.
+
+    ``secret_keys`` are the keys the engine holds encrypted; a secret field set in plain
+    text is refused.
+    """
     problems: list[str] = []
     ns = f"{PROJECT}:"
     raw = {k[len(ns) :]: v for k, v in config.items() if k.startswith(ns)}
     settings = _parse_section(Settings, raw, ns, problems, from_text=True)
+    for f in config_fields(Settings):
+        if f.metadata.get("secret") and raw.get(f.name) and f"{ns}{f.name}" not in secret_keys:
+            problems.append(
+                f"{ns}{f.name}: expected a secret value: pulumi config set --secret {f.name} ..."
+            )
     region = config.get("aws:region", "")
     if not AWS_REGION.fullmatch(region):
         problems.append(f"aws:region: expected an AWS region such as us-east-1 (got {region!r})")
@@ -554,7 +765,10 @@ def load() -> Settings:
     merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     # Older engines pass keys as "<namespace>:config:<key>".
     normalized = {k.replace(":config:", ":", 1): v for k, v in merged.items()}
-    return parse(normalized, pulumi.get_stack())
+    secret = {k for k in merged if runtime_config.is_config_secret(k)}
+    secret |= set(runtime_config.get_config_secret_keys_env())
+    secret_keys = frozenset(k.replace(":config:", ":", 1) for k in secret)
+    return parse(normalized, pulumi.get_stack(), secret_keys=secret_keys)
 
 
 def defaults_as_config(cls: type = Settings) -> dict[str, Any]:
@@ -574,5 +788,5 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, tuple):
-        return list(value)
+        return [_plain(v) for v in value]
     return value

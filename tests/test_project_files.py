@@ -55,6 +55,10 @@ def test_readme_documents_every_config_key():
         if s.dataclasses.is_dataclass(section):
             for sub in s.config_fields(section):
                 assert f"`{f.name}.{sub.name}`" in readme, f"{f.name}.{sub.name}"
+                item = s._section_list_item(typing.get_type_hints(section)[sub.name])
+                for leaf in s.config_fields(item) if item else ():
+                    key = f"{f.name}.{sub.name}[].{leaf.name}"
+                    assert f"`{key}`" in readme, key
 
 
 def test_requirements_pin_every_package():

@@ -9,6 +9,8 @@ import pytest
 from components import settings as s
 from offline.runner import apply_override, stack_config
 
+KNOWN = frozenset({"cmaes_worker", "vision_validator", "ai_inference"})
+
 
 def config_for(stack: str, **overrides) -> dict[str, str]:
     config, _ = stack_config(stack)
@@ -19,7 +21,7 @@ def config_for(stack: str, **overrides) -> dict[str, str]:
 
 def problems_of(config: dict[str, str]) -> list[str]:
     with pytest.raises(s.ConfigError) as caught:
-        s.parse(config, "dev", known_services=frozenset({"cmaes_worker"}))
+        s.parse(config, "dev", known_services=KNOWN)
     return caught.value.problems
 
 
@@ -97,7 +99,7 @@ BAD_CONFIGS = [
     ({"mlplatform:environment": None}, "mlplatform:environment", "required"),
     ({"aws:region": None}, "aws:region", "us-east-1"),
     ({"aws:region": "moon-base-1x"}, "aws:region", "us-east-1"),
-    ({"stacks.inference": True}, "mlplatform:stacks.inference", "no inference stack yet"),
+    ({"stacks.data_platform": True}, "mlplatform:stacks.data_platform", "no data_platform"),
     ({"stacks.network": False}, "mlplatform:stacks.training", "needs stacks.network"),
     ({"stacks.network": "yes"}, "mlplatform:stacks.network", "boolean"),
     ({"training.worker_cpu": 3000}, "mlplatform:training.worker_cpu", "one of 256, 512"),
@@ -123,6 +125,43 @@ BAD_CONFIGS = [
     ({"mlplatform:alarm_email": "ops at example"}, "mlplatform:alarm_email", "e-mail"),
     ({"inference.instance_type": "m5.xlarge"}, "mlplatform:inference.instance_type", "GPU"),
     ({"inference.instance_type": "g5g.xlarge"}, "mlplatform:inference.instance_type", "GPU"),
+    ({"inference.services": []}, "mlplatform:inference.services", "at least one service"),
+    ({"inference.services": {"name": "x"}}, "mlplatform:inference.services", "a list of objects"),
+    ({"inference.services": [{"path_patterns": ["/a"]}]}, "mlplatform:inference.services[0].name",
+     "required"),
+    ({"inference.services": [{"name": "Bad_Name", "path_patterns": ["/a"]}]},
+     "mlplatform:inference.services[0].name", "lowercase"),
+    ({"inference.services": [{"name": "api"}]}, "mlplatform:inference.services[0].path_patterns",
+     "required"),
+    ({"inference.services": [{"name": "api", "source": "ai_inference", "path_patterns": ["a"]}]},
+     "mlplatform:inference.services[0].path_patterns", "starting with '/'"),
+    ({"inference.services": [{"name": "api", "source": "ai_inference", "path_patterns": ["/a"],
+                              "port": 80}]}, "mlplatform:inference.services[0].port",
+     "unknown key"),
+    ({"inference.services": [{"name": "api", "source": "ai_inference", "path_patterns": ["/a"],
+                              "gpu": 2}]}, "mlplatform:inference.services[0].gpu",
+     "at most 1, the GPUs of one g4dn.xlarge"),
+    ({"inference.services": [{"name": "api", "source": "ai_inference", "path_patterns": ["/a"],
+                              "gpu": 1, "memory": 16384}]},
+     "mlplatform:inference.services[0].memory", "to fit on one g4dn.xlarge"),
+    ({"inference.services": [{"name": "api", "source": "ai_inference", "path_patterns": ["/a"],
+                              "cpu": 1024, "memory": 1024}]},
+     "mlplatform:inference.services[0].memory", "Fargate size"),
+    ({"inference.services": [{"name": "api", "source": "ai_inference", "path_patterns": ["/a"],
+                              "min_count": 2, "desired_count": 1}]},
+     "mlplatform:inference.services[0].desired_count", "min_count <= desired_count"),
+    ({"inference.services": [{"name": "api", "path_patterns": ["/a"]}]},
+     "mlplatform:inference.services[0].source", "directory under services/"),
+    ({"inference.services": [{"name": "api", "source": "ai_inference", "path_patterns": ["/a"]},
+                             {"name": "api", "source": "ai_inference", "path_patterns": ["/a"]}]},
+     "mlplatform:inference.services[1].name", "no other service"),
+    ({"inference.services": [{"name": "a", "source": "ai_inference", "path_patterns": ["/a"]}]},
+     "mlplatform:inference.services[0].name", "2-20 lowercase"),
+    ({"inference.root_volume_gib": 8}, "mlplatform:inference.root_volume_gib", "30 to 16384"),
+    ({"mlplatform:inference_api_key": "short"}, "mlplatform:inference_api_key",
+     "at least 16 characters"),
+    ({"mlplatform:inference_api_key": "a-plain-text-key-of-some-length"},
+     "mlplatform:inference_api_key", "pulumi config set --secret"),
     ({"inference.spot_percentage": 150}, "mlplatform:inference.spot_percentage", "0 to 100"),
     ({"data_platform.backup_retention_days": 3}, "mlplatform:data_platform.backup_retention_days",
      "from 7 to 35"),
@@ -195,8 +234,33 @@ def test_prebuilt_image_uris_are_accepted_for_known_services():
         + "a" * 64
     )
     apply_override(config, "images.cmaes_worker", uri)
-    settings = s.parse(config, "dev", known_services=frozenset({"cmaes_worker"}))
+    settings = s.parse(config, "dev", known_services=KNOWN)
     assert settings.images["cmaes_worker"] == uri
+
+
+def test_a_service_needing_more_gpus_than_the_instance_has_is_refused_with_the_remedy():
+    config = config_for("dev")
+    apply_override(config, "inference.instance_type", "g4dn.2xlarge")
+    services = json.loads(config["mlplatform:inference"])["services"]
+    services[0]["gpu"] = 4
+    apply_override(config, "inference.services", services)
+    (problem,) = problems_of(config)
+    assert problem == (
+        "mlplatform:inference.services[0].gpu: expected at most 1, the GPUs of one g4dn.2xlarge "
+        "(got 4); choose a larger inference.instance_type"
+    )
+    apply_override(config, "inference.instance_type", "g4dn.12xlarge")
+    assert s.parse(config, "dev", known_services=KNOWN).inference.services[0].gpu == 4
+
+
+def test_a_secret_api_key_is_accepted_and_kept_out_of_the_repr():
+    config = config_for("dev")
+    apply_override(config, "mlplatform:inference_api_key", "k" * 40)
+    settings = s.parse(
+        config, "dev", known_services=KNOWN, secret_keys=frozenset({"mlplatform:inference_api_key"})
+    )
+    assert settings.inference_api_key == "k" * 40
+    assert "k" * 40 not in repr(settings)
 
 
 def test_settings_are_frozen():
