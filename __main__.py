@@ -4,6 +4,7 @@ import pulumi
 
 from components import settings as config
 from components.alerts import AlarmTopic, AlarmTopicArgs
+from components.inference import InferenceArgs, InferenceStack
 from components.network import NetworkArgs, NetworkStack
 from components.training import TrainingArgs, TrainingStack
 
@@ -48,3 +49,16 @@ if settings.stacks.training:
         key = training.coordinator_access_key
         pulumi.export("coordinator_access_key_id", pulumi.Output.secret(key.id))
         pulumi.export("coordinator_secret_access_key", pulumi.Output.secret(key.secret))
+
+if settings.stacks.inference:
+    inference = InferenceStack("inference", InferenceArgs.from_settings(settings, network))
+    # The seed's output names; the API key is in Secrets Manager, never an output.
+    pulumi.export("alb_url", inference.alb_url)
+    pulumi.export("health_check_url", inference.health_check_url)
+    for output, url in inference.endpoints.items():
+        pulumi.export(output, url)
+    pulumi.export("inference_cluster_name", inference.cluster.name)
+    pulumi.export(
+        "inference_service_names", {name: s.name for name, s in inference.services.items()}
+    )
+    pulumi.export("inference_api_key_secret_arn", inference.api_key_secret.arn)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -26,6 +26,14 @@ class SecureBucketArgs:
     """Days before an unfinished multipart upload's parts are deleted. Default 7."""
     lifecycle_rules: Sequence[aws.s3.BucketLifecycleConfigurationRuleArgs] = ()
     """Further lifecycle rules (transitions, expirations by prefix). Default none."""
+    sse_algorithm: str = "aws:kms"
+    """Default encryption: ``aws:kms`` (AWS-managed key, Bucket Keys) or ``AES256`` (SSE-S3,
+    which load balancer access logs require). Default ``aws:kms``."""
+    policy_statements: (
+        Callable[[pulumi.Output[str]], Sequence[aws.iam.GetPolicyDocumentStatementArgs]] | None
+    ) = None
+    """Given the bucket's ARN, statements added to the bucket policy after the TLS-only
+    deny (e.g. log delivery). Default none."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the bucket. Default none."""
 
@@ -35,9 +43,10 @@ class SecureBucket(pulumi.ComponentResource):
 
     Creates the bucket with: object ownership enforced for the bucket owner (ACLs off);
     every public-access block on (AWS FSBP S3.8); default encryption with the AWS-managed
-    KMS key and S3 Bucket Keys; versioning (so an overwrite or delete can be undone); a
-    bucket policy denying any request not made over TLS (S3.5); and lifecycle rules that
-    expire old versions and abort abandoned multipart uploads, plus the caller's own.
+    KMS key and S3 Bucket Keys (or SSE-S3 where a service requires it); versioning (so an
+    overwrite or delete can be undone); a bucket policy denying any request not made over
+    TLS (S3.5), plus the caller's statements; and lifecycle rules that expire old versions
+    and abort abandoned multipart uploads, plus the caller's own.
     """
 
     TYPE = "mlplatform:storage:SecureBucket"
@@ -87,8 +96,8 @@ class SecureBucket(pulumi.ComponentResource):
             bucket=self.bucket.id,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default={"sse_algorithm": "aws:kms"},
-                    bucket_key_enabled=True,
+                    apply_server_side_encryption_by_default={"sse_algorithm": args.sse_algorithm},
+                    bucket_key_enabled=args.sse_algorithm == "aws:kms",
                 )
             ],
             opts=child,
@@ -106,7 +115,8 @@ class SecureBucket(pulumi.ComponentResource):
             statements=[
                 deny_insecure_transport(
                     ["s3:*"], [self.bucket.arn, self.bucket.arn.apply(lambda a: f"{a}/*")]
-                )
+                ),
+                *(args.policy_statements(self.bucket.arn) if args.policy_statements else ()),
             ]
         )
         # After the public-access block, so the policy is never evaluated without it.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from pulumi.runtime import mocks, rpc
 
@@ -157,6 +157,13 @@ class PlatformMocks(mocks.Mocks):
             "aws:iam/group:Group": self._iam_named("group"),
             "aws:iam/accessKey:AccessKey": self._access_key,
             "random:index/randomPassword:RandomPassword": self._random_password,
+            "aws:lb/targetGroup:TargetGroup": self._target_group,
+            "aws:lb/listener:Listener": self._lb_child("listener"),
+            "aws:lb/listenerRule:ListenerRule": self._lb_child("listener-rule"),
+            "aws:ec2/launchTemplate:LaunchTemplate": self._launch_template,
+            "aws:autoscaling/group:Group": self._autoscaling_group,
+            "aws:ecs/capacityProvider:CapacityProvider": self._capacity_provider,
+            "aws:iam/instanceProfile:InstanceProfile": self._iam_named("instance-profile"),
         }.get(args.typ)
         if args.typ.startswith("aws:"):
             state.setdefault("arn", self._arn(args, resource_id))
@@ -177,6 +184,8 @@ class PlatformMocks(mocks.Mocks):
         }
         if args.typ in prefixes:
             return prefixes[args.typ] + _short_hash(args.typ, args.name, length=17)
+        if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            return "lt-" + _short_hash(args.name, length=17)
         if args.typ == "aws:iam/accessKey:AccessKey":
             return "AKIA" + _short_hash(args.name, length=16).upper()
         name = args.inputs.get("name")
@@ -322,6 +331,44 @@ class PlatformMocks(mocks.Mocks):
     def _random_password(self, args, resource_id):
         return {"result": SECRET_PLACEHOLDER}
 
+    def _target_group(self, args, resource_id):
+        name = str(args.inputs.get("name") or resource_id)[:32]
+        suffix = f"targetgroup/{name}/{_short_hash(args.name, length=16)}"
+        return {
+            "name": name,
+            "arn": f"arn:aws:elasticloadbalancing:{self.region}:{ACCOUNT_ID}:{suffix}",
+            "arnSuffix": suffix,
+        }
+
+    def _lb_child(self, kind: str):
+        def handler(args, resource_id):
+            arn = (
+                f"arn:aws:elasticloadbalancing:{self.region}:{ACCOUNT_ID}:{kind}/app/"
+                f"{_short_hash(args.name, length=16)}"
+            )
+            return {"arn": arn}
+
+        return handler
+
+    def _launch_template(self, args, resource_id):
+        template_id = "lt-" + _short_hash(args.name, length=17)
+        arn = f"arn:aws:ec2:{self.region}:{ACCOUNT_ID}:launch-template/{template_id}"
+        return {"latestVersion": 1, "defaultVersion": 1, "arn": arn}
+
+    def _autoscaling_group(self, args, resource_id):
+        name = str(args.inputs.get("namePrefix", "")) + _short_hash(args.name, length=26)
+        return {
+            "name": name,
+            "arn": f"arn:aws:autoscaling:{self.region}:{ACCOUNT_ID}:autoScalingGroup:"
+            f"{_short_hash(name, length=8)}:autoScalingGroupName/{name}",
+        }
+
+    def _capacity_provider(self, args, resource_id):
+        return {
+            "name": resource_id,
+            "arn": f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:capacity-provider/{resource_id}",
+        }
+
     def _vpc_endpoint(self, args, resource_id):
         service = args.inputs.get("serviceName", "")
         out: dict[str, Any] = {"state": "available", "prefixListId": "pl-" + _short_hash(service)}
@@ -373,6 +420,8 @@ class PlatformMocks(mocks.Mocks):
             "aws:index/getAvailabilityZones:getAvailabilityZones": self._availability_zones,
             "aws:iam/getPolicyDocument:getPolicyDocument": self._policy_document,
             "aws:ecr/getAuthorizationToken:getAuthorizationToken": self._ecr_token,
+            "aws:ssm/getParameter:getParameter": self._ssm_parameter,
+            "aws:elb/getServiceAccount:getServiceAccount": self._elb_service_account,
         }
         if args.token not in answers:
             raise UnknownInvokeError(
@@ -409,6 +458,27 @@ class PlatformMocks(mocks.Mocks):
             "expiresAt": "2099-01-01T00:00:00Z",
             "id": registry,
         }
+
+    # Public SSM parameters the program reads, with a value of the form AWS publishes.
+    SSM_PARAMETERS: ClassVar[dict[str, str]] = {
+        "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id": (
+            "ami-0a1b2c3d4e5f60718"
+        ),
+    }
+
+    def _ssm_parameter(self, args: dict) -> dict:
+        name = args.get("name", "")
+        if name not in self.SSM_PARAMETERS:
+            raise UnknownInvokeError(f"the offline mocks have no SSM parameter {name!r}")
+        value = self.SSM_PARAMETERS[name]
+        arn = f"arn:aws:ssm:{self.region}::parameter{name}"
+        return {"name": name, "value": value, "insecureValue": value, "type": "String",
+                "version": 1, "arn": arn, "id": name}  # fmt: skip
+
+    def _elb_service_account(self, args: dict) -> dict:
+        # The Elastic Load Balancing account of us-east-1 (per-region, published by AWS).
+        account = "127311923021"
+        return {"id": account, "arn": f"arn:aws:iam::{account}:root"}
 
     def _policy_document(self, args: dict) -> dict:
         document = render_policy_document(args)

@@ -124,12 +124,13 @@ def test_args_from_settings_follow_deletion_protection_and_images(run_stack):
 
     config, _ = stack_config("dev")
     apply_override(config, "images.worker", URI)
-    settings = s.parse(config, "dev", known_services=frozenset({"worker"}))
+    known = frozenset({"worker", "vision_validator", "ai_inference"})
+    settings = s.parse(config, "dev", known_services=known)
     args = ServiceImageArgs.from_settings(settings, "worker", component="training")
     assert args.repository_name == "mlplatform-dev/worker"
     assert args.prebuilt_uri == URI
     assert args.force_delete is True  # dev: no deletion protection, so destroy may empty it
     assert args.tags["component"] == "training"
-    prod = s.parse(stack_config("prod")[0], "prod", known_services=frozenset({"worker"}))
+    prod = s.parse(stack_config("prod")[0], "prod", known_services=known)
     prod_args = ServiceImageArgs.from_settings(prod, "worker", component="training")
     assert prod_args.force_delete is False and prod_args.prebuilt_uri is None

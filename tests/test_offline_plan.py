@@ -22,7 +22,8 @@ def test_plan_prints_the_tree_counts_and_outputs(capsys):
     assert "├─ awsx:ec2:Vpc  network-vpc  [2 AZs, NAT None" in out
     assert "aws:ec2/flowLog:FlowLog  network-flow-log" in out
     assert "     2  aws:ec2/vpcEndpoint:VpcEndpoint" in out
-    assert "Resources by type (55 in all):" in out
+    assert "├─ mlplatform:inference:InferenceStack  inference" in out
+    assert "Resources by type (115 in all):" in out
     assert "  vpc_id: vpc-" in out
     assert "  sqs_task_queue_url: https://sqs.us-east-1.amazonaws.com/" in out
 
