@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import instance_types, queue_scaling
+from components import ecs_scaling, instance_types, queue_scaling
 from components.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapacityArgs
 from components.images import ServiceImage, ServiceImageArgs
 from components.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
@@ -27,7 +27,7 @@ from components.settings import InferenceServiceSettings, InferenceSettings, Set
 
 WORKER_UID = "10001"
 TMP_PATH = "/tmp"
-PERIOD = 60
+PERIOD = ecs_scaling.PERIOD
 # The seed's endpoints, exported when a service routes them.
 ENDPOINTS = {"validation_endpoint": "/validate", "move_endpoint": "/move"}
 _ECR_URI = re.compile(
@@ -543,21 +543,11 @@ class InferenceStack(pulumi.ComponentResource):
 
     def _scaling(self, base, args: InferenceArgs, svc, service, target_group, child) -> None:
         tags = dict(args.tags)
-        target = aws.appautoscaling.Target(
-            f"{base}-scaling-target",
-            service_namespace="ecs",
-            scalable_dimension="ecs:service:DesiredCount",
-            resource_id=pulumi.Output.concat("service/", self.cluster.name, "/", service.name),
-            min_capacity=svc.min_count,
-            max_capacity=svc.max_count,
-            tags=tags,
-            opts=child,
-        )
-        target_ids = {
-            "resource_id": target.resource_id,
-            "scalable_dimension": target.scalable_dimension,
-            "service_namespace": target.service_namespace,
-        }
+        target = ecs_scaling.service_target(
+            f"{base}-scaling-target", self.cluster.name, service.name,
+            svc.min_count, svc.max_count, tags, child,
+        )  # fmt: skip
+        target_ids = ecs_scaling.target_ids(target)
         # From zero, CPU and memory have no data; a service that may stop entirely scales in
         # only through the idle policy below, so a quiet minute does not stop it mid-request.
         scales_to_zero = svc.min_count == 0
@@ -605,26 +595,10 @@ class InferenceStack(pulumi.ComponentResource):
             },
         }
 
-        def step_policy(role: str, adjustment_type: str, step: dict) -> aws.appautoscaling.Policy:
-            return aws.appautoscaling.Policy(
-                f"{base}-{role}",
-                name=f"{args.name_prefix}-{svc.name}-{role}",
-                policy_type="StepScaling",
-                **target_ids,
-                step_scaling_policy_configuration={
-                    "adjustment_type": adjustment_type,
-                    "cooldown": PERIOD,
-                    "metric_aggregation_type": "Maximum",
-                    "step_adjustments": [step],
-                },
-                opts=child,
-            )
-
-        wake = step_policy(
-            "wake-from-zero",
-            "ChangeInCapacity",
-            {"metric_interval_lower_bound": "0", "scaling_adjustment": 1},
-        )
+        wake = ecs_scaling.step_policy(
+            f"{base}-wake-from-zero", f"{args.name_prefix}-{svc.name}-wake-from-zero",
+            target, "ChangeInCapacity", ecs_scaling.WAKE_STEP, child,
+        )  # fmt: skip
         aws.cloudwatch.MetricAlarm(
             f"{base}-requests-no-tasks",
             name=f"{args.name_prefix}-{svc.name}-requests-no-tasks",
@@ -647,11 +621,10 @@ class InferenceStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        idle = step_policy(
-            "scale-in-when-idle",
-            "ExactCapacity",
-            {"metric_interval_upper_bound": "0", "scaling_adjustment": 0},
-        )
+        idle = ecs_scaling.step_policy(
+            f"{base}-scale-in-when-idle", f"{args.name_prefix}-{svc.name}-scale-in-when-idle",
+            target, "ExactCapacity", ecs_scaling.idle_step(0), child,
+        )  # fmt: skip
         minutes = args.inference.scale_in_idle_minutes
         aws.cloudwatch.MetricAlarm(
             f"{base}-idle",

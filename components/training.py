@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import queue_scaling
+from components import ecs_scaling, queue_scaling
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.images import ServiceImage, ServiceImageArgs
 from components.policies import (
@@ -43,7 +43,7 @@ STOP_GRACE_SECONDS = 110
 STATE_POOLS_PREFIX = "state-pools/"
 CHECKPOINTS_PREFIX = "checkpoints/"
 REDIS_PORT = 6379
-PERIOD = 60
+PERIOD = ecs_scaling.PERIOD
 
 
 def _ecs_tasks_trust(account: pulumi.Input[str], partition: pulumi.Input[str], region: str):
@@ -529,22 +529,11 @@ class TrainingStack(pulumi.ComponentResource):
 
     def _scaling(self, name, args: TrainingArgs, concurrency: int, tags, child) -> None:
         t = args.training
-        resource_id = pulumi.Output.concat("service/", self.cluster.name, "/", self.service.name)
-        self.scaling_target = aws.appautoscaling.Target(
-            f"{name}-scaling-target",
-            service_namespace="ecs",
-            scalable_dimension="ecs:service:DesiredCount",
-            resource_id=resource_id,
-            min_capacity=t.min_workers,
-            max_capacity=t.max_workers,
-            tags=tags,
-            opts=child,
-        )
-        target_ids = {
-            "resource_id": self.scaling_target.resource_id,
-            "scalable_dimension": self.scaling_target.scalable_dimension,
-            "service_namespace": self.scaling_target.service_namespace,
-        }
+        self.scaling_target = ecs_scaling.service_target(
+            f"{name}-scaling-target", self.cluster.name, self.service.name,
+            t.min_workers, t.max_workers, tags, child,
+        )  # fmt: skip
+        target_ids = ecs_scaling.target_ids(self.scaling_target)
         queue_dimension = [{"name": "QueueName", "value": self.task_queue.name}]
         service_dimensions = [
             {"name": "ClusterName", "value": self.cluster.name},
@@ -606,26 +595,10 @@ class TrainingStack(pulumi.ComponentResource):
 
         # 0 -> 1: with no worker running the backlog per worker is undefined, so target
         # tracking cannot start the first one.
-        def step_policy(role: str, adjustment_type: str, step: dict) -> aws.appautoscaling.Policy:
-            return aws.appautoscaling.Policy(
-                f"{name}-{role}",
-                name=f"{args.name_prefix}-cmaes-{role}",
-                policy_type="StepScaling",
-                **target_ids,
-                step_scaling_policy_configuration={
-                    "adjustment_type": adjustment_type,
-                    "cooldown": PERIOD,
-                    "metric_aggregation_type": "Maximum",
-                    "step_adjustments": [step],
-                },
-                opts=child,
-            )
-
-        self.wake_policy = step_policy(
-            "wake-from-zero",
-            "ChangeInCapacity",
-            {"metric_interval_lower_bound": "0", "scaling_adjustment": 1},
-        )
+        self.wake_policy = ecs_scaling.step_policy(
+            f"{name}-wake-from-zero", f"{args.name_prefix}-cmaes-wake-from-zero",
+            self.scaling_target, "ChangeInCapacity", ecs_scaling.WAKE_STEP, child,
+        )  # fmt: skip
         self.wake_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-tasks-waiting-no-workers",
             name=f"{args.name_prefix}-cmaes-tasks-waiting-no-workers",
@@ -664,11 +637,10 @@ class TrainingStack(pulumi.ComponentResource):
         # Scale in only when nothing is waiting and nothing is being evaluated (in-flight
         # tasks are held by busy workers) for the whole idle window. SQS stops publishing
         # metrics for a queue idle for hours, so missing data counts as idle.
-        self.idle_policy = step_policy(
-            "scale-in-when-idle",
-            "ExactCapacity",
-            {"metric_interval_upper_bound": "0", "scaling_adjustment": t.min_workers},
-        )
+        self.idle_policy = ecs_scaling.step_policy(
+            f"{name}-scale-in-when-idle", f"{args.name_prefix}-cmaes-scale-in-when-idle",
+            self.scaling_target, "ExactCapacity", ecs_scaling.idle_step(t.min_workers), child,
+        )  # fmt: skip
         self.idle_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-queue-idle",
             name=f"{args.name_prefix}-cmaes-queue-idle",
