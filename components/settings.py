@@ -32,7 +32,7 @@ SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 
 # Stacks this release can build. A switch for any other stack is refused rather than
 # silently ignored, so a stack file never claims infrastructure that was not deployed.
-IMPLEMENTED_STACKS = frozenset({"network", "training", "inference"})
+IMPLEMENTED_STACKS = frozenset({"network", "training", "inference", "data_platform"})
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
@@ -400,7 +400,7 @@ class InferenceSettings:
 
 @dataclass(frozen=True)
 class DataPlatformSettings:
-    """MLflow and its database (filled in by the data platform stack)."""
+    """MLflow on Fargate with RDS PostgreSQL and S3 (seed 002)."""
 
     multi_az: bool = setting(True, "Run the RDS instance with a standby in a second AZ.")
     db_instance_class: str = setting(
@@ -409,7 +409,44 @@ class DataPlatformSettings:
         matches(r"db\.[a-z0-9]+\.[a-z0-9]+", "db.<family>.<size>"),
     )
     backup_retention_days: int = setting(
-        14, "Days of automated RDS backups, 7-35.", int_range(7, 35)
+        14, "Days of automated RDS backups, 7-35 (prod: at least 14).", int_range(7, 35)
+    )
+    postgres_version: str = setting(
+        "17",
+        "PostgreSQL major version; minor versions are upgraded automatically.",
+        one_of("14", "15", "16", "17"),
+    )
+    db_storage_gib: int = setting(20, "Allocated gp3 storage in GiB.", int_range(20, 65536))
+    db_max_storage_gib: int = setting(
+        100, "Storage autoscaling ceiling in GiB; at least db_storage_gib.", int_range(20, 65536)
+    )
+    mlflow_cpu: int = setting(
+        1024, "CPU units of an MLflow task (1024 = 1 vCPU).", one_of(*fargate.cpu_choices())
+    )
+    mlflow_memory: int = setting(
+        2048, "Memory of an MLflow task in MiB; a pair Fargate accepts with mlflow_cpu."
+    )
+    mlflow_desired_count: int = setting(1, "MLflow tasks.", int_range(0, 20))
+    spot_percentage: int = setting(
+        0, "Share of MLflow (and API) tasks on Fargate Spot, 0-100.", int_range(0, 100)
+    )
+    share_load_balancer: bool = setting(
+        False,
+        "Serve MLflow (and the API) from the inference stack's load balancer instead of an own "
+        "one, saving one load balancer's hourly charge; needs stacks.inference.",
+    )
+    allowed_hosts: tuple[str, ...] = setting(
+        (), "Extra host names MLflow answers to (a custom DNS name in front of the ALB)."
+    )
+    artifact_ia_days: int = setting(
+        90,
+        "Days before MLflow artifacts and pipeline data move to S3 Standard-IA.",
+        int_range(30, 3650),
+    )
+    api: bool = setting(False, "Also run the Hokusai API service (seed 002) at /api.")
+    api_image: str = setting("", "Image URI of the Hokusai API; required with api.")
+    db_connections_alarm: int = setting(
+        80, "Alarm when the database has more connections than this.", int_range(1, 100000)
     )
 
 
@@ -634,6 +671,7 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
         problems.append(
             f"{ns}training.max_workers: expected at least min_workers ({t.min_workers})"
         )
+    _check_data_platform(s, problems)
     i = s.inference
     if i.max_instances < i.min_instances:
         problems.append(
@@ -657,6 +695,34 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
                 f"{ns}tags.{key}: expected a key of 1-128 characters not starting with 'aws:' "
                 "and a value of at most 256"
             )
+
+
+def _check_data_platform(s: Settings, problems: list[str]) -> None:
+    ns = f"{PROJECT}:data_platform."
+    d = s.data_platform
+    if s.environment == "prod" and d.backup_retention_days < 14:
+        problems.append(
+            f"{ns}backup_retention_days: expected at least 14 when environment is prod "
+            f"(got {d.backup_retention_days})"
+        )
+    if d.db_max_storage_gib < d.db_storage_gib:
+        problems.append(
+            f"{ns}db_max_storage_gib: expected at least db_storage_gib ({d.db_storage_gib})"
+        )
+    cpu_refused = any(p.startswith(f"{ns}mlflow_cpu:") for p in problems)
+    if not cpu_refused and not fargate.is_valid(d.mlflow_cpu, d.mlflow_memory):
+        problems.append(f"{ns}mlflow_memory: expected {fargate.describe(d.mlflow_cpu)}")
+    if d.share_load_balancer and s.stacks.data_platform and not s.stacks.inference:
+        problems.append(f"{ns}share_load_balancer: expected false unless stacks.inference is true")
+    if d.api and not d.api_image:
+        problems.append(f"{ns}api_image: expected an image URI when data_platform.api is true")
+    if d.api_image and not IMAGE_URI.fullmatch(d.api_image):
+        problems.append(f"{ns}api_image: expected an image URI or empty (got {d.api_image!r})")
+    for host in d.allowed_hosts:
+        if not re.fullmatch(
+            r"[a-z0-9*]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", host
+        ):
+            problems.append(f"{ns}allowed_hosts: expected DNS names (got {host!r})")
 
 
 def _check_inference_services(

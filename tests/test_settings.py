@@ -99,7 +99,7 @@ BAD_CONFIGS = [
     ({"mlplatform:environment": None}, "mlplatform:environment", "required"),
     ({"aws:region": None}, "aws:region", "us-east-1"),
     ({"aws:region": "moon-base-1x"}, "aws:region", "us-east-1"),
-    ({"stacks.data_platform": True}, "mlplatform:stacks.data_platform", "no data_platform"),
+    ({"stacks.agent_world": True}, "mlplatform:stacks.agent_world", "no agent_world stack"),
     ({"stacks.network": False}, "mlplatform:stacks.training", "needs stacks.network"),
     ({"stacks.network": "yes"}, "mlplatform:stacks.network", "boolean"),
     ({"training.worker_cpu": 3000}, "mlplatform:training.worker_cpu", "one of 256, 512"),
