@@ -4,6 +4,7 @@ import pulumi
 
 from components import settings as config
 from components.alerts import AlarmTopic, AlarmTopicArgs
+from components.data_platform import DataPlatformArgs, DataPlatformStack
 from components.inference import InferenceArgs, InferenceStack
 from components.network import NetworkArgs, NetworkStack
 from components.training import TrainingArgs, TrainingStack
@@ -22,7 +23,7 @@ if settings.stacks.network:
     pulumi.export("private_subnet_ids", network.private_subnet_ids)
 
 # One alarm topic for every stack that raises alarms.
-if settings.stacks.training:
+if settings.stacks.training or settings.stacks.data_platform:
     alerts = AlarmTopic(
         "alerts",
         AlarmTopicArgs(
@@ -62,3 +63,19 @@ if settings.stacks.inference:
         "inference_service_names", {name: s.name for name, s in inference.services.items()}
     )
     pulumi.export("inference_api_key_secret_arn", inference.api_key_secret.arn)
+
+if settings.stacks.data_platform:
+    # Sharing the inference stack's load balancer saves one ALB's hourly charge.
+    shared = inference.load_balancer if settings.data_platform.share_load_balancer else None
+    data_platform = DataPlatformStack(
+        "data-platform",
+        DataPlatformArgs.from_settings(settings, network, shared, alerts.arn),
+    )
+    # The seed's output names; passwords stay in Secrets Manager.
+    pulumi.export("mlflow_endpoint", data_platform.mlflow_endpoint)
+    if data_platform.api_endpoint is not None:
+        pulumi.export("api_endpoint", data_platform.api_endpoint)
+    pulumi.export("mlflow_artifacts_bucket", data_platform.artifacts.bucket_name)
+    pulumi.export("pipeline_data_bucket", data_platform.pipeline_data.bucket_name)
+    pulumi.export("db_endpoint", data_platform.db_endpoint)
+    pulumi.export("mlflow_admin_password_secret_arn", data_platform.admin_password_secret.arn)

@@ -188,7 +188,7 @@ class PlatformMocks(mocks.Mocks):
             return "lt-" + _short_hash(args.name, length=17)
         if args.typ == "aws:iam/accessKey:AccessKey":
             return "AKIA" + _short_hash(args.name, length=16).upper()
-        name = args.inputs.get("name")
+        name = args.inputs.get("name") or args.inputs.get("identifier")
         if isinstance(name, str) and name:
             return name
         return f"{args.name}-{_short_hash(args.typ, args.name, length=7)}"
@@ -268,12 +268,26 @@ class PlatformMocks(mocks.Mocks):
             f"{resource_id}.{_short_hash(resource_id, length=12)}.{self.region}.rds.amazonaws.com"
         )
         port = int(args.inputs.get("port", 5432))
-        return {
+        out: dict[str, Any] = {
+            "identifier": resource_id,
             "address": address,
             "port": port,
             "endpoint": f"{address}:{port}",
             "arn": f"arn:aws:rds:{self.region}:{ACCOUNT_ID}:db:{resource_id}",
         }
+        if args.inputs.get("manageMasterUserPassword"):
+            # RDS names the secret it manages rds!db-<uuid>.
+            h = _short_hash(resource_id, length=32)
+            name = f"rds!db-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            out["masterUserSecrets"] = [
+                {
+                    "secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:"
+                    f"{name}-AbCdEf",
+                    "kmsKeyId": f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/aws-secretsmanager",
+                    "secretStatus": "active",
+                }
+            ]
+        return out
 
     def _ecs_cluster(self, args, resource_id):
         return {

@@ -22,15 +22,27 @@ from offline.runner import ProgramRun, run_function, run_program  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def dev() -> ProgramRun:
-    """The dev stack as the program registers it."""
+def dev_program() -> ProgramRun:
+    """The dev stack as the program registers it (whole, whatever a module narrows)."""
     return run_program("dev")
 
 
 @pytest.fixture(scope="session")
-def prod() -> ProgramRun:
-    """The prod stack as the program registers it."""
+def prod_program() -> ProgramRun:
+    """The prod stack as the program registers it (whole)."""
     return run_program("prod")
+
+
+@pytest.fixture(scope="session")
+def dev(dev_program) -> ProgramRun:
+    """The dev stack; a test module may override it with the subtree it tests."""
+    return dev_program
+
+
+@pytest.fixture(scope="session")
+def prod(prod_program) -> ProgramRun:
+    """The prod stack; a test module may override it with the subtree it tests."""
+    return prod_program
 
 
 @pytest.fixture(params=["dev", "prod"])
