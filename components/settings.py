@@ -460,6 +460,11 @@ class AgentWorldSettings:
         "ElastiCache node type.",
         matches(r"cache\.[a-z0-9]+\.[a-z0-9]+", "cache.<family>.<size>"),
     )
+    snapshot_glacier_days: int = setting(
+        30,
+        "Days before archived world snapshots move to S3 Glacier Flexible Retrieval.",
+        int_range(1, 3650),
+    )
 
 
 @dataclass(frozen=True)

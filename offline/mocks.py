@@ -164,6 +164,7 @@ class PlatformMocks(mocks.Mocks):
             "aws:autoscaling/group:Group": self._autoscaling_group,
             "aws:ecs/capacityProvider:CapacityProvider": self._capacity_provider,
             "aws:iam/instanceProfile:InstanceProfile": self._iam_named("instance-profile"),
+            "aws:dynamodb/table:Table": self._table,
         }.get(args.typ)
         if args.typ.startswith("aws:"):
             state.setdefault("arn", self._arn(args, resource_id))
@@ -376,6 +377,13 @@ class PlatformMocks(mocks.Mocks):
             "arn": f"arn:aws:autoscaling:{self.region}:{ACCOUNT_ID}:autoScalingGroup:"
             f"{_short_hash(name, length=8)}:autoScalingGroupName/{name}",
         }
+
+    def _table(self, args, resource_id):
+        arn = f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{resource_id}"
+        out = {"name": resource_id, "arn": arn}
+        if args.inputs.get("streamEnabled"):
+            out["streamArn"] = f"{arn}/stream/2026-01-01T00:00:00.000"
+        return out
 
     def _capacity_provider(self, args, resource_id):
         return {
