@@ -1,0 +1,143 @@
+"""The HTTP API of one role: ``GET /health`` and that role's routers.
+
+``create_app(settings)`` builds an app from settings that were already validated; the
+DynamoDB resource, S3 client and LLM provider can be passed in (tests), otherwise they are
+made from the environment (``AWS_ENDPOINT_URL`` included, which boto3 honours). A role
+mounts only its own routers, so another role's path is a 404. ``uvicorn
+agent_world.app:app`` builds the module-level ``app`` from the environment on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from agent_world import agents, llm, schema, worlds
+from agent_world.middleware import BodySizeLimit, RequestLog
+from agent_world.settings import Settings
+from agent_world.store import BadTokenError, ConflictError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/health"
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    dynamodb: Any = None,
+    s3: Any = None,
+    provider: llm.Provider | None = None,
+) -> FastAPI:
+    """The app for ``settings.role``. ``dynamodb`` is a boto3 DynamoDB *resource*, ``s3`` an
+    S3 client; ``provider`` defaults to the one ``LLM_PROVIDER`` names."""
+    docs = settings.enable_docs
+    app = FastAPI(
+        title=f"agent-world ({settings.role})",
+        version="1",
+        docs_url=DOCS_PATHS[0] if docs else None,
+        redoc_url=DOCS_PATHS[2] if docs else None,
+        openapi_url=DOCS_PATHS[3] if docs else None,
+    )
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(NotFoundError, _status(404))
+    app.add_exception_handler(ConflictError, _status(409))
+    app.add_exception_handler(BadTokenError, _status(400))
+    app.add_exception_handler(ClientError, _storage_error)
+    app.add_exception_handler(BotoCoreError, _storage_error)
+
+    @app.get(HEALTH_PATH)
+    def health() -> dict[str, str]:
+        # No AWS call: a throttled table must not make the load balancer stop every task.
+        return {"status": "ok", "role": settings.role}
+
+    if settings.role in ("world-management", "agent-runtime"):
+        dynamodb = dynamodb or boto3.resource("dynamodb", region_name=settings.region)
+
+        def table(spec: schema.Table) -> Any:
+            return dynamodb.Table(settings.table(spec))
+
+    if settings.role == "world-management":
+        s3 = s3 or boto3.client("s3", region_name=settings.region)
+        tables = worlds.WorldTables(
+            worlds=table(schema.WORLDS),
+            agents=table(schema.AGENTS),
+            objects=table(schema.OBJECTS),
+            events=table(schema.EVENTS),
+            snapshots=table(schema.SNAPSHOTS),
+            s3=s3,
+            bucket=settings.snapshot_bucket,
+            kms_key_id=settings.snapshot_kms_key_id,
+        )
+        app.include_router(worlds.router(tables))
+    elif settings.role == "agent-runtime":
+        app.include_router(
+            agents.router(
+                agents.AgentTables(
+                    worlds=table(schema.WORLDS),
+                    agents=table(schema.AGENTS),
+                    memory=table(schema.MEMORY),
+                    events=table(schema.EVENTS),
+                )
+            )
+        )
+    else:
+        provider = provider or llm.load_provider(settings)
+        app.include_router(llm.router(provider, settings.model_ids))
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog, quiet_paths=(HEALTH_PATH,))
+    log.info("app ready", extra={"role": settings.role, "docs": docs})
+    return app
+
+
+def _status(code: int) -> Any:
+    async def handler(_request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=code)
+
+    return handler
+
+
+async def _storage_error(request: Request, error: Exception) -> JSONResponse:
+    """AWS failing (throttling, a missing table, no route): 503 with the error code, and the
+    details in the log rather than in the answer."""
+    code = error.response["Error"]["Code"] if isinstance(error, ClientError) else "unreachable"
+    log.error(
+        "storage error",
+        extra={"path": request.url.path, "code": code, "error": str(error)},
+    )
+    return JSONResponse({"detail": f"storage unavailable: {code}"}, status_code=503)
+
+
+async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's 422 body without ``input`` (a bad request is not echoed back in full) and
+    with the ``ctx`` values as text (a validator's exception would otherwise read ``{}``)."""
+    assert isinstance(error, RequestValidationError)
+    detail = []
+    for entry in error.errors():
+        entry = {k: v for k, v in entry.items() if k != "input"}
+        if "ctx" in entry:
+            entry["ctx"] = {k: _plain(v) for k, v in entry["ctx"].items()}
+        detail.append(entry)
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, str | int | float | bool | None) else str(value)
+
+
+def __getattr__(name: str) -> FastAPI:
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    built = create_app(Settings.from_env(os.environ))
+    globals()["app"] = built  # built once; later lookups find it without coming here
+    return built

@@ -1,0 +1,116 @@
+"""Request bodies and the shared parameter types, with their limits.
+
+Free-form JSON (world settings, agent state, object properties, event payloads) is accepted
+as an object, but only if DynamoDB can store it: bounded in size and depth, no NaN or
+infinity, numbers of at most 38 significant digits. Unknown fields are refused (422) so a
+misspelt field is not silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from agent_world.store import to_dynamo
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_.:-]{0,63}$"
+MAX_DOCUMENT_BYTES = 64 * 1024
+MAX_DEPTH = 16
+WorldStatus = Literal["active", "paused", "archived"]
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _storable(value: dict[str, Any]) -> dict[str, Any]:
+    if _depth(value) > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    if len(json.dumps(value, default=str)) > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"larger than {MAX_DOCUMENT_BYTES} bytes as JSON")
+    return to_dynamo(value)
+
+
+Document = Annotated[dict[str, Any], AfterValidator(_storable)]
+Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+
+# Path and query parameters, shared by the routers.
+WorldId = Annotated[str, Path(pattern=ID_PATTERN)]
+AgentId = Annotated[str, Path(pattern=ID_PATTERN)]
+ObjectId = Annotated[str, Path(pattern=ID_PATTERN)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+NextToken = Annotated[str | None, Query(min_length=1, max_length=2048)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class WorldCreate(Strict):
+    world_id: Identifier | None = None
+    """Default a new UUID."""
+    name: str = Field(min_length=1, max_length=128)
+    description: str = Field(default="", max_length=4000)
+    settings: Document = Field(default_factory=dict)
+
+
+class ObjectPut(Strict):
+    object_type: Annotated[str, Field(pattern=ID_PATTERN)]
+    name: str = Field(default="", max_length=128)
+    properties: Document = Field(default_factory=dict)
+
+
+class SnapshotCreate(Strict):
+    label: str = Field(default="", max_length=128)
+
+
+class AgentCreate(Strict):
+    agent_id: Identifier | None = None
+    """Default a new UUID."""
+    name: str = Field(min_length=1, max_length=128)
+    persona: str = Field(default="", max_length=4000)
+    state: Document = Field(default_factory=dict)
+
+
+class MemoryCreate(Strict):
+    content: str = Field(min_length=1, max_length=8000)
+    importance: float = Field(ge=0, le=10, allow_inf_nan=False)
+    ttl_days: int | None = Field(default=None, ge=1, le=3650)
+    kind: str = Field(default="observation", pattern=EVENT_TYPE_PATTERN)
+
+
+class EventCreate(Strict):
+    type: str = Field(pattern=EVENT_TYPE_PATTERN)
+    agent_id: Identifier | None = None
+    payload: Document = Field(default_factory=dict)
+
+
+class SocketEvent(Strict):
+    """What the API Gateway WebSocket integration forwards."""
+
+    world_id: Identifier
+    connection_id: Identifier | None = None
+    """Or the ``X-Connection-Id`` header (which wins when both are sent)."""
+    agent_id: Identifier | None = None
+    payload: Document = Field(default_factory=dict)
+
+
+class SocketDisconnect(Strict):
+    world_id: Identifier | None = None
+    connection_id: Identifier | None = None
+    agent_id: Identifier | None = None
+
+
+class CompletionRequest(Strict):
+    model_id: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
+    prompt: str = Field(min_length=1, max_length=32000)
+    max_tokens: int = Field(default=512, ge=1, le=4096)
+    temperature: float = Field(default=0.7, ge=0, le=1, allow_inf_nan=False)

@@ -1,0 +1,142 @@
+"""The service's configuration, read from the environment once and frozen.
+
+There is no API key: API Gateway authenticates callers before a request reaches the task.
+What a role needs (its tables, the snapshot bucket) is checked here, so a task with a
+missing variable stops at start-up with the variable's name instead of failing per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from agent_world import schema
+
+ROLES = ("world-management", "agent-runtime", "llm-integration")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_PROVIDER = "agent_world.llm:EchoProvider"
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+# The tables (by their env variable) each role reads or writes.
+ROLE_TABLES: dict[str, tuple[str, ...]] = {
+    "world-management": (
+        schema.WORLDS.env,
+        schema.AGENTS.env,
+        schema.OBJECTS.env,
+        schema.EVENTS.env,
+        schema.SNAPSHOTS.env,
+    ),
+    "agent-runtime": (
+        schema.WORLDS.env,
+        schema.AGENTS.env,
+        schema.MEMORY.env,
+        schema.EVENTS.env,
+    ),
+    "llm-integration": (),
+}
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the text names every variable at fault."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's configuration; each field is read from the variable in its docstring."""
+
+    role: str
+    """SERVICE_ROLE: world-management, agent-runtime or llm-integration. Required."""
+    tables: Mapping[str, str] = field(default_factory=dict)
+    """WORLDS_TABLE, AGENTS_TABLE, MEMORY_TABLE, OBJECTS_TABLE, EVENTS_TABLE, SNAPSHOTS_TABLE:
+    the real table names, keyed by variable. Those the role uses are required."""
+    snapshot_bucket: str = ""
+    """SNAPSHOT_BUCKET: where snapshots are written. Required by world-management."""
+    snapshot_kms_key_id: str = ""
+    """SNAPSHOT_KMS_KEY_ID: the KMS key for snapshot objects. Default the bucket's (aws:kms)."""
+    region: str | None = None
+    """AWS_REGION (or AWS_DEFAULT_REGION): the region of the tables, bucket and Bedrock."""
+    llm_provider: str = DEFAULT_PROVIDER
+    """LLM_PROVIDER: ``module:attr`` of the completion provider. Default the offline echo."""
+    model_ids: tuple[str, ...] = ()
+    """BEDROCK_MODEL_IDS: comma-separated allow-list of model ids. Default empty: the echo
+    provider accepts any id, the Bedrock provider refuses to start."""
+    enable_docs: bool = False
+    """ENABLE_DOCS: serve ``/docs``, ``/redoc`` and ``/openapi.json``. Default false."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """MAX_BODY_BYTES: larger request bodies get 413. Default 256 KiB (a DynamoDB item is
+    at most 400 KB)."""
+    log_level: str = "INFO"
+    """LOG_LEVEL: DEBUG, INFO, WARNING or ERROR. Default INFO."""
+    port: int = 8000
+    """PORT: the port ``python -m agent_world`` listens on. Default 8000."""
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        if self.role not in ROLES:
+            problems.append(f"SERVICE_ROLE: expected one of {', '.join(ROLES)}, got {self.role!r}")
+        for env in ROLE_TABLES.get(self.role, ()):
+            if not self.tables.get(env):
+                problems.append(f"{env}: required by the {self.role} role")
+        if self.role == "world-management" and not self.snapshot_bucket:
+            problems.append("SNAPSHOT_BUCKET: required by the world-management role")
+        if self.max_body_bytes < 1:
+            problems.append(f"MAX_BODY_BYTES: expected at least 1, got {self.max_body_bytes}")
+        if self.log_level not in LOG_LEVELS:
+            problems.append(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}")
+        if not 1 <= self.port <= 65535:
+            problems.append(f"PORT: expected 1 to 65535, got {self.port}")
+        if ":" not in self.llm_provider:
+            problems.append(f"LLM_PROVIDER: expected module:attr, got {self.llm_provider!r}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def table(self, table: schema.Table) -> str:
+        return self.tables[table.env]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Settings from environment variables; ``ConfigError`` lists every problem."""
+        problems: list[str] = []
+
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                problems.append(f"{name}: expected an integer from {low} to {high}, got {raw!r}")
+                return default
+            return int(raw)
+
+        docs = env.get("ENABLE_DOCS", "").strip().lower()
+        if docs not in _TRUE + _FALSE:
+            problems.append(f"ENABLE_DOCS: expected true or false, got {docs!r}")
+        level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
+        if level not in LOG_LEVELS:
+            problems.append(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {level!r}")
+        values = {
+            "role": env.get("SERVICE_ROLE", "").strip(),
+            "tables": {t.env: env.get(t.env, "").strip() for t in schema.TABLES if env.get(t.env)},
+            "snapshot_bucket": env.get("SNAPSHOT_BUCKET", "").strip(),
+            "snapshot_kms_key_id": env.get("SNAPSHOT_KMS_KEY_ID", "").strip(),
+            "region": (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip()
+            or None,
+            "llm_provider": env.get("LLM_PROVIDER", "").strip() or DEFAULT_PROVIDER,
+            "model_ids": tuple(
+                m.strip() for m in env.get("BEDROCK_MODEL_IDS", "").split(",") if m.strip()
+            ),
+            "enable_docs": docs in _TRUE,
+            "max_body_bytes": integer("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1, 64 << 20),
+            "log_level": level if level in LOG_LEVELS else "INFO",
+            "port": integer("PORT", 8000, 1, 65535),
+        }
+        try:
+            settings = cls(**values)
+        except ConfigError as error:
+            problems.append(str(error))
+            settings = None
+        if problems:
+            raise ConfigError("; ".join(problems))
+        assert settings is not None
+        return settings

@@ -1,0 +1,212 @@
+"""The world-management role: worlds, world objects and snapshots."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from fastapi import APIRouter, Response, status
+
+from agent_world import schema
+from agent_world.models import (
+    Limit,
+    NextToken,
+    ObjectId,
+    ObjectPut,
+    SnapshotCreate,
+    WorldCreate,
+    WorldId,
+    WorldStatus,
+)
+from agent_world.store import (
+    compact_id,
+    get_or_404,
+    iso,
+    put_new,
+    query_all,
+    query_page,
+    to_plain,
+    utc_now,
+)
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_AGENTS = 1000
+SNAPSHOT_OBJECTS = 5000
+SNAPSHOT_EVENTS = 100
+
+
+@dataclass(frozen=True)
+class WorldTables:
+    worlds: Any
+    agents: Any
+    objects: Any
+    events: Any
+    snapshots: Any
+    s3: Any
+    bucket: str
+    kms_key_id: str = ""
+
+
+def router(t: WorldTables) -> APIRouter:
+    api = APIRouter(tags=["worlds"])
+
+    @api.post("/worlds", status_code=status.HTTP_201_CREATED)
+    def create_world(body: WorldCreate) -> dict[str, Any]:
+        now = iso(utc_now())
+        item = {
+            "world_id": body.world_id or str(uuid.uuid4()),
+            "name": body.name,
+            "description": body.description,
+            "settings": body.settings,
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+        }
+        put_new(t.worlds, item, "world_id", "world")
+        log.info("world created", extra={"world_id": item["world_id"]})
+        return to_plain(item)
+
+    @api.get("/worlds/{world_id}")
+    def get_world(world_id: WorldId) -> dict[str, Any]:
+        return to_plain(get_or_404(t.worlds, {"world_id": world_id}, "world"))
+
+    @api.get("/worlds")
+    def list_worlds(
+        status: WorldStatus = "active", limit: Limit = 20, next_token: NextToken = None
+    ) -> dict[str, Any]:
+        page = query_page(
+            t.worlds,
+            schema.WORLDS,
+            index="status-index",
+            limit=limit,
+            token=next_token,
+            KeyConditionExpression=Key("status").eq(status),
+            ScanIndexForward=False,
+        )
+        return page.body("worlds")
+
+    @api.put("/worlds/{world_id}/objects/{object_id}")
+    def put_object(
+        world_id: WorldId, object_id: ObjectId, body: ObjectPut, response: Response
+    ) -> dict[str, Any]:
+        get_or_404(t.worlds, {"world_id": world_id}, "world")
+        item = {
+            "world_id": world_id,
+            "object_id": object_id,
+            "object_type": body.object_type,
+            "name": body.name,
+            "properties": body.properties,
+            "updated_at": iso(utc_now()),
+        }
+        old = t.objects.put_item(Item=item, ReturnValues="ALL_OLD").get("Attributes")
+        response.status_code = status.HTTP_200_OK if old else status.HTTP_201_CREATED
+        return to_plain(item)
+
+    @api.get("/worlds/{world_id}/objects/{object_id}")
+    def get_object(world_id: WorldId, object_id: ObjectId) -> dict[str, Any]:
+        key = {"world_id": world_id, "object_id": object_id}
+        return to_plain(get_or_404(t.objects, key, "object"))
+
+    @api.get("/worlds/{world_id}/objects")
+    def list_objects(
+        world_id: WorldId,
+        type: ObjectId | None = None,
+        limit: Limit = 20,
+        next_token: NextToken = None,
+    ) -> dict[str, Any]:
+        get_or_404(t.worlds, {"world_id": world_id}, "world")
+        if type is None:
+            page = query_page(
+                t.objects,
+                schema.OBJECTS,
+                limit=limit,
+                token=next_token,
+                KeyConditionExpression=Key("world_id").eq(world_id),
+            )
+        else:
+            page = query_page(
+                t.objects,
+                schema.OBJECTS,
+                index="type-index",
+                limit=limit,
+                token=next_token,
+                KeyConditionExpression=Key("object_type").eq(type) & Key("world_id").eq(world_id),
+            )
+        return page.body("objects")
+
+    @api.post("/worlds/{world_id}/snapshots", status_code=status.HTTP_201_CREATED)
+    def create_snapshot(world_id: WorldId, body: SnapshotCreate | None = None) -> dict[str, Any]:
+        world = get_or_404(t.worlds, {"world_id": world_id}, "world")
+        moment = utc_now()
+        snapshot_id = compact_id(moment)
+        agents, agents_cut = query_all(
+            t.agents,
+            SNAPSHOT_AGENTS,
+            IndexName="world-index",
+            KeyConditionExpression=Key("world_id").eq(world_id),
+        )
+        objects, objects_cut = query_all(
+            t.objects, SNAPSHOT_OBJECTS, KeyConditionExpression=Key("world_id").eq(world_id)
+        )
+        events = t.events.query(
+            KeyConditionExpression=Key("world_id").eq(world_id),
+            ScanIndexForward=False,
+            Limit=SNAPSHOT_EVENTS,
+        ).get("Items", [])
+        document = {
+            "format": 1,
+            "snapshot_id": snapshot_id,
+            "created_at": iso(moment),
+            "world": world,
+            "agents": agents,
+            "objects": objects,
+            "recent_events": events,
+            "truncated": {"agents": agents_cut, "objects": objects_cut},
+        }
+        data = json.dumps(to_plain(document), sort_keys=True).encode()
+        s3_key = f"snapshots/{world_id}/{snapshot_id}.json"
+        encryption: dict[str, str] = {"ServerSideEncryption": "aws:kms"}
+        if t.kms_key_id:
+            encryption["SSEKMSKeyId"] = t.kms_key_id
+        t.s3.put_object(
+            Bucket=t.bucket,
+            Key=s3_key,
+            Body=data,
+            ContentType="application/json",
+            **encryption,
+        )
+        item = {
+            "world_id": world_id,
+            "snapshot_id": snapshot_id,
+            "label": body.label if body else "",
+            "created_at": iso(moment),
+            "s3_bucket": t.bucket,
+            "s3_key": s3_key,
+            "size_bytes": len(data),
+            "counts": {"agents": len(agents), "objects": len(objects), "events": len(events)},
+        }
+        put_new(t.snapshots, item, "snapshot_id", "snapshot")
+        log.info("snapshot written", extra={"world_id": world_id, "snapshot_id": snapshot_id})
+        return to_plain(item)
+
+    @api.get("/worlds/{world_id}/snapshots")
+    def list_snapshots(
+        world_id: WorldId, limit: Limit = 20, next_token: NextToken = None
+    ) -> dict[str, Any]:
+        get_or_404(t.worlds, {"world_id": world_id}, "world")
+        page = query_page(
+            t.snapshots,
+            schema.SNAPSHOTS,
+            limit=limit,
+            token=next_token,
+            KeyConditionExpression=Key("world_id").eq(world_id),
+            ScanIndexForward=False,
+        )
+        return page.body("snapshots")
+
+    return api
