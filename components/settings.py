@@ -32,7 +32,7 @@ SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 
 # Stacks this release can build. A switch for any other stack is refused rather than
 # silently ignored, so a stack file never claims infrastructure that was not deployed.
-IMPLEMENTED_STACKS = frozenset({"network", "training", "inference", "data_platform"})
+IMPLEMENTED_STACKS = frozenset({"network", "training", "inference", "data_platform", "agent_world"})
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
@@ -465,6 +465,40 @@ class AgentWorldSettings:
         "Days before archived world snapshots move to S3 Glacier Flexible Retrieval.",
         int_range(1, 3650),
     )
+    task_cpu: int = setting(
+        256, "CPU units of each agent world service task.", one_of(*fargate.cpu_choices())
+    )
+    task_memory: int = setting(512, "Memory of each service task in MiB (a Fargate pair).")
+    min_tasks: int = setting(
+        1, "Fewest tasks per service (the APIs must answer).", int_range(1, 100)
+    )
+    max_tasks: int = setting(4, "Most tasks per service.", int_range(1, 100))
+    spot_percentage: int = setting(
+        0, "Share of the service tasks on Fargate Spot, 0-100.", int_range(0, 100)
+    )
+    api_throttle_rate: int = setting(
+        50, "Steady requests per second the APIs accept (stage throttling).", int_range(1, 10000)
+    )
+    api_throttle_burst: int = setting(
+        100, "Request burst the APIs accept (stage throttling).", int_range(1, 5000)
+    )
+    bedrock_model_ids: tuple[str, ...] = setting(
+        ("anthropic.claude-3-haiku-20240307-v1:0",),
+        "Bedrock foundation models llm-integration may invoke (nothing else).",
+    )
+    price_class: str = setting(
+        "PriceClass_100",
+        "CloudFront price class (edge locations served).",
+        one_of("PriceClass_100", "PriceClass_200", "PriceClass_All"),
+    )
+    domain_names: tuple[str, ...] = setting(
+        (), "Custom domain names of the CloudFront distribution; empty: its own domain."
+    )
+    cdn_certificate_arn: str = setting(
+        "",
+        "ACM certificate in us-east-1 for domain_names (CloudFront requires us-east-1).",
+        ACM_CERTIFICATE_ARN,
+    )
 
 
 @dataclass(frozen=True)
@@ -677,6 +711,7 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
             f"{ns}training.max_workers: expected at least min_workers ({t.min_workers})"
         )
     _check_data_platform(s, problems)
+    _check_agent_world(s, problems)
     i = s.inference
     if i.max_instances < i.min_instances:
         problems.append(
@@ -700,6 +735,24 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
                 f"{ns}tags.{key}: expected a key of 1-128 characters not starting with 'aws:' "
                 "and a value of at most 256"
             )
+
+
+def _check_agent_world(s: Settings, problems: list[str]) -> None:
+    ns = f"{PROJECT}:agent_world."
+    a = s.agent_world
+    cpu_refused = any(p.startswith(f"{ns}task_cpu:") for p in problems)
+    if not cpu_refused and not fargate.is_valid(a.task_cpu, a.task_memory):
+        problems.append(f"{ns}task_memory: expected {fargate.describe(a.task_cpu)}")
+    if a.max_tasks < a.min_tasks:
+        problems.append(f"{ns}max_tasks: expected at least min_tasks ({a.min_tasks})")
+    if a.domain_names and not a.cdn_certificate_arn.startswith("arn:aws:acm:us-east-1:"):
+        problems.append(
+            f"{ns}cdn_certificate_arn: expected an ACM certificate ARN in us-east-1 when "
+            "domain_names is set"
+        )
+    for model in a.bedrock_model_ids:
+        if not re.fullmatch(r"[a-z0-9-]+\.[A-Za-z0-9._:-]+", model):
+            problems.append(f"{ns}bedrock_model_ids: expected Bedrock model IDs (got {model!r})")
 
 
 def _check_data_platform(s: Settings, problems: list[str]) -> None:
