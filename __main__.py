@@ -3,6 +3,7 @@
 import pulumi
 
 from components import settings as config
+from components.agent_world import AgentWorldArgs, AgentWorldStack
 from components.alerts import AlarmTopic, AlarmTopicArgs
 from components.data_platform import DataPlatformArgs, DataPlatformStack
 from components.inference import InferenceArgs, InferenceStack
@@ -23,7 +24,7 @@ if settings.stacks.network:
     pulumi.export("private_subnet_ids", network.private_subnet_ids)
 
 # One alarm topic for every stack that raises alarms.
-if settings.stacks.training or settings.stacks.data_platform:
+if settings.stacks.training or settings.stacks.data_platform or settings.stacks.agent_world:
     alerts = AlarmTopic(
         "alerts",
         AlarmTopicArgs(
@@ -79,3 +80,16 @@ if settings.stacks.data_platform:
     pulumi.export("pipeline_data_bucket", data_platform.pipeline_data.bucket_name)
     pulumi.export("db_endpoint", data_platform.db_endpoint)
     pulumi.export("mlflow_admin_password_secret_arn", data_platform.admin_password_secret.arn)
+
+if settings.stacks.agent_world:
+    agent_world = AgentWorldStack(
+        "agent-world", AgentWorldArgs.from_settings(settings, network, alerts.arn)
+    )
+    # The seed's outputs; the API key stays in Secrets Manager.
+    pulumi.export("agent_world_rest_url", agent_world.rest_url)
+    pulumi.export("agent_world_websocket_url", agent_world.websocket_url)
+    pulumi.export("agent_world_cloudfront_domain", agent_world.cdn_domain)
+    pulumi.export(
+        "agent_world_table_names", {k: t.name for k, t in agent_world.data.tables.items()}
+    )
+    pulumi.export("agent_world_api_key_secret_arn", agent_world.api_key_secret.arn)

@@ -268,6 +268,8 @@ class AgentWorldData(pulumi.ComponentResource):
                 bucket_prefix=f"{prefix}-world-assets-",
                 retain=args.deletion_protection,
                 sse_algorithm="AES256",
+                # The policy names the CloudFront distribution, created after the bucket.
+                defer_policy=True,
                 tags=tags,
             ),
             opts=child,

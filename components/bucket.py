@@ -34,6 +34,10 @@ class SecureBucketArgs:
     ) = None
     """Given the bucket's ARN, statements added to the bucket policy after the TLS-only
     deny (e.g. log delivery). Default none."""
+    defer_policy: bool = False
+    """Create the bucket policy only when :meth:`SecureBucket.set_policy` is called, for
+    statements that name a resource created after the bucket (a CloudFront distribution).
+    Default false."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the bucket. Default none."""
 
@@ -62,6 +66,7 @@ class SecureBucket(pulumi.ComponentResource):
         self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__(self.TYPE, name, None, opts)
+        self._name = name
         child = pulumi.ResourceOptions(parent=self)
 
         self.bucket = aws.s3.Bucket(
@@ -111,21 +116,11 @@ class SecureBucket(pulumi.ComponentResource):
             opts=child,
         )
 
-        tls_only = aws.iam.get_policy_document_output(
-            statements=[
-                deny_insecure_transport(
-                    ["s3:*"], [self.bucket.arn, self.bucket.arn.apply(lambda a: f"{a}/*")]
-                ),
-                *(args.policy_statements(self.bucket.arn) if args.policy_statements else ()),
-            ]
-        )
-        # After the public-access block, so the policy is never evaluated without it.
-        self.policy = aws.s3.BucketPolicy(
-            f"{name}-tls-policy",
-            bucket=self.bucket.id,
-            policy=tls_only.json,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access, ownership]),
-        )
+        self._public_access, self._ownership = public_access, ownership
+        self.policy = None
+        if not args.defer_policy:
+            extra = args.policy_statements(self.bucket.arn) if args.policy_statements else ()
+            self.set_policy(list(extra))
 
         rules = [
             aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -153,3 +148,25 @@ class SecureBucket(pulumi.ComponentResource):
         )
 
         self.register_outputs({"bucket_name": self.bucket_name, "arn": self.arn})
+
+    def set_policy(self, statements: list[aws.iam.GetPolicyDocumentStatementArgs]) -> None:
+        """The bucket policy: the TLS-only deny, then ``statements``. Called once."""
+        if self.policy is not None:
+            raise RuntimeError("the bucket policy is already set")
+        document = aws.iam.get_policy_document_output(
+            statements=[
+                deny_insecure_transport(
+                    ["s3:*"], [self.bucket.arn, self.bucket.arn.apply(lambda a: f"{a}/*")]
+                ),
+                *statements,
+            ]
+        )
+        # After the public-access block, so the policy is never evaluated without it.
+        self.policy = aws.s3.BucketPolicy(
+            f"{self._name}-tls-policy",
+            bucket=self.bucket.id,
+            policy=document.json,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self._public_access, self._ownership]
+            ),
+        )

@@ -165,6 +165,15 @@ class PlatformMocks(mocks.Mocks):
             "aws:ecs/capacityProvider:CapacityProvider": self._capacity_provider,
             "aws:iam/instanceProfile:InstanceProfile": self._iam_named("instance-profile"),
             "aws:dynamodb/table:Table": self._table,
+            "aws:apigateway/restApi:RestApi": self._rest_api,
+            "aws:apigateway/resource:Resource": self._apigw_id,
+            "aws:apigateway/vpcLink:VpcLink": self._apigw_id,
+            "aws:apigateway/deployment:Deployment": self._apigw_id,
+            "aws:apigateway/stage:Stage": self._rest_stage,
+            "aws:apigatewayv2/api:Api": self._websocket_api,
+            "aws:apigatewayv2/integration:Integration": self._apigw_id,
+            "aws:apigatewayv2/stage:Stage": self._websocket_stage,
+            "aws:cloudfront/distribution:Distribution": self._distribution,
         }.get(args.typ)
         if args.typ.startswith("aws:"):
             state.setdefault("arn", self._arn(args, resource_id))
@@ -384,6 +393,42 @@ class PlatformMocks(mocks.Mocks):
         if args.inputs.get("streamEnabled"):
             out["streamArn"] = f"{arn}/stream/2026-01-01T00:00:00.000"
         return out
+
+    def _rest_api(self, args, resource_id):
+        api_id = _short_hash(args.name, length=10)
+        return {
+            "id": api_id,
+            "name": args.inputs.get("name", resource_id),
+            "rootResourceId": _short_hash(args.name, "root", length=10),
+            "executionArn": f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{api_id}",
+        }
+
+    def _apigw_id(self, args, resource_id):
+        return {"id": _short_hash(args.typ, args.name, length=10)}
+
+    def _rest_stage(self, args, resource_id):
+        api, stage = args.inputs.get("restApi", ""), args.inputs.get("stageName", "")
+        return {"invokeUrl": f"https://{api}.execute-api.{self.region}.amazonaws.com/{stage}"}
+
+    def _websocket_api(self, args, resource_id):
+        api_id = _short_hash(args.name, length=10)
+        return {
+            "id": api_id,
+            "apiEndpoint": f"wss://{api_id}.execute-api.{self.region}.amazonaws.com",
+            "executionArn": f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{api_id}",
+        }
+
+    def _websocket_stage(self, args, resource_id):
+        api, stage = args.inputs.get("apiId", ""), args.inputs.get("name", "")
+        return {"invokeUrl": f"wss://{api}.execute-api.{self.region}.amazonaws.com/{stage}"}
+
+    def _distribution(self, args, resource_id):
+        distribution_id = "E" + _short_hash(args.name, length=13).upper()
+        return {
+            "domainName": f"d{_short_hash(args.name, length=13)}.cloudfront.net",
+            "arn": f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{distribution_id}",
+            "hostedZoneId": "Z2FDTNDATAQYW2",
+        }
 
     def _capacity_provider(self, args, resource_id):
         return {

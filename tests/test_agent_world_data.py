@@ -1,24 +1,14 @@
-"""AgentWorldData, built from the real stack files' settings under the mock engine.
-
-The agent world stack is not switchable yet (its services and APIs have not landed), so
-this module builds its storage component directly from the parsed dev and prod settings.
-"""
+"""AgentWorldData, as the agent world stack registers it for the dev and prod stack files."""
 
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
-from components import settings as s
-from components.agent_world_data import TABLES, AgentWorldData, AgentWorldDataArgs, key_attributes
-from offline.runner import stack_config
+from components.agent_world_data import TABLES, key_attributes
 
 TABLE = "aws:dynamodb/table:Table"
-NETWORK = SimpleNamespace(
-    vpc_id="vpc-0123456789abcdef0", private_subnet_ids=["subnet-prv0", "subnet-prv1"]
-)
 EXPECTED = {
     # table: (hash, range, {index: (hash, range)}, ttl, stream)
     "worlds": ("world_id", None, {"status-index": ("status", "created_at")}, None, False),
@@ -32,28 +22,14 @@ EXPECTED = {
 }  # fmt: skip
 
 
-def build(run_inline, stack):
-    config, _ = stack_config(stack)
-    settings = s.parse(config, stack)
-
-    def program():
-        AgentWorldData("agent-world-data", AgentWorldDataArgs.from_settings(settings, NETWORK))
-
-    return run_inline(program, stack, config)
+@pytest.fixture(scope="module")
+def dev(dev):
+    return dev.subtree("agent-world-data")
 
 
 @pytest.fixture(scope="module")
-def dev():
-    from offline.runner import run_function
-
-    return build(run_function, "dev")
-
-
-@pytest.fixture(scope="module")
-def prod():
-    from offline.runner import run_function
-
-    return build(run_function, "prod")
+def prod(prod):
+    return prod.subtree("agent-world-data")
 
 
 def tables(run):
@@ -133,7 +109,7 @@ def test_redis_is_encrypted_with_an_auth_token_from_secrets_manager(dev, prod):
         version = run.one("aws:secretsmanager/secretVersion:SecretVersion")
         assert version.inputs["secretString"] == redis["authToken"]
         subnets = run.one("aws:elasticache/subnetGroup:SubnetGroup").inputs["subnetIds"]
-        assert subnets == NETWORK.private_subnet_ids
+        assert all(s.startswith("subnet-prv") for s in subnets)
     dev_redis = dev.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
     prod_redis = prod.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
     assert (dev_redis["numCacheClusters"], dev_redis["automaticFailoverEnabled"]) == (1, False)
@@ -141,10 +117,16 @@ def test_redis_is_encrypted_with_an_auth_token_from_secrets_manager(dev, prod):
     assert prod_redis["multiAzEnabled"] is True
 
 
-def test_redis_admits_nobody_until_a_client_is_added(dev):
-    group = dev.named("agent-world-data-redis-sg")
+def test_redis_admits_only_the_agent_world_tasks(dev_program):
+    group = dev_program.named("agent-world-data-redis-sg")
     assert "ingress" not in group.inputs and "egress" not in group.inputs
-    assert not dev.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    rules = [
+        r for r in dev_program.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == group.id
+    ]  # fmt: skip
+    assert [(r.inputs["referencedSecurityGroupId"], r.inputs["fromPort"]) for r in rules] == [
+        (dev_program.named("agent-world-tasks-sg").id, 6379)
+    ]
 
 
 def test_the_key_lets_only_this_accounts_log_groups_use_it(dev):
@@ -159,3 +141,20 @@ def test_the_key_lets_only_this_accounts_log_groups_use_it(dev):
 def test_key_attributes_lists_each_key_once():
     memory = next(t for t in TABLES if t.logical == "memory-streams")
     assert key_attributes(memory) == [("agent_id", "S"), ("created_at", "S"), ("importance", "N")]
+
+
+def test_the_tables_are_the_ones_the_service_queries():
+    """components mirrors services/agent_world's schema; the two must not drift."""
+    from agent_world import schema
+
+    from components.agent_world import TABLE_ENV
+
+    service = {table.env: table for table in schema.TABLES}
+    for spec in TABLES:
+        table = service[TABLE_ENV[spec.logical]]
+        assert (spec.hash_key, spec.range_key) == (table.hash_key, table.range_key), spec.logical
+        assert dict(key_attributes(spec)) == table.attribute_types, spec.logical
+        assert {(i.name, i.hash_key, i.range_key) for i in spec.indexes} == {
+            (i.name, i.hash_key, i.range_key) for i in table.indexes
+        }, spec.logical
+        assert spec.ttl_attribute == table.ttl_attribute, spec.logical

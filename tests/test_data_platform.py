@@ -38,6 +38,11 @@ def run_program_module():
     return run_program
 
 
+def albs(run):
+    """The application load balancers (the agent world's NLB is not one)."""
+    return [r for r in run.of_type(LB) if r.inputs["loadBalancerType"] == "application"]
+
+
 def container(run, role="mlflow"):
     return json.loads(run.named(f"data-platform-{role}-task").inputs["containerDefinitions"])[0]
 
@@ -219,11 +224,12 @@ def test_browsers_reach_prod_mlflow_over_https(prod):
 
 
 def test_allowed_hosts_include_the_load_balancer_name(dev_program, run_stack):
-    lb = dev_program.one(LB).outputs["dnsName"]
+    (alb,) = albs(dev_program)
+    lb = alb.outputs["dnsName"]
     assert env(dev_program.subtree("data-platform"))["ALLOWED_HOSTS"] == lb
     run = run_stack("dev", {"data_platform.allowed_hosts": ["mlflow.example.com"]})
     assert env(run.subtree("data-platform"))["ALLOWED_HOSTS"] == (
-        f"{run.one(LB).outputs['dnsName']},mlflow.example.com"
+        f"{albs(run)[0].outputs['dnsName']},mlflow.example.com"
     )
 
 
@@ -281,7 +287,7 @@ def test_load_balancer_routes_mlflow_and_checks_its_health(each_stack):
 
 
 def test_shared_switch_serves_both_stacks_from_one_alb(dev_program):
-    (alb,) = dev_program.of_type(LB)
+    (alb,) = albs(dev_program)
     assert alb.name == "inference-lb-alb"
     listener = dev_program.named("inference-lb-http").outputs["arn"]
     rules = {r.name: r.inputs for r in dev_program.of_type("aws:lb/listenerRule:ListenerRule")}
@@ -293,8 +299,7 @@ def test_shared_switch_serves_both_stacks_from_one_alb(dev_program):
 
 
 def test_without_sharing_each_stack_has_its_own_alb(prod_program):
-    albs = {r.name for r in prod_program.of_type(LB)}
-    assert albs == {"inference-lb-alb", "data-platform-lb-alb"}
+    assert {r.name for r in albs(prod_program)} == {"inference-lb-alb", "data-platform-lb-alb"}
     https = prod_program.named("data-platform-lb-https").inputs
     assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     redirect = prod_program.named("data-platform-lb-http-redirect").inputs["defaultActions"][0]

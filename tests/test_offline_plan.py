@@ -24,7 +24,8 @@ def test_plan_prints_the_tree_counts_and_outputs(capsys):
     assert "     2  aws:ec2/vpcEndpoint:VpcEndpoint" in out
     assert "├─ mlplatform:inference:InferenceStack  inference" in out
     assert "├─ mlplatform:data:DataPlatformStack  data-platform" in out
-    assert "Resources by type (173 in all):" in out
+    assert "├─ mlplatform:agentworld:AgentWorldStack  agent-world" in out
+    assert "Resources by type (299 in all):" in out
     assert "  vpc_id: vpc-" in out
     assert "  sqs_task_queue_url: https://sqs.us-east-1.amazonaws.com/" in out
 
