@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import pulumi
 import yaml
 
-from offline.runner import ProgramError, ProgramRun, run_program
+from offline import costs, diagram
+from offline.runner import PROJECT_DIR, ProgramError, ProgramRun, run_program
 
 AWSX_NOTE = "awsx component: its subnets, route tables, gateways are created by awsx at deploy"
 
@@ -81,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         "--set", dest="overrides", action="append", type=_override, default=[],
         metavar="KEY=VALUE", help="override a config key (YAML value), e.g. network.az_count=2",
     )  # fmt: skip
+    parser.add_argument(
+        "--usage", type=Path, default=costs.USAGE_FILE,
+        help="usage profile (YAML) for the second cost figure",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", type=Path, default=PROJECT_DIR / "build",
+        help="directory the architecture diagram is written to (default build/)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     try:
         run = run_program(args.stack, dict(args.overrides))
@@ -93,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         raise
     print(render(run))
+    estimate = costs.estimate(run, costs.load_prices(), costs.load_usage(args.usage))
+    print()
+    print("\n".join(costs.render(estimate, args.usage.name)))
+    written = diagram.write(run, args.out)
+    print()
+    print("Architecture diagram: " + ", ".join(str(p) for p in written))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,8 @@ from offline.__main__ import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_plan_prints_the_tree_counts_and_outputs(capsys):
-    assert main(["dev"]) == 0
+def test_plan_prints_the_tree_counts_and_outputs(capsys, tmp_path):
+    assert main(["dev", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Offline plan of stack 'dev'" in out
     assert "pulumi:pulumi:Stack  mlplatform-dev" in out
@@ -28,17 +29,21 @@ def test_plan_prints_the_tree_counts_and_outputs(capsys):
     assert "Resources by type (299 in all):" in out
     assert "  vpc_id: vpc-" in out
     assert "  sqs_task_queue_url: https://sqs.us-east-1.amazonaws.com/" in out
+    assert "Monthly cost estimate (USD, us-east-1 list prices; usage: usage-example.yaml):" in out
+    assert re.search(r"^  total\s+\d+\.\d\d\s+\d+\.\d\d$", out, re.M)
+    assert f"Architecture diagram: {tmp_path / 'plan-dev.dot'}" in out
 
 
-def test_plan_of_prod_shows_nat_per_az_and_interface_endpoints(capsys):
-    assert main(["prod"]) == 0
+def test_plan_of_prod_shows_nat_per_az_and_interface_endpoints(capsys, tmp_path):
+    assert main(["prod", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "[3 AZs, NAT OnePerAz" in out
     assert "     7  aws:ec2/vpcEndpoint:VpcEndpoint" in out
 
 
-def test_plan_overrides_use_config_paths(capsys):
-    assert main(["dev", "--set", "network.az_count=3", "--set", "network.nat_strategy=single"]) == 0
+def test_plan_overrides_use_config_paths(capsys, tmp_path):
+    argv = ["dev", "--set", "network.az_count=3", "--set", "network.nat_strategy=single"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
     assert "[3 AZs, NAT Single" in capsys.readouterr().out
 
 
