@@ -21,6 +21,7 @@ import pulumi_random as random
 
 from components import ecs_scaling, queue_scaling
 from components.agent_world_data import AgentWorldData, AgentWorldDataArgs
+from components.ecs_tasks import awslogs, ecs_tasks_trust
 from components.images import ServiceImage, ServiceImageArgs
 from components.policies import Condition, Principal, Statement, allow, service_trust
 from components.settings import AgentWorldSettings, Settings
@@ -180,10 +181,6 @@ class AgentWorldStack(pulumi.ComponentResource):
         a = args.agent_world
         tags = dict(args.tags)
         prefix = args.name_prefix
-        identity = aws.get_caller_identity_output()
-        partition = aws.get_partition_output().partition
-        account = identity.account_id
-        self._args = args
 
         self.data = AgentWorldData(f"{name}-data", args.data, opts=child)
         key_arn = self.data.key.arn
@@ -287,16 +284,7 @@ class AgentWorldStack(pulumi.ComponentResource):
         self.data.allow_redis_from("tasks", self.tasks_security_group)
 
         # --- IAM --------------------------------------------------------------------------
-        trust = aws.iam.get_policy_document_output(
-            statements=[
-                service_trust(
-                    "ecs-tasks.amazonaws.com",
-                    account,
-                    pulumi.Output.concat("arn:", partition, ":ecs:", args.region, ":", account,
-                                         ":*"),
-                )
-            ]
-        )  # fmt: skip
+        trust = ecs_tasks_trust(args.region)
         self.log_groups = {
             role.name: aws.cloudwatch.LogGroup(
                 f"{name}-{role.name}-logs",
@@ -312,7 +300,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             f"{name}-execution-role",
             name=f"{prefix}-agent-world-execution",
             description="ECS pulls the agent world image, writes its logs, reads the Redis token",
-            assume_role_policy=trust.json,
+            assume_role_policy=trust,
             tags=tags,
             opts=child,
         )
@@ -419,7 +407,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             f"{base}-task-role",
             name=f"{prefix}-{role.name}"[:64],
             description=f"Agent world {role.name}: its own tables and nothing else",
-            assume_role_policy=trust.json,
+            assume_role_policy=trust,
             tags=tags,
             opts=child,
         )
@@ -458,7 +446,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             "secrets": [{"name": "REDIS_AUTH_TOKEN", "valueFrom": self.data.redis_auth_secret.arn}],
             "stopTimeout": 30,
             "linuxParameters": {"initProcessEnabled": True},
-            "logConfiguration": _awslogs(self.log_groups[role.name], args.region, "app"),
+            "logConfiguration": awslogs(self.log_groups[role.name], args.region, "app"),
         }
         xray = {
             "name": "xray-daemon",
@@ -469,7 +457,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             "user": "1337",
             "readonlyRootFilesystem": True,
             "portMappings": [{"containerPort": 2000, "hostPort": 2000, "protocol": "udp"}],
-            "logConfiguration": _awslogs(self.log_groups[role.name], args.region, "xray"),
+            "logConfiguration": awslogs(self.log_groups[role.name], args.region, "xray"),
         }
         task_definition = aws.ecs.TaskDefinition(
             f"{base}-task",
@@ -1025,14 +1013,3 @@ class AgentWorldStack(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-
-
-def _awslogs(group: aws.cloudwatch.LogGroup, region: str, stream_prefix: str) -> dict:
-    return {
-        "logDriver": "awslogs",
-        "options": {
-            "awslogs-group": group.name,
-            "awslogs-region": region,
-            "awslogs-stream-prefix": stream_prefix,
-        },
-    }

@@ -18,6 +18,7 @@ import pulumi_random as random
 
 from components import queue_scaling
 from components.bucket import SecureBucket, SecureBucketArgs
+from components.ecs_tasks import awslogs, ecs_tasks_trust
 from components.images import ServiceImage, ServiceImageArgs
 from components.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.policies import Condition, Principal, Statement, account_root, allow, service_trust
@@ -410,16 +411,7 @@ class DataPlatformStack(pulumi.ComponentResource):
         self._strategy = [{"capacity_provider": p, "weight": w} for p, w in weights.items()]
 
         # --- IAM ------------------------------------------------------------------------
-        trust = aws.iam.get_policy_document_output(
-            statements=[
-                service_trust(
-                    "ecs-tasks.amazonaws.com",
-                    account,
-                    pulumi.Output.concat("arn:", partition, ":ecs:", args.region, ":", account,
-                                         ":*"),
-                )
-            ]
-        )  # fmt: skip
+        trust = ecs_tasks_trust(args.region)
         secrets = [self.db_secret_arn, self.admin_password_secret.arn, self.flask_key_secret.arn]
         pull = [self.mlflow_image.repository.arn]
         log_groups = [self.mlflow_logs]
@@ -430,7 +422,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             f"{name}-execution-role",
             name=f"{prefix}-data-execution",
             description="ECS pulls the data platform images, writes their logs, reads secrets",
-            assume_role_policy=trust.json,
+            assume_role_policy=trust,
             tags=tags,
             opts=child,
         )
@@ -465,7 +457,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             f"{name}-mlflow-task-role",
             name=f"{prefix}-mlflow",
             description="MLflow server: proxy artifacts to and from its bucket",
-            assume_role_policy=trust.json,
+            assume_role_policy=trust,
             tags=tags,
             opts=child,
         )
@@ -536,7 +528,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             ],
             "stopTimeout": 30,
             "linuxParameters": {"initProcessEnabled": True},
-            "logConfiguration": _awslogs(self.mlflow_logs, args.region, "mlflow"),
+            "logConfiguration": awslogs(self.mlflow_logs, args.region, "mlflow"),
         }
         self.mlflow_target_group, self.mlflow_service = self._fargate_service(
             f"{name}-mlflow",
@@ -586,7 +578,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                 "secrets": [{"name": "API_SECRET_KEY", "valueFrom": self.api_key_secret.arn}],
                 "stopTimeout": 30,
                 "linuxParameters": {"initProcessEnabled": True},
-                "logConfiguration": _awslogs(self.api_logs, args.region, "api"),
+                "logConfiguration": awslogs(self.api_logs, args.region, "api"),
             }
             _, self.api_service = self._fargate_service(
                 f"{name}-api",
@@ -857,14 +849,3 @@ class DataPlatformStack(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-
-
-def _awslogs(group: aws.cloudwatch.LogGroup, region: str, stream_prefix: str) -> dict:
-    return {
-        "logDriver": "awslogs",
-        "options": {
-            "awslogs-group": group.name,
-            "awslogs-region": region,
-            "awslogs-stream-prefix": stream_prefix,
-        },
-    }

@@ -19,10 +19,11 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components import ecs_scaling, instance_types, queue_scaling
+from components.ecs_tasks import awslogs, ecs_tasks_trust
 from components.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapacityArgs
 from components.images import ServiceImage, ServiceImageArgs
 from components.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
-from components.policies import allow, service_trust
+from components.policies import allow
 from components.settings import InferenceServiceSettings, InferenceSettings, Settings
 
 WORKER_UID = "10001"
@@ -153,9 +154,6 @@ class InferenceStack(pulumi.ComponentResource):
         i = args.inference
         tags = dict(args.tags)
         prefix = args.name_prefix
-        identity = aws.get_caller_identity_output()
-        partition = aws.get_partition_output().partition
-        account = identity.account_id
 
         self.load_balancer = PublicLoadBalancer(
             f"{name}-lb",
@@ -281,17 +279,7 @@ class InferenceStack(pulumi.ComponentResource):
             f"{name}-execution-role",
             name=f"{prefix}-inference-execution",
             description="ECS pulls the inference images, writes their logs, reads the API key",
-            assume_role_policy=aws.iam.get_policy_document_output(
-                statements=[
-                    service_trust(
-                        "ecs-tasks.amazonaws.com",
-                        account,
-                        pulumi.Output.concat(
-                            "arn:", partition, ":ecs:", args.region, ":", account, ":*"
-                        ),
-                    )
-                ]
-            ).json,
+            assume_role_policy=ecs_tasks_trust(args.region),
             tags=tags,
             opts=child,
         )
@@ -422,14 +410,7 @@ class InferenceStack(pulumi.ComponentResource):
             "secrets": [{"name": "API_KEY", "valueFrom": self.api_key_secret.arn}],
             "stopTimeout": 30,
             "linuxParameters": {"initProcessEnabled": True},
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": log_group.name,
-                    "awslogs-region": args.region,
-                    "awslogs-stream-prefix": svc.name,
-                },
-            },
+            "logConfiguration": awslogs(log_group, args.region, svc.name),
         }
         if on_gpu:
             container["resourceRequirements"] = [{"type": "GPU", "value": str(svc.gpu)}]

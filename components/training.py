@@ -18,6 +18,7 @@ import pulumi_random as random
 
 from components import ecs_scaling, queue_scaling
 from components.bucket import SecureBucket, SecureBucketArgs
+from components.ecs_tasks import awslogs, ecs_tasks_trust
 from components.images import ServiceImage, ServiceImageArgs
 from components.policies import (
     Condition,
@@ -26,7 +27,6 @@ from components.policies import (
     account_root,
     allow,
     deny_insecure_transport,
-    service_trust,
 )
 from components.settings import Settings, TrainingSettings
 
@@ -44,14 +44,6 @@ STATE_POOLS_PREFIX = "state-pools/"
 CHECKPOINTS_PREFIX = "checkpoints/"
 REDIS_PORT = 6379
 PERIOD = ecs_scaling.PERIOD
-
-
-def _ecs_tasks_trust(account: pulumi.Input[str], partition: pulumi.Input[str], region: str):
-    """Trust for ECS tasks of this account only (confused-deputy guard)."""
-    any_ecs_resource = pulumi.Output.concat("arn:", partition, ":ecs:", region, ":", account, ":*")
-    return aws.iam.get_policy_document_output(
-        statements=[service_trust("ecs-tasks.amazonaws.com", account, any_ecs_resource)]
-    )
 
 
 @dataclass(frozen=True)
@@ -326,12 +318,12 @@ class TrainingStack(pulumi.ComponentResource):
         )
 
         # --- IAM --------------------------------------------------------------------
-        trust = _ecs_tasks_trust(account, partition, args.region)
+        trust = ecs_tasks_trust(args.region)
         self.execution_role = aws.iam.Role(
             f"{name}-execution-role",
             name=f"{prefix}-cmaes-execution",
             description="ECS pulls the worker image and writes its logs",
-            assume_role_policy=trust.json,
+            assume_role_policy=trust,
             tags=tags,
             opts=child,
         )
@@ -366,7 +358,7 @@ class TrainingStack(pulumi.ComponentResource):
             f"{name}-task-role",
             name=f"{prefix}-cmaes-worker",
             description="CMA-ES worker: consume tasks, send results, read state pools",
-            assume_role_policy=trust.json,
+            assume_role_policy=trust,
             tags=tags,
             opts=child,
         )
@@ -443,14 +435,7 @@ class TrainingStack(pulumi.ComponentResource):
             "stopTimeout": STOP_TIMEOUT_SECONDS,
             # An init process forwards SIGTERM to the worker and reaps children.
             "linuxParameters": {"initProcessEnabled": True},
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": self.log_group.name,
-                    "awslogs-region": args.region,
-                    "awslogs-stream-prefix": "worker",
-                },
-            },
+            "logConfiguration": awslogs(self.log_group, args.region, "worker"),
         }
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-worker-task",

@@ -1,0 +1,34 @@
+"""Pieces every ECS task definition of the platform shares: the task roles' trust and logs."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.policies import service_trust
+
+
+def ecs_tasks_trust(region: str) -> pulumi.Output[str]:
+    """Assume-role policy (JSON) for ECS tasks of this account in ``region`` only.
+
+    The ``aws:SourceAccount`` and ``aws:SourceArn`` conditions are the confused-deputy guard:
+    no other account's task can assume a role that trusts ``ecs-tasks.amazonaws.com``.
+    """
+    account = aws.get_caller_identity_output().account_id
+    partition = aws.get_partition_output().partition
+    any_ecs_resource = pulumi.Output.concat("arn:", partition, ":ecs:", region, ":", account, ":*")
+    return aws.iam.get_policy_document_output(
+        statements=[service_trust("ecs-tasks.amazonaws.com", account, any_ecs_resource)]
+    ).json
+
+
+def awslogs(group: aws.cloudwatch.LogGroup, region: str, stream_prefix: str) -> dict[str, object]:
+    """A container's ``logConfiguration``: the awslogs driver into ``group``."""
+    return {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": group.name,
+            "awslogs-region": region,
+            "awslogs-stream-prefix": stream_prefix,
+        },
+    }
