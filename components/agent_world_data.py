@@ -29,7 +29,12 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.bucket import SecureBucket, SecureBucketArgs
-from components.policies import Condition, Principal, Statement, account_root
+from components.policies import (
+    Condition,
+    Principal,
+    Statement,
+    account_administers_key,
+)
 from components.settings import Settings
 
 
@@ -169,14 +174,7 @@ class AgentWorldData(pulumi.ComponentResource):
             deletion_window_in_days=30,
             policy=aws.iam.get_policy_document_output(
                 statements=[
-                    Statement(
-                        sid="AccountAdministersTheKeyThroughIam",
-                        principals=[
-                            Principal(type="AWS", identifiers=[account_root(partition, account)])
-                        ],
-                        actions=["kms:*"],
-                        resources=["*"],
-                    ),
+                    account_administers_key(partition, account),
                     Statement(
                         sid="CloudWatchLogsOfThisAccount",
                         principals=[

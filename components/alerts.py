@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from components.policies import (
     Principal,
     Statement,
-    account_root,
+    account_administers_key,
     deny_insecure_transport,
     from_this_account,
 )
@@ -56,16 +56,7 @@ class AlarmTopic(pulumi.ComponentResource):
         cloudwatch = Principal(type="Service", identifiers=["cloudwatch.amazonaws.com"])
         key_policy = aws.iam.get_policy_document_output(
             statements=[
-                Statement(
-                    sid="AccountAdministersTheKeyThroughIam",
-                    principals=[
-                        Principal(
-                            type="AWS", identifiers=[account_root(partition.partition, account)]
-                        )
-                    ],
-                    actions=["kms:*"],
-                    resources=["*"],
-                ),
+                account_administers_key(partition.partition, account),
                 Statement(
                     sid="CloudWatchAlarmsPublish",
                     principals=[cloudwatch],

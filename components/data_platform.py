@@ -21,7 +21,12 @@ from components.bucket import SecureBucket, SecureBucketArgs
 from components.ecs_tasks import awslogs, ecs_tasks_trust
 from components.images import ServiceImage, ServiceImageArgs
 from components.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
-from components.policies import Condition, Principal, Statement, account_root, allow, service_trust
+from components.policies import (
+    Condition,
+    account_administers_key,
+    allow,
+    service_trust,
+)
 from components.settings import DataPlatformSettings, Settings
 
 MLFLOW_SERVICE = "mlflow"
@@ -241,16 +246,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=aws.iam.get_policy_document_output(
-                statements=[
-                    Statement(
-                        sid="AccountAdministersTheKeyThroughIam",
-                        principals=[
-                            Principal(type="AWS", identifiers=[account_root(partition, account)])
-                        ],
-                        actions=["kms:*"],
-                        resources=["*"],
-                    )
-                ]
+                statements=[account_administers_key(partition, account)]
             ).json,
             tags=tags,
             opts=child,

@@ -69,3 +69,14 @@ def account_root(partition: pulumi.Input[str], account: pulumi.Input[str]) -> pu
     """``arn:<partition>:iam::<account>:root``: the account as a principal, which delegates
     to IAM (any identity of the account whose own policy allows the action)."""
     return pulumi.Output.concat("arn:", partition, ":iam::", account, ":root")
+
+
+def account_administers_key(partition: pulumi.Input[str], account: pulumi.Input[str]) -> Statement:
+    """The key-policy statement that hands a KMS key's administration to the account's IAM
+    (AWS's default key policy): without it nobody could manage or delete the key."""
+    return Statement(
+        sid="AccountAdministersTheKeyThroughIam",
+        principals=[Principal(type="AWS", identifiers=[account_root(partition, account)])],
+        actions=["kms:*"],
+        resources=["*"],
+    )
