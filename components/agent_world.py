@@ -21,7 +21,7 @@ import pulumi_random as random
 
 from components import ecs_scaling, queue_scaling
 from components.agent_world_data import AgentWorldData, AgentWorldDataArgs
-from components.ecs_tasks import awslogs, ecs_tasks_trust
+from components.ecs_tasks import awslogs, ecs_tasks_trust, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
 from components.policies import Condition, Principal, Statement, allow, service_trust
 from components.settings import AgentWorldSettings, Settings
@@ -185,22 +185,8 @@ class AgentWorldStack(pulumi.ComponentResource):
         self.data = AgentWorldData(f"{name}-data", args.data, opts=child)
         key_arn = self.data.key.arn
 
-        self.cluster = aws.ecs.Cluster(
-            f"{name}-cluster",
-            name=f"{prefix}-agent-world",
-            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
-            tags=tags,
-            opts=child,
-        )
-        weights = queue_scaling.capacity_weights(a.spot_percentage)
-        capacity = aws.ecs.ClusterCapacityProviders(
-            f"{name}-capacity-providers",
-            cluster_name=self.cluster.name,
-            capacity_providers=["FARGATE", "FARGATE_SPOT"],
-            default_capacity_provider_strategies=[
-                {"capacity_provider": p, "weight": w} for p, w in weights.items()
-            ],
-            opts=child,
+        self.cluster, capacity = fargate_cluster(
+            name, f"{prefix}-agent-world", a.spot_percentage, tags, child
         )
         self.image = ServiceImage(
             f"{name}-image",
@@ -503,10 +489,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             cluster=self.cluster.arn,
             task_definition=task_definition.arn,
             desired_count=a.min_tasks,
-            capacity_provider_strategies=[
-                {"capacity_provider": p, "weight": w}
-                for p, w in queue_scaling.capacity_weights(a.spot_percentage).items()
-            ],
+            capacity_provider_strategies=queue_scaling.capacity_strategy(a.spot_percentage),
             network_configuration={
                 "subnets": args.workload_subnet_ids,
                 "security_groups": [self.tasks_security_group.id],

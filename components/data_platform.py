@@ -18,7 +18,7 @@ import pulumi_random as random
 
 from components import queue_scaling
 from components.bucket import SecureBucket, SecureBucketArgs
-from components.ecs_tasks import awslogs, ecs_tasks_trust
+from components.ecs_tasks import awslogs, ecs_tasks_trust, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
 from components.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.policies import (
@@ -387,24 +387,10 @@ class DataPlatformStack(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-        self.cluster = aws.ecs.Cluster(
-            f"{name}-cluster",
-            name=f"{prefix}-data",
-            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
-            tags=tags,
-            opts=child,
+        self.cluster, capacity = fargate_cluster(
+            name, f"{prefix}-data", d.spot_percentage, tags, child
         )
-        weights = queue_scaling.capacity_weights(d.spot_percentage)
-        capacity = aws.ecs.ClusterCapacityProviders(
-            f"{name}-capacity-providers",
-            cluster_name=self.cluster.name,
-            capacity_providers=["FARGATE", "FARGATE_SPOT"],
-            default_capacity_provider_strategies=[
-                {"capacity_provider": p, "weight": w} for p, w in weights.items()
-            ],
-            opts=child,
-        )
-        self._strategy = [{"capacity_provider": p, "weight": w} for p, w in weights.items()]
+        self._strategy = queue_scaling.capacity_strategy(d.spot_percentage)
 
         # --- IAM ------------------------------------------------------------------------
         trust = ecs_tasks_trust(args.region)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components import queue_scaling
 from components.policies import service_trust
 
 
@@ -32,3 +33,31 @@ def awslogs(group: aws.cloudwatch.LogGroup, region: str, stream_prefix: str) -> 
             "awslogs-stream-prefix": stream_prefix,
         },
     }
+
+
+def fargate_cluster(
+    name: str,
+    physical_name: str,
+    spot_percentage: int,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+    extra_providers: list[pulumi.Input[str]] | None = None,
+) -> tuple[aws.ecs.Cluster, aws.ecs.ClusterCapacityProviders]:
+    """An ECS cluster with Container Insights (``<name>-cluster``) and its capacity providers
+    (``<name>-capacity-providers``): FARGATE and FARGATE_SPOT, plus ``extra_providers``,
+    with a default strategy of ``spot_percentage`` % Spot."""
+    cluster = aws.ecs.Cluster(
+        f"{name}-cluster",
+        name=physical_name,
+        settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+        tags=tags,
+        opts=opts,
+    )
+    capacity = aws.ecs.ClusterCapacityProviders(
+        f"{name}-capacity-providers",
+        cluster_name=cluster.name,
+        capacity_providers=["FARGATE", "FARGATE_SPOT", *(extra_providers or [])],
+        default_capacity_provider_strategies=queue_scaling.capacity_strategy(spot_percentage),
+        opts=opts,
+    )
+    return cluster, capacity

@@ -180,7 +180,6 @@ class InferenceStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        fargate_weights = queue_scaling.capacity_weights(i.spot_percentage)
 
         self.gpu_capacity = None
         providers = ["FARGATE", "FARGATE_SPOT"]
@@ -220,9 +219,7 @@ class InferenceStack(pulumi.ComponentResource):
             f"{name}-capacity-providers",
             cluster_name=self.cluster.name,
             capacity_providers=providers,
-            default_capacity_provider_strategies=[
-                {"capacity_provider": p, "weight": w} for p, w in fargate_weights.items()
-            ],
+            default_capacity_provider_strategies=queue_scaling.capacity_strategy(i.spot_percentage),
             opts=child,
         )
 
@@ -478,10 +475,7 @@ class InferenceStack(pulumi.ComponentResource):
                 "security_groups": [task_sg.id],
                 "assign_public_ip": args.assign_public_ip,
             }
-            strategy = [
-                {"capacity_provider": p, "weight": w}
-                for p, w in queue_scaling.capacity_weights(i.spot_percentage).items()
-            ]
+            strategy = queue_scaling.capacity_strategy(i.spot_percentage)
 
         service = aws.ecs.Service(
             f"{base}-service",

@@ -58,3 +58,11 @@ def capacity_weights(spot_percentage: int) -> dict[str, int]:
     shares = {"FARGATE": 100 - spot_percentage, "FARGATE_SPOT": spot_percentage}
     divisor = math.gcd(*shares.values())
     return {name: share // divisor for name, share in shares.items() if share}
+
+
+def capacity_strategy(spot_percentage: int) -> list[dict[str, object]]:
+    """An ECS capacity provider strategy putting ``spot_percentage`` % of tasks on Spot."""
+    return [
+        {"capacity_provider": provider, "weight": weight}
+        for provider, weight in capacity_weights(spot_percentage).items()
+    ]

@@ -18,7 +18,7 @@ import pulumi_random as random
 
 from components import ecs_scaling, queue_scaling
 from components.bucket import SecureBucket, SecureBucketArgs
-from components.ecs_tasks import awslogs, ecs_tasks_trust
+from components.ecs_tasks import awslogs, ecs_tasks_trust, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
 from components.policies import (
     Condition,
@@ -292,29 +292,8 @@ class TrainingStack(pulumi.ComponentResource):
             self.redis, redis_secret = self._redis(name, args, tags, child)
 
         # --- cluster ----------------------------------------------------------------
-        self.cluster = aws.ecs.Cluster(
-            f"{name}-cluster",
-            name=f"{prefix}-training",
-            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
-            tags=tags,
-            opts=child,
-        )
-        weights = queue_scaling.capacity_weights(t.spot_percentage)
-        strategy = [
-            aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider=p, weight=w)
-            for p, w in weights.items()
-        ]
-        capacity = aws.ecs.ClusterCapacityProviders(
-            f"{name}-capacity-providers",
-            cluster_name=self.cluster.name,
-            capacity_providers=["FARGATE", "FARGATE_SPOT"],
-            default_capacity_provider_strategies=[
-                aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(
-                    capacity_provider=p, weight=w
-                )
-                for p, w in weights.items()
-            ],
-            opts=child,
+        self.cluster, capacity = fargate_cluster(
+            name, f"{prefix}-training", t.spot_percentage, tags, child
         )
 
         # --- IAM --------------------------------------------------------------------
@@ -460,7 +439,7 @@ class TrainingStack(pulumi.ComponentResource):
             cluster=self.cluster.arn,
             task_definition=self.task_definition.arn,
             desired_count=t.min_workers,
-            capacity_provider_strategies=strategy,
+            capacity_provider_strategies=queue_scaling.capacity_strategy(t.spot_percentage),
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
                 subnets=args.subnet_ids,
                 security_groups=[self.worker_security_group.id],

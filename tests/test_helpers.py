@@ -163,3 +163,13 @@ def test_allow_names_exactly_the_given_actions_and_resources():
     assert (s.sid, s.actions, s.resources, s.effect) == (
         "Send", ["sqs:SendMessage"], ["arn:aws:sqs:us-east-1:1:q"], None,
     )  # fmt: skip
+
+
+def test_capacity_strategy_is_the_weights_as_ecs_wants_them():
+    assert queue_scaling.capacity_strategy(80) == [
+        {"capacity_provider": "FARGATE", "weight": 1},
+        {"capacity_provider": "FARGATE_SPOT", "weight": 4},
+    ]
+    assert queue_scaling.capacity_strategy(100) == [
+        {"capacity_provider": "FARGATE_SPOT", "weight": 1}
+    ]
