@@ -21,7 +21,7 @@ import pulumi_random as random
 
 from components import ecs_scaling, queue_scaling
 from components.agent_world_data import AgentWorldData, AgentWorldDataArgs
-from components.ecs_tasks import awslogs, ecs_tasks_trust, fargate_cluster
+from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
 from components.policies import Condition, Principal, Statement, allow, service_trust
 from components.settings import AgentWorldSettings, Settings
@@ -293,31 +293,13 @@ class AgentWorldStack(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=self.execution_role.id,
-            policy=aws.iam.get_policy_document_output(
-                statements=[
-                    # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
-                    allow(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLogin"),
-                    allow(
-                        ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                         "ecr:GetDownloadUrlForLayer"],
-                        [self.image.repository.arn],
-                        sid="PullTheImage",
-                    ),
-                    allow(
-                        ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        [g.arn.apply(lambda x: f"{x}:log-stream:*")
-                         for g in self.log_groups.values()],
-                        sid="WriteTheseLogs",
-                    ),
-                    allow(
-                        ["secretsmanager:GetSecretValue"],
-                        [self.data.redis_auth_secret.arn],
-                        sid="ReadTheRedisToken",
-                    ),
-                    # The token's secret is encrypted with the stack's key.
-                    allow(["kms:Decrypt"], [key_arn], sid="DecryptTheRedisToken"),
-                ]
-            ).json,
+            # The token's secret is encrypted with the stack's key.
+            policy=execution_policy(
+                [self.image.repository.arn],
+                list(self.log_groups.values()),
+                [self.data.redis_auth_secret.arn],
+                [key_arn],
+            ),
             opts=child,
         )  # fmt: skip
 

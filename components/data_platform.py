@@ -18,7 +18,7 @@ import pulumi_random as random
 
 from components import queue_scaling
 from components.bucket import SecureBucket, SecureBucketArgs
-from components.ecs_tasks import awslogs, ecs_tasks_trust, fargate_cluster
+from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
 from components.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.policies import (
@@ -411,27 +411,7 @@ class DataPlatformStack(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=self.execution_role.id,
-            policy=aws.iam.get_policy_document_output(
-                statements=[
-                    # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
-                    allow(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLogin"),
-                    allow(
-                        [
-                            "ecr:BatchCheckLayerAvailability",
-                            "ecr:BatchGetImage",
-                            "ecr:GetDownloadUrlForLayer",
-                        ],
-                        pull,
-                        sid="PullTheseImages",
-                    ),
-                    allow(
-                        ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        [g.arn.apply(lambda a: f"{a}:log-stream:*") for g in log_groups],
-                        sid="WriteTheseLogs",
-                    ),
-                    allow(["secretsmanager:GetSecretValue"], secrets, sid="ReadTheseSecrets"),
-                ]
-            ).json,
+            policy=execution_policy(pull, log_groups, secrets),
             opts=child,
         )
         artifacts_arn = self.artifacts.arn

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import queue_scaling
-from components.policies import service_trust
+from components.policies import allow, service_trust
 
 
 def ecs_tasks_trust(region: str) -> pulumi.Output[str]:
@@ -61,3 +61,32 @@ def fargate_cluster(
         opts=opts,
     )
     return cluster, capacity
+
+
+def execution_policy(
+    repositories: list[pulumi.Input[str]],
+    log_groups: list[aws.cloudwatch.LogGroup],
+    secrets: list[pulumi.Input[str]] | None = None,
+    kms_keys: list[pulumi.Input[str]] | None = None,
+) -> pulumi.Output[str]:
+    """The execution role's policy (JSON): pull these images, write these log groups, read
+    these secrets (decrypting with these keys, for secrets under a customer-managed key)."""
+    statements = [
+        # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
+        allow(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLogin"),
+        allow(
+            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            repositories,
+            sid="PullTheseImages",
+        ),
+        allow(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [group.arn.apply(lambda arn: f"{arn}:log-stream:*") for group in log_groups],
+            sid="WriteTheseLogs",
+        ),
+    ]
+    if secrets:
+        statements.append(allow(["secretsmanager:GetSecretValue"], secrets, sid="ReadTheseSecrets"))
+    if kms_keys:
+        statements.append(allow(["kms:Decrypt"], kms_keys, sid="DecryptTheseSecrets"))
+    return aws.iam.get_policy_document_output(statements=statements).json

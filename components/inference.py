@@ -19,11 +19,10 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components import ecs_scaling, instance_types, queue_scaling
-from components.ecs_tasks import awslogs, ecs_tasks_trust
+from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy
 from components.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapacityArgs
 from components.images import ServiceImage, ServiceImageArgs
 from components.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
-from components.policies import allow
 from components.settings import InferenceServiceSettings, InferenceSettings, Settings
 
 WORKER_UID = "10001"
@@ -283,31 +282,9 @@ class InferenceStack(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=self.execution_role.id,
-            policy=aws.iam.get_policy_document_output(
-                statements=[
-                    # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
-                    allow(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLogin"),
-                    allow(
-                        [
-                            "ecr:BatchCheckLayerAvailability",
-                            "ecr:BatchGetImage",
-                            "ecr:GetDownloadUrlForLayer",
-                        ],
-                        pull_from,
-                        sid="PullTheseImages",
-                    ),
-                    allow(
-                        ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        [g.arn.apply(lambda a: f"{a}:log-stream:*") for g in log_groups.values()],
-                        sid="WriteTheseLogs",
-                    ),
-                    allow(
-                        ["secretsmanager:GetSecretValue"],
-                        [self.api_key_secret.arn],
-                        sid="ReadTheApiKey",
-                    ),
-                ]
-            ).json,
+            policy=execution_policy(
+                pull_from, list(log_groups.values()), [self.api_key_secret.arn]
+            ),
             opts=child,
         )
 

@@ -18,7 +18,7 @@ import pulumi_random as random
 
 from components import ecs_scaling, queue_scaling
 from components.bucket import SecureBucket, SecureBucketArgs
-from components.ecs_tasks import awslogs, ecs_tasks_trust, fargate_cluster
+from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
 from components.policies import (
     Condition,
@@ -306,30 +306,14 @@ class TrainingStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        execution_statements = [
-            # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
-            allow(["ecr:GetAuthorizationToken"], ["*"]),
-            allow(
-                [
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                ],
-                [self.image.repository.arn],
-            ),
-            allow(
-                ["logs:CreateLogStream", "logs:PutLogEvents"],
-                [self.log_group.arn.apply(lambda arn: f"{arn}:log-stream:*")],
-            ),
-        ]
-        if redis_secret is not None:
-            execution_statements.append(
-                allow(["secretsmanager:GetSecretValue"], [redis_secret.arn])
-            )
         aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=self.execution_role.id,
-            policy=aws.iam.get_policy_document_output(statements=execution_statements).json,
+            policy=execution_policy(
+                [self.image.repository.arn],
+                [self.log_group],
+                [redis_secret.arn] if redis_secret is not None else None,
+            ),
             opts=child,
         )
 
