@@ -22,9 +22,9 @@ from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, far
 from components.images import ServiceImage, ServiceImageArgs
 from components.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.policies import (
-    Condition,
     account_administers_key,
     allow,
+    list_prefix,
     service_trust,
 )
 from components.settings import DataPlatformSettings, Settings
@@ -433,18 +433,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                         [artifacts_arn.apply(lambda a: f"{a}/{ARTIFACTS_PREFIX}/*")],
                         sid="ReadWriteArtifacts",
                     ),
-                    allow(
-                        ["s3:ListBucket"],
-                        [artifacts_arn],
-                        sid="ListArtifacts",
-                        conditions=[
-                            Condition(
-                                test="StringLike",
-                                variable="s3:prefix",
-                                values=[f"{ARTIFACTS_PREFIX}/*"],
-                            )
-                        ],
-                    ),
+                    list_prefix(artifacts_arn, f"{ARTIFACTS_PREFIX}/", "ListArtifacts"),
                 ]
             ).json,
             opts=child,

@@ -80,3 +80,14 @@ def account_administers_key(partition: pulumi.Input[str], account: pulumi.Input[
         actions=["kms:*"],
         resources=["*"],
     )
+
+
+def list_prefix(bucket_arn: pulumi.Input[str], prefix: str, sid: str) -> Statement:
+    """``s3:ListBucket`` on ``bucket_arn`` for keys under ``prefix`` only. Without it a
+    missing object reads as 403 rather than 404."""
+    return allow(
+        ["s3:ListBucket"],
+        [bucket_arn],
+        sid=sid,
+        conditions=[Condition(test="StringLike", variable="s3:prefix", values=[f"{prefix}*"])],
+    )

@@ -21,12 +21,12 @@ from components.bucket import SecureBucket, SecureBucketArgs
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
 from components.policies import (
-    Condition,
     Principal,
     Statement,
     account_root,
     allow,
     deny_insecure_transport,
+    list_prefix,
 )
 from components.settings import Settings, TrainingSettings
 
@@ -345,19 +345,7 @@ class TrainingStack(pulumi.ComponentResource):
                         [bucket_arn.apply(lambda a: f"{a}/{STATE_POOLS_PREFIX}*")],
                         sid="ReadStatePools",
                     ),
-                    # Without ListBucket a missing pool reads as 403, not 404.
-                    allow(
-                        ["s3:ListBucket"],
-                        [bucket_arn],
-                        sid="ListStatePools",
-                        conditions=[
-                            Condition(
-                                test="StringLike",
-                                variable="s3:prefix",
-                                values=[f"{STATE_POOLS_PREFIX}*"],
-                            )
-                        ],
-                    ),
+                    list_prefix(bucket_arn, STATE_POOLS_PREFIX, "ListStatePools"),
                 ]
             ).json,
             opts=child,
