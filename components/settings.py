@@ -30,10 +30,6 @@ from components import fargate, instance_types, queue_scaling
 PROJECT = "mlplatform"
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 
-# Stacks this release can build. A switch for any other stack is refused rather than
-# silently ignored, so a stack file never claims infrastructure that was not deployed.
-IMPLEMENTED_STACKS = frozenset({"network", "training", "inference", "data_platform", "agent_world"})
-
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -679,12 +675,7 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
     ns = f"{PROJECT}:"
     for name in config_fields(StackSwitches):
         enabled = getattr(s.stacks, name.name)
-        if enabled and name.name not in IMPLEMENTED_STACKS:
-            problems.append(
-                f"{ns}stacks.{name.name}: this release has no {name.name} stack yet; "
-                f"expected false (available: {', '.join(sorted(IMPLEMENTED_STACKS))})"
-            )
-        elif enabled and name.name != "network" and not s.stacks.network:
+        if enabled and name.name != "network" and not s.stacks.network:
             problems.append(f"{ns}stacks.{name.name}: needs stacks.network true")
     if s.environment == "prod" and not s.deletion_protection:
         problems.append(f"{ns}deletion_protection: expected true when environment is prod")
