@@ -1,9 +1,10 @@
-"""The HTTP API of one role: ``GET /health`` and that role's routers.
+"""The HTTP API of one role: ``GET /health`` and that role's routers (every role's for
+``all``, the dev setting where one task serves every route).
 
 ``create_app(settings)`` builds an app from settings that were already validated; the
 DynamoDB resource, S3 client and LLM provider can be passed in (tests), otherwise they are
-made from the environment (``AWS_ENDPOINT_URL`` included, which boto3 honours). A role
-mounts only its own routers, so another role's path is a 404. ``uvicorn
+made from the environment (``AWS_ENDPOINT_URL`` included, which boto3 honours). A single
+role mounts only its own routers, so another role's path is a 404. ``uvicorn
 agent_world.app:app`` builds the module-level ``app`` from the environment on first use.
 """
 
@@ -60,13 +61,13 @@ def create_app(
         # No AWS call: a throttled table must not make the load balancer stop every task.
         return {"status": "ok", "role": settings.role}
 
-    if settings.role in ("world-management", "agent-runtime"):
+    if settings.serves("world-management") or settings.serves("agent-runtime"):
         dynamodb = dynamodb or boto3.resource("dynamodb", region_name=settings.region)
 
         def table(spec: schema.Table) -> Any:
             return dynamodb.Table(settings.table(spec))
 
-    if settings.role == "world-management":
+    if settings.serves("world-management"):
         s3 = s3 or boto3.client("s3", region_name=settings.region)
         tables = worlds.WorldTables(
             worlds=table(schema.WORLDS),
@@ -79,7 +80,7 @@ def create_app(
             kms_key_id=settings.snapshot_kms_key_id,
         )
         app.include_router(worlds.router(tables))
-    elif settings.role == "agent-runtime":
+    if settings.serves("agent-runtime"):
         app.include_router(
             agents.router(
                 agents.AgentTables(
@@ -90,7 +91,7 @@ def create_app(
                 )
             )
         )
-    else:
+    if settings.serves("llm-integration"):
         provider = provider or llm.load_provider(settings)
         app.include_router(llm.router(provider, settings.model_ids))
 

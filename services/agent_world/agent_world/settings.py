@@ -1,8 +1,9 @@
 """The service's configuration, read from the environment once and frozen.
 
 There is no API key: API Gateway authenticates callers before a request reaches the task.
-What a role needs (its tables, the snapshot bucket) is checked here, so a task with a
-missing variable stops at start-up with the variable's name instead of failing per request.
+What a role needs (its tables, the bucket, Bedrock's model ids) is checked here, so a task
+with a missing variable stops at start-up with the variable's name instead of failing per
+request. ``SERVICE_ROLE=all`` (dev: one task serves every route) needs what all three need.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from dataclasses import dataclass, field
 
 from agent_world import schema
 
-ROLES = ("world-management", "agent-runtime", "llm-integration")
+SINGLE_ROLES = ("world-management", "agent-runtime", "llm-integration")
+ROLE_ALL = "all"
+ROLES = (*SINGLE_ROLES, ROLE_ALL)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_PROVIDER = "agent_world.llm:EchoProvider"
+BEDROCK_PROVIDER = "agent_world.llm:BedrockProvider"
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -38,6 +42,17 @@ ROLE_TABLES: dict[str, tuple[str, ...]] = {
 }
 
 
+def served_roles(role: str) -> tuple[str, ...]:
+    """The single roles whose routes a ``role`` task serves: all three for ``all``."""
+    return SINGLE_ROLES if role == ROLE_ALL else (role,)
+
+
+def required_tables(role: str) -> tuple[str, ...]:
+    """The table variables ``role`` needs (for ``all``, every role's, each once)."""
+    needed = (env for served in served_roles(role) for env in ROLE_TABLES.get(served, ()))
+    return tuple(dict.fromkeys(needed))
+
+
 class ConfigError(ValueError):
     """The configuration is unusable; the text names every variable at fault."""
 
@@ -47,12 +62,13 @@ class Settings:
     """The service's configuration; each field is read from the variable in its docstring."""
 
     role: str
-    """SERVICE_ROLE: world-management, agent-runtime or llm-integration. Required."""
+    """SERVICE_ROLE: world-management, agent-runtime, llm-integration, or all (every route in
+    one task, for dev). Required."""
     tables: Mapping[str, str] = field(default_factory=dict)
     """WORLDS_TABLE, AGENTS_TABLE, MEMORY_TABLE, OBJECTS_TABLE, EVENTS_TABLE, SNAPSHOTS_TABLE:
     the real table names, keyed by variable. Those the role uses are required."""
     snapshot_bucket: str = ""
-    """SNAPSHOT_BUCKET: where snapshots are written. Required by world-management."""
+    """SNAPSHOT_BUCKET: where snapshots are written. Required by world-management (and all)."""
     snapshot_kms_key_id: str = ""
     """SNAPSHOT_KMS_KEY_ID: the KMS key for snapshot objects. Default the bucket's (aws:kms)."""
     region: str | None = None
@@ -61,7 +77,7 @@ class Settings:
     """LLM_PROVIDER: ``module:attr`` of the completion provider. Default the offline echo."""
     model_ids: tuple[str, ...] = ()
     """BEDROCK_MODEL_IDS: comma-separated allow-list of model ids. Default empty: the echo
-    provider accepts any id, the Bedrock provider refuses to start."""
+    provider accepts any id; required by the Bedrock provider in llm-integration (and all)."""
     enable_docs: bool = False
     """ENABLE_DOCS: serve ``/docs``, ``/redoc`` and ``/openapi.json``. Default false."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -76,11 +92,15 @@ class Settings:
         problems: list[str] = []
         if self.role not in ROLES:
             problems.append(f"SERVICE_ROLE: expected one of {', '.join(ROLES)}, got {self.role!r}")
-        for env in ROLE_TABLES.get(self.role, ()):
+        for env in required_tables(self.role):
             if not self.tables.get(env):
                 problems.append(f"{env}: required by the {self.role} role")
-        if self.role == "world-management" and not self.snapshot_bucket:
-            problems.append("SNAPSHOT_BUCKET: required by the world-management role")
+        if self.serves("world-management") and not self.snapshot_bucket:
+            problems.append(f"SNAPSHOT_BUCKET: required by the {self.role} role")
+        # The provider checks this too, but only once it is made: here it joins the others.
+        bedrock = self.serves("llm-integration") and self.llm_provider == BEDROCK_PROVIDER
+        if bedrock and not self.model_ids:
+            problems.append("BEDROCK_MODEL_IDS: required by the Bedrock provider")
         if self.max_body_bytes < 1:
             problems.append(f"MAX_BODY_BYTES: expected at least 1, got {self.max_body_bytes}")
         if self.log_level not in LOG_LEVELS:
@@ -91,6 +111,15 @@ class Settings:
             problems.append(f"LLM_PROVIDER: expected module:attr, got {self.llm_provider!r}")
         if problems:
             raise ConfigError("; ".join(problems))
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The single roles this task serves: its own, or all three for ``all``."""
+        return served_roles(self.role)
+
+    def serves(self, role: str) -> bool:
+        """Whether this task mounts ``role``'s routes."""
+        return role in self.roles
 
     def table(self, table: schema.Table) -> str:
         return self.tables[table.env]
