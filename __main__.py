@@ -82,8 +82,10 @@ if settings.stacks.data_platform:
     pulumi.export("mlflow_admin_password_secret_arn", data_platform.admin_password_secret.arn)
 
 if settings.stacks.agent_world:
+    # Sharing the inference stack's load balancer saves the agent world's own NLB.
+    shared = inference.load_balancer if settings.agent_world.share_load_balancer else None
     agent_world = AgentWorldStack(
-        "agent-world", AgentWorldArgs.from_settings(settings, network, alerts.arn)
+        "agent-world", AgentWorldArgs.from_settings(settings, network, alerts.arn, shared)
     )
     # The seed's outputs; the API key stays in Secrets Manager.
     pulumi.export("agent_world_rest_url", agent_world.rest_url)

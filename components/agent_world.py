@@ -1,13 +1,21 @@
 """AgentWorldStack: the agent world's services behind API Gateway (replaces seed 004).
 
-How API Gateway reaches the private services, chosen with dev's idle cost in mind:
-a REST API and a WebSocket API can reach a VPC privately only through a VPC link to a
-network load balancer (Cloud Map service discovery serves HTTP APIs only, and those have
-no X-Ray tracing; an internal ALB would need a second load balancer for the WebSocket
-API). So one internal NLB - the single hourly charge of this path, about $16/month - with
-a TCP listener per service, behind one VPC link (free). The NLB's security group admits
-nothing; PrivateLink traffic from the VPC link is exempt from its inbound rules, so API
-Gateway is the only way in, and the tasks admit only the NLB.
+How API Gateway reaches the private services, one of two paths:
+
+- **An internal NLB of its own** (prod, the default). A WebSocket API can reach a VPC
+  privately only through a VPC link (v1) to a network load balancer, so one internal NLB,
+  about $16/month, with a TCP listener per service behind one VPC link that serves both
+  APIs. The NLB's security group admits nothing; PrivateLink traffic from the VPC link is
+  exempt from its inbound rules, so API Gateway is the only way in, and the tasks admit
+  only the NLB.
+- **The inference stack's public ALB** (``share_load_balancer``, dev): no hourly charge of
+  its own. The REST API reaches the ALB through a VPC link v2 (free) whose network
+  interfaces sit in the private subnets; each service's listener rule forwards only
+  requests that carry its ``X-Agent-World-Service`` header (set by the integration) *and*
+  come from inside the VPC (``source-ip``), so the internet cannot reach the services
+  past API Gateway, however it sets its headers. The WebSocket API cannot use a VPC link
+  v2, so its routes call the REST API over HTTPS with a key of their own (a second API
+  key of the usage plan, kept in the WebSocket stage's variables; no person needs it).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from components import ecs_scaling, queue_scaling
 from components.agent_world_data import AgentWorldData, AgentWorldDataArgs
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
+from components.load_balancer import PublicLoadBalancer
 from components.policies import Condition, Principal, Statement, allow, service_trust
 from components.settings import AgentWorldSettings, Settings
 
@@ -54,6 +63,14 @@ ROLES: tuple[Role, ...] = (
     Role("agent-runtime", 8002, "runtime"),
     Role("llm-integration", 8003, "llm"),
 )
+ALL = Role("all", 8001, "")
+"""The one service of ``single_service``: every role's routes in one task."""
+SERVICE_HEADER = "X-Agent-World-Service"
+"""Shared-ALB mode: names the service a request is for (set by the REST integration)."""
+RULE_PRIORITY = 1
+"""Shared-ALB mode: the services' rules come first, so that no path rule of another stack
+(``/health`` of the inference stack, say) takes a request API Gateway sent here."""
+BRIDGE_KEY_VARIABLE = "restApiKey"
 
 # Table actions per service: only their own tables, only what they call.
 _READ = ["dynamodb:GetItem", "dynamodb:Query"]
@@ -74,6 +91,18 @@ TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
     },
     "llm-integration": {},
 }
+
+
+def table_access(roles: Sequence[str]) -> dict[str, list[str]]:
+    """The table actions of a task that serves ``roles`` (``all``: every role's)."""
+    names = [r.name for r in ROLES] if "all" in roles else list(roles)
+    merged: dict[str, list[str]] = {}
+    for name in names:
+        for table, actions in TABLE_ACCESS[name].items():
+            merged[table] = list(dict.fromkeys([*merged.get(table, []), *actions]))
+    return merged
+
+
 TABLE_ENV = {
     "worlds": "WORLDS_TABLE",
     "agents": "AGENTS_TABLE",
@@ -113,6 +142,8 @@ class AgentWorldArgs:
     """Subnets of the tasks. Required."""
     assign_public_ip: bool
     """Tasks need public IPs (dev: no NAT). Required."""
+    vpc_cidr: str
+    """The VPC's range: shared-ALB mode admits only requests from inside it. Required."""
     data: AgentWorldDataArgs
     """The storage component's inputs. Required."""
     agent_world: AgentWorldSettings = field(default_factory=AgentWorldSettings)
@@ -121,6 +152,8 @@ class AgentWorldArgs:
     """Prebuilt image URI of ``services/agent_world``. Default: build it."""
     alarm_topic_arn: pulumi.Input[str] | None = None
     """SNS topic of the alarms. Default: alarms without actions."""
+    load_balancer: PublicLoadBalancer | None = None
+    """A shared ALB to reach the services through (VPC link v2). Default: an internal NLB."""
     log_retention_days: int = 365
     """Retention of every log group. Default 365."""
     deletion_protection: bool = True
@@ -129,7 +162,9 @@ class AgentWorldArgs:
     """Tags on every taggable child. Default none."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, network, alarm_topic_arn=None) -> AgentWorldArgs:
+    def from_settings(
+        cls, settings: Settings, network, alarm_topic_arn=None, load_balancer=None
+    ) -> AgentWorldArgs:
         return cls(
             name_prefix=settings.prefix(),
             environment=settings.environment,
@@ -138,10 +173,12 @@ class AgentWorldArgs:
             private_subnet_ids=network.private_subnet_ids,
             workload_subnet_ids=network.workload_subnet_ids,
             assign_public_ip=network.workloads_need_public_ip,
+            vpc_cidr=network.vpc_cidr,
             data=AgentWorldDataArgs.from_settings(settings, network),
             agent_world=settings.agent_world,
             prebuilt_image=settings.images.get(SERVICE_DIR),
             alarm_topic_arn=alarm_topic_arn,
+            load_balancer=load_balancer,
             log_retention_days=settings.log_retention_days,
             deletion_protection=settings.deletion_protection,
             tags=settings.base_tags("agent_world"),
@@ -149,18 +186,20 @@ class AgentWorldArgs:
 
 
 class AgentWorldStack(pulumi.ComponentResource):
-    """Three Fargate services behind a private NLB, a REST and a WebSocket API.
+    """The agent world's Fargate services behind a REST and a WebSocket API.
 
-    Creates :class:`AgentWorldData` (key, tables, buckets, Redis); an ECS cluster with
-    Container Insights; one image with three roles (world-management, agent-runtime,
-    llm-integration), each a Fargate service with an X-Ray daemon sidecar, circuit-breaker
-    deployments, CPU and memory target tracking, a task role allowed only its own tables'
-    actions (llm-integration: ``bedrock:InvokeModel`` on the configured models only), the
-    Redis token as an ECS secret and logs encrypted with the stack's key; the internal NLB
-    and its VPC link; a REST API (IAM-authorised ``/api/<service>/{proxy+}`` routes,
-    X-Ray tracing, JSON access logs, stage throttling) and a WebSocket API (``$connect``,
+    Creates :class:`AgentWorldData` (key, tables, buckets, optional Redis); an ECS cluster
+    with Container Insights; one image with three roles (world-management, agent-runtime,
+    llm-integration), each a Fargate service - or one service of them all with
+    ``single_service`` - with an X-Ray daemon sidecar, circuit-breaker deployments, CPU and
+    memory target tracking, a task role allowed only its own tables' actions
+    (llm-integration: ``bedrock:InvokeModel`` on the configured models only), the Redis
+    token as an ECS secret and logs encrypted with the stack's key; the private path (an
+    internal NLB and a VPC link, or rules on a shared ALB and a VPC link v2: see the module
+    docstring); a REST API (``/api/<service>/{proxy+}`` routes behind an API key, X-Ray
+    tracing, JSON access logs, stage throttling) and a WebSocket API (``$connect``,
     ``$disconnect`` and ``$default`` to agent-runtime, JSON access logs, throttling);
-    API Gateway's account role for CloudWatch Logs; a dashboard and alarms.
+    API Gateway's account role for CloudWatch Logs; a dashboard (optional) and alarms.
     """
 
     TYPE = "mlplatform:agentworld:AgentWorldStack"
@@ -168,6 +207,7 @@ class AgentWorldStack(pulumi.ComponentResource):
     data: AgentWorldData
     cluster: aws.ecs.Cluster
     services: dict[str, aws.ecs.Service]
+    """ECS service per deployed role: the three roles, or ``all``."""
     rest_api: aws.apigateway.RestApi
     websocket_api: aws.apigatewayv2.Api
     rest_url: pulumi.Output[str]
@@ -181,6 +221,10 @@ class AgentWorldStack(pulumi.ComponentResource):
         a = args.agent_world
         tags = dict(args.tags)
         prefix = args.name_prefix
+        self.shared = args.load_balancer is not None
+        self.deployed: tuple[Role, ...] = (ALL,) if a.single_service else ROLES
+        # The deployed service that answers each role's routes.
+        self.serving = {r.name: (ALL if a.single_service else r) for r in ROLES}
 
         self.data = AgentWorldData(f"{name}-data", args.data, opts=child)
         key_arn = self.data.key.arn
@@ -200,56 +244,30 @@ class AgentWorldStack(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- the private path: NLB, its security group, the VPC link ---------------------
-        self.nlb_security_group = aws.ec2.SecurityGroup(
-            f"{name}-nlb-sg",
-            vpc_id=args.vpc_id,
-            description="Agent world NLB: no inbound rule; API Gateway arrives by PrivateLink",
-            tags={**tags, "Name": f"{prefix}-agent-world-nlb"},
-            opts=child,
-        )
-        self.nlb = aws.lb.LoadBalancer(
-            f"{name}-nlb",
-            name=f"{prefix}-world-nlb"[:32],
-            load_balancer_type="network",
-            internal=True,
-            subnets=args.private_subnet_ids,
-            security_groups=[self.nlb_security_group.id],
-            # The VPC link's PrivateLink traffic skips the (empty) inbound rules: the only way in.
-            enforce_security_group_inbound_rules_on_private_link_traffic="off",
-            enable_cross_zone_load_balancing=True,
-            enable_deletion_protection=args.deletion_protection,
-            tags=tags,
-            opts=child,
-        )
-        self.vpc_link = aws.apigateway.VpcLink(
-            f"{name}-vpc-link",
-            name=f"{prefix}-agent-world",
-            description="API Gateway to the agent world NLB",
-            target_arn=self.nlb.arn,
-            tags=tags,
-            opts=child,
-        )
         self.tasks_security_group = aws.ec2.SecurityGroup(
             f"{name}-tasks-sg",
             vpc_id=args.vpc_id,
-            description="Agent world tasks: the NLB on 8000; HTTPS and Redis out",
+            description="Agent world tasks: their load balancer on 8000; HTTPS and Redis out",
             tags={**tags, "Name": f"{prefix}-agent-world-tasks"},
             opts=child,
         )
+        if self.shared:
+            front = self._shared_alb_path(name, args, child)
+        else:
+            front = self._nlb_path(name, args, child)
         aws.vpc.SecurityGroupIngressRule(
-            f"{name}-tasks-from-nlb",
+            f"{name}-tasks-from-lb",
             security_group_id=self.tasks_security_group.id,
-            referenced_security_group_id=self.nlb_security_group.id,
+            referenced_security_group_id=front.id,
             ip_protocol="tcp",
             from_port=CONTAINER_PORT,
             to_port=CONTAINER_PORT,
-            description="From the agent world NLB",
+            description="From the agent world load balancer",
             opts=child,
         )
         aws.vpc.SecurityGroupEgressRule(
-            f"{name}-nlb-to-tasks",
-            security_group_id=self.nlb_security_group.id,
+            f"{name}-lb-to-tasks",
+            security_group_id=front.id,
             referenced_security_group_id=self.tasks_security_group.id,
             ip_protocol="tcp",
             from_port=CONTAINER_PORT,
@@ -280,8 +298,9 @@ class AgentWorldStack(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            for role in ROLES
+            for role in self.deployed
         }
+        redis_secrets = [self.data.redis_auth_secret.arn] if self.data.redis else []
         self.execution_role = aws.iam.Role(
             f"{name}-execution-role",
             name=f"{prefix}-agent-world-execution",
@@ -297,18 +316,18 @@ class AgentWorldStack(pulumi.ComponentResource):
             policy=execution_policy(
                 [self.image.repository.arn],
                 list(self.log_groups.values()),
-                [self.data.redis_auth_secret.arn],
-                [key_arn],
+                redis_secrets,
+                [key_arn] if redis_secrets else [],
             ),
             opts=child,
         )  # fmt: skip
 
-        # --- the three services -------------------------------------------------------------
+        # --- the services -------------------------------------------------------------------
         table_env = {TABLE_ENV[k]: t.name for k, t in self.data.tables.items()}
         self.services = {}
         self.target_groups: dict[str, aws.lb.TargetGroup] = {}
-        for role in ROLES:
-            self._service(name, role, args, trust, table_env, capacity, child)
+        for index, role in enumerate(self.deployed):
+            self._service(name, role, index, args, trust, table_env, capacity, child)
 
         self._apis(name, args, child)
         self._cdn(name, args, child)
@@ -323,11 +342,93 @@ class AgentWorldStack(pulumi.ComponentResource):
             }
         )
 
+    # --- the private paths ----------------------------------------------------------------
+
+    def _nlb_path(self, name, args: AgentWorldArgs, child) -> aws.ec2.SecurityGroup:
+        """The internal NLB and its VPC link (v1); returns the NLB's security group."""
+        tags = dict(args.tags)
+        prefix = args.name_prefix
+        nlb_security_group = aws.ec2.SecurityGroup(
+            f"{name}-nlb-sg",
+            vpc_id=args.vpc_id,
+            description="Agent world NLB: no inbound rule; API Gateway arrives by PrivateLink",
+            tags={**tags, "Name": f"{prefix}-agent-world-nlb"},
+            opts=child,
+        )
+        self.nlb = aws.lb.LoadBalancer(
+            f"{name}-nlb",
+            name=f"{prefix}-world-nlb"[:32],
+            load_balancer_type="network",
+            internal=True,
+            subnets=args.private_subnet_ids,
+            security_groups=[nlb_security_group.id],
+            # The VPC link's PrivateLink traffic skips the (empty) inbound rules: the only way in.
+            enforce_security_group_inbound_rules_on_private_link_traffic="off",
+            enable_cross_zone_load_balancing=True,
+            enable_deletion_protection=args.deletion_protection,
+            tags=tags,
+            opts=child,
+        )
+        self.vpc_link = aws.apigateway.VpcLink(
+            f"{name}-vpc-link",
+            name=f"{prefix}-agent-world",
+            description="API Gateway to the agent world NLB",
+            target_arn=self.nlb.arn,
+            tags=tags,
+            opts=child,
+        )
+        return nlb_security_group
+
+    def _shared_alb_path(self, name, args: AgentWorldArgs, child) -> aws.ec2.SecurityGroup:
+        """A VPC link v2 to the shared ALB; returns the ALB's security group."""
+        tags = dict(args.tags)
+        prefix = args.name_prefix
+        alb = args.load_balancer
+        assert alb is not None
+        port = alb.listener.port
+        link_security_group = aws.ec2.SecurityGroup(
+            f"{name}-vpc-link-sg",
+            vpc_id=args.vpc_id,
+            description="Agent world VPC link: out to the shared load balancer's listener only",
+            tags={**tags, "Name": f"{prefix}-agent-world-vpc-link"},
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-vpc-link-to-alb",
+            security_group_id=link_security_group.id,
+            referenced_security_group_id=alb.security_group.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description="To the shared load balancer",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-alb-from-vpc-link",
+            security_group_id=alb.security_group.id,
+            referenced_security_group_id=link_security_group.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description="From the agent world VPC link (API Gateway)",
+            opts=child,
+        )
+        self.vpc_link = aws.apigatewayv2.VpcLink(
+            f"{name}-vpc-link-v2",
+            name=f"{prefix}-agent-world",
+            subnet_ids=args.private_subnet_ids,
+            security_group_ids=[link_security_group.id],
+            tags=tags,
+            opts=child,
+        )
+        return alb.security_group
+
     # --- pieces ---------------------------------------------------------------------------
 
     def _task_policy(self, role: Role, args: AgentWorldArgs):
+        serves = {r.name for r in ROLES} if role is ALL else {role.name}
         statements = []
-        for table, actions in TABLE_ACCESS[role.name].items():
+        for table, actions in table_access([role.name]).items():
             arn = self.data.tables[table].arn
             statements.append(
                 allow(
@@ -336,7 +437,7 @@ class AgentWorldStack(pulumi.ComponentResource):
                     sid=f"Table{table.title().replace('-', '')}",
                 )
             )
-        if role.name == "world-management":
+        if "world-management" in serves:
             statements.append(
                 allow(
                     ["s3:PutObject", "s3:GetObject"],
@@ -344,7 +445,7 @@ class AgentWorldStack(pulumi.ComponentResource):
                     sid="ArchiveSnapshots",
                 )
             )
-        if role.name == "llm-integration":
+        if "llm-integration" in serves:
             statements.append(
                 allow(
                     ["bedrock:InvokeModel"],
@@ -366,15 +467,23 @@ class AgentWorldStack(pulumi.ComponentResource):
         )  # fmt: skip
         return aws.iam.get_policy_document_output(statements=statements)
 
-    def _service(self, name, role: Role, args: AgentWorldArgs, trust, table_env, capacity, child):
+    def _service(
+        self, name, role: Role, index: int, args: AgentWorldArgs, trust, table_env, capacity, child
+    ):
         a = args.agent_world
         tags = dict(args.tags)
         prefix = args.name_prefix
         base = f"{name}-{role.name}"
+        # Physical names: per role, or the stack's own for the one service of them all.
+        physical = f"{prefix}-agent-world" if role is ALL else f"{prefix}-{role.name}"
         task_role = aws.iam.Role(
             f"{base}-task-role",
-            name=f"{prefix}-{role.name}"[:64],
-            description=f"Agent world {role.name}: its own tables and nothing else",
+            name=physical[:64],
+            description=(
+                "Agent world: every role's tables and models, nothing else"
+                if role is ALL
+                else f"Agent world {role.name}: its own tables and nothing else"
+            ),
             assume_role_policy=trust,
             tags=tags,
             opts=child,
@@ -390,13 +499,20 @@ class AgentWorldStack(pulumi.ComponentResource):
             "PORT": str(CONTAINER_PORT),
             "AWS_REGION": args.region,
             "SNAPSHOT_BUCKET": self.data.snapshots.bucket_name,
-            "REDIS_HOST": self.data.redis.primary_endpoint_address,
-            "REDIS_PORT": "6379",
-            "REDIS_TLS": "true",
             "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
             **table_env,
         }
-        if role.name == "llm-integration":
+        secrets = []
+        if self.data.redis is not None:
+            environment |= {
+                "REDIS_HOST": self.data.redis.primary_endpoint_address,
+                "REDIS_PORT": "6379",
+                "REDIS_TLS": "true",
+            }
+            secrets.append(
+                {"name": "REDIS_AUTH_TOKEN", "valueFrom": self.data.redis_auth_secret.arn}
+            )
+        if role.name in ("llm-integration", ALL.name):  # ``all`` serves the completions too
             environment["BEDROCK_MODEL_IDS"] = ",".join(a.bedrock_model_ids)
             environment["LLM_PROVIDER"] = "agent_world.llm:BedrockProvider"
         app = {
@@ -411,7 +527,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             ],
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
             "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-            "secrets": [{"name": "REDIS_AUTH_TOKEN", "valueFrom": self.data.redis_auth_secret.arn}],
+            **({"secrets": secrets} if secrets else {}),
             "stopTimeout": 30,
             "linuxParameters": {"initProcessEnabled": True},
             "logConfiguration": awslogs(self.log_groups[role.name], args.region, "app"),
@@ -429,7 +545,7 @@ class AgentWorldStack(pulumi.ComponentResource):
         }
         task_definition = aws.ecs.TaskDefinition(
             f"{base}-task",
-            family=f"{prefix}-{role.name}",
+            family=physical,
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
             cpu=str(a.task_cpu),
@@ -444,10 +560,10 @@ class AgentWorldStack(pulumi.ComponentResource):
         )
         target_group = aws.lb.TargetGroup(
             f"{base}-tg",
-            name=f"{prefix}-{role.name}"[:32],
+            name=physical[:32],
             vpc_id=args.vpc_id,
             port=CONTAINER_PORT,
-            protocol="TCP",
+            protocol="HTTP" if self.shared else "TCP",
             target_type="ip",
             deregistration_delay=30,
             health_check={"protocol": "HTTP", "path": "/health", "matcher": "200",
@@ -456,18 +572,33 @@ class AgentWorldStack(pulumi.ComponentResource):
             opts=child,
         )  # fmt: skip
         self.target_groups[role.name] = target_group
-        listener = aws.lb.Listener(
-            f"{base}-listener",
-            load_balancer_arn=self.nlb.arn,
-            port=role.listener_port,
-            protocol="TCP",
-            default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
-            tags=tags,
-            opts=child,
-        )
+        if self.shared:
+            # Only what API Gateway sent for this service, from inside the VPC (the VPC link).
+            route = aws.lb.ListenerRule(
+                f"{base}-rule",
+                listener_arn=args.load_balancer.listener.arn,
+                priority=RULE_PRIORITY + index,
+                conditions=[
+                    {"http_header": {"http_header_name": SERVICE_HEADER, "values": [role.name]}},
+                    {"source_ip": {"values": [args.vpc_cidr]}},
+                ],
+                actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+                tags=tags,
+                opts=child,
+            )
+        else:
+            route = aws.lb.Listener(
+                f"{base}-listener",
+                load_balancer_arn=self.nlb.arn,
+                port=role.listener_port,
+                protocol="TCP",
+                default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+                tags=tags,
+                opts=child,
+            )
         service = aws.ecs.Service(
             f"{base}-service",
-            name=f"{prefix}-{role.name}",
+            name=physical,
             cluster=self.cluster.arn,
             task_definition=task_definition.arn,
             desired_count=a.min_tasks,
@@ -490,7 +621,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             enable_execute_command=False,
             tags=tags,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[capacity, listener], ignore_changes=["desiredCount"]
+                parent=self, depends_on=[capacity, route], ignore_changes=["desiredCount"]
             ),
         )  # fmt: skip
         self.services[role.name] = service
@@ -501,7 +632,7 @@ class AgentWorldStack(pulumi.ComponentResource):
         for metric, value in (("CPU", 70), ("Memory", 80)):
             aws.appautoscaling.Policy(
                 f"{base}-{metric.lower()}-tracking",
-                name=f"{prefix}-{role.name}-{metric.lower()}",
+                name=f"{physical}-{metric.lower()}",
                 policy_type="TargetTrackingScaling",
                 **ecs_scaling.target_ids(target),
                 target_tracking_scaling_policy_configuration={
@@ -520,7 +651,6 @@ class AgentWorldStack(pulumi.ComponentResource):
         tags = dict(args.tags)
         prefix = args.name_prefix
         key_arn = self.data.key.arn
-        nlb_dns = self.nlb.dns_name
 
         # API Gateway writes access logs through one account-wide role (per region).
         logs_role = aws.iam.Role(
@@ -614,9 +744,8 @@ class AgentWorldStack(pulumi.ComponentResource):
                 integration_http_method="ANY",
                 connection_type="VPC_LINK",
                 connection_id=self.vpc_link.id,
-                uri=nlb_dns.apply(lambda d, p=role.listener_port: f"http://{d}:{p}/{{proxy}}"),
-                request_parameters={"integration.request.path.proxy": "method.request.path.proxy"},
                 timeout_milliseconds=29000,
+                **self._rest_target(self.serving[role.name], args),
                 opts=child,
             )
             pieces += [prefix_resource, proxy, method, integration]
@@ -625,7 +754,13 @@ class AgentWorldStack(pulumi.ComponentResource):
             rest_api=self.rest_api.id,
             description="Agent world routes",
             # A new deployment whenever the routes change.
-            triggers={"routes": ",".join(f"{r.api_path}:{r.listener_port}" for r in ROLES)},
+            triggers={
+                "routes": ",".join(
+                    f"{r.api_path}:{self.serving[r.name].name}:{self.serving[r.name].listener_port}"
+                    for r in ROLES
+                ),
+                "path": "shared-alb" if self.shared else "nlb",
+            },
             opts=pulumi.ResourceOptions(parent=self, depends_on=pieces),
         )
         rest_logs = log_group("rest")
@@ -709,24 +844,61 @@ class AgentWorldStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        runtime = next(r for r in ROLES if r.name == "agent-runtime")
+        runtime = self.serving["agent-runtime"]
+        if self.shared:
+            # No VPC link v2 for WebSocket APIs: through the REST API, with a key of its own.
+            bridge_key = random.RandomPassword(f"{name}-bridge-key-value", length=40,
+                                               special=False, opts=child)  # fmt: skip
+            bridge = aws.apigateway.ApiKey(
+                f"{name}-bridge-key",
+                name=f"{prefix}-agent-world-websocket",
+                description="The WebSocket API's routes calling the REST API",
+                value=bridge_key.result,
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["value"]),
+            )
+            aws.apigateway.UsagePlanKey(
+                f"{name}-bridge-usage-plan-key",
+                key_id=bridge.id,
+                key_type="API_KEY",
+                usage_plan_id=plan.id,
+                opts=child,
+            )
+            stage_variables = {BRIDGE_KEY_VARIABLE: pulumi.Output.secret(bridge_key.result)}
+        else:
+            stage_variables = None
         routes = []
         for route_key, path in (("$connect", "connect"), ("$disconnect", "disconnect"),
                                 ("$default", "message")):  # fmt: skip
             slug = route_key.strip("$")
+            parameters = {"integration.request.header.X-Connection-Id": "context.connectionId"}
+            if self.shared:
+                target = {
+                    "integration_uri": self.rest_url.apply(
+                        lambda u, p=path: f"{u}/api/runtime/ws/{p}"
+                    ),
+                    "request_parameters": {
+                        **parameters,
+                        "integration.request.header.x-api-key": (
+                            f"stageVariables.{BRIDGE_KEY_VARIABLE}"
+                        ),
+                    },
+                }
+            else:
+                target = {
+                    "connection_type": "VPC_LINK",
+                    "connection_id": self.vpc_link.id,
+                    "integration_uri": self.nlb.dns_name.apply(
+                        lambda d, p=path: f"http://{d}:{runtime.listener_port}/ws/{p}"
+                    ),
+                    "request_parameters": parameters,
+                }
             integration = aws.apigatewayv2.Integration(
                 f"{name}-ws-{slug}-integration",
                 api_id=self.websocket_api.id,
                 integration_type="HTTP_PROXY",
                 integration_method="POST",
-                connection_type="VPC_LINK",
-                connection_id=self.vpc_link.id,
-                integration_uri=nlb_dns.apply(
-                    lambda d, p=path: f"http://{d}:{runtime.listener_port}/ws/{p}"
-                ),
-                request_parameters={
-                    "integration.request.header.X-Connection-Id": "context.connectionId"
-                },
+                **target,
                 opts=child,
             )
             routes.append(
@@ -755,10 +927,32 @@ class AgentWorldStack(pulumi.ComponentResource):
                 "throttling_rate_limit": a.api_throttle_rate,
                 "throttling_burst_limit": a.api_throttle_burst,
             },
+            stage_variables=stage_variables,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *routes]),
         )
         self.websocket_url = self.websocket_stage.invoke_url
+
+    def _rest_target(self, service: Role, args: AgentWorldArgs) -> dict:
+        """Where a REST route goes: the service's NLB port, or the shared ALB with its header."""
+        path = {"integration.request.path.proxy": "method.request.path.proxy"}
+        if not self.shared:
+            return {
+                "uri": self.nlb.dns_name.apply(
+                    lambda d: f"http://{d}:{service.listener_port}/{{proxy}}"
+                ),
+                "request_parameters": path,
+            }
+        alb = args.load_balancer.load_balancer
+        return {
+            # With a VPC link v2 the load balancer is the target; the URI sets the Host header.
+            "integration_target": alb.arn,
+            "uri": alb.dns_name.apply(lambda d: f"http://{d}/{{proxy}}"),
+            "request_parameters": {
+                **path,
+                f"integration.request.header.{SERVICE_HEADER}": f"'{service.name}'",
+            },
+        }
 
     def _cdn(self, name, args: AgentWorldArgs, child) -> None:
         """CloudFront: the assets bucket (origin access control) and ``/api/*`` to the REST API."""
@@ -895,35 +1089,40 @@ class AgentWorldStack(pulumi.ComponentResource):
         cluster = self.cluster.name
         service_names = {r: s.name for r, s in self.services.items()}
         table_names = {k: t.name for k, t in self.data.tables.items()}
-        redis_id = self.data.redis.id
+        redis = self.data.redis
 
         def widget(title, metrics, stat="Average"):
             return {"type": "metric", "width": 12, "height": 6,
                     "properties": {"title": title, "region": region, "stat": stat,
                                    "period": 300, "metrics": metrics}}  # fmt: skip
 
-        body = pulumi.Output.all(api_name, cluster, service_names, table_names, redis_id).apply(
-            lambda v: {
-                "widgets": [
-                    widget("API latency (ms)", [["AWS/ApiGateway", "Latency", "ApiName", v[0]]]),
-                    widget("API 5xx", [["AWS/ApiGateway", "5XXError", "ApiName", v[0]]], "Sum"),
-                    widget("ECS CPU %", [["AWS/ECS", "CPUUtilization", "ClusterName", v[1],
-                                          "ServiceName", s] for s in v[2].values()]),
-                    widget("ECS memory %", [["AWS/ECS", "MemoryUtilization", "ClusterName", v[1],
-                                             "ServiceName", s] for s in v[2].values()]),
-                    widget("DynamoDB throttled writes", [["AWS/DynamoDB", "WriteThrottleEvents",
-                                                   "TableName", t] for t in v[3].values()], "Sum"),
-                    widget("Redis engine CPU %", [["AWS/ElastiCache", "EngineCPUUtilization",
-                                                   "ReplicationGroupId", v[4]]]),
-                ]
-            }
-        )  # fmt: skip
-        self.dashboard = aws.cloudwatch.Dashboard(
-            f"{name}-dashboard",
-            dashboard_name=f"{prefix}-agent-world",
-            dashboard_body=pulumi.Output.json_dumps(body),
-            opts=child,
-        )
+        def widgets(v):
+            shown = [
+                widget("API latency (ms)", [["AWS/ApiGateway", "Latency", "ApiName", v[0]]]),
+                widget("API 5xx", [["AWS/ApiGateway", "5XXError", "ApiName", v[0]]], "Sum"),
+                widget("ECS CPU %", [["AWS/ECS", "CPUUtilization", "ClusterName", v[1],
+                                      "ServiceName", s] for s in v[2].values()]),
+                widget("ECS memory %", [["AWS/ECS", "MemoryUtilization", "ClusterName", v[1],
+                                         "ServiceName", s] for s in v[2].values()]),
+                widget("DynamoDB throttled writes", [["AWS/DynamoDB", "WriteThrottleEvents",
+                                               "TableName", t] for t in v[3].values()], "Sum"),
+            ]  # fmt: skip
+            if v[4]:
+                redis_cpu = ["AWS/ElastiCache", "EngineCPUUtilization", "ReplicationGroupId", v[4]]
+                shown.append(widget("Redis engine CPU %", [redis_cpu]))
+            return {"widgets": shown}
+
+        self.dashboard = None
+        if args.agent_world.dashboard:
+            body = pulumi.Output.all(
+                api_name, cluster, service_names, table_names, redis.id if redis else ""
+            ).apply(widgets)
+            self.dashboard = aws.cloudwatch.Dashboard(
+                f"{name}-dashboard",
+                dashboard_name=f"{prefix}-agent-world",
+                dashboard_body=pulumi.Output.json_dumps(body),
+                opts=child,
+            )
 
         def alarm(role, description, namespace, metric, dimensions, stat, threshold, op,
                   missing="notBreaching", periods=1):  # fmt: skip
@@ -950,11 +1149,13 @@ class AgentWorldStack(pulumi.ComponentResource):
             "api-5xx": alarm("api-5xx", "The REST API answers server errors", "AWS/ApiGateway",
                              "5XXError", {"ApiName": api_name}, "Sum", 5,
                              "GreaterThanOrEqualToThreshold"),
-            "redis-cpu": alarm("redis-cpu", "The agent world Redis is CPU-bound",
-                               "AWS/ElastiCache", "EngineCPUUtilization",
-                               {"ReplicationGroupId": redis_id}, "Average", 80,
-                               "GreaterThanThreshold", periods=3),
         }  # fmt: skip
+        if redis is not None:
+            self.alarms["redis-cpu"] = alarm(
+                "redis-cpu", "The agent world Redis is CPU-bound", "AWS/ElastiCache",
+                "EngineCPUUtilization", {"ReplicationGroupId": redis.id}, "Average", 80,
+                "GreaterThanThreshold", periods=3,
+            )  # fmt: skip
         for logical, table in self.data.tables.items():
             queries = [
                 {"id": kind.lower(), "return_data": False,

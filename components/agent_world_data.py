@@ -102,6 +102,8 @@ class AgentWorldDataArgs:
     """Subnets of the cache (never public). Required."""
     vpc_id: pulumi.Input[str]
     """The VPC of the cache. Required."""
+    redis: bool = True
+    """Create the Redis replication group. Default true."""
     redis_node_type: str = "cache.t4g.small"
     """ElastiCache node type. Default ``cache.t4g.small``."""
     redis_multi_az: bool = True
@@ -120,6 +122,7 @@ class AgentWorldDataArgs:
             name_prefix=settings.prefix(),
             private_subnet_ids=network.private_subnet_ids,
             vpc_id=network.vpc_id,
+            redis=a.redis,
             redis_node_type=a.redis_node_type,
             redis_multi_az=a.redis_multi_az,
             deletion_protection=settings.deletion_protection,
@@ -134,11 +137,12 @@ class AgentWorldData(pulumi.ComponentResource):
     Creates a KMS key with rotation whose policy also lets CloudWatch Logs of this account
     use it (the stack's log groups); the six tables of :data:`TABLES` - on-demand, point-in-
     time recovery, SSE with that key, deletion protection and ``protect`` in prod; the
-    snapshot archive bucket (moved to Glacier) and the static assets bucket; and a Redis
-    replication group with in-transit and at-rest encryption (that key), its AUTH token
-    generated into Secrets Manager (that key), one node in dev and a replica with
-    automatic failover in prod, in the private subnets behind a security group that
-    admits nothing until a client is added with :meth:`allow_redis_from`.
+    snapshot archive bucket (moved to Glacier) and the static assets bucket; and, unless
+    ``redis`` is off, a Redis replication group with in-transit and at-rest encryption
+    (that key), its AUTH token generated into Secrets Manager (that key), one node in dev
+    and a replica with automatic failover in prod, in the private subnets behind a
+    security group that admits nothing until a client is added with
+    :meth:`allow_redis_from`.
     """
 
     TYPE = "mlplatform:agentworld:AgentWorldData"
@@ -148,9 +152,10 @@ class AgentWorldData(pulumi.ComponentResource):
     """Table per logical name of :data:`TABLES`."""
     snapshots: SecureBucket
     assets: SecureBucket
-    redis: aws.elasticache.ReplicationGroup
-    redis_security_group: aws.ec2.SecurityGroup
-    redis_auth_secret: aws.secretsmanager.Secret
+    redis: aws.elasticache.ReplicationGroup | None
+    """The cache; None when ``redis`` is off (as are the two below)."""
+    redis_security_group: aws.ec2.SecurityGroup | None
+    redis_auth_secret: aws.secretsmanager.Secret | None
 
     def __init__(
         self, name: str, args: AgentWorldDataArgs, opts: pulumi.ResourceOptions | None = None
@@ -273,7 +278,17 @@ class AgentWorldData(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- Redis ----------------------------------------------------------------------
+        self.redis = self.redis_security_group = self.redis_auth_secret = None
+        if args.redis:
+            self._redis(name, args, child)
+
+        self.register_outputs(
+            {"table_names": {k: t.name for k, t in self.tables.items()}, "key_arn": self.key.arn}
+        )
+
+    def _redis(self, name: str, args: AgentWorldDataArgs, child) -> None:
+        tags = dict(args.tags)
+        prefix = args.name_prefix
         self.redis_security_group = aws.ec2.SecurityGroup(
             f"{name}-redis-sg",
             vpc_id=args.vpc_id,
@@ -330,12 +345,10 @@ class AgentWorldData(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.register_outputs(
-            {"table_names": {k: t.name for k, t in self.tables.items()}, "key_arn": self.key.arn}
-        )
-
     def allow_redis_from(self, role: str, client: aws.ec2.SecurityGroup) -> None:
-        """Admit ``client`` to Redis on 6379 (and let it out to Redis)."""
+        """Admit ``client`` to Redis on 6379 (and let it out to Redis); nothing without Redis."""
+        if self.redis_security_group is None:
+            return
         child = pulumi.ResourceOptions(parent=self)
         aws.vpc.SecurityGroupIngressRule(
             f"{self._name}-redis-from-{role}",

@@ -450,6 +450,11 @@ class DataPlatformSettings:
 class AgentWorldSettings:
     """The agent world services (filled in by the agent world stack)."""
 
+    redis: bool = setting(
+        True,
+        "An ElastiCache Redis (seed 004's cache), its token injected into the services. They "
+        "do not use it yet, so dev leaves it off.",
+    )
     redis_multi_az: bool = setting(True, "Redis with a replica and automatic failover.")
     redis_node_type: str = setting(
         "cache.t4g.small",
@@ -468,6 +473,19 @@ class AgentWorldSettings:
     min_tasks: int = setting(
         1, "Fewest tasks per service (the APIs must answer).", int_range(1, 100)
     )
+    single_service: bool = setting(
+        False,
+        "Run the three roles in one service (SERVICE_ROLE=all): one idle task instead of "
+        "three (dev).",
+    )
+    share_load_balancer: bool = setting(
+        False,
+        "Reach the services through the inference stack's load balancer over a VPC link v2 "
+        "instead of an internal NLB of their own, saving the NLB's hourly charge; the "
+        "WebSocket API then reaches them through the REST API. Needs stacks.inference and "
+        "no ingress.certificate_arn (dev).",
+    )
+    dashboard: bool = setting(True, "A CloudWatch dashboard of the stack ($3 a month).")
     max_tasks: int = setting(4, "Most tasks per service.", int_range(1, 100))
     spot_percentage: int = setting(
         0, "Share of the service tasks on Fargate Spot, 0-100.", int_range(0, 100)
@@ -741,6 +759,16 @@ def _check_agent_world(s: Settings, problems: list[str]) -> None:
             f"{ns}cdn_certificate_arn: expected an ACM certificate ARN in us-east-1 when "
             "domain_names is set"
         )
+    if a.share_load_balancer and s.stacks.agent_world:
+        if not s.stacks.inference:
+            problems.append(
+                f"{ns}share_load_balancer: expected false unless stacks.inference is true"
+            )
+        if s.ingress.certificate_arn:
+            problems.append(
+                f"{ns}share_load_balancer: expected false when ingress.certificate_arn is set "
+                "(the VPC link reaches the shared listener over plain HTTP inside the VPC)"
+            )
     for model in a.bedrock_model_ids:
         if not re.fullmatch(r"[a-z0-9-]+\.[A-Za-z0-9._:-]+", model):
             problems.append(f"{ns}bedrock_model_ids: expected Bedrock model IDs (got {model!r})")

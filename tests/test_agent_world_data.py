@@ -97,8 +97,9 @@ def test_snapshots_archive_to_glacier_and_assets_use_sse_s3(each_stack):
     assert block["blockPublicPolicy"] is True and block["restrictPublicBuckets"] is True
 
 
-def test_redis_is_encrypted_with_an_auth_token_from_secrets_manager(dev, prod):
-    for run in (dev, prod):
+def test_redis_is_encrypted_with_an_auth_token_from_secrets_manager(prod, run_stack):
+    dev_with_redis = run_stack("dev", {"agent_world.redis": True}).subtree("agent-world-data")
+    for run in (dev_with_redis, prod):
         redis = run.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
         key = run.one("aws:kms/key:Key").outputs["arn"]
         assert redis["atRestEncryptionEnabled"] is True
@@ -110,22 +111,29 @@ def test_redis_is_encrypted_with_an_auth_token_from_secrets_manager(dev, prod):
         assert version.inputs["secretString"] == redis["authToken"]
         subnets = run.one("aws:elasticache/subnetGroup:SubnetGroup").inputs["subnetIds"]
         assert all(s.startswith("subnet-prv") for s in subnets)
-    dev_redis = dev.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
+    dev_redis = dev_with_redis.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
     prod_redis = prod.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
     assert (dev_redis["numCacheClusters"], dev_redis["automaticFailoverEnabled"]) == (1, False)
+    assert dev_redis["nodeType"] == "cache.t4g.micro"
     assert (prod_redis["numCacheClusters"], prod_redis["automaticFailoverEnabled"]) == (2, True)
     assert prod_redis["multiAzEnabled"] is True
 
 
-def test_redis_admits_only_the_agent_world_tasks(dev_program):
-    group = dev_program.named("agent-world-data-redis-sg")
+def test_dev_has_no_redis_nor_its_token(dev):
+    # Nothing reads the cache yet: dev does not pay $12 a month for it.
+    assert not [r for r in dev.resources if r.type.startswith("aws:elasticache/")]
+    assert not dev.of_type("aws:secretsmanager/secret:Secret")
+
+
+def test_redis_admits_only_the_agent_world_tasks(prod_program):
+    group = prod_program.named("agent-world-data-redis-sg")
     assert "ingress" not in group.inputs and "egress" not in group.inputs
     rules = [
-        r for r in dev_program.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        r for r in prod_program.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
         if r.inputs["securityGroupId"] == group.id
     ]  # fmt: skip
     assert [(r.inputs["referencedSecurityGroupId"], r.inputs["fromPort"]) for r in rules] == [
-        (dev_program.named("agent-world-tasks-sg").id, 6379)
+        (prod_program.named("agent-world-tasks-sg").id, 6379)
     ]
 
 

@@ -378,6 +378,13 @@ def test_pure_helpers():
 
 
 def test_inference_switch_off_registers_none_of_it(run_stack):
-    run = run_stack("dev", {"stacks.inference": False, "data_platform.share_load_balancer": False})
+    run = run_stack(
+        "dev",
+        {
+            "stacks.inference": False,
+            "data_platform.share_load_balancer": False,
+            "agent_world.share_load_balancer": False,
+        },
+    )
     assert not run.of_type("mlplatform:inference:InferenceStack")
     assert not set(SEED_OUTPUTS) & set(run.outputs)

@@ -106,6 +106,12 @@ BAD_CONFIGS = [
      "PriceClass_100"),
     ({"agent_world.bedrock_model_ids": ["not a model"]}, "mlplatform:agent_world.bedrock_model_ids",
      "Bedrock model IDs"),
+    ({"stacks.inference": False, "data_platform.share_load_balancer": False},
+     "mlplatform:agent_world.share_load_balancer", "unless stacks.inference is true"),
+    ({"ingress.certificate_arn":
+      "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"},
+     "mlplatform:agent_world.share_load_balancer", "when ingress.certificate_arn is set"),
+    ({"agent_world.single_service": "one"}, "mlplatform:agent_world.single_service", "boolean"),
     ({"stacks.network": False}, "mlplatform:stacks.training", "needs stacks.network"),
     ({"stacks.network": "yes"}, "mlplatform:stacks.network", "boolean"),
     ({"training.worker_cpu": 3000}, "mlplatform:training.worker_cpu", "one of 256, 512"),
