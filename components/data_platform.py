@@ -42,6 +42,9 @@ ARTIFACTS_PREFIX = "artifacts"
 DB_NAME = "mlflow"
 DB_PORT = 5432
 WORKER_UID = "10001"
+AURORA_ENGINE = "aurora-postgresql"
+AURORA_VERSIONS = {"16": "16.6", "17": "17.4"}
+"""Aurora PostgreSQL version per major version; both can scale to 0 ACUs and pause."""
 MLFLOW_RULE_PRIORITY = 100
 """Listener rule priorities of this stack; the inference services use 10, 20, ... below."""
 API_RULE_PRIORITY = 110
@@ -135,7 +138,9 @@ class DataPlatformStack(pulumi.ComponentResource):
       automated backups, log exports, enhanced monitoring, Performance Insights where the
       class offers it, IAM authentication and automatic minor upgrades, no extended
       support. With deletion protection: multi-AZ as configured, deletion protection, a
-      final snapshot and ``protect``.
+      final snapshot and ``protect``. Or, with ``db_engine: aurora-postgresql``, an Aurora
+      Serverless v2 cluster with the same guarantees (cluster parameter group, instances
+      of ``db.serverless``, a reader with ``multi_az``) that at 0 ACUs pauses when idle.
     - S3: the MLflow artifacts and the pipeline data :class:`SecureBucket` s.
     - MLflow on Fargate (Spot by ``spot_percentage``): the image from
       ``services/mlflow``; the RDS secret, the admin password and the Flask secret key as
@@ -150,7 +155,8 @@ class DataPlatformStack(pulumi.ComponentResource):
 
     TYPE = "mlplatform:data:DataPlatformStack"
 
-    database: aws.rds.Instance
+    database: aws.rds.Instance | aws.rds.Cluster
+    """The RDS instance, or the Aurora cluster (``db_engine: aurora-postgresql``)."""
     artifacts: SecureBucket
     pipeline_data: SecureBucket
     load_balancer: PublicLoadBalancer
@@ -265,85 +271,12 @@ class DataPlatformStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        parameters = aws.rds.ParameterGroup(
-            f"{name}-db-parameters",
-            name=f"{prefix}-mlflow-postgres{d.postgres_version}",
-            family=f"postgres{d.postgres_version}",
-            description="MLflow database: TLS only, connections logged",
-            parameters=[
-                {"name": "rds.force_ssl", "value": "1"},
-                {"name": "log_connections", "value": "1"},
-                {"name": "log_disconnections", "value": "1"},
-                {"name": "log_min_duration_statement", "value": "1000"},
-            ],
-            tags=tags,
-            opts=child,
-        )
-        monitoring_role = aws.iam.Role(
-            f"{name}-db-monitoring-role",
-            name=f"{prefix}-mlflow-db-monitoring",
-            description="RDS enhanced monitoring of the MLflow database",
-            assume_role_policy=aws.iam.get_policy_document_output(
-                statements=[service_trust("monitoring.rds.amazonaws.com", account)]
-            ).json,
-            tags=tags,
-            opts=child,
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-db-monitoring-policy",
-            role=monitoring_role.name,
-            policy_arn=pulumi.Output.concat(
-                "arn:", partition, ":iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
-            ),
-            opts=child,
-        )
-        insights = performance_insights_supported(d.db_instance_class)
-        self.database = aws.rds.Instance(
-            f"{name}-db",
-            identifier=f"{prefix}-mlflow",
-            engine="postgres",
-            engine_version=d.postgres_version,
-            engine_lifecycle_support="open-source-rds-extended-support-disabled",
-            instance_class=d.db_instance_class,
-            allocated_storage=d.db_storage_gib,
-            max_allocated_storage=d.db_max_storage_gib,
-            storage_type="gp3",
-            storage_encrypted=True,
-            kms_key_id=self.db_key.arn,
-            db_name=DB_NAME,
-            username="mlflow_admin",
-            manage_master_user_password=True,
-            port=DB_PORT,
-            db_subnet_group_name=subnets.name,
-            parameter_group_name=parameters.name,
-            vpc_security_group_ids=[self.db_security_group.id],
-            publicly_accessible=False,
-            multi_az=d.multi_az,
-            iam_database_authentication_enabled=True,
-            ca_cert_identifier="rds-ca-rsa2048-g1",
-            backup_retention_period=d.backup_retention_days,
-            backup_window="03:00-04:00",
-            maintenance_window="sun:04:30-sun:05:30",
-            copy_tags_to_snapshot=True,
-            delete_automated_backups=not args.deletion_protection,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
-            monitoring_interval=60,
-            monitoring_role_arn=monitoring_role.arn,
-            performance_insights_enabled=insights,
-            performance_insights_kms_key_id=self.db_key.arn if insights else None,
-            performance_insights_retention_period=7 if insights else None,
-            auto_minor_version_upgrade=True,
-            deletion_protection=args.deletion_protection,
-            skip_final_snapshot=not args.deletion_protection,
-            final_snapshot_identifier=(
-                f"{prefix}-mlflow-final" if args.deletion_protection else None
-            ),
-            apply_immediately=not args.deletion_protection,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection),
-        )
+        if d.db_engine == AURORA_ENGINE:
+            self._aurora_serverless(name, args, subnets, child)
+        else:
+            self._rds_instance(name, args, subnets, partition, account, child)
         self.db_secret_arn = self.database.master_user_secrets.apply(lambda s: s[0].secret_arn)
-        self.db_endpoint = pulumi.Output.concat(self.database.address, ":", str(DB_PORT))
+        self.db_endpoint = pulumi.Output.concat(self.db_host, ":", str(DB_PORT))
 
         # --- generated secrets --------------------------------------------------------------
         self.admin_password_secret = self._generated_secret(
@@ -458,7 +391,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             "environment": [
                 {"name": k, "value": v}
                 for k, v in {
-                    "DB_HOST": self.database.address,
+                    "DB_HOST": self.db_host,
                     "DB_PORT": str(DB_PORT),
                     "DB_NAME": DB_NAME,
                     "DB_SSLMODE": "require",
@@ -470,6 +403,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                     "PUBLIC_SCHEME": self.load_balancer.url.apply(lambda u: u.split(":", 1)[0]),
                     "MLFLOW_AUTH": "true",
                     "AWS_REGION": args.region,
+                    **self._pool_setting(d),
                 }.items()
             ],
             "secrets": [
@@ -585,7 +519,193 @@ class DataPlatformStack(pulumi.ComponentResource):
             }
         )
 
+    # --- the database: an RDS instance, or Aurora Serverless v2 -----------------------------
+
+    def _rds_instance(self, name, args: DataPlatformArgs, subnets, partition, account, child):
+        """RDS for PostgreSQL on ``db_instance_class``, with enhanced monitoring."""
+        d = args.data_platform
+        tags = dict(args.tags)
+        prefix = args.name_prefix
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-db-parameters",
+            name=f"{prefix}-mlflow-postgres{d.postgres_version}",
+            family=f"postgres{d.postgres_version}",
+            description="MLflow database: TLS only, connections logged",
+            parameters=[
+                {"name": "rds.force_ssl", "value": "1"},
+                {"name": "log_connections", "value": "1"},
+                {"name": "log_disconnections", "value": "1"},
+                {"name": "log_min_duration_statement", "value": "1000"},
+            ],
+            tags=tags,
+            opts=child,
+        )
+        monitoring_role = aws.iam.Role(
+            f"{name}-db-monitoring-role",
+            name=f"{prefix}-mlflow-db-monitoring",
+            description="RDS enhanced monitoring of the MLflow database",
+            assume_role_policy=aws.iam.get_policy_document_output(
+                statements=[service_trust("monitoring.rds.amazonaws.com", account)]
+            ).json,
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-db-monitoring-policy",
+            role=monitoring_role.name,
+            policy_arn=pulumi.Output.concat(
+                "arn:", partition, ":iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+            ),
+            opts=child,
+        )
+        insights = performance_insights_supported(d.db_instance_class)
+        self.database = aws.rds.Instance(
+            f"{name}-db",
+            identifier=f"{prefix}-mlflow",
+            engine="postgres",
+            engine_version=d.postgres_version,
+            engine_lifecycle_support="open-source-rds-extended-support-disabled",
+            instance_class=d.db_instance_class,
+            allocated_storage=d.db_storage_gib,
+            max_allocated_storage=d.db_max_storage_gib,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=self.db_key.arn,
+            db_name=DB_NAME,
+            username="mlflow_admin",
+            manage_master_user_password=True,
+            port=DB_PORT,
+            db_subnet_group_name=subnets.name,
+            parameter_group_name=parameters.name,
+            vpc_security_group_ids=[self.db_security_group.id],
+            publicly_accessible=False,
+            multi_az=d.multi_az,
+            iam_database_authentication_enabled=True,
+            ca_cert_identifier="rds-ca-rsa2048-g1",
+            backup_retention_period=d.backup_retention_days,
+            backup_window="03:00-04:00",
+            maintenance_window="sun:04:30-sun:05:30",
+            copy_tags_to_snapshot=True,
+            delete_automated_backups=not args.deletion_protection,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            monitoring_interval=60,
+            monitoring_role_arn=monitoring_role.arn,
+            performance_insights_enabled=insights,
+            performance_insights_kms_key_id=self.db_key.arn if insights else None,
+            performance_insights_retention_period=7 if insights else None,
+            auto_minor_version_upgrade=True,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=not args.deletion_protection,
+            final_snapshot_identifier=(
+                f"{prefix}-mlflow-final" if args.deletion_protection else None
+            ),
+            apply_immediately=not args.deletion_protection,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection),
+        )
+        self.db_host = self.database.address
+
+    def _aurora_serverless(self, name, args: DataPlatformArgs, subnets, child):
+        """An Aurora PostgreSQL Serverless v2 cluster and its instance(s).
+
+        Between ``db_min_acu`` and ``db_max_acu`` capacity units; at 0 the instance pauses
+        after ``db_auto_pause_minutes`` without a connection and bills only storage until the
+        next connection resumes it (about 15 s). No enhanced monitoring or Performance
+        Insights: this mode is for light, intermittent use (dev).
+        """
+        d = args.data_platform
+        tags = dict(args.tags)
+        prefix = args.name_prefix
+        version = AURORA_VERSIONS[d.postgres_version]
+        parameters = aws.rds.ClusterParameterGroup(
+            f"{name}-db-cluster-parameters",
+            name=f"{prefix}-mlflow-aurora-postgresql{d.postgres_version}",
+            family=f"aurora-postgresql{d.postgres_version}",
+            description="MLflow database: TLS only, connections logged",
+            parameters=[
+                {"name": "rds.force_ssl", "value": "1"},
+                {"name": "log_connections", "value": "1"},
+                {"name": "log_disconnections", "value": "1"},
+                {"name": "log_min_duration_statement", "value": "1000"},
+            ],
+            tags=tags,
+            opts=child,
+        )
+        self.database = aws.rds.Cluster(
+            f"{name}-db-cluster",
+            cluster_identifier=f"{prefix}-mlflow",
+            engine=AURORA_ENGINE,
+            engine_mode="provisioned",
+            engine_version=version,
+            database_name=DB_NAME,
+            master_username="mlflow_admin",
+            manage_master_user_password=True,
+            port=DB_PORT,
+            db_subnet_group_name=subnets.name,
+            db_cluster_parameter_group_name=parameters.name,
+            vpc_security_group_ids=[self.db_security_group.id],
+            storage_encrypted=True,
+            kms_key_id=self.db_key.arn,
+            iam_database_authentication_enabled=True,
+            serverlessv2_scaling_configuration={
+                "min_capacity": d.db_min_acu,
+                "max_capacity": d.db_max_acu,
+                "seconds_until_auto_pause": (
+                    d.db_auto_pause_minutes * 60 if d.db_min_acu == 0 else None
+                ),
+            },
+            backup_retention_period=d.backup_retention_days,
+            preferred_backup_window="03:00-04:00",
+            preferred_maintenance_window="sun:04:30-sun:05:30",
+            copy_tags_to_snapshot=True,
+            delete_automated_backups=not args.deletion_protection,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=not args.deletion_protection,
+            final_snapshot_identifier=(
+                f"{prefix}-mlflow-final" if args.deletion_protection else None
+            ),
+            apply_immediately=not args.deletion_protection,
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.deletion_protection,
+                # Minor versions are upgraded by AWS (auto_minor_version_upgrade below).
+                ignore_changes=["engineVersion"],
+            ),
+        )
+        self.db_instances = [
+            aws.rds.ClusterInstance(
+                f"{name}-db-instance-{i}",
+                identifier=f"{prefix}-mlflow-{i}",
+                cluster_identifier=self.database.id,
+                instance_class="db.serverless",
+                engine=AURORA_ENGINE,
+                engine_version=self.database.engine_version,
+                db_subnet_group_name=subnets.name,
+                publicly_accessible=False,
+                ca_cert_identifier="rds-ca-rsa2048-g1",
+                auto_minor_version_upgrade=True,
+                copy_tags_to_snapshot=True,
+                apply_immediately=not args.deletion_protection,
+                tags=tags,
+                opts=pulumi.ResourceOptions(
+                    parent=self, protect=args.deletion_protection, ignore_changes=["engineVersion"]
+                ),
+            )
+            for i in range(2 if d.multi_az else 1)  # a reader in another AZ takes over
+        ]
+        self.db_host = self.database.endpoint
+
     # --- pieces ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _pool_setting(d: DataPlatformSettings) -> dict[str, str]:
+        """MLflow's SQLAlchemy pool keeps connections open, which would keep a database that
+        may pause (Aurora at 0 ACUs) awake: without a pool it can pause when MLflow idles."""
+        if d.db_engine == AURORA_ENGINE and d.db_min_acu == 0:
+            return {"MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool"}
+        return {}
 
     def _generated_secret(self, name, role, description, args: DataPlatformArgs, child):
         value = random.RandomPassword(f"{name}-{role}", length=40, special=False, opts=child)
@@ -741,7 +861,11 @@ class DataPlatformStack(pulumi.ComponentResource):
             "LoadBalancer": self.load_balancer.load_balancer.arn_suffix,
             "TargetGroup": self.mlflow_target_group.arn_suffix,
         }
-        db = {"DBInstanceIdentifier": self.database.identifier}
+        aurora = d.db_engine == AURORA_ENGINE
+        if aurora:
+            db = {"DBClusterIdentifier": self.database.cluster_identifier}
+        else:
+            db = {"DBInstanceIdentifier": self.database.identifier}
         service = {"ClusterName": self.cluster.name, "ServiceName": self.mlflow_service.name}
         # role: (description, namespace, metric, dimensions, statistic, period, periods,
         #        comparison, threshold, missing data)
@@ -759,17 +883,18 @@ class DataPlatformStack(pulumi.ComponentResource):
                 "The MLflow database is CPU-bound", "AWS/RDS", "CPUUtilization", db, "Average",
                 300, 3, "GreaterThanThreshold", 80, "missing",
             ),
-            "db-free-storage": (
-                "The MLflow database has under 10 % of its storage free", "AWS/RDS",
-                "FreeStorageSpace", db, "Minimum", 300, 1, "LessThanThreshold",
-                d.db_storage_gib * 1024**3 // 10, "missing",
-            ),
-            "db-connections": (
+"db-connections": (
                 f"The MLflow database has more than {d.db_connections_alarm} connections",
                 "AWS/RDS", "DatabaseConnections", db, "Maximum", 300, 1, "GreaterThanThreshold",
                 d.db_connections_alarm, "missing",
             ),
         }  # fmt: skip
+        if not aurora:  # Aurora's storage grows by itself
+            specs["db-free-storage"] = (
+                "The MLflow database has under 10 % of its storage free", "AWS/RDS",
+                "FreeStorageSpace", db, "Minimum", 300, 1, "LessThanThreshold",
+                d.db_storage_gib * 1024**3 // 10, "missing",
+            )  # fmt: skip
         if d.mlflow_desired_count > 0:
             # No datapoint means no task runs at all: that is the worst case, not unknown.
             specs["mlflow-tasks-below-desired"] = (

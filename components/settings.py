@@ -398,7 +398,26 @@ class InferenceSettings:
 class DataPlatformSettings:
     """MLflow on Fargate with RDS PostgreSQL and S3 (seed 002)."""
 
-    multi_az: bool = setting(True, "Run the RDS instance with a standby in a second AZ.")
+    multi_az: bool = setting(
+        True, "Run the database with a standby (Aurora: a reader) in a second AZ."
+    )
+    db_engine: str = setting(
+        "postgres",
+        "postgres: an RDS for PostgreSQL instance of db_instance_class. aurora-postgresql: "
+        "Aurora Serverless v2 between db_min_acu and db_max_acu, which at 0 pauses when idle "
+        "(dev).",
+        one_of("postgres", "aurora-postgresql"),
+    )
+    db_min_acu: int = setting(
+        0,
+        "Aurora: fewest capacity units; 0 pauses the database after db_auto_pause_minutes "
+        "without a connection (it bills storage only until the next one resumes it).",
+        int_range(0, 256),
+    )
+    db_max_acu: int = setting(4, "Aurora: most capacity units.", int_range(1, 256))
+    db_auto_pause_minutes: int = setting(
+        15, "Aurora with db_min_acu 0: idle minutes before it pauses.", int_range(5, 1440)
+    )
     db_instance_class: str = setting(
         "db.t4g.medium",
         "RDS instance class.",
@@ -782,6 +801,14 @@ def _check_data_platform(s: Settings, problems: list[str]) -> None:
             f"{ns}backup_retention_days: expected at least 14 when environment is prod "
             f"(got {d.backup_retention_days})"
         )
+    if d.db_engine == "aurora-postgresql":
+        if d.db_max_acu < d.db_min_acu:
+            problems.append(f"{ns}db_max_acu: expected at least db_min_acu ({d.db_min_acu})")
+        if d.postgres_version not in ("16", "17"):
+            problems.append(
+                f"{ns}postgres_version: expected 16 or 17 with db_engine aurora-postgresql "
+                f"(got {d.postgres_version})"
+            )
     if d.db_max_storage_gib < d.db_storage_gib:
         problems.append(
             f"{ns}db_max_storage_gib: expected at least db_storage_gib ({d.db_storage_gib})"

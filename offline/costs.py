@@ -3,11 +3,12 @@
 Idle cost is what bills by the hour or the month whatever the traffic: load balancers and
 their public IPv4 addresses, NAT gateways, interface endpoints, Fargate tasks at their
 minimum count (with the Spot share), EC2 at the Auto Scaling group minimum with its root
-volumes, RDS and ElastiCache nodes and storage, KMS keys, secrets, dashboards and alarms.
-The usage profile adds GPU instance hours, CMA-ES worker hours, API requests and GB
-stored. Prices live in ``prices-us-east-1.json`` (source and date inside); anything not
-modelled (data transfer, LCUs, per-request charges other than the REST API, Container
-Insights metrics, log ingestion) is left out and said so in the README.
+volumes, RDS and ElastiCache nodes and storage (Aurora Serverless v2: its minimum ACUs,
+0 when it pauses), KMS keys, secrets, dashboards and alarms. The usage profile adds GPU
+instance hours, CMA-ES worker hours, API requests, GB stored and, for Aurora Serverless
+v2, ACU hours and database GB. Prices live in ``prices-us-east-1.json`` (source and date
+inside); anything not modelled (data transfer, LCUs, per-request charges other than the
+REST API, Container Insights metrics, log ingestion) is left out and said so in the README.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ def estimate(run: ProgramRun, prices: dict[str, Any], usage: dict[str, float] | 
 
     worker_hourly = 0.0
     gpu_hourly = 0.0
+    aurora_min_acu: dict[str, float] = {}  # cluster id -> its minimum ACU (registered first)
+    aurora_instances: dict[str, int] = defaultdict(int)  # component -> serverless instances
     for r in run.resources:
         t = r.type
         if t == "aws:lb/loadBalancer:LoadBalancer":
@@ -159,6 +162,17 @@ def estimate(run: ProgramRun, prices: dict[str, Any], usage: dict[str, float] | 
             add(r, f"RDS {gb} GiB gp3 × {copies}", copies * gb * monthly["rds_gp3_gb"])
             if r.inputs.get("manageMasterUserPassword"):
                 add(r, "RDS-managed secret", monthly["secret"])
+        elif t == "aws:rds/cluster:Cluster":
+            scaling = r.inputs.get("serverlessv2ScalingConfiguration") or {}
+            aurora_min_acu[r.id] = float(scaling.get("minCapacity", 0))
+            if r.inputs.get("manageMasterUserPassword"):
+                add(r, "RDS-managed secret", monthly["secret"])
+        elif t == "aws:rds/clusterInstance:ClusterInstance":
+            if r.inputs.get("instanceClass") == "db.serverless":
+                acu = aurora_min_acu.get(r.inputs.get("clusterIdentifier"), 0.0)
+                aurora_instances[component[r.urn]] += 1
+                add(r, f"Aurora Serverless v2 at {acu:g} ACU",
+                    acu * hourly["aurora_serverless_acu"] * hours)  # fmt: skip
         elif t == "aws:elasticache/replicationGroup:ReplicationGroup":
             nodes = int(r.inputs.get("numCacheClusters", 1))
             node = r.inputs.get("nodeType")
@@ -193,6 +207,11 @@ def estimate(run: ProgramRun, prices: dict[str, Any], usage: dict[str, float] | 
             )
         if "data-platform" in names:
             result.usage["data-platform"] += usage.get("gb_stored", 0) * monthly["s3_gb"]
+        for name, instances in aurora_instances.items():  # hours awake, and storage
+            result.usage[name] += (
+                instances * usage.get("db_acu_hours", 0) * hourly["aurora_serverless_acu"]
+                + usage.get("db_gb", 0) * monthly["aurora_storage_gb"]
+            )
     return result
 
 

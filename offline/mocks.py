@@ -120,6 +120,19 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
 
+def _managed_secret(region: str, resource_id: str) -> list[dict[str, str]]:
+    """``masterUserSecrets`` of a database whose password RDS manages (rds!db-<uuid>)."""
+    h = _short_hash(resource_id, length=32)
+    name = f"rds!db-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return [
+        {
+            "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{name}-AbCdEf",
+            "kmsKeyId": f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/aws-secretsmanager",
+            "secretStatus": "active",
+        }
+    ]
+
+
 class PlatformMocks(mocks.Mocks):
     """Outputs per resource type and answers per invoke, as AWS would give them."""
 
@@ -146,6 +159,8 @@ class PlatformMocks(mocks.Mocks):
             "aws:sqs/queue:Queue": self._queue,
             "aws:lb/loadBalancer:LoadBalancer": self._load_balancer,
             "aws:rds/instance:Instance": self._db_instance,
+            "aws:rds/cluster:Cluster": self._db_cluster,
+            "aws:rds/clusterInstance:ClusterInstance": self._db_cluster_instance,
             "aws:ecs/cluster:Cluster": self._ecs_cluster,
             "aws:ecs/service:Service": self._ecs_service,
             "aws:ecs/taskDefinition:TaskDefinition": self._task_definition,
@@ -198,7 +213,11 @@ class PlatformMocks(mocks.Mocks):
             return "lt-" + _short_hash(args.name, length=17)
         if args.typ == "aws:iam/accessKey:AccessKey":
             return "AKIA" + _short_hash(args.name, length=16).upper()
-        name = args.inputs.get("name") or args.inputs.get("identifier")
+        name = (
+            args.inputs.get("name")
+            or args.inputs.get("identifier")
+            or args.inputs.get("clusterIdentifier")
+        )
         if isinstance(name, str) and name:
             return name
         return f"{args.name}-{_short_hash(args.typ, args.name, length=7)}"
@@ -273,6 +292,28 @@ class PlatformMocks(mocks.Mocks):
             "zoneId": "Z35SXDOTRQ7X7K",
         }
 
+    def _db_cluster(self, args, resource_id):
+        h = _short_hash(resource_id, length=12)
+        out: dict[str, Any] = {
+            "clusterIdentifier": resource_id,
+            "endpoint": f"{resource_id}.cluster-{h}.{self.region}.rds.amazonaws.com",
+            "readerEndpoint": f"{resource_id}.cluster-ro-{h}.{self.region}.rds.amazonaws.com",
+            "port": int(args.inputs.get("port", 5432)),
+            "arn": f"arn:aws:rds:{self.region}:{ACCOUNT_ID}:cluster:{resource_id}",
+            "engineVersionActual": args.inputs.get("engineVersion"),
+        }
+        if args.inputs.get("manageMasterUserPassword"):
+            out["masterUserSecrets"] = _managed_secret(self.region, resource_id)
+        return out
+
+    def _db_cluster_instance(self, args, resource_id):
+        h = _short_hash(resource_id, length=12)
+        return {
+            "identifier": resource_id,
+            "endpoint": f"{resource_id}.{h}.{self.region}.rds.amazonaws.com",
+            "arn": f"arn:aws:rds:{self.region}:{ACCOUNT_ID}:db:{resource_id}",
+        }
+
     def _db_instance(self, args, resource_id):
         address = (
             f"{resource_id}.{_short_hash(resource_id, length=12)}.{self.region}.rds.amazonaws.com"
@@ -286,17 +327,7 @@ class PlatformMocks(mocks.Mocks):
             "arn": f"arn:aws:rds:{self.region}:{ACCOUNT_ID}:db:{resource_id}",
         }
         if args.inputs.get("manageMasterUserPassword"):
-            # RDS names the secret it manages rds!db-<uuid>.
-            h = _short_hash(resource_id, length=32)
-            name = f"rds!db-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-            out["masterUserSecrets"] = [
-                {
-                    "secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:"
-                    f"{name}-AbCdEf",
-                    "kmsKeyId": f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/aws-secretsmanager",
-                    "secretStatus": "active",
-                }
-            ]
+            out["masterUserSecrets"] = _managed_secret(self.region, resource_id)
         return out
 
     def _ecs_cluster(self, args, resource_id):

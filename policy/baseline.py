@@ -59,7 +59,9 @@ def _truthy(value: Any) -> bool:
 
 def encryption_at_rest(type_: str, props: Mapping[str, Any]) -> list[str]:
     """Stateful resources are encrypted at rest."""
-    if type_ == "aws:rds/instance:Instance" and not _truthy(props.get("storageEncrypted")):
+    if type_ in ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster") and not _truthy(
+        props.get("storageEncrypted")
+    ):
         return ["RDS storage must be encrypted (storageEncrypted)"]
     if type_ == "aws:dynamodb/table:Table" and not _truthy(
         _get(props, "serverSideEncryption.enabled")
@@ -90,7 +92,8 @@ def sqs_encrypted(type_: str, props: Mapping[str, Any]) -> list[str]:
 
 def no_public_databases(type_: str, props: Mapping[str, Any]) -> list[str]:
     """No database is reachable from the internet."""
-    if type_ == "aws:rds/instance:Instance" and _truthy(props.get("publiclyAccessible")):
+    instance = type_ in ("aws:rds/instance:Instance", "aws:rds/clusterInstance:ClusterInstance")
+    if instance and _truthy(props.get("publiclyAccessible")):
         return ["RDS instances must not be publicly accessible"]
     return []
 

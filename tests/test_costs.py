@@ -71,6 +71,24 @@ def test_multi_az_rds_doubles_instance_and_storage_and_adds_its_secret():
     assert costs.estimate(run_of(db), PRICES).total_idle() == pytest.approx(expected)
 
 
+def test_aurora_serverless_bills_its_minimum_acus_per_instance_and_nothing_when_it_pauses():
+    cluster = resource("aws:rds/cluster:Cluster", "cluster",
+                       {"serverlessv2ScalingConfiguration": {"minCapacity": 0.5,
+                                                             "maxCapacity": 4},
+                        "manageMasterUserPassword": True}, id_="c-1")  # fmt: skip
+    instances = [
+        resource("aws:rds/clusterInstance:ClusterInstance", f"i{n}",
+                 {"clusterIdentifier": "c-1", "instanceClass": "db.serverless"})
+        for n in range(2)
+    ]  # fmt: skip
+    run = run_of(cluster, *instances)
+    assert costs.estimate(run, PRICES).total_idle() == pytest.approx(2 * 0.5 * 0.12 * HOURS + 0.4)
+    cluster.inputs["serverlessv2ScalingConfiguration"]["minCapacity"] = 0
+    estimate = costs.estimate(run, PRICES, {"db_acu_hours": 60, "db_gb": 2})
+    assert estimate.total_idle() == pytest.approx(0.4)  # the managed secret only
+    assert estimate.usage["stack"] == pytest.approx(2 * 60 * 0.12 + 2 * 0.1)
+
+
 def test_gpu_instances_bill_at_the_asg_minimum_with_their_spot_share_and_root_volume():
     template = resource("aws:ec2/launchTemplate:LaunchTemplate", "lt",
                         {"instanceType": "g4dn.xlarge",
@@ -107,7 +125,10 @@ def test_the_usage_profile_adds_gpu_and_worker_hours_requests_and_storage(dev_pr
     usage = costs.load_usage()
     estimate = costs.estimate(dev_program, PRICES, usage)
     assert estimate.usage["agent-world"] == pytest.approx(usage["api_million_requests"] * 3.5)
-    assert estimate.usage["data-platform"] == pytest.approx(usage["gb_stored"] * 0.023)
+    # S3, and dev's Aurora database while awake, with its storage
+    assert estimate.usage["data-platform"] == pytest.approx(
+        usage["gb_stored"] * 0.023 + usage["db_acu_hours"] * 0.12 + usage["db_gb"] * 0.1
+    )
     assert estimate.usage["inference"] > 0 and estimate.usage["training"] > 0
     assert estimate.total_with_usage() > estimate.total_idle()
 

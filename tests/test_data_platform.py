@@ -6,11 +6,18 @@ import json
 
 import pytest
 
-from components.data_platform import MLFLOW_HEALTH_PATH, performance_insights_supported
+from components.data_platform import (
+    AURORA_VERSIONS,
+    MLFLOW_HEALTH_PATH,
+    performance_insights_supported,
+)
 from offline.mocks import ACCOUNT_ID, SECRET_PLACEHOLDER
 from offline.runner import ProgramError
 
 DB = "aws:rds/instance:Instance"
+CLUSTER = "aws:rds/cluster:Cluster"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LB = "aws:lb/loadBalancer:LoadBalancer"
 SERVICE = "aws:ecs/service:Service"
 
@@ -23,6 +30,20 @@ def dev(dev):
 @pytest.fixture(scope="module")
 def prod(prod):
     return prod.subtree("data-platform")
+
+
+@pytest.fixture(scope="module")
+def dev_rds(run_program_module):
+    """Dev with an RDS instance instead of its Aurora Serverless v2."""
+    return run_program_module("dev", {"data_platform.db_engine": "postgres"}).subtree(
+        "data-platform"
+    )
+
+
+@pytest.fixture(params=["dev_rds", "prod"])
+def instance_stack(request, dev_rds, prod):
+    """Each stack with an RDS instance in turn."""
+    return {"dev_rds": dev_rds, "prod": prod}[request.param]
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +84,9 @@ def grants(document):
 # --- the database ---------------------------------------------------------------------
 
 
-def test_database_is_current_postgres_private_encrypted_with_a_managed_password(each_stack):
-    db = each_stack.one(DB).inputs
-    key = each_stack.named("data-platform-db-key")
+def test_database_is_current_postgres_private_encrypted_with_a_managed_password(instance_stack):
+    db = instance_stack.one(DB).inputs
+    key = instance_stack.named("data-platform-db-key")
     assert (db["engine"], db["engineVersion"]) == ("postgres", "17")
     assert db["manageMasterUserPassword"] is True
     assert "password" not in db
@@ -79,37 +100,36 @@ def test_database_is_current_postgres_private_encrypted_with_a_managed_password(
     assert db["monitoringInterval"] == 60
 
 
-def test_database_has_its_own_subnet_group_in_private_subnets(each_stack):
-    subnets = each_stack.one("aws:rds/subnetGroup:SubnetGroup")
+def test_database_has_its_own_subnet_group_in_private_subnets(instance_stack):
+    subnets = instance_stack.one("aws:rds/subnetGroup:SubnetGroup")
     assert all(s.startswith("subnet-prv") for s in subnets.inputs["subnetIds"])
-    assert each_stack.one(DB).inputs["dbSubnetGroupName"] == subnets.outputs["name"]
+    assert instance_stack.one(DB).inputs["dbSubnetGroupName"] == subnets.outputs["name"]
 
 
-def test_parameter_group_forces_ssl(each_stack):
-    group = each_stack.one("aws:rds/parameterGroup:ParameterGroup")
+def test_parameter_group_forces_ssl(instance_stack):
+    group = instance_stack.one("aws:rds/parameterGroup:ParameterGroup")
     assert group.inputs["family"] == "postgres17"
     assert {"name": "rds.force_ssl", "value": "1"} in group.inputs["parameters"]
-    assert each_stack.one(DB).inputs["parameterGroupName"] == group.outputs["name"]
+    assert instance_stack.one(DB).inputs["parameterGroupName"] == group.outputs["name"]
 
 
-def test_database_admits_only_the_mlflow_tasks_on_5432(each_stack):
-    db_sg = each_stack.named("data-platform-db-sg")
-    assert each_stack.one(DB).inputs["vpcSecurityGroupIds"] == [db_sg.id]
+def test_database_admits_only_the_mlflow_tasks_on_5432(instance_stack):
+    db_sg = instance_stack.named("data-platform-db-sg")
+    assert instance_stack.one(DB).inputs["vpcSecurityGroupIds"] == [db_sg.id]
     rules = [
-        r for r in each_stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-        if r.inputs["securityGroupId"] == db_sg.id
+        r for r in instance_stack.of_type(INGRESS) if r.inputs["securityGroupId"] == db_sg.id
     ]  # fmt: skip
     assert len(rules) == 1
     assert (
         rules[0].inputs["referencedSecurityGroupId"]
-        == each_stack.named("data-platform-mlflow-sg").id
+        == instance_stack.named("data-platform-mlflow-sg").id
     )
     assert (rules[0].inputs["fromPort"], rules[0].inputs["toPort"]) == (5432, 5432)
     assert "ingress" not in db_sg.inputs and "egress" not in db_sg.inputs
 
 
-def test_backups_and_availability_follow_the_environment(dev, prod):
-    d, p = dev.one(DB), prod.one(DB)
+def test_backups_and_availability_follow_the_environment(dev_rds, prod):
+    d, p = dev_rds.one(DB), prod.one(DB)
     assert (d.inputs["backupRetentionPeriod"], p.inputs["backupRetentionPeriod"]) == (7, 14)
     assert (d.inputs["multiAz"], p.inputs["multiAz"]) == (False, True)
 
@@ -123,23 +143,102 @@ def test_prod_database_is_protected_with_a_final_snapshot(prod):
     assert db.inputs["deleteAutomatedBackups"] is False
 
 
-def test_dev_database_can_be_torn_down(dev):
-    db = dev.one(DB)
+def test_dev_database_can_be_torn_down(dev_rds):
+    db = dev_rds.one(DB)
     assert db.inputs["deletionProtection"] is False
     assert db.inputs["skipFinalSnapshot"] is True
     assert db.options["protect"] is False
 
 
-def test_performance_insights_where_the_class_offers_it(dev, prod):
+def test_performance_insights_where_the_class_offers_it(dev_rds, prod):
     assert prod.one(DB).inputs["performanceInsightsEnabled"] is True
     assert (
         prod.one(DB).inputs["performanceInsightsKmsKeyId"]
         == prod.named("data-platform-db-key").outputs["arn"]
     )
-    assert dev.one(DB).inputs["performanceInsightsEnabled"] is False  # db.t4g.micro
+    assert dev_rds.one(DB).inputs["performanceInsightsEnabled"] is False  # db.t4g.micro
     assert not performance_insights_supported("db.t4g.small")
     assert performance_insights_supported("db.t4g.medium")
     assert performance_insights_supported("db.r7g.large")
+
+
+# --- dev's database: Aurora Serverless v2 that pauses -------------------------------------
+
+
+def test_dev_database_is_aurora_serverless_v2_that_pauses_when_idle(dev):
+    assert not dev.of_type(DB)
+    cluster = dev.one(CLUSTER)
+    c = cluster.inputs
+    key = dev.named("data-platform-db-key")
+    assert (c["engine"], c["engineMode"], c["engineVersion"]) == (
+        "aurora-postgresql",
+        "provisioned",
+        AURORA_VERSIONS["17"],
+    )
+    assert c["serverlessv2ScalingConfiguration"] == {
+        "minCapacity": 0,
+        "maxCapacity": 2,
+        "secondsUntilAutoPause": 900,
+    }
+    assert c["manageMasterUserPassword"] is True and "masterPassword" not in c
+    assert c["storageEncrypted"] is True and c["kmsKeyId"] == key.outputs["arn"]
+    assert c["iamDatabaseAuthenticationEnabled"] is True
+    assert c["backupRetentionPeriod"] == 7
+    assert c["enabledCloudwatchLogsExports"] == ["postgresql"]
+    assert c["vpcSecurityGroupIds"] == [dev.named("data-platform-db-sg").id]
+    subnets = dev.one("aws:rds/subnetGroup:SubnetGroup")
+    assert c["dbSubnetGroupName"] == subnets.outputs["name"]
+    assert all(s.startswith("subnet-prv") for s in subnets.inputs["subnetIds"])
+    group = dev.one("aws:rds/clusterParameterGroup:ClusterParameterGroup")
+    assert group.inputs["family"] == "aurora-postgresql17"
+    assert {"name": "rds.force_ssl", "value": "1"} in group.inputs["parameters"]
+    assert c["dbClusterParameterGroupName"] == group.outputs["name"]
+    # dev: nothing keeps it from being torn down
+    assert (c["deletionProtection"], c["skipFinalSnapshot"]) == (False, True)
+    assert cluster.options["protect"] is False
+
+
+def test_dev_database_has_one_private_serverless_instance(dev):
+    (instance,) = dev.of_type("aws:rds/clusterInstance:ClusterInstance")
+    i = instance.inputs
+    assert i["clusterIdentifier"] == dev.one(CLUSTER).id
+    assert (i["instanceClass"], i["publiclyAccessible"]) == ("db.serverless", False)
+    assert i["autoMinorVersionUpgrade"] is True
+    assert i["caCertIdentifier"] == "rds-ca-rsa2048-g1"
+
+
+def test_aurora_with_a_standby_gets_a_reader_and_prod_options_protect_it(run_program_module):
+    run = run_program_module(
+        "prod", {"data_platform.db_engine": "aurora-postgresql", "data_platform.db_min_acu": 1}
+    ).subtree("data-platform")
+    cluster = run.one(CLUSTER)
+    assert len(run.of_type("aws:rds/clusterInstance:ClusterInstance")) == 2
+    assert cluster.inputs["deletionProtection"] is True
+    assert cluster.inputs["finalSnapshotIdentifier"] == "mlplatform-prod-mlflow-final"
+    assert cluster.options["protect"] is True
+    assert "secondsUntilAutoPause" not in cluster.inputs["serverlessv2ScalingConfiguration"]
+    # Not pausing: MLflow keeps its connection pool.
+    assert "MLFLOW_SQLALCHEMYSTORE_POOLCLASS" not in env(run)
+    assert "data-platform-db-free-storage" not in {a.name for a in run.of_type(ALARM)}
+
+
+def test_mlflow_holds_no_idle_connections_to_a_database_that_pauses(dev, dev_rds):
+    assert env(dev)["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] == "NullPool"
+    assert "MLFLOW_SQLALCHEMYSTORE_POOLCLASS" not in env(dev_rds)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"data_platform.db_min_acu": 4, "data_platform.db_max_acu": 2},
+         r"db_max_acu: expected at least db_min_acu \(4\)"),
+        ({"data_platform.postgres_version": "15"}, "postgres_version: expected 16 or 17"),
+        ({"data_platform.db_engine": "mysql"}, "db_engine: expected one of postgres"),
+    ],
+)  # fmt: skip
+def test_bad_aurora_settings_are_refused(run_stack, overrides, message):
+    with pytest.raises(ProgramError, match=message):
+        run_stack("dev", overrides)
 
 
 def test_prod_requires_two_weeks_of_backups(run_stack):
@@ -181,7 +280,7 @@ def test_mlflow_image_is_built_from_services_mlflow(dev):
 
 
 def test_mlflow_gets_the_database_secret_and_its_keys_as_ecs_secrets(each_stack):
-    db = each_stack.one(DB)
+    (db,) = each_stack.of_type(DB) or each_stack.of_type(CLUSTER)
     secret_arn = db.outputs["masterUserSecrets"][0]["secretArn"]
     secrets = {s["name"]: s["valueFrom"] for s in container(each_stack)["secrets"]}
     assert secrets == {
@@ -207,11 +306,12 @@ def test_no_password_or_key_in_plain_environment_or_outputs(dev, dev_program, wi
         assert not any("password" in k and not k.endswith("_secret_arn") for k in program.outputs)
 
 
-def test_backend_store_comes_from_the_database_and_artifacts_are_proxied_to_s3(dev):
+def test_backend_store_comes_from_the_database_and_artifacts_are_proxied_to_s3(dev, dev_rds):
     e = env(dev)
-    db = dev.one(DB)
+    host = dev.one(CLUSTER).outputs["endpoint"]  # the writer
+    assert env(dev_rds)["DB_HOST"] == dev_rds.one(DB).outputs["address"]
     bucket = dev.named("data-platform-artifacts-bucket").outputs["bucket"]
-    assert (e["DB_HOST"], e["DB_PORT"], e["DB_NAME"]) == (db.outputs["address"], "5432", "mlflow")
+    assert (e["DB_HOST"], e["DB_PORT"], e["DB_NAME"]) == (host, "5432", "mlflow")
     assert e["DB_SSLMODE"] == "require"
     assert e["ARTIFACTS_DESTINATION"] == f"s3://{bucket}/artifacts"
     assert e["MLFLOW_AUTH"] == "true"
@@ -370,10 +470,22 @@ ALARMS = {
 
 
 @pytest.mark.parametrize("role", ALARMS)
-def test_alarms_notify_the_topic(each_stack, role):
-    alarm = each_stack.named(f"data-platform-{role}")
+def test_alarms_notify_the_topic(instance_stack, role):
+    alarm = instance_stack.named(f"data-platform-{role}")
     assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == ALARMS[role]
-    assert alarm.inputs["alarmActions"] == [each_stack.outputs["alarm_topic_arn"]]
+    assert alarm.inputs["alarmActions"] == [instance_stack.outputs["alarm_topic_arn"]]
+    if role.startswith("db-"):
+        assert alarm.inputs["dimensions"] == {
+            "DBInstanceIdentifier": instance_stack.one(DB).outputs["identifier"]
+        }
+
+
+def test_aurora_alarms_watch_the_cluster(dev):
+    cluster = dev.one(CLUSTER).outputs["clusterIdentifier"]
+    db_alarms = {a.name: a.inputs for a in dev.of_type(ALARM) if "-db-" in a.name}
+    assert set(db_alarms) == {"data-platform-db-cpu", "data-platform-db-connections"}
+    for alarm in db_alarms.values():
+        assert alarm["dimensions"] == {"DBClusterIdentifier": cluster}
 
 
 def test_tasks_below_desired_uses_the_desired_count(dev, prod):

@@ -41,6 +41,7 @@ def test_the_pack_lists_every_rule():
 
 VIOLATIONS = [
     ("encryption-at-rest", "aws:rds/instance:Instance", {"storageEncrypted": False}),
+    ("encryption-at-rest", "aws:rds/cluster:Cluster", {"engine": "aurora-postgresql"}),
     ("encryption-at-rest", "aws:dynamodb/table:Table", {"pointInTimeRecovery": {"enabled": True}}),
     ("encryption-at-rest", "aws:elasticache/replicationGroup:ReplicationGroup",
      {"atRestEncryptionEnabled": True, "transitEncryptionEnabled": False}),
@@ -51,6 +52,8 @@ VIOLATIONS = [
     ("sqs-sse", "aws:sqs/queue:Queue", {"sqsManagedSseEnabled": False}),
     ("no-public-databases", "aws:rds/instance:Instance",
      {"storageEncrypted": True, "publiclyAccessible": True}),
+    ("no-public-databases", "aws:rds/clusterInstance:ClusterInstance",
+     {"instanceClass": "db.serverless", "publiclyAccessible": True}),
     ("imdsv2", "aws:ec2/launchTemplate:LaunchTemplate",
      {"metadataOptions": {"httpTokens": "optional"}}),
     ("ecr-scan-immutable", "aws:ecr/repository:Repository",
