@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     estimate = costs.estimate(run, costs.load_prices(), costs.load_usage(args.usage))
     print()
     print("\n".join(costs.render(estimate, args.usage.name)))
+    print()
+    print("\n".join(costs.render_largest(estimate)))
     written = diagram.write(run, args.out)
     print()
     print("Architecture diagram: " + ", ".join(str(p) for p in written))

@@ -232,3 +232,13 @@ def render(estimate_: Estimate, usage_name: str) -> list[str]:
     lines.append(f"  {'total':<{width}}  {estimate_.total_idle():9.2f}  "
                  f"{estimate_.total_with_usage():11.2f}")  # fmt: skip
     return lines
+
+
+def render_largest(estimate_: Estimate, count: int = 8) -> list[str]:
+    """The ``count`` largest idle charges, largest first: what dominates the idle figure."""
+    items = sorted(estimate_.items, key=lambda item: -item[2])[:count]
+    total = estimate_.total_idle() or 1.0
+    lines = ["Largest idle charges (USD/month, share of the idle total):"]
+    lines += [f"  {monthly:8.2f}  {monthly / total:4.0%}  {component}: {what}"
+              for component, what, monthly in items]  # fmt: skip
+    return lines

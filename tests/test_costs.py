@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from offline import costs
@@ -155,3 +157,53 @@ def test_the_readme_cost_table_is_what_the_plan_computes(dev_program, prod_progr
     computed = [dev.total_idle(), dev.total_with_usage(), prod.total_idle(),
                 prod.total_with_usage()]  # fmt: skip
     assert shown == pytest.approx(computed, abs=0.01)
+
+
+def test_the_largest_idle_charges_come_first_with_their_share():
+    items = [
+        resource("aws:kms/key:Key", "k", {}),
+        resource("aws:cloudwatch/dashboard:Dashboard", "d", {}),
+    ]
+    lines = costs.render_largest(costs.estimate(run_of(*items), PRICES), count=1)
+    assert lines[1].split() == ["3.00", "75%", "stack:", "dashboard", "d"]
+    assert len(lines) == 2
+
+
+# --- the budget: dev with all five stacks on, idle, every HTTP API answering -------------
+
+DEV_IDLE_BUDGET = 50.0
+
+
+def test_dev_with_all_five_stacks_idles_within_the_budget(dev_program):
+    switched = json.loads(dev_program.config["mlplatform:stacks"])
+    assert sorted(k for k, on in switched.items() if on) == [
+        "agent_world", "data_platform", "inference", "network", "training"
+    ]  # fmt: skip
+    estimate = costs.estimate(dev_program, PRICES)
+    assert set(estimate.idle) >= {"network", "training", "inference", "data-platform",
+                                  "agent-world"}  # fmt: skip
+    assert estimate.total_idle() <= DEV_IDLE_BUDGET
+
+
+def test_every_dev_http_service_without_a_gpu_keeps_a_task_running(dev_program):
+    """Idle dev still answers every HTTP API: a service behind a load balancer that needs no
+    GPU never scales to zero (GPU services may: they start on the first request)."""
+    tasks = {
+        t.outputs["arn"]: t for t in dev_program.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    }
+    minimums = {t.inputs["resourceId"]: t.inputs["minCapacity"]
+                for t in dev_program.of_type("aws:appautoscaling/target:Target")}  # fmt: skip
+    served = []
+    for service in dev_program.of_type("aws:ecs/service:Service"):
+        if not service.inputs.get("loadBalancers"):
+            continue  # the training workers: a queue, not an HTTP API
+        task = tasks[service.inputs["taskDefinition"]]
+        gpu = "GPU" in task.inputs["containerDefinitions"]
+        cluster = service.inputs["cluster"].rsplit("/", 1)[-1]
+        minimum = minimums.get(f"service/{cluster}/{service.inputs['name']}",
+                               service.inputs.get("desiredCount", 0))  # fmt: skip
+        served.append(service.name)
+        assert gpu or minimum >= 1, service.name
+    assert {"data-platform-mlflow-service", "inference-ai-inference-service",
+            "agent-world-all-service",
+            "inference-vision-validator-service"} <= set(served)  # fmt: skip
