@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import ecs_scaling, queue_scaling
+from components import ecs_scaling, queue_scaling, security_groups
 from components.agent_world_data import AgentWorldData, AgentWorldDataArgs
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
@@ -255,33 +255,25 @@ class AgentWorldStack(pulumi.ComponentResource):
             front = self._shared_alb_path(name, args, child)
         else:
             front = self._nlb_path(name, args, child)
-        aws.vpc.SecurityGroupIngressRule(
+        security_groups.ingress_from(
             f"{name}-tasks-from-lb",
-            security_group_id=self.tasks_security_group.id,
-            referenced_security_group_id=front.id,
-            ip_protocol="tcp",
-            from_port=CONTAINER_PORT,
-            to_port=CONTAINER_PORT,
+            group_id=self.tasks_security_group.id,
+            source_id=front.id,
+            ports=CONTAINER_PORT,
             description="From the agent world load balancer",
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        security_groups.egress_to(
             f"{name}-lb-to-tasks",
-            security_group_id=front.id,
-            referenced_security_group_id=self.tasks_security_group.id,
-            ip_protocol="tcp",
-            from_port=CONTAINER_PORT,
-            to_port=CONTAINER_PORT,
+            group_id=front.id,
+            target_id=self.tasks_security_group.id,
+            ports=CONTAINER_PORT,
             description="To the agent world tasks",
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        security_groups.https_out(
             f"{name}-tasks-https-out",
-            security_group_id=self.tasks_security_group.id,
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
+            self.tasks_security_group.id,
             description="DynamoDB, S3, Bedrock, X-Ray, ECR, CloudWatch Logs, Secrets Manager",
             opts=child,
         )
@@ -393,23 +385,19 @@ class AgentWorldStack(pulumi.ComponentResource):
             tags={**tags, "Name": f"{prefix}-agent-world-vpc-link"},
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        security_groups.egress_to(
             f"{name}-vpc-link-to-alb",
-            security_group_id=link_security_group.id,
-            referenced_security_group_id=alb.security_group.id,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
+            group_id=link_security_group.id,
+            target_id=alb.security_group.id,
+            ports=port,
             description="To the shared load balancer",
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        security_groups.ingress_from(
             f"{name}-alb-from-vpc-link",
-            security_group_id=alb.security_group.id,
-            referenced_security_group_id=link_security_group.id,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
+            group_id=alb.security_group.id,
+            source_id=link_security_group.id,
+            ports=port,
             description="From the agent world VPC link (API Gateway)",
             opts=child,
         )

@@ -28,6 +28,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components import security_groups
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.policies import (
     Condition,
@@ -350,23 +351,19 @@ class AgentWorldData(pulumi.ComponentResource):
         if self.redis_security_group is None:
             return
         child = pulumi.ResourceOptions(parent=self)
-        aws.vpc.SecurityGroupIngressRule(
+        security_groups.ingress_from(
             f"{self._name}-redis-from-{role}",
-            security_group_id=self.redis_security_group.id,
-            referenced_security_group_id=client.id,
-            ip_protocol="tcp",
-            from_port=6379,
-            to_port=6379,
+            group_id=self.redis_security_group.id,
+            source_id=client.id,
+            ports=6379,
             description=f"Redis from {role}",
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        security_groups.egress_to(
             f"{self._name}-{role}-to-redis",
-            security_group_id=client.id,
-            referenced_security_group_id=self.redis_security_group.id,
-            ip_protocol="tcp",
-            from_port=6379,
-            to_port=6379,
+            group_id=client.id,
+            target_id=self.redis_security_group.id,
+            ports=6379,
             description="To the agent world Redis",
             opts=child,
         )

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import queue_scaling
+from components import queue_scaling, security_groups
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
@@ -487,23 +487,19 @@ class DataPlatformStack(pulumi.ComponentResource):
         # PostgreSQL from the tasks that use it, and nothing else.
         for client in clients:
             role = "mlflow" if client is self.mlflow_security_group else "api"
-            aws.vpc.SecurityGroupIngressRule(
+            security_groups.ingress_from(
                 f"{name}-db-from-{role}",
-                security_group_id=self.db_security_group.id,
-                referenced_security_group_id=client.id,
-                ip_protocol="tcp",
-                from_port=DB_PORT,
-                to_port=DB_PORT,
+                group_id=self.db_security_group.id,
+                source_id=client.id,
+                ports=DB_PORT,
                 description=f"PostgreSQL from the {role} tasks",
                 opts=child,
             )
-            aws.vpc.SecurityGroupEgressRule(
+            security_groups.egress_to(
                 f"{name}-{role}-to-db",
-                security_group_id=client.id,
-                referenced_security_group_id=self.db_security_group.id,
-                ip_protocol="tcp",
-                from_port=DB_PORT,
-                to_port=DB_PORT,
+                group_id=client.id,
+                target_id=self.db_security_group.id,
+                ports=DB_PORT,
                 description="To the MLflow database",
                 opts=child,
             )
@@ -728,33 +724,25 @@ class DataPlatformStack(pulumi.ComponentResource):
     def _rule(self, name, task_sg: aws.ec2.SecurityGroup, port: int, child) -> None:
         """The load balancer to ``task_sg`` on ``port``, and HTTPS out of the tasks."""
         alb_sg = self.load_balancer.security_group
-        aws.vpc.SecurityGroupIngressRule(
+        security_groups.ingress_from(
             f"{name}-from-alb",
-            security_group_id=task_sg.id,
-            referenced_security_group_id=alb_sg.id,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
+            group_id=task_sg.id,
+            source_id=alb_sg.id,
+            ports=port,
             description="From the load balancer",
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        security_groups.egress_to(
             f"{name}-alb-out",
-            security_group_id=alb_sg.id,
-            referenced_security_group_id=task_sg.id,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
+            group_id=alb_sg.id,
+            target_id=task_sg.id,
+            ports=port,
             description="To the data platform tasks",
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        security_groups.https_out(
             f"{name}-https-out",
-            security_group_id=task_sg.id,
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
+            task_sg.id,
             description="S3, ECR, CloudWatch Logs, Secrets Manager",
             opts=child,
         )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components import security_groups
 from components.policies import Condition, allow, service_trust
 
 # The ECS GPU-optimized Amazon Linux 2023 AMI, as AWS publishes it.
@@ -189,23 +190,17 @@ class GpuCapacity(pulumi.ComponentResource):
             tags={**tags, "Name": f"{args.name_prefix}-gpu-instances"},
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        security_groups.ingress_from(
             f"{name}-from-alb",
-            security_group_id=self.security_group.id,
-            referenced_security_group_id=args.load_balancer_security_group_id,
-            ip_protocol="tcp",
-            from_port=low,
-            to_port=high,
+            group_id=self.security_group.id,
+            source_id=args.load_balancer_security_group_id,
+            ports=(low, high),
             description="Load balancer to bridge-mode tasks",
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        security_groups.https_out(
             f"{name}-https-out",
-            security_group_id=self.security_group.id,
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
+            self.security_group.id,
             description="ECS, ECR, CloudWatch Logs, Secrets Manager, OS updates",
             opts=child,
         )

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import ecs_scaling, instance_types, queue_scaling
+from components import ecs_scaling, instance_types, queue_scaling, security_groups
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy
 from components.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapacityArgs
 from components.images import ServiceImage, ServiceImageArgs
@@ -204,13 +204,11 @@ class InferenceStack(pulumi.ComponentResource):
             )
             providers.append(self.gpu_capacity.capacity_provider.name)
             low, high = DYNAMIC_PORTS
-            aws.vpc.SecurityGroupEgressRule(
+            security_groups.egress_to(
                 f"{name}-alb-to-gpu",
-                security_group_id=alb_sg.id,
-                referenced_security_group_id=self.gpu_capacity.security_group.id,
-                ip_protocol="tcp",
-                from_port=low,
-                to_port=high,
+                group_id=alb_sg.id,
+                target_id=self.gpu_capacity.security_group.id,
+                ports=(low, high),
                 description="To the GPU instances' bridge-mode tasks",
                 opts=child,
             )
@@ -417,33 +415,25 @@ class InferenceStack(pulumi.ComponentResource):
                 tags={**tags, "Name": f"{prefix}-{svc.name}"},
                 opts=child,
             )
-            aws.vpc.SecurityGroupIngressRule(
+            security_groups.ingress_from(
                 f"{base}-from-alb",
-                security_group_id=task_sg.id,
-                referenced_security_group_id=alb_sg.id,
-                ip_protocol="tcp",
-                from_port=svc.container_port,
-                to_port=svc.container_port,
+                group_id=task_sg.id,
+                source_id=alb_sg.id,
+                ports=svc.container_port,
                 description="From the load balancer",
                 opts=child,
             )
-            aws.vpc.SecurityGroupEgressRule(
+            security_groups.https_out(
                 f"{base}-https-out",
-                security_group_id=task_sg.id,
-                cidr_ipv4="0.0.0.0/0",
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
+                task_sg.id,
                 description="ECR, CloudWatch Logs, Secrets Manager",
                 opts=child,
             )
-            aws.vpc.SecurityGroupEgressRule(
+            security_groups.egress_to(
                 f"{base}-alb-out",
-                security_group_id=alb_sg.id,
-                referenced_security_group_id=task_sg.id,
-                ip_protocol="tcp",
-                from_port=svc.container_port,
-                to_port=svc.container_port,
+                group_id=alb_sg.id,
+                target_id=task_sg.id,
+                ports=svc.container_port,
                 description=f"To {svc.name}",
                 opts=child,
             )

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import ecs_scaling, queue_scaling
+from components import ecs_scaling, queue_scaling, security_groups
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
@@ -775,13 +775,11 @@ class TrainingStack(pulumi.ComponentResource):
         prefix = args.name_prefix
         group = self.redis_security_group
         assert group is not None
-        aws.vpc.SecurityGroupIngressRule(
+        security_groups.ingress_from(
             f"{name}-redis-from-workers",
-            security_group_id=group.id,
-            referenced_security_group_id=self.worker_security_group.id,
-            ip_protocol="tcp",
-            from_port=REDIS_PORT,
-            to_port=REDIS_PORT,
+            group_id=group.id,
+            source_id=self.worker_security_group.id,
+            ports=REDIS_PORT,
             description="Redis from the CMA-ES workers",
             opts=child,
         )
