@@ -804,23 +804,6 @@ class AgentWorldStack(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["value"]),
         )
-        plan = aws.apigateway.UsagePlan(
-            f"{name}-usage-plan",
-            name=f"{prefix}-agent-world",
-            api_stages=[{"api_id": self.rest_api.id, "stage": self.rest_stage.stage_name}],
-            throttle_settings={"rate_limit": a.api_throttle_rate,
-                               "burst_limit": a.api_throttle_burst},
-            tags=tags,
-            opts=child,
-        )  # fmt: skip
-        aws.apigateway.UsagePlanKey(
-            f"{name}-usage-plan-key",
-            key_id=api_key.id,
-            key_type="API_KEY",
-            usage_plan_id=plan.id,
-            opts=child,
-        )
-
         # --- WebSocket ------------------------------------------------------------------
         self.websocket_api = aws.apigatewayv2.Api(
             f"{name}-websocket-api",
@@ -845,16 +828,9 @@ class AgentWorldStack(pulumi.ComponentResource):
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["value"]),
             )
-            aws.apigateway.UsagePlanKey(
-                f"{name}-bridge-usage-plan-key",
-                key_id=bridge.id,
-                key_type="API_KEY",
-                usage_plan_id=plan.id,
-                opts=child,
-            )
             stage_variables = {BRIDGE_KEY_VARIABLE: pulumi.Output.secret(bridge_key.result)}
         else:
-            stage_variables = None
+            bridge = stage_variables = None
         routes = []
         for route_key, path in (("$connect", "connect"), ("$disconnect", "disconnect"),
                                 ("$default", "message")):  # fmt: skip
@@ -920,6 +896,31 @@ class AgentWorldStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *routes]),
         )
         self.websocket_url = self.websocket_stage.invoke_url
+
+        # One usage plan for both APIs: the WebSocket API checks the key on $connect only
+        # when its stage is in a plan that holds the key.
+        plan = aws.apigateway.UsagePlan(
+            f"{name}-usage-plan",
+            name=f"{prefix}-agent-world",
+            api_stages=[
+                {"api_id": self.rest_api.id, "stage": self.rest_stage.stage_name},
+                {"api_id": self.websocket_api.id, "stage": self.websocket_stage.name},
+            ],
+            throttle_settings={"rate_limit": a.api_throttle_rate,
+                               "burst_limit": a.api_throttle_burst},
+            tags=tags,
+            opts=child,
+        )  # fmt: skip
+        keys = {"usage-plan-key": api_key, "bridge-usage-plan-key": bridge}
+        for suffix, key in keys.items():
+            if key is not None:
+                aws.apigateway.UsagePlanKey(
+                    f"{name}-{suffix}",
+                    key_id=key.id,
+                    key_type="API_KEY",
+                    usage_plan_id=plan.id,
+                    opts=child,
+                )
 
     def _rest_target(self, service: Role, args: AgentWorldArgs) -> dict:
         """Where a REST route goes: the service's NLB port, or the shared ALB with its header."""

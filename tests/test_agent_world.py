@@ -308,6 +308,17 @@ def test_websocket_api_has_three_routes_with_the_key_checked_on_connect(each_sta
             "integration.request.header.X-Connection-Id"] == "context.connectionId"  # fmt: skip
 
 
+def test_the_usage_plan_holds_both_stages_so_the_websocket_key_check_works(each_stack):
+    plan = each_stack.one("aws:apigateway/usagePlan:UsagePlan")
+    assert plan.inputs["apiStages"] == [
+        {"apiId": each_stack.one("aws:apigateway/restApi:RestApi").id, "stage": "v1"},
+        {"apiId": each_stack.one("aws:apigatewayv2/api:Api").id, "stage": "v1"},
+    ]
+    keys = [k.inputs for k in each_stack.of_type("aws:apigateway/usagePlanKey:UsagePlanKey")]
+    assert {"keyId": each_stack.named("agent-world-api-key").id, "keyType": "API_KEY",
+            "usagePlanId": plan.id} in keys  # fmt: skip
+
+
 def test_prod_websocket_reaches_agent_runtime_through_the_nlb(prod):
     nlb_dns = prod.named("agent-world-nlb").outputs["dnsName"]
     assert websocket_uris(prod) == sorted(
