@@ -4,8 +4,11 @@
 ``create_app(settings)`` builds an app from settings that were already validated; the
 DynamoDB resource, S3 client and LLM provider can be passed in (tests), otherwise they are
 made from the environment (``AWS_ENDPOINT_URL`` included, which boto3 honours). A single
-role mounts only its own routers, so another role's path is a 404. ``uvicorn
-agent_world.app:app`` builds the module-level ``app`` from the environment on first use.
+role mounts only its own routers, so another role's path is a 404. With ``API_BASE_PATHS``
+a path loses its prefix before routing (``/v1/api/world/worlds/w1`` → ``/worlds/w1``), and
+a path without one is routed as it is; the request log shows the path as it arrived.
+``uvicorn agent_world.app:app`` builds the module-level ``app`` from the environment on
+first use.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from agent_world import agents, llm, schema, worlds
-from agent_world.middleware import BodySizeLimit, RequestLog
+from agent_world.middleware import BodySizeLimit, RequestLog, StripBasePath
 from agent_world.settings import Settings
 from agent_world.store import BadTokenError, ConflictError, NotFoundError
 
@@ -95,9 +98,15 @@ def create_app(
         provider = provider or llm.load_provider(settings)
         app.include_router(llm.router(provider, settings.model_ids))
 
+    # The last added is the outermost: RequestLog → StripBasePath → BodySizeLimit → routes.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.base_paths:
+        app.add_middleware(StripBasePath, prefixes=settings.base_paths)
     app.add_middleware(RequestLog, quiet_paths=(HEALTH_PATH,))
-    log.info("app ready", extra={"role": settings.role, "docs": docs})
+    log.info(
+        "app ready",
+        extra={"role": settings.role, "docs": docs, "base_paths": list(settings.base_paths)},
+    )
     return app
 
 

@@ -1,8 +1,12 @@
-"""The ASGI layers in front of the routes: request log and last-resort 500, body limit.
+"""The ASGI layers in front of the routes: request log and last-resort 500, base-path
+stripping, body limit.
 
 The same layers as the other HTTP services, without their API key check: API Gateway
 authenticates callers before a request reaches this service. Order, outermost first:
-``RequestLog`` → ``BodySizeLimit`` → FastAPI, so every response, 413 included, is logged.
+``RequestLog`` → ``StripBasePath`` (only with ``API_BASE_PATHS``) → ``BodySizeLimit`` →
+FastAPI, so every response, 413 included, is logged, with the path as the request arrived
+(``/v1/api/world/worlds/w1`` if API Gateway forwarded the stage and resource): the log shows
+which form reached the task, and the routes see the stripped one.
 """
 
 from __future__ import annotations
@@ -63,6 +67,35 @@ class RequestLog:
             level = logging.DEBUG if scope["path"] in self.quiet_paths else logging.INFO
             duration = round((time.perf_counter() - started) * 1000, 3)
             log.log(level, "request", extra={**fields, "status": status, "duration_ms": duration})
+
+
+class StripBasePath:
+    """Removes the longest of ``prefixes`` that the path equals or continues with ``/``, so
+    ``/v1/api/world/worlds/w1`` is routed as ``/worlds/w1`` and ``/v1/api/world`` as ``/``;
+    ``/v1/api/worldx/...`` and paths without a prefix pass unchanged. A REST API's private
+    integration through a VPC link V2 may forward the stage and resource with the proxy path.
+
+    The app gets a copy of the scope (layers outside keep the path as it arrived), with
+    ``raw_path`` stripped likewise, or left out when it does not start with the same prefix
+    (percent-encoded differently) rather than disagree with ``path``. The query string, the
+    headers and ``root_path`` are untouched."""
+
+    def __init__(self, app: ASGIApp, prefixes: Iterable[str]) -> None:
+        self.app = app
+        self.prefixes = sorted(set(prefixes), key=len, reverse=True)  # longest first
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            path: str = scope["path"]
+            for prefix in self.prefixes:
+                if path == prefix or path.startswith(prefix + "/"):
+                    scope = {**scope, "path": path[len(prefix) :] or "/"}
+                    raw = scope.pop("raw_path", None)
+                    encoded = prefix.encode()
+                    if raw is not None and (raw == encoded or raw.startswith(encoded + b"/")):
+                        scope["raw_path"] = raw[len(encoded) :] or b"/"
+                    break
+        await self.app(scope, receive, send)
 
 
 class BodySizeLimit:

@@ -53,6 +53,16 @@ def required_tables(role: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(needed))
 
 
+def is_base_path(prefix: str) -> bool:
+    """Whether ``prefix`` can be an ``API_BASE_PATHS`` entry: ``/`` first, not last (so not
+    ``/`` alone), and no whitespace anywhere."""
+    return (
+        prefix.startswith("/")
+        and not prefix.endswith("/")
+        and not any(char.isspace() for char in prefix)
+    )
+
+
 class ConfigError(ValueError):
     """The configuration is unusable; the text names every variable at fault."""
 
@@ -87,6 +97,11 @@ class Settings:
     """LOG_LEVEL: DEBUG, INFO, WARNING or ERROR. Default INFO."""
     port: int = 8000
     """PORT: the port ``python -m agent_world`` listens on. Default 8000."""
+    base_paths: tuple[str, ...] = ()
+    """API_BASE_PATHS: comma-separated path prefixes (``/v1/api/world``) removed from a
+    request's path before routing, so ``/v1/api/world/worlds/w1`` is served as ``/worlds/w1``;
+    paths without one are served as they are. Each starts with ``/``, does not end with one and
+    holds no whitespace. Default empty: nothing is removed."""
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -109,6 +124,12 @@ class Settings:
             problems.append(f"PORT: expected 1 to 65535, got {self.port}")
         if ":" not in self.llm_provider:
             problems.append(f"LLM_PROVIDER: expected module:attr, got {self.llm_provider!r}")
+        bad_paths = [p for p in self.base_paths if not is_base_path(p)]
+        if bad_paths:
+            problems.append(
+                "API_BASE_PATHS: expected paths that start with / and have no trailing / or "
+                f"whitespace, got {', '.join(map(repr, bad_paths))}"
+            )
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -159,6 +180,9 @@ class Settings:
             "max_body_bytes": integer("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1, 64 << 20),
             "log_level": level if level in LOG_LEVELS else "INFO",
             "port": integer("PORT", 8000, 1, 65535),
+            "base_paths": tuple(
+                p.strip() for p in env.get("API_BASE_PATHS", "").split(",") if p.strip()
+            ),
         }
         try:
             settings = cls(**values)

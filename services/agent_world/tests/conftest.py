@@ -40,6 +40,7 @@ ENV_VARS = (
     "MAX_BODY_BYTES",
     "LOG_LEVEL",
     "PORT",
+    "API_BASE_PATHS",
     "AWS_ENDPOINT_URL",
     "AWS_PROFILE",
 )

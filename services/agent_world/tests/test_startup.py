@@ -27,6 +27,7 @@ def test_settings_read_every_variable(table_names):
         "MAX_BODY_BYTES": "2048",
         "LOG_LEVEL": "debug",
         "PORT": "9000",
+        "API_BASE_PATHS": " /v1/api/world , /v1/api/runtime,",
     }
 
     assert Settings.from_env(env) == Settings(
@@ -41,6 +42,7 @@ def test_settings_read_every_variable(table_names):
         max_body_bytes=2048,
         log_level="DEBUG",
         port=9000,
+        base_paths=("/v1/api/world", "/v1/api/runtime"),
     )
 
 
