@@ -490,6 +490,11 @@ class AgentWorldStack(pulumi.ComponentResource):
             "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
             **table_env,
         }
+        if self.shared:
+            # A VPC link v2 may forward the stage and resource too (/v1/api/world/...).
+            environment["API_BASE_PATHS"] = ",".join(
+                f"/{STAGE}/api/{r.api_path}" for r in ROLES if self.serving[r.name] is role
+            )
         secrets = []
         if self.data.redis is not None:
             environment |= {

@@ -257,6 +257,11 @@ def test_prod_rest_api_routes_each_service_through_the_nlb(prod):
         assert "integrationTarget" not in integration
 
 
+def test_the_service_behind_the_shared_alb_accepts_the_paths_with_stage_and_resource(dev, prod):
+    assert env(dev, "all")["API_BASE_PATHS"] == "/v1/api/world,/v1/api/runtime,/v1/api/llm"
+    assert "API_BASE_PATHS" not in env(prod, "world-management")
+
+
 def test_dev_rest_api_routes_every_service_to_the_shared_alb(dev, dev_program):
     link = dev.one("aws:apigatewayv2/vpcLink:VpcLink")
     alb = dev_program.named("inference-lb-alb").outputs
