@@ -41,6 +41,13 @@ API_PORT = 8000
 ARTIFACTS_PREFIX = "artifacts"
 DB_NAME = "mlflow"
 DB_PORT = 5432
+DB_PARAMETERS = [
+    {"name": "rds.force_ssl", "value": "1"},
+    {"name": "log_connections", "value": "1"},
+    {"name": "log_disconnections", "value": "1"},
+    {"name": "log_min_duration_statement", "value": "1000"},
+]
+"""The database's parameters (RDS or Aurora): TLS only, connections and slow queries logged."""
 WORKER_UID = "10001"
 AURORA_ENGINE = "aurora-postgresql"
 AURORA_VERSIONS = {"16": "16.6", "17": "17.4"}
@@ -527,12 +534,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             name=f"{prefix}-mlflow-postgres{d.postgres_version}",
             family=f"postgres{d.postgres_version}",
             description="MLflow database: TLS only, connections logged",
-            parameters=[
-                {"name": "rds.force_ssl", "value": "1"},
-                {"name": "log_connections", "value": "1"},
-                {"name": "log_disconnections", "value": "1"},
-                {"name": "log_min_duration_statement", "value": "1000"},
-            ],
+            parameters=DB_PARAMETERS,
             tags=tags,
             opts=child,
         )
@@ -618,12 +620,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             name=f"{prefix}-mlflow-aurora-postgresql{d.postgres_version}",
             family=f"aurora-postgresql{d.postgres_version}",
             description="MLflow database: TLS only, connections logged",
-            parameters=[
-                {"name": "rds.force_ssl", "value": "1"},
-                {"name": "log_connections", "value": "1"},
-                {"name": "log_disconnections", "value": "1"},
-                {"name": "log_min_duration_statement", "value": "1000"},
-            ],
+            parameters=DB_PARAMETERS,
             tags=tags,
             opts=child,
         )
