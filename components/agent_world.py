@@ -93,11 +93,15 @@ TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
 }
 
 
-def table_access(roles: Sequence[str]) -> dict[str, list[str]]:
-    """The table actions of a task that serves ``roles`` (``all``: every role's)."""
-    names = [r.name for r in ROLES] if "all" in roles else list(roles)
+def served_roles(service: str) -> tuple[str, ...]:
+    """The roles whose routes the service ``service`` answers: all three for ``all``."""
+    return tuple(r.name for r in ROLES) if service == ALL.name else (service,)
+
+
+def table_access(services: Sequence[str]) -> dict[str, list[str]]:
+    """The table actions of a task that serves ``services`` (``all``: every role's)."""
     merged: dict[str, list[str]] = {}
-    for name in names:
+    for name in (role for service in services for role in served_roles(service)):
         for table, actions in TABLE_ACCESS[name].items():
             merged[table] = list(dict.fromkeys([*merged.get(table, []), *actions]))
     return merged
@@ -224,7 +228,7 @@ class AgentWorldStack(pulumi.ComponentResource):
         self.shared = args.load_balancer is not None
         self.deployed: tuple[Role, ...] = (ALL,) if a.single_service else ROLES
         # The deployed service that answers each role's routes.
-        self.serving = {r.name: (ALL if a.single_service else r) for r in ROLES}
+        self.serving = {r: d for d in self.deployed for r in served_roles(d.name)}
 
         self.data = AgentWorldData(f"{name}-data", args.data, opts=child)
         key_arn = self.data.key.arn
@@ -414,7 +418,7 @@ class AgentWorldStack(pulumi.ComponentResource):
     # --- pieces ---------------------------------------------------------------------------
 
     def _task_policy(self, role: Role, args: AgentWorldArgs):
-        serves = {r.name for r in ROLES} if role is ALL else {role.name}
+        serves = served_roles(role.name)
         statements = []
         for table, actions in table_access([role.name]).items():
             arn = self.data.tables[table].arn
@@ -493,7 +497,7 @@ class AgentWorldStack(pulumi.ComponentResource):
         if self.shared:
             # A VPC link v2 may forward the stage and resource too (/v1/api/world/...).
             environment["API_BASE_PATHS"] = ",".join(
-                f"/{STAGE}/api/{r.api_path}" for r in ROLES if self.serving[r.name] is role
+                f"/{STAGE}/api/{r.api_path}" for r in ROLES if r.name in served_roles(role.name)
             )
         secrets = []
         if self.data.redis is not None:
@@ -505,7 +509,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             secrets.append(
                 {"name": "REDIS_AUTH_TOKEN", "valueFrom": self.data.redis_auth_secret.arn}
             )
-        if role.name in ("llm-integration", ALL.name):  # ``all`` serves the completions too
+        if "llm-integration" in served_roles(role.name):
             environment["BEDROCK_MODEL_IDS"] = ",".join(a.bedrock_model_ids)
             environment["LLM_PROVIDER"] = "agent_world.llm:BedrockProvider"
         app = {
