@@ -535,6 +535,17 @@ class AgentWorldSettings:
 
 
 @dataclass(frozen=True)
+class QuotaSettings:
+    """The Service Quotas the stacks' vCPUs draw on (computed in ``components/quotas.py``)."""
+
+    request: bool = setting(
+        False,
+        "Request from Service Quotas each EC2 GPU and Fargate vCPU quota the stacks can use "
+        "at their maximum, where the account's value is lower (it never lowers one).",
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the program reads from config. Build with :func:`parse` or :func:`load`."""
 
@@ -572,6 +583,7 @@ class Settings:
     inference: InferenceSettings = setting(InferenceSettings(), "GPU inference stack.")
     data_platform: DataPlatformSettings = setting(DataPlatformSettings(), "Data platform stack.")
     agent_world: AgentWorldSettings = setting(AgentWorldSettings(), "Agent world stack.")
+    quotas: QuotaSettings = setting(QuotaSettings(), "Service Quotas requests.")
 
     # Not config keys: filled in from the engine.
     project: str = field(default=PROJECT, metadata={"config": False})
