@@ -38,6 +38,8 @@ MLFLOW_HEALTH_PATH = f"{MLFLOW_PREFIX}/health"
 """MLflow's health route under the prefix; it answers 200 without credentials."""
 API_PREFIX = "/api"
 API_PORT = 8000
+API_CPU, API_MEMORY = 512, 1024
+"""CPU units and MiB of the one Hokusai API task (the quota plan counts its vCPUs too)."""
 ARTIFACTS_PREFIX = "artifacts"
 DB_NAME = "mlflow"
 DB_PORT = 5432
@@ -477,8 +479,8 @@ class DataPlatformStack(pulumi.ComponentResource):
                 args,
                 family=f"{prefix}-hokusai-api",
                 container=api_container,
-                cpu=512,
-                memory=1024,
+                cpu=API_CPU,
+                memory=API_MEMORY,
                 task_role_arn=None,
                 security_group=api_sg,
                 port=API_PORT,
