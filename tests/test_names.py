@@ -1,0 +1,64 @@
+"""Physical names: the list the settings check holds to AWS's limits is what the program sends."""
+
+from __future__ import annotations
+
+import pytest
+
+from components import names
+from components import settings as s
+from offline.runner import run_program
+from preflight import naming
+
+# Every optional part that adds a name: Redis (both), the coordinator user, the Hokusai API,
+# an own data-platform ALB, an Aurora reader, the agent world's three services, NLB and
+# dashboard, and a second GPU service that scales to zero.
+EVERYTHING_ON = {
+    "training.redis": True,
+    "training.coordinator_user": True,
+    "data_platform.api": True,
+    "data_platform.api_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/hokusai:1",
+    "data_platform.share_load_balancer": False,
+    "data_platform.multi_az": True,
+    "agent_world.redis": True,
+    "agent_world.single_service": False,
+    "agent_world.share_load_balancer": False,
+    "agent_world.dashboard": True,
+    "mlplatform:deletion_protection": True,
+}
+
+
+def _registered(run) -> set[tuple[str, str, str]]:
+    return {
+        (r.type, prop, r.inputs[prop])
+        for r in run.resources
+        for (type_token, prop) in naming.NAME_RULES
+        if r.type == type_token and isinstance(r.inputs.get(prop), str)
+    }
+
+
+def _enumerated(run) -> set[tuple[str, str, str]]:
+    settings = s.parse(run.config, run.stack)
+    return {(n.type, n.property, n.value) for n in names.physical_names(settings)}
+
+
+def test_the_names_listed_for_dev_are_the_names_dev_registers(dev):
+    # given the dev stack as the program registers it
+    # when its settings' physical names are listed
+    # then they are exactly the explicit names of every type the naming rules know
+    assert _enumerated(dev) == _registered(dev)
+
+
+def test_the_names_listed_for_prod_are_the_names_prod_registers(prod):
+    assert _enumerated(prod) == _registered(prod)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_names_listed_with_every_optional_part_on_are_the_names_registered(stack):
+    run = run_program(stack, EVERYTHING_ON)
+    assert _enumerated(run) == _registered(run)
+
+
+def test_every_listed_type_has_a_naming_rule(prod):
+    settings = s.parse(prod.config, "prod")
+    for name in names.physical_names(settings):
+        assert (name.type, name.property) in naming.NAME_RULES, name
