@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import ecs_scaling, queue_scaling, security_groups
+from components import ecs_scaling, names, queue_scaling, security_groups
 from components.agent_world_data import AgentWorldData, AgentWorldDataArgs
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
@@ -240,7 +240,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             f"{name}-image",
             ServiceImageArgs(
                 service=SERVICE_DIR,
-                repository_name=f"{prefix}/{SERVICE_DIR}",
+                repository_name=names.repository(prefix, SERVICE_DIR),
                 prebuilt_uri=args.prebuilt_image,
                 force_delete=not args.deletion_protection,
                 tags=tags,
@@ -353,7 +353,7 @@ class AgentWorldStack(pulumi.ComponentResource):
         )
         self.nlb = aws.lb.LoadBalancer(
             f"{name}-nlb",
-            name=f"{prefix}-world-nlb"[:32],
+            name=names.load_balancer(prefix, "world-nlb"),
             load_balancer_type="network",
             internal=True,
             subnets=args.private_subnet_ids,
@@ -467,7 +467,7 @@ class AgentWorldStack(pulumi.ComponentResource):
         prefix = args.name_prefix
         base = f"{name}-{role.name}"
         # Physical names: per role, or the stack's own for the one service of them all.
-        physical = f"{prefix}-agent-world" if role is ALL else f"{prefix}-{role.name}"
+        physical = names.agent_world_physical(prefix, role.name)
         task_role = aws.iam.Role(
             f"{base}-task-role",
             name=physical[:64],

@@ -28,7 +28,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import security_groups
+from components import names, security_groups
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.policies import (
     Condition,
@@ -324,7 +324,7 @@ class AgentWorldData(pulumi.ComponentResource):
         nodes = 2 if args.redis_multi_az else 1
         self.redis = aws.elasticache.ReplicationGroup(
             f"{name}-redis",
-            replication_group_id=f"{prefix}-world"[:40],
+            replication_group_id=names.replication_group(prefix, "world"),
             description="Agent world cache",
             engine="redis",
             engine_version="7.1",

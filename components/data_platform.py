@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import queue_scaling, security_groups
+from components import names, queue_scaling, security_groups
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
@@ -196,7 +196,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                 f"{name}-lb",
                 PublicLoadBalancerArgs(
                     name_prefix=prefix,
-                    lb_name=f"{prefix}-data"[:32],
+                    lb_name=names.load_balancer(prefix, "data"),
                     vpc_id=args.vpc_id,
                     subnet_ids=args.public_subnet_ids,
                     allowed_cidr_blocks=args.allowed_cidr_blocks,
@@ -306,7 +306,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             f"{name}-mlflow-image",
             ServiceImageArgs(
                 service=MLFLOW_SERVICE,
-                repository_name=f"{prefix}/{MLFLOW_SERVICE}",
+                repository_name=names.repository(prefix, MLFLOW_SERVICE),
                 prebuilt_uri=args.prebuilt_images.get(MLFLOW_SERVICE),
                 force_delete=not args.deletion_protection,
                 tags=tags,

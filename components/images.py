@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
+from components import names
 from components.build_context import context_digest
 from components.settings import SERVICES_DIR, Settings
 
@@ -40,7 +41,7 @@ class ServiceImageArgs:
     def from_settings(cls, settings: Settings, service: str, component: str) -> ServiceImageArgs:
         return cls(
             service=service,
-            repository_name=f"{settings.prefix()}/{service}",
+            repository_name=names.repository(settings.prefix(), service),
             prebuilt_uri=settings.images.get(service),
             force_delete=not settings.deletion_protection,
             tags=settings.base_tags(component),

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import ecs_scaling, instance_types, queue_scaling, security_groups
+from components import ecs_scaling, instance_types, names, queue_scaling, security_groups
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy
 from components.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapacityArgs
 from components.images import ServiceImage, ServiceImageArgs
@@ -158,7 +158,7 @@ class InferenceStack(pulumi.ComponentResource):
             f"{name}-lb",
             PublicLoadBalancerArgs(
                 name_prefix=prefix,
-                lb_name=f"{prefix}-inference"[:32],
+                lb_name=names.load_balancer(prefix, "inference"),
                 vpc_id=args.vpc_id,
                 subnet_ids=args.public_subnet_ids,
                 allowed_cidr_blocks=args.allowed_cidr_blocks,
@@ -251,7 +251,7 @@ class InferenceStack(pulumi.ComponentResource):
                 f"{name}-{svc.name}-image",
                 ServiceImageArgs(
                     service=source,
-                    repository_name=f"{prefix}/{source}",
+                    repository_name=names.repository(prefix, source),
                     prebuilt_uri=svc.image or args.prebuilt_images.get(source),
                     force_delete=not args.deletion_protection,
                     tags=tags,
@@ -332,7 +332,7 @@ class InferenceStack(pulumi.ComponentResource):
 
         target_group = aws.lb.TargetGroup(
             f"{base}-tg",
-            name=f"{prefix}-{svc.name}"[:32],
+            name=names.target_group(prefix, svc.name),
             vpc_id=args.vpc_id,
             port=svc.container_port,
             protocol="HTTP",

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import ecs_scaling, queue_scaling, security_groups
+from components import ecs_scaling, names, queue_scaling, security_groups
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
@@ -808,7 +808,7 @@ class TrainingStack(pulumi.ComponentResource):
         )
         redis = aws.elasticache.ReplicationGroup(
             f"{name}-redis",
-            replication_group_id=f"{prefix}-training"[:40],
+            replication_group_id=names.replication_group(prefix, "training"),
             description="CMA-ES training cache",
             engine="redis",
             engine_version="7.1",
