@@ -8,6 +8,7 @@ from components.alerts import AlarmTopic, AlarmTopicArgs
 from components.data_platform import DataPlatformArgs, DataPlatformStack
 from components.inference import InferenceArgs, InferenceStack
 from components.network import NetworkArgs, NetworkStack
+from components.quotas_requests import QuotaRequests, QuotaRequestsArgs
 from components.training import TrainingArgs, TrainingStack
 
 try:
@@ -95,3 +96,7 @@ if settings.stacks.agent_world:
         "agent_world_table_names", {k: t.name for k, t in agent_world.data.tables.items()}
     )
     pulumi.export("agent_world_api_key_secret_arn", agent_world.api_key_secret.arn)
+
+if settings.quotas.request:
+    # The vCPUs the stacks above can use at their maximum, requested where the account has less.
+    QuotaRequests("quotas", QuotaRequestsArgs.from_settings(settings))

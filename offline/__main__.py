@@ -14,6 +14,8 @@ from pathlib import Path
 import pulumi
 import yaml
 
+from components import quotas
+from components import settings as config
 from offline import costs, diagram
 from offline.runner import PROJECT_DIR, ProgramError, ProgramRun, run_program
 
@@ -108,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(costs.render(estimate, args.usage.name)))
     print()
     print("\n".join(costs.render_largest(estimate)))
+    # The run passed the program's own config check; its secrets are offline placeholders.
+    stack_settings = config.parse(run.config, run.stack, secret_keys=frozenset(run.config))
+    print()
+    print("\n".join(quotas.render(stack_settings)))
     written = diagram.write(run, args.out)
     print()
     print("Architecture diagram: " + ", ".join(str(p) for p in written))

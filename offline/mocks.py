@@ -189,6 +189,7 @@ class PlatformMocks(mocks.Mocks):
             "aws:apigatewayv2/integration:Integration": self._apigw_id,
             "aws:apigatewayv2/stage:Stage": self._websocket_stage,
             "aws:cloudfront/distribution:Distribution": self._distribution,
+            "aws:servicequotas/serviceQuota:ServiceQuota": self._service_quota,
         }.get(args.typ)
         if args.typ.startswith("aws:"):
             state.setdefault("arn", self._arn(args, resource_id))
@@ -213,6 +214,8 @@ class PlatformMocks(mocks.Mocks):
             return "lt-" + _short_hash(args.name, length=17)
         if args.typ == "aws:iam/accessKey:AccessKey":
             return "AKIA" + _short_hash(args.name, length=16).upper()
+        if args.typ == "aws:servicequotas/serviceQuota:ServiceQuota":  # the provider's ID
+            return f"{args.inputs.get('serviceCode')}/{args.inputs.get('quotaCode')}"
         name = (
             args.inputs.get("name")
             or args.inputs.get("identifier")
@@ -467,6 +470,21 @@ class PlatformMocks(mocks.Mocks):
             "arn": f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:capacity-provider/{resource_id}",
         }
 
+    def _service_quota(self, args, resource_id):
+        quota = {
+            k: v for k, v in self._quota(args.inputs).items() if k not in ("id", "globalQuota")
+        }
+        value = float(args.inputs.get("value", 0))
+        # Above the account's value the provider submits an increase request, which waits
+        # for AWS (PENDING); at the value it submits nothing.
+        request = _short_hash(resource_id, length=32) if value > quota["value"] else ""
+        return {
+            **quota,
+            "value": value,
+            "requestId": request,
+            "requestStatus": "PENDING" if request else "",
+        }
+
     def _vpc_endpoint(self, args, resource_id):
         service = args.inputs.get("serviceName", "")
         out: dict[str, Any] = {"state": "available", "prefixListId": "pl-" + _short_hash(service)}
@@ -520,6 +538,7 @@ class PlatformMocks(mocks.Mocks):
             "aws:ecr/getAuthorizationToken:getAuthorizationToken": self._ecr_token,
             "aws:ssm/getParameter:getParameter": self._ssm_parameter,
             "aws:elb/getServiceAccount:getServiceAccount": self._elb_service_account,
+            "aws:servicequotas/getServiceQuota:getServiceQuota": self._quota,
         }
         if args.token not in answers:
             raise UnknownInvokeError(
@@ -572,6 +591,31 @@ class PlatformMocks(mocks.Mocks):
         arn = f"arn:aws:ssm:{self.region}::parameter{name}"
         return {"name": name, "value": value, "insecureValue": value, "type": "String",
                 "version": 1, "arn": arn, "id": name}  # fmt: skip
+
+    # The account is a new one: its quotas hold AWS's defaults (list-aws-default-service-quotas,
+    # as recorded in gruntwork-io/terraform-aws-utilities docs/quotas.md at 04f5883).
+    QUOTA_DEFAULTS: ClassVar[dict[str, float]] = {"ec2": 0.0, "fargate": 6.0}
+    QUOTA_SERVICES: ClassVar[dict[str, str]] = {
+        "ec2": "Amazon Elastic Compute Cloud (Amazon EC2)",
+        "fargate": "AWS Fargate",
+    }
+
+    def _quota(self, args: dict) -> dict:
+        """A quota as GetServiceQuota (else GetAWSDefaultServiceQuota) describes it."""
+        # Imported here: only a program that requests quotas has loaded the module.
+        from components.quotas import QUOTAS
+
+        service, code = args.get("serviceCode", ""), args.get("quotaCode", "")
+        known = {(q.service_code, q.code): q for q in QUOTAS}
+        if (service, code) not in known:
+            raise UnknownInvokeError(f"the offline mocks have no service quota {service}/{code}")
+        default = self.QUOTA_DEFAULTS[service]
+        arn = f"arn:aws:servicequotas:{self.region}:{ACCOUNT_ID}:{service}/{code}"
+        return {"adjustable": True, "arn": arn, "defaultValue": default, "globalQuota": False,
+                "id": arn, "quotaCode": code, "quotaName": known[(service, code)].name,
+                "region": self.region, "serviceCode": service,
+                "serviceName": self.QUOTA_SERVICES[service], "usageMetrics": [],
+                "value": default}  # fmt: skip
 
     def _elb_service_account(self, args: dict) -> dict:
         # The Elastic Load Balancing account of us-east-1 (per-region, published by AWS).
