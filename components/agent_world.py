@@ -115,16 +115,28 @@ TABLE_ENV = {
     "events": "EVENTS_TABLE",
     "snapshots": "SNAPSHOTS_TABLE",
 }
-ACCESS_LOG_FORMAT = {
+# Access-log lines of the two stages. REST and WebSocket stages accept different
+# $context variables (a stage with one the other knows is refused: BadRequestException),
+# so each has its own; the fields they share keep one name. Checked by the preflight
+# (preflight/documented.py) against API Gateway's documented lists.
+_ACCESS_LOG_COMMON = {
     "requestId": "$context.requestId",
     "ip": "$context.identity.sourceIp",
     "caller": "$context.identity.caller",
     "requestTime": "$context.requestTime",
-    "routeOrPath": "$context.routeKey$context.resourcePath",
     "status": "$context.status",
     "integrationStatus": "$context.integrationStatus",
-    "latency": "$context.responseLatency",
     "error": "$context.error.message",
+}
+REST_ACCESS_LOG_FORMAT = {
+    **_ACCESS_LOG_COMMON,
+    "routeOrPath": "$context.httpMethod $context.resourcePath",
+    "latency": "$context.responseLatency",
+}
+WEBSOCKET_ACCESS_LOG_FORMAT = {
+    **_ACCESS_LOG_COMMON,
+    "routeOrPath": "$context.routeKey",
+    "latency": "$context.integrationLatency",
 }
 
 
@@ -385,7 +397,7 @@ class AgentWorldStack(pulumi.ComponentResource):
         link_security_group = aws.ec2.SecurityGroup(
             f"{name}-vpc-link-sg",
             vpc_id=args.vpc_id,
-            description="Agent world VPC link: out to the shared load balancer's listener only",
+            description="Agent world VPC link: out to the shared load balancer listener only",
             tags={**tags, "Name": f"{prefix}-agent-world-vpc-link"},
             opts=child,
         )
@@ -769,7 +781,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             xray_tracing_enabled=True,
             access_log_settings={
                 "destination_arn": rest_logs.arn,
-                "format": pulumi.Output.json_dumps(ACCESS_LOG_FORMAT),
+                "format": pulumi.Output.json_dumps(REST_ACCESS_LOG_FORMAT),
             },
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
@@ -894,7 +906,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             auto_deploy=True,
             access_log_settings={
                 "destination_arn": ws_logs.arn,
-                "format": pulumi.Output.json_dumps(ACCESS_LOG_FORMAT),
+                "format": pulumi.Output.json_dumps(WEBSOCKET_ACCESS_LOG_FORMAT),
             },
             default_route_settings={
                 "throttling_rate_limit": a.api_throttle_rate,

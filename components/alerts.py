@@ -57,12 +57,14 @@ class AlarmTopic(pulumi.ComponentResource):
         key_policy = aws.iam.get_policy_document_output(
             statements=[
                 account_administers_key(partition.partition, account),
+                # No source condition here: CloudWatch sends none when it uses the key
+                # (preflight/principals.py); the topic policy admits only this account's
+                # alarms, and only this topic names the key.
                 Statement(
                     sid="CloudWatchAlarmsPublish",
                     principals=[cloudwatch],
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],
-                    conditions=[from_this_account(account)],
                 ),
             ]
         )

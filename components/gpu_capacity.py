@@ -146,14 +146,23 @@ class GpuCapacity(pulumi.ComponentResource):
                         [
                             "ecs:Poll",
                             "ecs:StartTelemetrySession",
-                            "ecs:SubmitAttachmentStateChanges",
-                            "ecs:SubmitContainerStateChange",
-                            "ecs:SubmitTaskStateChange",
                             "ecs:UpdateContainerInstancesState",
                         ],
                         [instances_arn],
                         sid="RunTasksOfThisCluster",
                         conditions=[on_this_cluster],
+                    ),
+                    # The state reports take the cluster as their resource and carry no
+                    # ecs:cluster key (IAM service authorization reference, Amazon ECS):
+                    # on instance ARNs or under that condition IAM would never allow them.
+                    allow(
+                        [
+                            "ecs:SubmitAttachmentStateChanges",
+                            "ecs:SubmitContainerStateChange",
+                            "ecs:SubmitTaskStateChange",
+                        ],
+                        [cluster_arn],
+                        sid="ReportTaskStateToThisCluster",
                     ),
                     allow(
                         ["ecs:TagResource"],

@@ -209,7 +209,7 @@ class InferenceStack(pulumi.ComponentResource):
                 group_id=alb_sg.id,
                 target_id=self.gpu_capacity.security_group.id,
                 ports=(low, high),
-                description="To the GPU instances' bridge-mode tasks",
+                description="To the bridge-mode tasks on the GPU instances",
                 opts=child,
             )
         capacity = aws.ecs.ClusterCapacityProviders(

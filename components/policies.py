@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
+from preflight.principals import documented_source_keys
+
 Statement = aws.iam.GetPolicyDocumentStatementArgs
 Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
 Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
@@ -52,16 +54,23 @@ def service_trust(
     account: pulumi.Input[str],
     source_arn_like: pulumi.Input[str] | None = None,
 ) -> Statement:
-    """``sts:AssumeRole`` for an AWS service principal acting for this account only."""
-    conditions = [from_this_account(account)]
-    if source_arn_like is not None:
+    """``sts:AssumeRole`` for an AWS service principal, with the confused-deputy guards
+    (``aws:SourceAccount``, and ``aws:SourceArn`` when given) that the service is
+    documented to send when it assumes a role. A guard on a key the service does not send
+    would make the role impossible to assume, so a service without documented keys gets
+    none (the table and its sources: ``preflight/principals.py``)."""
+    sends = documented_source_keys(service, "assume")
+    conditions = []
+    if "aws:sourceaccount" in sends:
+        conditions.append(from_this_account(account))
+    if source_arn_like is not None and "aws:sourcearn" in sends:
         conditions.append(
             Condition(test="ArnLike", variable="aws:SourceArn", values=[source_arn_like])
         )
     return Statement(
         actions=["sts:AssumeRole"],
         principals=[Principal(type="Service", identifiers=[service])],
-        conditions=conditions,
+        conditions=conditions or None,
     )
 
 

@@ -1,0 +1,227 @@
+"""Rules AWS documents but no machine-readable model carries, each written once with its
+source. botocore's EC2 and API Gateway models declare these values as plain strings; the
+services refuse them at deploy time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from preflight.model import ERROR, Context, Finding, Resource
+
+SSE_CONFIGURATION = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# --- EC2: security group and rule descriptions ----------------------------------------
+# "Constraints: Up to 255 characters in length. Valid characters: a-z, A-Z, 0-9, spaces,
+# and ._-:/()#,@[]+=&;{}!$*" (EC2 API Reference, CreateSecurityGroup GroupDescription and
+# IpRange/UserIdGroupPair Description); the VPC security group rule resources send the
+# same field through AuthorizeSecurityGroupIngress/Egress.
+EC2_DESCRIPTION_SOURCE = (
+    "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html"
+)
+EC2_DESCRIPTION = re.compile(r"[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{0,255}")
+EC2_DESCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "aws:ec2/securityGroup:SecurityGroup": (
+        "description",
+        "ingress[].description",
+        "egress[].description",
+    ),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": (
+        "ingress[].description",
+        "egress[].description",
+    ),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("description",),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("description",),
+    "aws:ec2/securityGroupRule:SecurityGroupRule": ("description",),
+}
+
+# --- API Gateway access-log variables ------------------------------------------------
+# REST: "Variables for access logging for API Gateway"
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-variables-for-access-logging.html);
+# WebSocket: "Configure logging for WebSocket APIs in API Gateway"
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html).
+# A name ending in "." is a prefix (an authorizer's context keys, a client certificate's fields).
+REST_LOG_SOURCE = (
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-variables-for-access-logging.html"
+)
+WEBSOCKET_LOG_SOURCE = (
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html"
+)
+_SHARED_LOG_VARIABLES = _words(
+    """
+    apiId authorize.error authorize.latency authorize.status authorizer.
+    authenticate.error authenticate.latency authenticate.status domainName error.message
+    error.messageString error.responseType error.validationErrorString extendedRequestId
+    identity.accountId identity.apiKey identity.apiKeyId identity.caller
+    identity.cognitoAuthenticationProvider identity.cognitoAuthenticationType
+    identity.cognitoIdentityId identity.cognitoIdentityPoolId identity.principalOrgId
+    identity.sourceIp identity.user identity.userAgent identity.userArn integration.error
+    integration.integrationStatus integration.latency integration.requestId
+    integration.status integrationLatency integrationStatus requestId requestTime
+    requestTimeEpoch stage status
+    """
+)
+REST_LOG_VARIABLES = _SHARED_LOG_VARIABLES | _words(
+    """
+    accountId awsEndpointRequestId customDomain.basePathMatched deploymentId domainPrefix
+    httpMethod identity.clientCert. identity.vpcId identity.vpceId isCanaryRequest path
+    protocol resourceId resourcePath responseLatency responseLength wafResponseCode
+    webaclArn waf.error waf.latency waf.status xrayTraceId
+    """
+)
+WEBSOCKET_LOG_VARIABLES = _SHARED_LOG_VARIABLES | _words(
+    "connectedAt connectionId eventType messageId routeKey"
+)
+LOG_FORMATS: dict[str, tuple[frozenset[str], str]] = {
+    "aws:apigateway/stage:Stage": (REST_LOG_VARIABLES, REST_LOG_SOURCE),
+    "aws:apigatewayv2/stage:Stage": (WEBSOCKET_LOG_VARIABLES, WEBSOCKET_LOG_SOURCE),
+}
+_CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_.]*[A-Za-z0-9_])")
+
+# --- VPC flow log record fields --------------------------------------------------------
+# "Flow log records: available fields" (version 2-8)
+# (https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html).
+FLOW_LOG_SOURCE = "https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html"
+FLOW_LOG_FIELDS = _words(
+    """
+    version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes
+    start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr
+    pkt-dstaddr region az-id sublocation-type sublocation-id pkt-src-aws-service
+    pkt-dst-aws-service flow-direction traffic-path ecs-cluster-arn ecs-cluster-name
+    ecs-container-instance-arn ecs-container-instance-id ecs-container-id
+    ecs-second-container-id ecs-service-name ecs-task-definition-arn ecs-task-arn
+    ecs-task-id reject-reason resource-id encryption-status
+    """
+)
+
+# --- S3 buckets that receive load balancer access logs -------------------------------
+# "The only server-side encryption option that's supported is Amazon S3-managed keys
+# (SSE-S3)" (Elastic Load Balancing, "Enable access logs for your Application Load
+# Balancer", bucket requirements).
+ALB_LOG_BUCKET_SOURCE = (
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html"
+)
+
+
+def _values(props: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """(concrete path, value) for a path whose ``[]`` parts walk every list item."""
+    head, sep, rest = path.partition("[].")
+    if not sep:
+        if isinstance(props, dict) and path in props:
+            yield path, props[path]
+        return
+    items = props.get(head) if isinstance(props, dict) else None
+    for i, item in enumerate(items or []):
+        for sub, value in _values(item, rest):
+            yield f"{head}.{i}.{sub}", value
+
+
+def ec2_descriptions(r: Resource) -> Iterator[Finding]:
+    for path in EC2_DESCRIPTIONS.get(r.type, ()):
+        for where, value in _values(r.props, path):
+            if isinstance(value, str) and not EC2_DESCRIPTION.fullmatch(value):
+                bad = sorted({c for c in value if not EC2_DESCRIPTION.fullmatch(c)})
+                yield Finding(
+                    "documented/ec2-description",
+                    ERROR,
+                    r.name,
+                    r.type,
+                    where,
+                    value,
+                    "EC2 accepts at most 255 of a-zA-Z0-9 ._-:/()#,@[]+=&;{}!$* here"
+                    + (f"; refused: {''.join(bad)!r}" if bad else ""),
+                    EC2_DESCRIPTION_SOURCE,
+                )
+
+
+def log_format_variables(r: Resource) -> Iterator[Finding]:
+    known, source = LOG_FORMATS.get(r.type, (None, ""))
+    if known is None:
+        return
+    text = r.get("accessLogSettings.format")
+    if not isinstance(text, str):
+        return
+    for name in dict.fromkeys(_CONTEXT_VARIABLE.findall(text)):
+        if name in known or any(p.endswith(".") and name.startswith(p) for p in known):
+            continue
+        kind = "REST" if r.type == "aws:apigateway/stage:Stage" else "WebSocket"
+        yield Finding(
+            "documented/log-format-variable",
+            ERROR,
+            r.name,
+            r.type,
+            "accessLogSettings.format",
+            f"$context.{name}",
+            f"not a {kind} API access-log variable (API Gateway refuses the stage: "
+            "BadRequestException)",
+            source,
+        )
+
+
+def flow_log_format(r: Resource) -> Iterator[Finding]:
+    if r.type != "aws:ec2/flowLog:FlowLog" or not isinstance(r.get("logFormat"), str):
+        return
+    for name in re.findall(r"\$\{([^}]*)\}", r.get("logFormat")):
+        if name not in FLOW_LOG_FIELDS:
+            yield Finding(
+                "documented/flow-log-field",
+                ERROR,
+                r.name,
+                r.type,
+                "logFormat",
+                f"${{{name}}}",
+                "not a flow log record field",
+                FLOW_LOG_SOURCE,
+            )
+
+
+def alb_log_buckets(resources: list[Resource]) -> Iterator[Finding]:
+    """A bucket that receives load balancer access logs is encrypted with SSE-S3 only."""
+    targets = {
+        r.get("accessLogs.bucket")
+        for r in resources
+        if r.type == "aws:lb/loadBalancer:LoadBalancer" and r.get("accessLogs.enabled")
+    }
+    buckets = {
+        name: r
+        for r in resources
+        if r.type in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+        for name in (r.outputs.get("bucket"), r.outputs.get("id"), r.props.get("bucket"))
+        if name
+    }
+    for r in resources:
+        if r.type != SSE_CONFIGURATION:
+            continue
+        if r.get("bucket") not in targets or r.get("bucket") not in buckets:
+            continue
+        for i, rule in enumerate(r.get("rules") or []):
+            algorithm = (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
+            if algorithm != "AES256":
+                yield Finding(
+                    "documented/alb-log-bucket-sse",
+                    ERROR,
+                    r.name,
+                    r.type,
+                    f"rules.{i}.applyServerSideEncryptionByDefault.sseAlgorithm",
+                    algorithm,
+                    "a bucket receiving load balancer access logs must use SSE-S3 (AES256)",
+                    ALB_LOG_BUCKET_SOURCE,
+                )
+
+
+def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
+    for r in resources:
+        yield from ec2_descriptions(r)
+        yield from log_format_variables(r)
+        yield from flow_log_format(r)
+    yield from alb_log_buckets(resources)
