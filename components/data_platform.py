@@ -27,16 +27,16 @@ from components.policies import (
     list_prefix,
     service_trust,
 )
-from components.settings import DataPlatformSettings, Settings
+from components.settings import HOKUSAI_API_PATH, MLFLOW_PATH, DataPlatformSettings, Settings
 
 MLFLOW_SERVICE = "mlflow"
 """Directory under ``services/`` the MLflow image is built from."""
 MLFLOW_PORT = 5000
-MLFLOW_PREFIX = "/mlflow"
+MLFLOW_PREFIX = MLFLOW_PATH
 """Where the load balancer routes MLflow; MLflow serves every route under it."""
 MLFLOW_HEALTH_PATH = f"{MLFLOW_PREFIX}/health"
 """MLflow's health route under the prefix; it answers 200 without credentials."""
-API_PREFIX = "/api"
+API_PREFIX = HOKUSAI_API_PATH
 API_PORT = 8000
 API_CPU, API_MEMORY = 512, 1024
 """CPU units and MiB of the one Hokusai API task (the quota plan counts its vCPUs too)."""

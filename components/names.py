@@ -166,14 +166,12 @@ def _inference(s: Settings) -> Iterator[PhysicalName]:
         yield _n("ecs/capacityProvider:CapacityProvider", "name", f"{p}-gpu")
     yield _n("secretsmanager/secret:Secret", "name", f"{p}/inference/api-key")
     yield _n("iam/role:Role", "name", f"{p}-inference-execution")
-    built = set()
     for n, svc in enumerate(i.services):
         key = f"mlplatform:inference.services[{n}].name"
-        source = svc.source_dir()
-        if not svc.image and source not in s.images and source not in built:
-            built.add(source)
-            yield _n("ecr/repository:Repository", "name", repository(p, source),
-                     f"mlplatform:inference.services[{n}].source")  # fmt: skip
+        # A repository per service, built or not (ServiceImage keeps one for a prebuilt
+        # image too).
+        yield _n("ecr/repository:Repository", "name", repository(p, svc.source_dir()),
+                 f"mlplatform:inference.services[{n}].source")  # fmt: skip
         yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{s.environment}/{svc.name}", key)
         yield _n("lb/targetGroup:TargetGroup", "name", target_group(p, svc.name), key)
         yield _n("ecs/taskDefinition:TaskDefinition", "family", f"{p}-{svc.name}", key)
@@ -213,8 +211,7 @@ def _data_platform(s: Settings) -> Iterator[PhysicalName]:
         secrets.append("api-secret-key")
     for secret in secrets:
         yield _n("secretsmanager/secret:Secret", "name", f"{p}/data-platform/{secret}")
-    if MLFLOW_SERVICE_DIR not in s.images:
-        yield _n("ecr/repository:Repository", "name", repository(p, MLFLOW_SERVICE_DIR))
+    yield _n("ecr/repository:Repository", "name", repository(p, MLFLOW_SERVICE_DIR))
     yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{env}/mlflow")
     yield _n("iam/role:Role", "name", f"{p}-data-execution")
     yield _n("iam/role:Role", "name", f"{p}-mlflow")
@@ -250,8 +247,7 @@ def _agent_world(s: Settings) -> Iterator[PhysicalName]:
         yield _n("elasticache/replicationGroup:ReplicationGroup", "replicationGroupId",
                  replication_group(p, "world"))  # fmt: skip
     yield from _cluster(f"{p}-agent-world")
-    if AGENT_WORLD_SERVICE_DIR not in s.images:
-        yield _n("ecr/repository:Repository", "name", repository(p, AGENT_WORLD_SERVICE_DIR))
+    yield _n("ecr/repository:Repository", "name", repository(p, AGENT_WORLD_SERVICE_DIR))
     deployed = (AGENT_WORLD_ALL,) if a.single_service else AGENT_WORLD_ROLES
     for role in deployed:
         yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{env}/agent-world/{role}")

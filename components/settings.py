@@ -14,6 +14,7 @@ bad key at once in a single :class:`ConfigError`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import json
 import re
@@ -25,16 +26,27 @@ from pathlib import Path
 from typing import Any
 
 from components import cidr as cidr_math
-from components import fargate, instance_types, queue_scaling
+from components import fargate, instance_types, names, queue_scaling
+from preflight import naming
 
 PROJECT = "mlplatform"
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+PRICES_FILE = Path(__file__).resolve().parent.parent / "offline" / "prices-us-east-1.json"
+"""The dated price list the offline plan prices with; the one list of the RDS instance
+classes and ElastiCache node types a stack may use."""
+MLFLOW_PATH = "/mlflow"
+"""Where the data platform serves MLflow on its load balancer (its own or the shared one)."""
+HOKUSAI_API_PATH = "/api"
+"""Where the data platform serves the Hokusai API (``data_platform.api``)."""
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
+
+MAX_TAGS = 50
+"""Tags per resource every service allows (AWS tagging best practices)."""
 
 Check = Callable[[Any], "str | None"]
 """A check returns None for a good value, else the accepted form in words."""
@@ -117,9 +129,17 @@ def vpc_cidr(value: str) -> str | None:
 def cidr_list(value: tuple[str, ...]) -> str | None:
     if not value:
         return "at least one IPv4 CIDR"
+    seen: set[ipaddress.IPv4Network] = set()
     for item in value:
         if error := _cidr_error(item):
             return error
+        # ipaddress reads a bare address as a /32; a security group rule needs the prefix.
+        if "/" not in item:
+            return f"an IPv4 CIDR with its prefix length, such as {item}/32 (got {item!r})"
+        network = ipaddress.IPv4Network(item)
+        if network in seen:
+            return f"IPv4 CIDRs without duplicates (got {item!r} twice)"
+        seen.add(network)
     return None
 
 
@@ -148,12 +168,18 @@ def min_length(n: int) -> Check:
     return check
 
 
+DNS_NAME = re.compile(
+    r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?"
+)
+"""A host name: lowercase labels of up to 63 characters, optionally a leading ``*.``."""
 SERVICE_NAME = matches(
     r"[a-z][a-z0-9-]{1,19}", "2-20 lowercase letters, digits or '-', starting with a letter"
 )
 URL_PATH = matches(r"/[A-Za-z0-9_\-./]{0,127}", "a URL path starting with '/'")
 ENVIRONMENT_NAME = matches(
-    r"[a-z][a-z0-9-]{1,15}", "2-16 lowercase letters, digits or '-', starting with a letter"
+    r"[a-z][a-z0-9-]*[a-z0-9]",
+    "2 or more lowercase letters, digits or '-', starting with a letter, not ending in '-' "
+    "(its length is bounded by the physical names it derives)",
 )
 ACM_CERTIFICATE_ARN = matches(
     r"(arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36})?",
@@ -163,7 +189,34 @@ EMAIL = matches(r"([^@\s]+@[^@\s]+\.[a-z]{2,})?", "an e-mail address or empty")
 IMAGE_URI = re.compile(
     r"[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?"
 )
-AWS_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
+
+
+@functools.cache
+def aws_regions() -> frozenset[str]:
+    """Every region of every partition in botocore's endpoint data (``endpoints.json``)."""
+    import botocore.loaders
+
+    endpoints = botocore.loaders.create_loader().load_data("endpoints")
+    return frozenset(r for partition in endpoints["partitions"] for r in partition["regions"])
+
+
+@functools.cache
+def priced(kind: str) -> tuple[str, ...]:
+    """The sizes of ``kind`` (``rds``, ``elasticache``, ``ec2``) the price file lists."""
+    return tuple(sorted(json.loads(PRICES_FILE.read_text())["hourly"][kind]))
+
+
+def priced_size(kind: str, form: str) -> Check:
+    def check(value: str) -> str | None:
+        if value in priced(kind):
+            return None
+        return f"{form} listed in offline/{PRICES_FILE.name}: {', '.join(priced(kind))}"
+
+    return check
+
+
+DB_INSTANCE_CLASS = priced_size("rds", "an RDS instance class (db.<family>.<size>)")
+CACHE_NODE_TYPE = priced_size("elasticache", "an ElastiCache node type (cache.<family>.<size>)")
 
 
 # --- the schema ---------------------------------------------------------------------
@@ -209,7 +262,10 @@ class IngressSettings:
     """How the public load balancers of the HTTP stacks accept traffic."""
 
     allowed_cidr_blocks: tuple[str, ...] = setting(
-        ("0.0.0.0/0",), "IPv4 ranges allowed to reach the load balancers.", cidr_list
+        ("0.0.0.0/0",),
+        "IPv4 ranges (CIDRs with their prefix length, no duplicates) allowed to reach the load "
+        "balancers.",
+        cidr_list,
     )
     certificate_arn: str = setting(
         "", "ACM certificate for the HTTPS listeners; empty for none.", ACM_CERTIFICATE_ARN
@@ -289,8 +345,9 @@ class TrainingSettings:
     redis: bool = setting(False, "An ElastiCache Redis for the workers (seed 000's redis.tf).")
     redis_node_type: str = setting(
         "cache.t4g.micro",
-        "Node type of the training Redis.",
-        matches(r"cache\.[a-z0-9]+\.[a-z0-9]+", "cache.<family>.<size>"),
+        "Node type of the training Redis, one the price file (offline/prices-us-east-1.json) "
+        "lists.",
+        CACHE_NODE_TYPE,
     )
 
 
@@ -420,11 +477,11 @@ class DataPlatformSettings:
     )
     db_instance_class: str = setting(
         "db.t4g.medium",
-        "RDS instance class.",
-        matches(r"db\.[a-z0-9]+\.[a-z0-9]+", "db.<family>.<size>"),
+        "RDS instance class, one the price file (offline/prices-us-east-1.json) lists.",
+        DB_INSTANCE_CLASS,
     )
     backup_retention_days: int = setting(
-        14, "Days of automated RDS backups, 7-35 (prod: at least 14).", int_range(7, 35)
+        14, "Days of automated RDS backups, 7-35 (production: at least 14).", int_range(7, 35)
     )
     postgres_version: str = setting(
         "17",
@@ -477,8 +534,8 @@ class AgentWorldSettings:
     redis_multi_az: bool = setting(True, "Redis with a replica and automatic failover.")
     redis_node_type: str = setting(
         "cache.t4g.small",
-        "ElastiCache node type.",
-        matches(r"cache\.[a-z0-9]+\.[a-z0-9]+", "cache.<family>.<size>"),
+        "ElastiCache node type, one the price file (offline/prices-us-east-1.json) lists.",
+        CACHE_NODE_TYPE,
     )
     snapshot_glacier_days: int = setting(
         30,
@@ -525,7 +582,9 @@ class AgentWorldSettings:
         one_of("PriceClass_100", "PriceClass_200", "PriceClass_All"),
     )
     domain_names: tuple[str, ...] = setting(
-        (), "Custom domain names of the CloudFront distribution; empty: its own domain."
+        (),
+        "Custom domain names (DNS names, not URLs) of the CloudFront distribution; empty: its "
+        "own domain.",
     )
     cdn_certificate_arn: str = setting(
         "",
@@ -550,16 +609,28 @@ class Settings:
     """Everything the program reads from config. Build with :func:`parse` or :func:`load`."""
 
     environment: str = setting(
-        "", "Environment name used in resource names and tags.", ENVIRONMENT_NAME, required=True
+        "",
+        "Environment name used in resource names and tags: lowercase letters, digits and '-', "
+        "not ending in '-', short enough for every physical name it derives (the check names "
+        "the longest).",
+        ENVIRONMENT_NAME,
+        required=True,
+    )
+    production: bool = setting(
+        False,
+        "A production stack: refuses ingress.allow_http, log_retention_days under 365, "
+        "deletion_protection false and data_platform.backup_retention_days under 14.",
     )
     deletion_protection: bool = setting(
-        True, "Protect stateful resources from deletion; required in prod."
+        True, "Protect stateful resources from deletion; required in production."
     )
     log_retention_days: int = setting(
         365, "Retention of every CloudWatch log group.", one_of(*LOG_RETENTION_DAYS)
     )
     tags: Mapping[str, str] = setting(
-        types.MappingProxyType({}), "Extra tags on every taggable resource."
+        types.MappingProxyType({}),
+        "Extra tags on every taggable resource: keys and values of the characters every service "
+        "accepts (letters, digits, spaces and _.:/=+-@).",
     )
     alarm_email: str = setting(
         "", "E-mail address subscribed to the stacks' alarm topics; empty for none.", EMAIL
@@ -726,8 +797,7 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
         enabled = getattr(s.stacks, name.name)
         if enabled and name.name != "network" and not s.stacks.network:
             problems.append(f"{ns}stacks.{name.name}: needs stacks.network true")
-    if s.environment == "prod" and not s.deletion_protection:
-        problems.append(f"{ns}deletion_protection: expected true when environment is prod")
+    _check_production(s, problems)
     if not s.ingress.certificate_arn and not s.ingress.allow_http:
         problems.append(
             f"{ns}ingress.certificate_arn: expected an ACM certificate ARN, "
@@ -769,12 +839,166 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
                 f"{ns}images.{service}: expected an image URI such as "
                 f"123456789012.dkr.ecr.us-east-1.amazonaws.com/name:tag or ...@sha256:<digest>"
             )
+    _check_tags(s, problems)
+    _check_certificate_region(s, problems)
+    _check_shared_load_balancer_paths(s, problems)
+    _check_physical_names(s, problems)
+
+
+def _check_production(s: Settings, problems: list[str]) -> None:
+    """What a production stack may not do; ``production`` is a setting, not a stack name."""
+    if not s.production:
+        return
+    ns = f"{PROJECT}:"
+    if not s.deletion_protection:
+        problems.append(f"{ns}deletion_protection: expected true when production is true")
+    if s.ingress.allow_http:
+        problems.append(
+            f"{ns}ingress.allow_http: expected false when production is true (HTTPS only; set "
+            "ingress.certificate_arn)"
+        )
+    if s.log_retention_days < 365:
+        problems.append(
+            f"{ns}log_retention_days: expected at least 365 when production is true "
+            f"(got {s.log_retention_days})"
+        )
+
+
+def _check_tags(s: Settings, problems: list[str]) -> None:
+    ns = f"{PROJECT}:tags"
     for key, value in s.tags.items():
-        if key.lower().startswith("aws:") or not 0 < len(key) <= 128 or len(value) > 256:
-            problems.append(
-                f"{ns}tags.{key}: expected a key of 1-128 characters not starting with 'aws:' "
-                "and a value of at most 256"
-            )
+        for problem in (naming.tag_key_problem(key), naming.tag_value_problem(value)):
+            if problem:
+                problems.append(
+                    f"{ns}.{key}: expected {problem}, the characters every service accepts "
+                    f"in tags [{naming.TAG_SOURCE}]"
+                )
+    # The base tags, and the Name tag some resources (security groups) add.
+    own = set(dataclasses.replace(s, tags=types.MappingProxyType({})).base_tags("")) | {"Name"}
+    if len(set(s.tags) | own) > MAX_TAGS:
+        problems.append(
+            f"{ns}: expected at most {MAX_TAGS - len(own)} tags besides the {len(own)} the "
+            f"program sets ({', '.join(sorted(own))}); AWS allows {MAX_TAGS} per resource"
+        )
+
+
+def _check_certificate_region(s: Settings, problems: list[str]) -> None:
+    # A load balancer's listener takes an ACM certificate of its own region only:
+    # https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html
+    arn = s.ingress.certificate_arn
+    parts = arn.split(":")
+    if arn and len(parts) > 3 and s.region and parts[3] != s.region:
+        problems.append(
+            f"{PROJECT}:ingress.certificate_arn: expected an ACM certificate in the stack's "
+            f"region {s.region}, where the load balancers are (got one in {parts[3]})"
+        )
+
+
+def patterns_overlap(a: str, b: str) -> bool:
+    """True when some request path matches both ALB path patterns (``*``: any run of
+    characters, ``?``: one character; ALB matches case-sensitively)."""
+
+    @functools.cache
+    def overlap(i: int, j: int) -> bool:
+        if i == len(a):
+            return all(c == "*" for c in b[j:])
+        if j == len(b):
+            return all(c == "*" for c in a[i:])
+        if a[i] == "*":
+            return overlap(i + 1, j) or overlap(i, j + 1)
+        if b[j] == "*":
+            return overlap(i, j + 1) or overlap(i + 1, j)
+        if a[i] == "?" or b[j] == "?" or a[i] == b[j]:
+            return overlap(i + 1, j + 1)
+        return False
+
+    return overlap(0, 0)
+
+
+def shared_load_balancer_routes(s: Settings) -> dict[str, tuple[str, ...]]:
+    """Path patterns the other stacks route on the inference load balancer, by config key.
+
+    The agent world's rules there match a header and the VPC's range, not a path, so they
+    take no path from the inference services (components/agent_world.py).
+    """
+    d = s.data_platform
+    if not (s.stacks.inference and s.stacks.data_platform and d.share_load_balancer):
+        return {}
+    routes = {f"{PROJECT}:data_platform.share_load_balancer": (MLFLOW_PATH, f"{MLFLOW_PATH}/*")}
+    if d.api:
+        routes[f"{PROJECT}:data_platform.api"] = (HOKUSAI_API_PATH, f"{HOKUSAI_API_PATH}/*")
+    return routes
+
+
+def _check_shared_load_balancer_paths(s: Settings, problems: list[str]) -> None:
+    for other_key, theirs in shared_load_balancer_routes(s).items():
+        for n, svc in enumerate(s.inference.services):
+            for pattern in svc.path_patterns:
+                clash = [p for p in theirs if patterns_overlap(pattern, p)]
+                if clash:
+                    problems.append(
+                        f"{PROJECT}:inference.services[{n}].path_patterns: expected paths the "
+                        f"shared load balancer does not route to another stack: {pattern!r} "
+                        f"overlaps {clash[0]!r} ({other_key})"
+                    )
+
+
+def _check_physical_names(s: Settings, problems: list[str]) -> None:
+    """Every physical name the configuration derives, held to AWS's limit for its type;
+    no two services may share a target group or an ECR repository."""
+    refused = ("environment:", "inference.services")
+    if not s.environment or any(p.startswith(f"{PROJECT}:{r}") for p in problems for r in refused):
+        return  # the names would be built from a value already reported
+    by_key: dict[str, list[tuple[int, str]]] = {}
+    overflow: dict[str, int] = {}
+    seen: dict[tuple[str, str], str] = {}
+    collisions: dict[str, None] = {}
+    for name in names.physical_names(s):
+        if problem := naming.problem(name.type, name.property, name.value):
+            rule = naming.rule_for(name.type, name.property).resolved()
+            excess = len(name.value) - rule.max_value_length()
+            overflow[name.key] = max(overflow.get(name.key, 0), excess)
+            shown = f"{name.value!r} ({name.type} {name.property}): expected {problem}"
+            by_key.setdefault(name.key, []).append((-excess, f"{shown} [{rule.source}]"))
+        if name.type in (names.TARGET_GROUP, names.REPOSITORY):
+            first = seen.setdefault((name.type, name.value), name.key)
+            if first == name.key:
+                continue
+            kind = "target group" if name.type == names.TARGET_GROUP else "ECR repository"
+            if len(name.value) <= len(s.prefix()) + 1:  # the cut left nothing of the service
+                collisions.setdefault(
+                    f"{names.ENVIRONMENT_KEY}: expected a shorter environment: {kind} names "
+                    f"are cut to 32 characters, and {name.value!r} leaves no room for the "
+                    "service names that tell them apart"
+                )
+            else:
+                collisions.setdefault(
+                    f"{name.key}: expected a name no other service maps to: its {kind} "
+                    f"{name.value!r} is also {first}'s"
+                )
+    problems.extend(collisions)
+    for key, found_by_excess in by_key.items():
+        found = [text for _, text in sorted(found_by_excess)]  # the longest first
+        shown = "; ".join(found[:3]) + (f"; and {len(found) - 3} more" if len(found) > 3 else "")
+        value = s.environment if key == names.ENVIRONMENT_KEY else _value_of(s, key)
+        longest = (
+            f", at most {len(value) - overflow[key]} characters here"
+            if overflow.get(key, 0) > 0 and value
+            else ""
+        )
+        problems.append(
+            f"{key}: expected a value that keeps every physical name it derives within AWS's "
+            f"limits{longest}: {shown}"
+        )
+
+
+def _value_of(s: Settings, key: str) -> str:
+    """The value of an ``inference.services[<n>].<field>`` key (or empty)."""
+    match = re.fullmatch(rf"{PROJECT}:inference\.services\[(\d+)\]\.(\w+)", key)
+    if not match:
+        return ""
+    svc = s.inference.services[int(match[1])]
+    return svc.source_dir() if match[2] == "source" else str(getattr(svc, match[2]))
 
 
 def _check_agent_world(s: Settings, problems: list[str]) -> None:
@@ -800,6 +1024,14 @@ def _check_agent_world(s: Settings, problems: list[str]) -> None:
                 f"{ns}share_load_balancer: expected false when ingress.certificate_arn is set "
                 "(the VPC link reaches the shared listener over plain HTTP inside the VPC)"
             )
+    for name in a.domain_names:
+        if not DNS_NAME.fullmatch(name) or len(name) > 253:
+            problems.append(
+                f"{ns}domain_names: expected DNS names such as app.example.com (a CloudFront "
+                f"alias is a host name, not a URL; got {name!r})"
+            )
+    if len(set(a.domain_names)) != len(a.domain_names):
+        problems.append(f"{ns}domain_names: expected DNS names without duplicates")
     for model in a.bedrock_model_ids:
         if not re.fullmatch(r"[a-z0-9-]+\.[A-Za-z0-9._:-]+", model):
             problems.append(f"{ns}bedrock_model_ids: expected Bedrock model IDs (got {model!r})")
@@ -808,9 +1040,9 @@ def _check_agent_world(s: Settings, problems: list[str]) -> None:
 def _check_data_platform(s: Settings, problems: list[str]) -> None:
     ns = f"{PROJECT}:data_platform."
     d = s.data_platform
-    if s.environment == "prod" and d.backup_retention_days < 14:
+    if s.production and d.backup_retention_days < 14:
         problems.append(
-            f"{ns}backup_retention_days: expected at least 14 when environment is prod "
+            f"{ns}backup_retention_days: expected at least 14 when production is true "
             f"(got {d.backup_retention_days})"
         )
     if d.db_engine == "aurora-postgresql":
@@ -852,6 +1084,7 @@ def _check_inference_services(
         problems.append(f"{ns}services: expected at least one service")
     seen_names: set[str] = set()
     seen_paths: dict[str, str] = {}
+    gpu_tasks_at_min = 0
     for n, svc in enumerate(i.services):
         key = f"{ns}services[{n}]"
         if not svc.name:  # already reported as required
@@ -885,6 +1118,15 @@ def _check_inference_services(
                 f"{key}.desired_count: expected min_count <= desired_count <= max_count "
                 f"(got {svc.min_count}, {svc.desired_count}, {svc.max_count})"
             )
+        if svc.gpu and svc.gpu <= gpus:
+            gpu_tasks_at_min += svc.min_count * svc.gpu
+            if gpu_tasks_at_min > gpus * i.max_instances:
+                problems.append(
+                    f"{key}.min_count: expected the GPU services' min_count tasks to fit on "
+                    f"inference.max_instances ({i.max_instances}) {i.instance_type} with {gpus} "
+                    f"GPU(s) each: {gpus * i.max_instances} GPUs, these need {gpu_tasks_at_min} "
+                    f"(got min_count {svc.min_count}); raise max_instances or lower min_count"
+                )
         if svc.image and not IMAGE_URI.fullmatch(svc.image):
             problems.append(f"{key}.image: expected an image URI or empty (got {svc.image!r})")
         elif (
@@ -928,8 +1170,11 @@ def parse(
                 f"{ns}{f.name}: expected a secret value: pulumi config set --secret {f.name} ..."
             )
     region = config.get("aws:region", "")
-    if not AWS_REGION.fullmatch(region):
-        problems.append(f"aws:region: expected an AWS region such as us-east-1 (got {region!r})")
+    if region not in aws_regions():
+        problems.append(
+            f"aws:region: expected an AWS region such as us-east-1, one of botocore's endpoint "
+            f"data (got {region!r})"
+        )
     settings = dataclasses.replace(settings, stack=stack, region=region)
     if known_services is None:
         known_services = discover_services()

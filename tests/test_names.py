@@ -11,7 +11,7 @@ from preflight import naming
 
 # Every optional part that adds a name: Redis (both), the coordinator user, the Hokusai API,
 # an own data-platform ALB, an Aurora reader, the agent world's three services, NLB and
-# dashboard, and a second GPU service that scales to zero.
+# dashboard, and prebuilt images (whose repositories are still created).
 EVERYTHING_ON = {
     "training.redis": True,
     "training.coordinator_user": True,
@@ -24,6 +24,8 @@ EVERYTHING_ON = {
     "agent_world.share_load_balancer": False,
     "agent_world.dashboard": True,
     "mlplatform:deletion_protection": True,
+    "images.mlflow": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow:1",
+    "images.vision_validator": "123456789012.dkr.ecr.us-east-1.amazonaws.com/vv:1",
 }
 
 

@@ -301,3 +301,268 @@ def test_user_tags_cannot_override_the_base_tags():
     config = config_for("dev")
     apply_override(config, "tags.environment", "prod")
     assert s.parse(config, "dev").base_tags("network")["environment"] == "dev"
+
+
+# --- item 5: the checks AWS would otherwise make at deploy time --------------------------
+
+CERT = "arn:aws:acm:{}:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+
+
+def problems_for(stack: str, **overrides) -> list[str]:
+    config = config_for(stack)
+    for path, value in overrides.items():
+        apply_override(config, path.replace("__", "."), value)
+    with pytest.raises(s.ConfigError) as caught:
+        s.parse(config, stack, known_services=KNOWN)
+    return caught.value.problems
+
+
+def parses(stack: str, **overrides) -> s.Settings:
+    config = config_for(stack)
+    for path, value in overrides.items():
+        apply_override(config, path.replace("__", "."), value)
+    return s.parse(config, stack, known_services=KNOWN)
+
+
+def only(problems: list[str], key: str) -> str:
+    matching = [p for p in problems if p.startswith(f"{key}:")]
+    assert len(matching) == 1, problems
+    return matching[0]
+
+
+def test_a_region_of_the_right_shape_that_botocore_does_not_know_is_refused():
+    # given a region name that a pattern would accept but no partition has
+    problems = problems_for("dev", **{"aws:region": "us-east-9"})
+    # then the message names aws:region and the accepted form
+    assert "botocore's endpoint data" in only(problems, "aws:region")
+    # and the regions of other partitions are accepted
+    assert parses("dev", **{"aws:region": "us-gov-west-1"}).region == "us-gov-west-1"
+    assert {"eu-south-2", "cn-north-1", "us-east-1"} <= s.aws_regions()
+
+
+def test_an_rds_instance_class_the_price_file_does_not_list_is_refused():
+    problems = problems_for("dev", data_platform__db_instance_class="db.t4g.huge")
+    message = only(problems, "mlplatform:data_platform.db_instance_class")
+    assert "prices-us-east-1.json" in message and "db.t4g.medium" in message
+    assert parses("dev", data_platform__db_instance_class="db.r7g.large")
+
+
+@pytest.mark.parametrize("section", ["agent_world", "training"])
+def test_a_cache_node_type_the_price_file_does_not_list_is_refused(section):
+    problems = problems_for("dev", **{f"{section}__redis_node_type": "cache.t4g.mega"})
+    message = only(problems, f"mlplatform:{section}.redis_node_type")
+    assert "cache.t4g.micro, cache.t4g.medium" not in message  # sorted, as listed
+    assert "cache.t4g.medium, cache.t4g.micro, cache.t4g.small" in message
+
+
+def test_the_accepted_sizes_are_the_price_files():
+    prices = json.loads(s.PRICES_FILE.read_text())["hourly"]
+    assert s.priced("rds") == tuple(sorted(prices["rds"]))
+    assert s.priced("elasticache") == tuple(sorted(prices["elasticache"]))
+
+
+def test_an_environment_name_ending_in_a_hyphen_is_refused():
+    problems = problems_for("dev", **{"mlplatform:environment": "qa-"})
+    assert "not ending in '-'" in only(problems, "mlplatform:environment")
+
+
+def test_an_environment_too_long_for_a_derived_name_is_refused_with_the_name_and_limit():
+    # given dev (the data platform's buckets are named <prefix>-mlflow-artifacts-<26>)
+    # when the environment has 11 characters
+    problems = problems_for("dev", **{"mlplatform:environment": "integration"})
+    # then one problem names the environment, the longest name and S3's 37-character prefix
+    message = only(problems, "mlplatform:environment")
+    assert "'mlplatform-integration-mlflow-artifacts-'" in message
+    assert "a prefix of at most 37 characters (got 40)" in message
+    assert "at most 8 characters here" in message
+    assert "bucketnamingrules" in message
+
+
+def test_the_environment_limit_comes_from_the_names_not_a_fixed_length():
+    # given only the network stack, whose longest name is a 512-character log group
+    network_only = {"network": True, "training": False, "inference": False,
+                    "data_platform": False, "agent_world": False}  # fmt: skip
+    # when the environment is longer than any fixed limit would allow
+    long_name = "a-long-environment-name-for-a-network"
+    settings = parses("dev", **{"mlplatform:environment": long_name, "stacks": network_only})
+    # then it is accepted, and with every stack on it is not
+    assert settings.environment == long_name
+    problems = problems_for("dev", **{"mlplatform:environment": long_name})
+    assert {p.split(":")[1] for p in problems} == {"environment"}, problems
+    assert any("leaves no room for the service names" in p for p in problems)
+    assert any("at most 8 characters here: 'mlplatform-a-long-environment-name-for-a-network-"
+               "mlflow-artifacts-'" in p for p in problems)  # fmt: skip
+
+
+def test_an_environment_whose_derived_rds_identifier_has_two_hyphens_in_a_row_is_refused():
+    problems = problems_for("dev", **{"mlplatform:environment": "q--a"})
+    message = only(problems, "mlplatform:environment")
+    assert "single hyphens" in message and "mlplatform-q--a-mlflow" in message
+
+
+def _service(name: str, source: str = "ai_inference", **fields) -> dict:
+    return {"name": name, "source": source, "path_patterns": [f"/{name}"], **fields}
+
+
+def test_two_services_whose_target_group_names_truncate_to_one_are_refused():
+    # given two names that differ only after ELB's 32 characters
+    services = [
+        _service("ai-inference-blue-01"),
+        _service("ai-inference-blue-02", "vision_validator"),
+    ]
+    # when both are configured
+    problems = problems_for("dev", inference__services=services)
+    # then the second is refused, naming the shared target group
+    message = only(problems, "mlplatform:inference.services[1].name")
+    assert "target group 'mlplatform-dev-ai-inference-blue'" in message
+    assert "inference.services[0].name" in message
+
+
+def test_a_service_whose_truncated_target_group_ends_in_a_hyphen_is_refused():
+    problems = problems_for("dev", inference__services=[_service("ai-inference-blu-01")])
+    message = only(problems, "mlplatform:inference.services[0].name")
+    assert "'mlplatform-dev-ai-inference-blu-'" in message and "not starting or ending" in message
+
+
+def test_two_services_built_from_one_source_are_refused_for_sharing_an_ecr_repository():
+    services = [_service("alpha"), _service("beta")]
+    problems = problems_for("dev", inference__services=services)
+    message = only(problems, "mlplatform:inference.services[1].source")
+    assert "ECR repository 'mlplatform-dev/ai_inference'" in message
+
+
+def test_a_service_built_from_another_stacks_source_is_refused_for_its_repository():
+    problems = problems_for("dev", inference__services=[_service("alpha", "cmaes_worker")])
+    message = only(problems, "mlplatform:inference.services[0].source")
+    assert "'mlplatform-dev/cmaes_worker'" in message
+
+
+def test_production_is_a_setting_and_refuses_http_short_logs_and_no_deletion_protection():
+    # given the prod stack file, which sets production: true
+    assert parses("prod").production and not parses("dev").production
+    # when it allows HTTP, keeps logs 30 days, drops deletion protection and backups
+    problems = problems_for(
+        "prod",
+        ingress__allow_http=True,
+        **{"mlplatform:log_retention_days": 30, "mlplatform:deletion_protection": False},
+        data_platform__backup_retention_days=7,
+    )
+    # then each key is refused, naming production
+    for key in ("ingress.allow_http", "log_retention_days", "deletion_protection",
+                "data_platform.backup_retention_days"):  # fmt: skip
+        assert "production is true" in only(problems, f"mlplatform:{key}")
+
+
+def test_a_stack_named_prod_is_not_production_unless_it_says_so():
+    settings = parses(
+        "prod",
+        **{"mlplatform:production": False, "mlplatform:deletion_protection": False,
+           "mlplatform:log_retention_days": 30},
+    )  # fmt: skip
+    assert settings.environment == "prod" and not settings.production
+
+
+def test_a_stack_of_another_name_is_held_to_production_when_it_says_so():
+    problems = problems_for("dev", **{"mlplatform:production": True})
+    for key in ("ingress.allow_http", "log_retention_days", "deletion_protection"):
+        assert only(problems, f"mlplatform:{key}")
+
+
+@pytest.mark.parametrize(
+    ("blocks", "phrase"),
+    [(["10.0.0.1"], "with its prefix length, such as 10.0.0.1/32"),
+     (["10.0.0.0/8", "10.0.0.0/8"], "without duplicates")],
+)  # fmt: skip
+def test_allowed_cidr_blocks_need_a_prefix_and_no_duplicates(blocks, phrase):
+    problems = problems_for("dev", ingress__allowed_cidr_blocks=blocks)
+    assert phrase in only(problems, "mlplatform:ingress.allowed_cidr_blocks")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "overlap"),
+    [("/*", "/mlflow", True), ("/mlflow/*", "/mlflow", False), ("/ml?low", "/mlflow", True),
+     ("/mlflow*", "/mlflow/*", True), ("/validate", "/mlflow/*", False),
+     ("/api*", "/api/*", True), ("/apis", "/api/*", False)],
+)  # fmt: skip
+def test_path_patterns_overlap_when_one_path_matches_both(a, b, overlap):
+    assert s.patterns_overlap(a, b) is overlap
+    assert s.patterns_overlap(b, a) is overlap
+
+
+def test_a_service_path_that_takes_mlflows_on_the_shared_load_balancer_is_refused():
+    # given dev, where the data platform shares the inference load balancer
+    services = [_service("catch-all", path_patterns=["/*"])]
+    # when a service routes every path
+    problems = problems_for("dev", inference__services=services)
+    # then it is refused, naming the other stack's path and the setting that shares
+    message = only(problems, "mlplatform:inference.services[0].path_patterns")
+    assert "'/mlflow'" in message and "data_platform.share_load_balancer" in message
+
+
+def test_a_service_path_under_the_hokusai_api_on_the_shared_load_balancer_is_refused():
+    problems = problems_for(
+        "dev",
+        inference__services=[_service("alpha", path_patterns=["/api/v1/*"])],
+        data_platform__api=True,
+        data_platform__api_image="123456789012.dkr.ecr.us-east-1.amazonaws.com/hokusai:1",
+    )
+    assert "data_platform.api" in only(problems, "mlplatform:inference.services[0].path_patterns")
+
+
+def test_a_path_of_mlflow_is_free_when_the_data_platform_has_its_own_load_balancer():
+    settings = parses("prod", inference__services=[_service("alpha", path_patterns=["/mlflow"])])
+    assert settings.inference.services[0].path_patterns == ("/mlflow",)
+
+
+def test_a_certificate_of_another_region_than_the_load_balancers_is_refused():
+    problems = problems_for("prod", ingress__certificate_arn=CERT.format("eu-west-1"))
+    message = only(problems, "mlplatform:ingress.certificate_arn")
+    assert "us-east-1" in message and "eu-west-1" in message
+
+
+def test_cloudfront_aliases_are_dns_names_not_urls():
+    cdn = CERT.format("us-east-1")
+    problems = problems_for(
+        "prod", agent_world__domain_names=["https://app.example.com/"],
+        agent_world__cdn_certificate_arn=cdn,
+    )  # fmt: skip
+    assert "not a URL" in only(problems, "mlplatform:agent_world.domain_names")
+    settings = parses(
+        "prod", agent_world__domain_names=["app.example.com", "*.example.org"],
+        agent_world__cdn_certificate_arn=cdn,
+    )  # fmt: skip
+    assert settings.agent_world.domain_names == ("app.example.com", "*.example.org")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("team", "ml,platform"), ("a&b", "x"), ("k", "v" * 257), ("k" * 129, "v")]
+)
+def test_tags_of_characters_or_lengths_some_service_refuses_are_refused(key, value):
+    problems = problems_for("dev", **{"mlplatform:tags": {key: value}})
+    message = only(problems, f"mlplatform:tags.{key}")
+    assert "_.:/=+-@" in message and "botocore efs" in message
+
+
+def test_tags_of_unicode_letters_spaces_and_the_common_punctuation_are_accepted():
+    tags = {"Owner Name": "Zoë Ødegaard", "cost:center": "ml/platform_1=a+b-c@d.e"}
+    assert dict(parses("dev", **{"mlplatform:tags": tags}).tags) == tags
+
+
+def test_more_tags_than_a_resource_holds_are_refused():
+    assert parses("dev", **{"mlplatform:tags": {f"t{n}": "x" for n in range(44)}})
+    tags = {f"t{n}": "x" for n in range(45)}
+    assert "at most 44 tags" in only(problems_for("dev", **{"mlplatform:tags": tags}),
+                                     "mlplatform:tags")  # fmt: skip
+
+
+def test_gpu_tasks_at_min_count_must_fit_on_max_instances():
+    # given dev: at most one g4dn.xlarge, one GPU
+    services = json.loads(config_for("dev")["mlplatform:inference"])["services"]
+    services[0].update(min_count=2, desired_count=2, max_count=2)
+    # when the GPU service must keep two tasks
+    problems = problems_for("dev", inference__services=services)
+    # then its min_count is refused with the capacity it would need
+    message = only(problems, "mlplatform:inference.services[0].min_count")
+    assert "max_instances (1) g4dn.xlarge with 1 GPU(s) each: 1 GPUs, these need 2" in message
+    # and with room for both it is accepted
+    assert parses("dev", inference__services=services, inference__max_instances=2)
