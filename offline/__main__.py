@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -17,7 +18,7 @@ import yaml
 from components import quotas
 from components import settings as config
 from offline import costs, diagram
-from offline.runner import PROJECT_DIR, ProgramError, ProgramRun, run_program
+from offline.runner import PROJECT_DIR, OverrideError, ProgramError, ProgramRun, run_program
 
 AWSX_NOTE = "awsx component: its subnets, route tables, gateways are created by awsx at deploy"
 
@@ -71,11 +72,32 @@ def render(run: ProgramRun) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class _Unparsed:
+    """A ``--set`` value that is not YAML, reported by :func:`main` in one line."""
+
+    text: str
+    reason: str
+
+
 def _override(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, yaml.safe_load(value)
+    try:
+        return key, yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        # The reason's first line only (YAML errors span several with a caret drawing).
+        reason = str(getattr(error, "problem", None) or error).splitlines()[0]
+        return key, _Unparsed(value, reason)
+
+
+def _check_overrides(overrides: list[tuple[str, object]]) -> None:
+    for key, value in overrides:
+        if isinstance(value, _Unparsed):
+            raise OverrideError(
+                f"{key}: expected a YAML value, got {value.text!r} ({value.reason})"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,9 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     args = parser.parse_args(argv)
     try:
+        _check_overrides(args.overrides)
         run = run_program(args.stack, dict(args.overrides))
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OverrideError as error:
+        print(f"error: --set {error}", file=sys.stderr)
         return 2
     except ProgramError as failure:
         if isinstance(failure.error, pulumi.RunError):

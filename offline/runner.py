@@ -73,11 +73,16 @@ class ProgramError(Exception):
         self.resources = resources
 
 
+class OverrideError(ValueError):
+    """An override that cannot be applied (a field of a value that is not an object)."""
+
+
 def apply_override(config: dict[str, str], key: str, value: Any) -> None:
     """Set ``key`` in the engine's config map as ``pulumi config set --path`` would.
 
     ``key`` is ``namespace:name`` or ``namespace:name.field.sub``; a bare name means the
-    ``mlplatform`` namespace. None removes the key (or the field).
+    ``mlplatform`` namespace. None removes the key (or the field). A field of a value that
+    is not an object raises :class:`OverrideError`.
     """
     if ":" not in key.split(".")[0]:
         key = f"mlplatform:{key}"
@@ -88,13 +93,19 @@ def apply_override(config: dict[str, str], key: str, value: Any) -> None:
         else:
             config[top] = _as_engine_string(value)
         return
-    document = json.loads(config[top]) if top in config else {}
+    try:
+        document = json.loads(config[top]) if top in config else {}
+    except ValueError:
+        document = config[top]
     if not isinstance(document, dict):
-        raise ValueError(f"{top} is not an object, so {key} cannot be set")
+        raise OverrideError(f"{top} is {document!r}, not an object, so {key} cannot be set")
     node = document
     *parents, leaf = path.split(".")
-    for part in parents:
+    for depth, part in enumerate(parents, start=1):
         node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            where = ".".join([top, *parents[:depth]])
+            raise OverrideError(f"{where} is {node!r}, not an object, so {key} cannot be set")
     if value is None:
         node.pop(leaf, None)
     else:
