@@ -946,8 +946,10 @@ def _check_shared_load_balancer_paths(s: Settings, problems: list[str]) -> None:
 def _check_physical_names(s: Settings, problems: list[str]) -> None:
     """Every physical name the configuration derives, held to AWS's limit for its type;
     no two services may share a target group or an ECR repository."""
-    refused = ("environment:", "inference.services")
-    if not s.environment or any(p.startswith(f"{PROJECT}:{r}") for p in problems for r in refused):
+    built_from = re.compile(
+        rf"{PROJECT}:(environment|inference\.services(\[\d+\]\.(name|source))?):"
+    )
+    if not s.environment or any(built_from.match(p) for p in problems):
         return  # the names would be built from a value already reported
     by_key: dict[str, list[tuple[int, str]]] = {}
     overflow: dict[str, int] = {}

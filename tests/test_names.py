@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from components import names
@@ -64,3 +66,44 @@ def test_every_listed_type_has_a_naming_rule(prod):
     settings = s.parse(prod.config, "prod")
     for name in names.physical_names(settings):
         assert (name.type, name.property) in naming.NAME_RULES, name
+
+
+def test_every_naming_rule_has_a_limit_a_source_and_a_pattern_python_compiles():
+    for rule in naming.NAME_RULES.values():
+        resolved = rule.resolved()
+        assert resolved.max_length > 0, rule
+        assert resolved.source.startswith(("https://", "botocore ")), rule
+        re.compile(resolved.pattern)
+
+
+def test_a_prefix_leaves_room_for_the_providers_26_characters():
+    # given S3's 63-character bucket names, completed by PrefixedUniqueId
+    rule = naming.rule_for("aws:s3/bucket:Bucket", "bucketPrefix")
+    # then a prefix may hold 37 characters and no more
+    assert rule.max_value_length() == 37
+    assert naming.problem("aws:s3/bucket:Bucket", "bucketPrefix", "a" * 37) is None
+    assert "at most 37" in naming.problem("aws:s3/bucket:Bucket", "bucketPrefix", "a" * 38)
+
+
+def test_botocore_shapes_give_the_modelled_limits():
+    role = naming.rule_for("aws:iam/role:Role", "name").resolved()
+    assert (role.max_length, role.source) == (64, "botocore iam roleNameType")
+    assert naming.problem("aws:iam/role:Role", "name", "r" * 65) is not None
+    assert naming.problem("aws:iam/role:Role", "namePrefix", "r" * 38) is None
+    assert naming.problem("aws:iam/role:Role", "namePrefix", "r" * 39) is not None
+
+
+@pytest.mark.parametrize(
+    ("type_token", "prop", "value"),
+    [("aws:lb/targetGroup:TargetGroup", "name", "ends-in-"),
+     ("aws:lb/loadBalancer:LoadBalancer", "name", "internal-lb"),
+     ("aws:rds/instance:Instance", "identifier", "two--hyphens"),
+     ("aws:kms/alias:Alias", "name", "alias/aws/mine"),
+     ("aws:ecr/repository:Repository", "name", "Upper/case")],
+)  # fmt: skip
+def test_names_aws_refuses_are_refused(type_token, prop, value):
+    assert naming.problem(type_token, prop, value) is not None
+
+
+def test_an_auto_name_is_the_logical_name_and_eight_characters():
+    assert len(naming.autoname("inference-alb-sg")) == len("inference-alb-sg") + 8

@@ -566,3 +566,13 @@ def test_gpu_tasks_at_min_count_must_fit_on_max_instances():
     assert "max_instances (1) g4dn.xlarge with 1 GPU(s) each: 1 GPUs, these need 2" in message
     # and with room for both it is accepted
     assert parses("dev", inference__services=services, inference__max_instances=2)
+
+
+def test_a_bad_gpu_min_count_does_not_hide_a_name_too_long():
+    services = json.loads(config_for("dev")["mlplatform:inference"])["services"]
+    services[0].update(min_count=2, desired_count=2, max_count=2)
+    problems = problems_for(
+        "dev", inference__services=services, **{"mlplatform:environment": "integration"}
+    )
+    assert only(problems, "mlplatform:inference.services[0].min_count")
+    assert only(problems, "mlplatform:environment")
