@@ -441,6 +441,24 @@ class AgentWorldStack(pulumi.ComponentResource):
                     sid=f"Table{table.title().replace('-', '')}",
                 )
             )
+        if statements:
+            # The tables are encrypted with the stack's key, and DynamoDB decrypts a table's
+            # key as the principal accessing the table (DynamoDB developer guide, encryption
+            # at rest usage notes, "Decrypt"): without this every read and write is refused.
+            statements.append(
+                allow(
+                    ["kms:Decrypt"],
+                    [self.data.key.arn],
+                    sid="TablesKeyThroughDynamodb",
+                    conditions=[
+                        Condition(
+                            test="StringEquals",
+                            variable="kms:ViaService",
+                            values=[f"dynamodb.{args.region}.amazonaws.com"],
+                        )
+                    ],
+                )
+            )
         if "world-management" in serves:
             statements.append(
                 allow(
