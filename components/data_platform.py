@@ -370,8 +370,15 @@ class DataPlatformStack(pulumi.ComponentResource):
             role=self.mlflow_task_role.id,
             policy=aws.iam.get_policy_document_output(
                 statements=[
+                    # AbortMultipartUpload: boto3 aborts a failed multipart upload of a large
+                    # artifact, and MLflow's proxied multipart API has an abort route.
                     allow(
-                        ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                        [
+                            "s3:GetObject",
+                            "s3:PutObject",
+                            "s3:DeleteObject",
+                            "s3:AbortMultipartUpload",
+                        ],
                         [artifacts_arn.apply(lambda a: f"{a}/{ARTIFACTS_PREFIX}/*")],
                         sid="ReadWriteArtifacts",
                     ),

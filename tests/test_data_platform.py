@@ -340,6 +340,7 @@ def test_task_role_may_only_proxy_the_artifacts_prefix(each_stack):
         ("s3:GetObject", f"{bucket}/artifacts/*"),
         ("s3:PutObject", f"{bucket}/artifacts/*"),
         ("s3:DeleteObject", f"{bucket}/artifacts/*"),
+        ("s3:AbortMultipartUpload", f"{bucket}/artifacts/*"),
         ("s3:ListBucket", bucket),
     }
     task = each_stack.named("data-platform-mlflow-task")
