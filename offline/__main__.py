@@ -18,7 +18,10 @@ import yaml
 from components import quotas
 from components import settings as config
 from offline import costs, diagram
+from offline.mocks import ACCOUNT_ID
 from offline.runner import PROJECT_DIR, OverrideError, ProgramError, ProgramRun, run_program
+from preflight import Context, resources_of
+from preflight import check as preflight_check
 
 AWSX_NOTE = "awsx component: its subnets, route tables, gateways are created by awsx at deploy"
 
@@ -143,7 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     written = diagram.write(run, args.out)
     print()
     print("Architecture diagram: " + ", ".join(str(p) for p in written))
-    return 0
+    findings = preflight_findings(run)
+    print()
+    print("\n".join(preflight_check.render(findings)))
+    # Any value AWS would refuse fails the plan, as `pulumi up` would fail later.
+    return 1 if preflight_check.errors(findings) else 0
+
+
+def preflight_findings(run: ProgramRun) -> list:
+    """The preflight's findings over everything the run registered."""
+    context = Context(region=run.config.get("aws:region", ""), account=ACCOUNT_ID, stack=run.stack)
+    return preflight_check.run(resources_of(run.resources), context)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
@@ -23,6 +25,15 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+
+# The preflight lives beside the pack (../preflight): one implementation for the plan, the
+# tests and `pulumi preview --policy-pack policy`, which runs this file from policy/.
+_PROJECT = str(Path(__file__).resolve().parent.parent)
+if _PROJECT not in sys.path:
+    sys.path.append(_PROJECT)
+
+import preflight  # noqa: E402
+from preflight import check as preflight_check  # noqa: E402
 
 WORLD = ("0.0.0.0/0", "::/0")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL", re.I)
@@ -271,6 +282,39 @@ STACK_RULES: dict[str, tuple[str, Callable[..., list[str]]]] = {
 }
 
 
+# --- the preflight: what AWS would refuse ---------------------------------------------------
+
+
+def preflight_resources(resources: Iterable[Resource]) -> list[preflight.Resource]:
+    """The preflight's view of the pack's resources (the logical name ends the URN)."""
+    return [
+        preflight.Resource(
+            type=r.type,
+            name=r.urn.rsplit("::", 1)[-1],
+            urn=r.urn,
+            props=r.props,
+            # A stack policy sees a resource's state (its ARN and IDs once known) in props.
+            outputs=r.props,
+        )
+        for r in resources
+    ]
+
+
+_ACCOUNT = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:(\d{12}):")
+
+
+def preflight_context(resources: Iterable[Resource], region: str) -> preflight.Context:
+    """The stack's context: ``region`` (the provider's), and the account its ARNs name."""
+    for r in resources:
+        if found := _ACCOUNT.search(json.dumps(r.props, default=str)):
+            return preflight.Context(region=region, account=found.group(1))
+    return preflight.Context(region=region)
+
+
+def preflight_findings(resources: list[Resource], region: str) -> list[preflight.Finding]:
+    return preflight_check.run(preflight_resources(resources), preflight_context(resources, region))
+
+
 def check_all(resources: list[Resource], allow_plain_http: bool = False) -> dict[str, list[str]]:
     """Every rule over ``resources``: rule name -> violations (empty lists left out)."""
     found: dict[str, list[str]] = {}
@@ -283,6 +327,11 @@ def check_all(resources: list[Resource], allow_plain_http: bool = False) -> dict
             found[name] = problems
     if problems := https_listeners(resources, allow_plain_http):
         found["https-listeners"] = problems
+    region = next((r.props.get("region") for r in resources if r.type == "pulumi:providers:aws"),
+                  None) or "us-east-1"  # fmt: skip
+    errors = preflight_check.errors(preflight_findings(resources, region))
+    if errors:
+        found["aws-preflight"] = [f.line() for f in errors]
     return found
 
 
@@ -326,9 +375,46 @@ def _https_policy() -> StackValidationPolicy:
     )
 
 
+def _region(args: StackValidationArgs) -> str:
+    """The region the stack's AWS provider targets (policy config ``region`` overrides)."""
+    configured = args.get_config().get("region")
+    if configured:
+        return str(configured)
+    for r in args.resources:
+        provider = getattr(r, "provider", None)
+        if provider is not None and (region := (provider.props or {}).get("region")):
+            return str(region)
+    return "us-east-1"
+
+
+def _preflight_policy(severity: str) -> StackValidationPolicy:
+    """The preflight's errors (mandatory) or warnings (advisory) as a stack policy."""
+
+    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        resources = _stack_resources(args)
+        for finding in preflight_findings(resources, _region(args)):
+            if finding.severity == severity:
+                report(finding.line(), None)
+
+    errors = severity == preflight.ERROR
+    return StackValidationPolicy(
+        name="aws-preflight" if errors else "aws-preflight-warnings",
+        description=(
+            "Values AWS would refuse, from its API models and IAM definitions (preflight/)."
+            if errors
+            else "Values that need a person's attention before deploying (preflight/)."
+        ),
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY if errors else EnforcementLevel.ADVISORY,
+        config_schema=PolicyConfigSchema(properties={"region": {"type": "string"}}),
+    )
+
+
 POLICIES = [
     *(_resource_policy(n, d, rule) for n, (d, rule) in RESOURCE_RULES.items()),
     *(_stack_policy(n, d, rule) for n, (d, rule) in STACK_RULES.items()),
     _https_policy(),
+    _preflight_policy(preflight.ERROR),
+    _preflight_policy(preflight.WARNING),
 ]
 ENFORCEMENT = EnforcementLevel.MANDATORY

@@ -36,7 +36,13 @@ def test_dev_would_fail_the_https_rule_without_its_exemption(dev_program):
 
 def test_the_pack_lists_every_rule():
     names = {p.name for p in baseline.POLICIES}
-    assert names == {*baseline.RESOURCE_RULES, *baseline.STACK_RULES, "https-listeners"}
+    assert names == {
+        *baseline.RESOURCE_RULES,
+        *baseline.STACK_RULES,
+        "https-listeners",
+        "aws-preflight",
+        "aws-preflight-warnings",
+    }
 
 
 VIOLATIONS = [

@@ -1,0 +1,454 @@
+"""The preflight over what dev and prod register, and each rule family against the
+values AWS refuses: the four defects of issue 12 among them, re-introduced."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from offline import __main__ as plan
+from offline.mocks import ACCOUNT_ID
+from policy import baseline
+from preflight import Context, Resource, check, iam, resources_of
+from preflight.documents import documents
+
+CONTEXT = Context(region="us-east-1", account=ACCOUNT_ID)
+
+
+def findings(resources: list[Resource]) -> list:
+    return check.run(resources, CONTEXT)
+
+
+def rules_of(found) -> set[str]:
+    return {f.rule for f in found}
+
+
+def replaced(run, name: str, **props) -> list[Resource]:
+    """The run's resources with ``props`` changed on the resource ``name``."""
+    out = []
+    for r in resources_of(run.resources):
+        if r.name == name:
+            r = dataclasses.replace(r, props={**r.props, **props})
+        out.append(r)
+    return out
+
+
+def one(type_: str, logical: str = "r", /, **props) -> Resource:
+    """A resource of ``type_`` named ``logical`` with input ``props``."""
+    urn = f"urn:pulumi:test::mlplatform::{type_}::{logical}"
+    return Resource(type=type_, name=logical, urn=urn, props=props)
+
+
+# --- the real stacks ------------------------------------------------------------------------
+
+
+def test_dev_has_no_finding(dev_program):
+    assert [f.line() for f in plan.preflight_findings(dev_program)] == []
+
+
+def test_prod_has_only_the_placeholder_certificate_warning(prod_program):
+    found = plan.preflight_findings(prod_program)
+    assert [(f.severity, f.rule) for f in found] == [("warning", "placeholders/example-value")]
+    assert "mlplatform:ingress.certificate_arn" in found[0].message
+
+
+def test_the_preflight_judges_something_in_every_family(prod_program):
+    resources = resources_of(prod_program.resources)
+    docs = list(documents(resources))
+    assert len(docs) >= 30
+    assert {d.kind for d in docs} == {"identity", "resource", "trust", "key"}
+    statements = [s for d in docs for s in d.statements()]
+    assert sum(len(s.get("Action", [])) for s in statements) > 100
+
+
+# --- the four defects of the issue, re-introduced -------------------------------------------
+
+
+def test_a_security_group_rule_description_with_an_apostrophe_is_refused(dev_program):
+    resources = replaced(
+        dev_program, "inference-alb-to-gpu", description="To the GPU instances' bridge-mode tasks"
+    )
+    (finding,) = [f for f in findings(resources) if f.rule == "documented/ec2-description"]
+    assert finding.resource == "inference-alb-to-gpu" and "'" in finding.message
+
+
+def test_a_security_group_description_with_an_apostrophe_is_refused(dev_program):
+    resources = replaced(
+        dev_program,
+        "agent-world-vpc-link-sg",
+        description="out to the shared load balancer's listener only",
+    )
+    assert "documented/ec2-description" in rules_of(findings(resources))
+
+
+def test_the_websocket_stage_with_the_rest_log_format_is_refused(prod_program):
+    from components.agent_world import REST_ACCESS_LOG_FORMAT
+
+    resources = replaced(
+        prod_program,
+        "agent-world-ws-stage",
+        accessLogSettings={
+            "destinationArn": "arn:aws:logs:us-east-1:123456789012:log-group:ws",
+            "format": json.dumps(REST_ACCESS_LOG_FORMAT),
+        },
+    )
+    bad = {f.value for f in findings(resources) if f.rule == "documented/log-format-variable"}
+    assert bad == {"$context.resourcePath", "$context.responseLatency", "$context.httpMethod"}
+
+
+def test_the_plan_fails_when_the_websocket_stage_reuses_the_rest_format(monkeypatch, capsys):
+    from components import agent_world
+
+    monkeypatch.setattr(
+        agent_world, "WEBSOCKET_ACCESS_LOG_FORMAT", agent_world.REST_ACCESS_LOG_FORMAT
+    )
+    assert plan.main(["dev", "--out", "/tmp/preflight-test-build"]) == 1
+    assert "$context.resourcePath" in capsys.readouterr().out
+
+
+OLD_GPU_STATEMENT = {
+    "Sid": "RunTasksOfThisCluster",
+    "Effect": "Allow",
+    "Action": [
+        "ecs:Poll",
+        "ecs:StartTelemetrySession",
+        "ecs:SubmitAttachmentStateChanges",
+        "ecs:SubmitContainerStateChange",
+        "ecs:SubmitTaskStateChange",
+        "ecs:UpdateContainerInstancesState",
+    ],
+    "Resource": "arn:aws:ecs:us-east-1:123456789012:container-instance/mlplatform-dev-inference/*",
+    "Condition": {
+        "ArnEquals": {
+            "ecs:cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/mlplatform-dev-inference"
+        }
+    },
+}
+
+
+def test_the_gpu_agent_policy_on_instance_arns_with_a_cluster_condition_is_refused(dev_program):
+    policy = {"Version": "2012-10-17", "Statement": [OLD_GPU_STATEMENT]}
+    resources = replaced(dev_program, "inference-gpu-instance-policy", policy=json.dumps(policy))
+    found = [f for f in findings(resources) if f.resource == "inference-gpu-instance-policy"]
+    by_rule = {}
+    for f in found:
+        by_rule.setdefault(f.rule, set()).add(f.message.split()[0])
+    submits = {
+        "ecs:SubmitAttachmentStateChanges",
+        "ecs:SubmitContainerStateChange",
+        "ecs:SubmitTaskStateChange",
+    }
+    assert by_rule == {"iam/resource-type": submits, "iam/condition-key": submits}
+
+
+def test_the_gpu_agent_reports_task_state_on_its_cluster(dev_program):
+    policy = json.loads(dev_program.named("inference-gpu-instance-policy").inputs["policy"])
+    (report,) = [s for s in policy["Statement"] if "ecs:SubmitTaskStateChange" in s["Action"]]
+    assert report["Resource"].endswith(":cluster/mlplatform-dev-inference")
+    assert "Condition" not in report
+
+
+# --- trust policies and service principals --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "role", ["inference-gpu-instance-role", "agent-world-apigateway-logs-role"]
+)
+def test_a_source_account_guard_for_a_service_that_sends_none_is_refused(prod_program, role):
+    trust = json.loads(prod_program.named(role).inputs["assumeRolePolicy"])
+    assert "Condition" not in trust["Statement"][0]  # as registered: assumable
+    trust["Statement"][0]["Condition"] = {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    resources = replaced(prod_program, role, assumeRolePolicy=json.dumps(trust))
+    assert rules_of(f for f in findings(resources) if f.resource == role) == {
+        "principals/source-key"
+    }
+
+
+def test_ecs_tasks_trust_keeps_its_documented_guards(prod_program):
+    trust = json.loads(prod_program.named("training-task-role").inputs["assumeRolePolicy"])
+    assert set(trust["Statement"][0]["Condition"]) == {"StringEquals", "ArnLike"}
+
+
+def test_an_undocumented_service_principal_with_a_source_key_is_refused():
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+            }
+        ]
+    }
+    found = findings([one("aws:iam/role:Role", assumeRolePolicy=json.dumps(trust))])
+    assert "principals/undocumented" in rules_of(found)
+
+
+# --- IAM statements -------------------------------------------------------------------------
+
+
+def policy_with(statement: dict) -> list[Resource]:
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **statement}]}
+    return [one("aws:iam/rolePolicy:RolePolicy", policy=json.dumps(doc), name="p")]
+
+
+def test_an_action_that_does_not_exist_is_refused():
+    found = findings(policy_with({"Action": ["s3:GetObjects"], "Resource": "*"}))
+    assert [f.rule for f in found] == ["iam/unknown-action"]
+
+
+def test_an_action_without_resource_types_on_a_specific_arn_is_refused():
+    found = findings(
+        policy_with(
+            {
+                "Action": "ecr:GetAuthorizationToken",
+                "Resource": "arn:aws:ecr:us-east-1:123456789012:repository/x",
+            }
+        )
+    )
+    assert [f.rule for f in found] == ["iam/resource-type"]
+
+
+def test_an_object_action_on_a_bucket_arn_is_refused_and_on_its_objects_accepted():
+    bucket = "arn:aws:s3:::data"
+    assert rules_of(findings(policy_with({"Action": "s3:GetObject", "Resource": bucket}))) == {
+        "iam/resource-type"
+    }
+    assert findings(policy_with({"Action": "s3:GetObject", "Resource": f"{bucket}/*"})) == []
+
+
+def test_a_condition_key_the_action_does_not_carry_is_refused_unless_negated():
+    statement = {"Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:1:q"}
+    refused = findings(
+        policy_with({**statement, "Condition": {"StringEquals": {"s3:prefix": "x"}}})
+    )
+    assert [(f.rule, f.severity) for f in refused] == [("iam/condition-key", "error")]
+    negated = findings(
+        policy_with({**statement, "Condition": {"StringNotEquals": {"s3:prefix": "x"}}})
+    )
+    assert [(f.rule, f.severity) for f in negated] == [("iam/condition-key", "warning")]
+
+
+@pytest.mark.parametrize(
+    ("statement_resource", "arn_format", "meet"),
+    [
+        (
+            "arn:aws:logs:us-east-1:1:log-group:/ecs/x:*",
+            "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}",
+            True,
+        ),
+        (
+            "arn:aws:ecs:us-east-1:1:container-instance/c/*",
+            "arn:${Partition}:ecs:${Region}:${Account}:cluster/${ClusterName}",
+            False,
+        ),
+        (
+            "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-v1:0",
+            "arn:${Partition}:bedrock:${Region}::foundation-model/${ResourceId}",
+            True,
+        ),
+        ("*", "arn:${Partition}:s3:::${BucketName}", True),
+        ("arn:aws:s3:::b", "arn:${Partition}:s3:::${BucketName}/${ObjectName}", False),
+    ],
+)
+def test_statement_resources_meet_arn_formats(statement_resource, arn_format, meet):
+    assert iam.patterns_meet(statement_resource, arn_format) is meet
+
+
+# --- KMS key policies -----------------------------------------------------------------------
+
+
+def test_a_key_policy_without_the_account_locks_it_out(prod_program):
+    key = prod_program.named("data-platform-db-key")
+    policy = json.loads(key.inputs["policy"])
+    policy["Statement"] = [
+        s for s in policy["Statement"] if s.get("Sid") != "AccountAdministersTheKeyThroughIam"
+    ]
+    policy["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/x"},
+        }
+    )
+    resources = replaced(prod_program, "data-platform-db-key", policy=json.dumps(policy))
+    found = {f.rule for f in findings(resources) if f.resource == "data-platform-db-key"}
+    # Locked out, and the database's use of the key through IAM is gone with it.
+    assert found == {"kms/lockout", "kms/service-use"}
+
+
+def test_a_log_group_key_must_let_cloudwatch_logs_use_it(prod_program):
+    key = prod_program.named("agent-world-data-key")
+    policy = json.loads(key.inputs["policy"])
+    policy["Statement"] = [
+        s for s in policy["Statement"] if s.get("Sid") != "CloudWatchLogsOfThisAccount"
+    ]
+    resources = replaced(prod_program, "agent-world-data-key", policy=json.dumps(policy))
+    refused = [f for f in findings(resources) if f.rule == "kms/service-use"]
+    assert refused and all("logs.us-east-1.amazonaws.com" in f.message for f in refused)
+
+
+def test_an_alarm_topic_key_must_let_cloudwatch_use_it(prod_program):
+    key = prod_program.named("alerts-key")
+    policy = json.loads(key.inputs["policy"])
+    policy["Statement"] = [
+        s for s in policy["Statement"] if s.get("Sid") != "CloudWatchAlarmsPublish"
+    ]
+    resources = replaced(prod_program, "alerts-key", policy=json.dumps(policy))
+    (refused,) = [f for f in findings(resources) if f.rule == "kms/service-use"]
+    assert "cloudwatch.amazonaws.com" in refused.message
+
+
+# --- API models, names, documented rules, regions, placeholders -------------------------------
+
+
+def test_an_enum_value_the_api_does_not_know_is_refused():
+    found = findings([one("aws:lb/targetGroup:TargetGroup", "tg", protocol="HTTPS2", port=70000)])
+    assert {(f.rule, f.property) for f in found} == {
+        ("api-model/enum", "protocol"),
+        ("api-model/shape", "port"),
+    }
+
+
+def test_container_definitions_are_walked_against_their_shape():
+    containers = [
+        {
+            "name": "app",
+            "image": "i",
+            "essential": True,
+            "portMappings": [{"containerPort": 80, "protocol": "tcpx"}],
+            "logConfiguration": {"logDriver": "awslog"},
+        }
+    ]
+    found = findings(
+        [
+            one(
+                "aws:ecs/taskDefinition:TaskDefinition",
+                family="f",
+                containerDefinitions=json.dumps(containers),
+            )
+        ]
+    )
+    assert {f.property for f in found} == {
+        "containerDefinitions.0.portMappings.0.protocol",
+        "containerDefinitions.0.logConfiguration.logDriver",
+    }
+
+
+def test_a_target_group_name_over_32_characters_is_refused():
+    found = findings(
+        [
+            one("aws:lb/targetGroup:TargetGroup", "tg", port=80, protocol="HTTP"),
+            one(
+                "aws:lb/targetGroup:TargetGroup",
+                "tg2",
+                **{"name": "mlplatform-staging-vision-validator"},
+            ),
+        ]
+    )
+    assert [(f.rule, f.resource) for f in found] == [("names/limit", "tg2")]
+
+
+def test_an_auto_name_over_the_limit_is_refused():
+    found = findings([one("aws:lb/targetGroup:TargetGroup", "a-very-long-logical-name-xx")])
+    assert [f.rule for f in found] == ["names/limit"]
+    assert "auto-naming" in found[0].message
+
+
+def test_two_queues_of_one_name_collide():
+    found = findings(
+        [
+            one("aws:sqs/queue:Queue", "a", **{"name": "q"}),
+            one("aws:sqs/queue:Queue", "b", **{"name": "q"}),
+        ]
+    )
+    assert [(f.rule, f.resource) for f in found] == [("names/unique", "b")]
+
+
+def test_a_tag_with_a_character_some_services_refuse_is_refused():
+    found = findings([one("aws:sqs/queue:Queue", "q", tags={"team": "ml#platform"})])
+    assert [f.rule for f in found] == ["names/tag"]
+
+
+def test_an_unknown_flow_log_field_is_refused():
+    found = findings([one("aws:ec2/flowLog:FlowLog", logFormat="${srcaddr} ${dst-address}")])
+    assert [(f.rule, f.value) for f in found] == [("documented/flow-log-field", "${dst-address}")]
+
+
+def test_a_load_balancer_log_bucket_with_a_kms_key_is_refused():
+    lb = one(
+        "aws:lb/loadBalancer:LoadBalancer", "lb", accessLogs={"bucket": "logs", "enabled": True}
+    )
+    bucket = dataclasses.replace(one("aws:s3/bucket:Bucket", "b"), outputs={"bucket": "logs"})
+    sse = one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "sse",
+        bucket="logs",
+        rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}],
+    )
+    assert "documented/alb-log-bucket-sse" in rules_of(findings([lb, bucket, sse]))
+
+
+def test_a_region_that_does_not_exist_is_refused():
+    found = check.run([], Context(region="us-east-7"))
+    assert [f.rule for f in found] == ["regions/unknown"]
+
+
+def test_a_service_missing_from_a_region_is_refused(monkeypatch):
+    from preflight import regions
+
+    monkeypatch.setattr(regions, "service_regions", lambda prefix: {"us-west-2"})
+    found = check.run([one("aws:sqs/queue:Queue", "q")], CONTEXT)
+    assert [f.rule for f in found] == ["regions/service"]
+
+
+# --- the policy pack carries the same rules -------------------------------------------------
+
+
+def pack_args(run, config=None):
+    resources = [
+        SimpleNamespace(
+            resource_type=r.type,
+            props=r.inputs,
+            urn=r.urn,
+            dependencies=[],
+            provider=SimpleNamespace(props={"region": "us-east-1"}),
+        )
+        for r in run.resources
+    ]
+    return SimpleNamespace(resources=resources, get_config=lambda: config or {})
+
+
+def reported(policy, args) -> list[str]:
+    out: list[str] = []
+    policy.validate(args, lambda message, urn: out.append(message))
+    return out
+
+
+def policy(name: str):
+    (found,) = [p for p in baseline.POLICIES if p.name == name]
+    return found
+
+
+def test_the_pack_reports_the_placeholder_as_advisory_and_no_error(prod_program):
+    assert reported(policy("aws-preflight"), pack_args(prod_program)) == []
+    (warning,) = reported(policy("aws-preflight-warnings"), pack_args(prod_program))
+    assert "ingress.certificate_arn" in warning
+
+
+def test_the_pack_refuses_what_the_preflight_refuses(dev_program):
+    run = dataclasses.replace(
+        dev_program,
+        resources=[
+            dataclasses.replace(r, inputs={**r.inputs, "description": "it's"})
+            if r.name == "inference-alb-to-gpu"
+            else r
+            for r in dev_program.resources
+        ],
+    )
+    (error,) = reported(policy("aws-preflight"), pack_args(run))
+    assert "inference-alb-to-gpu" in error and "ec2-description" in error
