@@ -16,9 +16,11 @@ other workload of the account there:
   "On-Demand Instance quotas", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/
   ec2-on-demand-instances.html#ec2-on-demand-instances-limits (quota codes in their
   console links).
-- Fargate counts the vCPUs of running tasks, On-Demand and Spot apart. Source: "Amazon
-  ECS service quotas", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
-  service-quotas.html#service-quotas-fargate (service code ``fargate``).
+- Fargate counts the vCPUs of running tasks, On-Demand and Spot apart, under the service
+  code ``fargate``. Source: "AWS Fargate service quotas" in "Amazon ECS endpoints and
+  quotas", https://docs.aws.amazon.com/general/latest/gr/ecs-service.html#service-quotas-fargate;
+  botocore's AWS Batch model (``ResourceRequirement.value``) states the On-Demand default:
+  "The default for the Fargate On-Demand vCPU resource count quota is 6 vCPUs".
 
 The codes, service codes and names were checked against the output of
 ``aws service-quotas list-aws-default-service-quotas`` that gruntwork-io/terraform-aws-utilities
