@@ -1,0 +1,200 @@
+"""The access lists (``services/<image>/aws_access.yaml``) and the scan of the code they cover."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ACCESS_FILE = "aws_access.yaml"
+
+
+# --- the lists ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Program:
+    """Who makes a group of calls: ``runs_as`` is ``task``, ``execution``, ``instance`` or
+    ``{"role": <logical name>}``; ``container`` the container making them (default: the
+    image's own)."""
+
+    name: str
+    runs_as: Any
+    container: str | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One entry of an access list."""
+
+    program: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...] = ()
+    service: str | None = None
+    """The botocore service name, for a boto3 call of our code."""
+    method: str | None = None
+    """The boto3 method (snake_case), for a boto3 call of our code."""
+    call: str | None = None
+    """What the call is, for one made on our behalf."""
+    when: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
+    multipart: bool = False
+    """An S3 upload that may be multipart (needs kms:Decrypt besides GenerateDataKey)."""
+    deployed: bool = True
+    """False for code no deployed task runs (test and local-development helpers)."""
+
+    def describe(self) -> str:
+        return f"{self.service}.{self.method}" if self.method else str(self.call)
+
+
+@dataclass(frozen=True)
+class AccessList:
+    image: str
+    path: Path
+    programs: Mapping[str, Program]
+    bindings: Mapping[str, Mapping[str, Any]]
+    calls: tuple[Call, ...]
+
+
+def load_access_list(path: Path) -> AccessList:
+    """One ``aws_access.yaml``; ``ValueError`` naming the file and entry when malformed."""
+    import yaml  # a development requirement; the proof runs in the test suite
+
+    raw = yaml.safe_load(path.read_text()) or {}
+    programs = {
+        name: Program(name, spec.get("runs_as"), spec.get("container"))
+        for name, spec in (raw.get("programs") or {}).items()
+    }
+    calls = []
+    for index, entry in enumerate(raw.get("calls") or []):
+        where = f"{path}: calls[{index}]"
+        if entry.get("program") not in programs:
+            raise ValueError(f"{where}: program {entry.get('program')!r} is not declared")
+        if not entry.get("actions"):
+            raise ValueError(f"{where}: no actions")
+        if bool(entry.get("method")) == bool(entry.get("call")):
+            raise ValueError(f"{where}: give either service+method (our code) or call")
+        if entry.get("method") and not entry.get("service"):
+            raise ValueError(f"{where}: a method needs its service")
+        if entry.get("deployed", True) and not entry.get("resources"):
+            raise ValueError(f"{where}: no resources")
+        calls.append(
+            Call(
+                program=entry["program"],
+                actions=tuple(entry["actions"]),
+                resources=tuple(entry.get("resources") or ()),
+                service=entry.get("service"),
+                method=entry.get("method"),
+                call=entry.get("call"),
+                when=entry.get("when") or {},
+                context=entry.get("context") or {},
+                multipart=bool(entry.get("multipart", False)),
+                deployed=bool(entry.get("deployed", True)),
+            )
+        )
+    return AccessList(
+        image=raw.get("image") or path.parent.name,
+        path=path,
+        programs=programs,
+        bindings=raw.get("resources") or {},
+        calls=tuple(calls),
+    )
+
+
+def load_access_lists(services: Path) -> list[AccessList]:
+    """Every image's list under ``services``, in directory order."""
+    return [load_access_list(p) for p in sorted(services.glob(f"*/{ACCESS_FILE}"))]
+
+
+def images(services: Path) -> list[Path]:
+    """The service image directories (each holds a ``Dockerfile``)."""
+    return sorted(p.parent for p in services.glob("*/Dockerfile"))
+
+
+# --- the AST scan -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FoundCall:
+    path: str
+    line: int
+    service: str
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.service}.{self.method}"
+
+
+@cache
+def operations(service: str) -> frozenset[str]:
+    """The snake_case operation names of a botocore service (``put_item``, ...)."""
+    import botocore.session
+    from botocore import xform_name
+
+    model = botocore.session.get_session().get_service_model(service)
+    return frozenset(xform_name(name) for name in model.operation_names)
+
+
+_FACTORIES = ("client", "resource")
+
+
+def _created_services(tree: ast.AST) -> set[str]:
+    """Services of the clients a module creates: ``boto3.client("sqs")``,
+    ``session.resource("dynamodb")``, or a helper of ours named ``client``/``resource``
+    given the service as its first argument (``queues.client("s3")``)."""
+    found = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if name not in _FACTORIES:
+            continue
+        first = node.args[0] if node.args else None
+        for keyword in node.keywords:
+            if keyword.arg == "service_name":
+                first = keyword.value
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            found.add(first.value)
+    return found
+
+
+def _attribute_uses(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """Every ``<expr>.<name>`` read: calls and bound methods handed on (``_batch(sqs.x)``)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            yield node.lineno, node.attr
+
+
+def scan_sources(sources: Mapping[str, str]) -> list[FoundCall]:
+    """The boto3 calls in ``sources`` (path -> Python text) taken as one image: the services
+    are those any of its modules creates a client or resource for (a client made in one
+    module is used in another), the calls every attribute named as one of their operations."""
+    trees = {path: ast.parse(text, filename=path) for path, text in sources.items()}
+    services = sorted(set().union(*(_created_services(t) for t in trees.values())))
+    found = []
+    for path, tree in trees.items():
+        for line, name in _attribute_uses(tree):
+            for service in services:
+                if name in operations(service):
+                    found.append(FoundCall(path, line, service, name))
+    return sorted(set(found), key=lambda c: (c.path, c.line, c.service, c.method))
+
+
+def scan_image(directory: Path) -> list[FoundCall]:
+    """The boto3 calls of every non-test Python file of one image."""
+    sources = {
+        str(p.relative_to(directory.parent)): p.read_text()
+        for p in sorted(directory.rglob("*.py"))
+        if "tests" not in p.relative_to(directory).parts and not p.name.startswith("test_")
+    }
+    return scan_sources(sources)
+
+
+def unlisted_calls(access: AccessList | None, found: Iterable[FoundCall]) -> list[FoundCall]:
+    """The calls without an entry (same service and method) in ``access``."""
+    listed = {(c.service, c.method) for c in (access.calls if access else ())}
+    return [c for c in found if (c.service, c.method) not in listed]
