@@ -35,6 +35,10 @@ KEY_USERS: dict[tuple[str, str], str] = {
     ("aws:elasticache/replicationGroup:ReplicationGroup", "kmsKeyId"): "iam",
     ("aws:sqs/queue:Queue", "kmsMasterKeyId"): "iam",
     ("aws:ecr/repository:Repository", "encryptionConfigurations.0.kmsKey"): "iam",
+    (
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "rules.0.applyServerSideEncryptionByDefault.kmsMasterKeyId",
+    ): "iam",
 }
 # The actions CloudWatch Logs documents for a key that encrypts log groups.
 LOGS_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey",

@@ -452,3 +452,35 @@ def test_the_pack_refuses_what_the_preflight_refuses(dev_program):
     )
     (error,) = reported(policy("aws-preflight"), pack_args(run))
     assert "inference-alb-to-gpu" in error and "ec2-description" in error
+
+
+def test_a_bucket_key_without_iam_delegation_is_refused():
+    key_arn = f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/k"
+    policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "kms:*",
+                "Resource": "*",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/admin"},
+            }
+        ]
+    }
+    key = dataclasses.replace(
+        one("aws:kms/key:Key", "k", policy=json.dumps(policy)), outputs={"arn": key_arn}
+    )
+    sse = one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "sse",
+        bucket="b",
+        rules=[
+            {
+                "applyServerSideEncryptionByDefault": {
+                    "sseAlgorithm": "aws:kms",
+                    "kmsMasterKeyId": key_arn,
+                }
+            }
+        ],
+    )
+    found = findings([key, sse])
+    assert {(f.rule, f.resource) for f in found} == {("kms/lockout", "k"), ("kms/service-use", "k")}
