@@ -238,6 +238,36 @@ def test_each_check_names_the_statement_that_allowed_it(proofs):
         assert "allowed by" in check.decision.reason or "delegates" in check.decision.reason
 
 
+@pytest.mark.parametrize(
+    "stack, overrides",
+    [
+        ("dev", {"agent_world.redis": True}),
+        ("dev", {"training.redis": True}),
+        ("prod", {"agent_world.single_service": True}),
+    ],
+)
+def test_the_proof_holds_with_the_switches_that_change_roles_and_secrets(
+    run_stack, stack, overrides
+):
+    run = run_stack(stack, overrides)
+    proof = prove(run)
+    assert proof.checks
+    assert not proof.failures(), "\n".join(proof.failures())
+
+
+def test_the_coordinator_user_is_proven_through_its_group(run_stack):
+    # given the switch that adds a coordinator user whose group holds the coordinator policy
+    run = run_stack("dev", {"training.coordinator_user": True})
+    # when the proof runs
+    proof = prove(run)
+    # then the user runs the coordinator's calls, each allowed by the group's policy
+    user = run.named("training-coordinator-user").outputs["arn"]
+    assert proof.users == {user: "cmaes_worker/coordinator"}
+    mine = [c for c in proof.checks if c.principal == user]
+    assert mine and not [c for c in mine if not c.decision.allowed]
+    assert not proof.failures(), "\n".join(proof.failures())
+
+
 # --- regressions: re-introduce a defect, see the proof report it -------------------------
 
 

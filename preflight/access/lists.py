@@ -18,8 +18,8 @@ ACCESS_FILE = "aws_access.yaml"
 @dataclass(frozen=True)
 class Program:
     """Who makes a group of calls: ``runs_as`` is ``task``, ``execution``, ``instance`` or
-    ``{"role": <logical name>}``; ``container`` the container making them (default: the
-    image's own)."""
+    ``{"role": <logical name>, "user": <logical name>}`` (each where registered);
+    ``container`` the container making them (default: the image's own)."""
 
     name: str
     runs_as: Any

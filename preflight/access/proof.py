@@ -13,6 +13,7 @@ from preflight.access.stack import (
     KMS_KEY,
     ROLE,
     SAMPLE,
+    USER,
     Runner,
     Stack,
     Target,
@@ -56,6 +57,8 @@ class Proof:
     """What could not be proven at all (an unresolved resource, a role nobody runs...)."""
     roles: dict[str, str] = field(default_factory=dict)
     """Each role's ARN -> what runs as it."""
+    users: dict[str, str] = field(default_factory=dict)
+    """Each IAM user's ARN -> what runs as it."""
     keys: dict[str, list[str]] = field(default_factory=dict)
     """Each registered key's ARN -> what was proven about it."""
     calls: list[str] = field(default_factory=list)
@@ -77,6 +80,7 @@ class Proof:
             "checks": len(self.checks),
             "kms checks": sum(c.action.startswith("kms:") for c in self.checks),
             "roles": len(self.roles),
+            "users": len(self.users),
             "keys": len(self.keys),
             "AWS managed keys": len(self.managed_keys),
         }
@@ -209,7 +213,8 @@ def prove_access_list(stack: Stack, proof: Proof, access: AccessList) -> None:
     for runner in found:
         policies, unread = stack.role_policies(runner.role)
         proof.problems += unread
-        proof.roles.setdefault(runner.principal, f"{access.image}/{runner.program.name}")
+        ran = proof.users if runner.role.type == USER else proof.roles
+        ran.setdefault(runner.principal, f"{access.image}/{runner.program.name}")
         for call in access.calls:
             if (
                 call.program != runner.program.name

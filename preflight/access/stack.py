@@ -20,6 +20,12 @@ SAMPLE = "sample"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+USER = "aws:iam/user:User"
+USER_POLICY = "aws:iam/userPolicy:UserPolicy"
+USER_ATTACHMENT = "aws:iam/userPolicyAttachment:UserPolicyAttachment"
+MEMBERSHIP = "aws:iam/userGroupMembership:UserGroupMembership"
+GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
+GROUP_ATTACHMENT = "aws:iam/groupPolicyAttachment:GroupPolicyAttachment"
 MANAGED_POLICY = "aws:iam/policy:Policy"
 KMS_KEY = "aws:kms/key:Key"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -80,20 +86,31 @@ class Stack:
         return self.by_output(ROLE, "name", name) or self.named(ROLE, name)
 
     def role_policies(self, role: Resource) -> tuple[list[Policy], list[str]]:
-        """The role's identity policies, and what could not be read (an AWS managed policy
-        whose content is not on record, an attached policy not registered)."""
+        """The identity policies of a role, or of a user (its own and its groups'), and what
+        could not be read (an AWS managed policy whose content is not on record, an attached
+        policy not registered)."""
         name = role.outputs.get("name") or role.props.get("name")
+        if role.type == USER:
+            memberships = [r for r in self.of_type(MEMBERSHIP) if r.props.get("user") == name]
+            groups = {g for m in memberships for g in m.props.get("groups") or []}
+            owners = [(USER_POLICY, USER_ATTACHMENT, "user", {name})]
+            owners.append((GROUP_POLICY, GROUP_ATTACHMENT, "group", groups))
+        else:
+            owners = [(ROLE_POLICY, ATTACHMENT, "role", {name, role.outputs.get("id")})]
         policies: list[Policy] = []
         problems: list[str] = []
         for inline in role.props.get("inlinePolicies") or []:
             policies.append(Policy.of(f"{role.name} inline {inline.get('name')}", inline["policy"]))
-        for r in self.of_type(ROLE_POLICY):
-            if r.props.get("role") in (name, role.outputs.get("id")):
-                policies.append(Policy.of(r.name, r.props["policy"]))
         arns = list(role.props.get("managedPolicyArns") or [])
-        arns += [
-            r.props["policyArn"] for r in self.of_type(ATTACHMENT) if r.props.get("role") == name
-        ]
+        for inline_type, attachment_type, key, owner_names in owners:
+            for r in self.of_type(inline_type):
+                if r.props.get(key) in owner_names:
+                    policies.append(Policy.of(r.name, r.props["policy"]))
+            arns += [
+                r.props["policyArn"]
+                for r in self.of_type(attachment_type)
+                if r.props.get(key) in owner_names
+            ]
         for arn in arns:
             attached = self.by_output(MANAGED_POLICY, "arn", arn)
             if attached is not None:
@@ -105,7 +122,7 @@ class Stack:
                 )
             else:
                 problems.append(
-                    f"role {role.name}: attached policy {arn} is neither registered nor an AWS "
+                    f"{role.name}: attached policy {arn} is neither registered nor an AWS "
                     "managed policy whose content is on record in preflight/access/documented.py"
                 )
         return policies, problems
@@ -217,6 +234,7 @@ class Runner:
     image: str
     program: Program
     role: Resource
+    """The role (or, for a program run by a person, the IAM user) whose policies apply."""
     principal: str
     task_definition: Resource | None = None
     container: Mapping[str, Any] | None = None
@@ -286,9 +304,11 @@ def runners(stack: Stack, access: AccessList) -> tuple[list[Runner], list[str]]:
     tasks = deployed_tasks(stack, access.image)
     for program in access.programs.values():
         if isinstance(program.runs_as, Mapping):
-            role = stack.named(ROLE, program.runs_as.get("role", ""))
-            if role is not None:
-                found.append(Runner(access.image, program, role, role.outputs["arn"]))
+            # A named role, or a named user (policies through its groups), where registered.
+            for kind, type_token in (("role", ROLE), ("user", USER)):
+                principal = stack.named(type_token, program.runs_as.get(kind, ""))
+                if principal is not None:
+                    found.append(Runner(access.image, program, principal, principal.outputs["arn"]))
             continue
         for service, task, own in tasks:
             container = own
