@@ -219,9 +219,34 @@ def alb_log_buckets(resources: list[Resource]) -> Iterator[Finding]:
                 )
 
 
+# "PriorityInUse: The specified priority is in use." (Elastic Load Balancing API
+# Reference, CreateRule errors): a listener's rules have distinct priorities.
+PRIORITY_SOURCE = (
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateRule.html"
+)
+
+
+def listener_rule_priorities(resources: list[Resource]) -> Iterator[Finding]:
+    """Rules of one listener (several stacks share the inference ALB) differ in priority."""
+    taken: dict[tuple[Any, Any], str] = {}
+    for r in resources:
+        if r.type != "aws:lb/listenerRule:ListenerRule":
+            continue
+        listener, priority = r.props.get("listenerArn"), r.props.get("priority")
+        if not isinstance(listener, str) or priority is None:
+            continue  # unknown until deploy, or left to AWS (the next free priority)
+        other = taken.setdefault((listener, float(priority)), r.name)
+        if other != r.name:
+            yield Finding(
+                "documented/listener-rule-priority", ERROR, r.name, r.type, "priority",
+                priority, f"{other} has this priority on the same listener", PRIORITY_SOURCE,
+            )  # fmt: skip
+
+
 def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
     for r in resources:
         yield from ec2_descriptions(r)
         yield from log_format_variables(r)
         yield from flow_log_format(r)
     yield from alb_log_buckets(resources)
+    yield from listener_rule_priorities(resources)

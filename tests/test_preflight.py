@@ -484,3 +484,29 @@ def test_a_bucket_key_without_iam_delegation_is_refused():
     )
     found = findings([key, sse])
     assert {(f.rule, f.resource) for f in found} == {("kms/lockout", "k"), ("kms/service-use", "k")}
+
+
+def test_two_rules_of_one_listener_with_one_priority_collide(dev_program):
+    mlflow = dev_program.named("data-platform-mlflow-rule")
+    resources = replaced(
+        dev_program, "inference-ai-inference-rule", priority=mlflow.inputs["priority"]
+    )
+    found = [f for f in findings(resources) if f.rule == "documented/listener-rule-priority"]
+    assert [(f.resource, f.value) for f in found] in (
+        [("data-platform-mlflow-rule", 100.0)],
+        [("inference-ai-inference-rule", 100.0)],
+    )
+
+
+def test_the_plan_refuses_ten_inference_services_on_the_shared_load_balancer(run_stack):
+    # Inference's rules take priorities 10, 20, ...: the tenth meets MLflow's 100.
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/service:1"
+    services = [
+        {"name": f"svc-{i}", "image": image, "path_patterns": [f"/s{i}"], "cpu": 256,
+         "memory": 512, "desired_count": 1, "min_count": 1, "max_count": 1}
+        for i in range(10)
+    ]  # fmt: skip
+    found = plan.preflight_findings(run_stack("dev", {"inference.services": services}))
+    assert [(f.rule, f.value) for f in check.errors(found)] == [
+        ("documented/listener-rule-priority", 100.0)
+    ]
