@@ -21,7 +21,9 @@ the ``ForAnyValue:``/``ForAllValues:`` prefixes. Condition keys are case-insensi
 case-sensitive (but for ``...IgnoreCase``). A key missing from the request context makes a
 condition false, except that a negated operator (``StringNotEquals``, ``ArnNotLike``...)
 is then true, ``...IfExists`` is true and ``Null`` tests for exactly that (IAM User
-Guide, "IAM JSON policy elements: Condition operators"). An operator outside this list
+Guide, "IAM JSON policy elements: Condition operators", https://docs.aws.amazon.com/IAM/
+latest/UserGuide/reference_policies_elements_condition_operators.html; ``ForAllValues`` is
+true for a request without the key, as documented there). An operator outside this list
 raises :class:`UnsupportedPolicyError` rather than guessing. Not modelled: policy variables
 (``${aws:username}``), permissions boundaries, SCPs, session policies, grants.
 """

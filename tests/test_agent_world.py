@@ -206,6 +206,25 @@ def test_each_service_reads_its_own_tables_only(dev, prod, stack, role):
         assert resource != "*" or action.startswith("xray:"), action
 
 
+@pytest.mark.parametrize("stack, role", [("dev", "all")] + [("prod", r.name) for r in ROLES])
+def test_a_task_role_with_tables_may_decrypt_their_key_through_dynamodb_only(
+    dev, prod, stack, role
+):
+    run = {"dev": dev, "prod": prod}[stack]
+    key = run.named("agent-world-data-key").outputs["arn"]
+    document = json.loads(run.named(f"agent-world-{role}-task-policy").inputs["policy"])
+    kms = [s for s in document["Statement"] if "kms:" in json.dumps(s["Action"])]
+    if not table_access([role]):
+        assert kms == []  # llm-integration touches no table
+        return
+    (statement,) = kms
+    assert statement["Action"] in ("kms:Decrypt", ["kms:Decrypt"])
+    assert statement["Resource"] in (key, [key])
+    assert statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}
+    }
+
+
 def test_the_one_service_may_do_what_the_three_roles_may():
     merged = table_access(["all"])
     for role in ROLES:
