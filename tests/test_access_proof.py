@@ -143,6 +143,33 @@ def test_a_session_client_is_found_too():
     ]
 
 
+def test_a_paginated_operation_is_found_by_its_name():
+    source = (
+        "import boto3\n"
+        "s3 = boto3.client('s3')\n"
+        "for page in s3.get_paginator('list_objects_v2').paginate(Bucket='b'):\n"
+        "    pass\n"
+    )
+    assert [(c.service, c.method) for c in access.scan_sources({"a.py": source})] == [
+        ("s3", "list_objects_v2")
+    ]
+
+
+def test_the_methods_boto3_adds_are_calls_too():
+    source = (
+        "import boto3\n"
+        "s3 = boto3.client('s3')\n"
+        "s3.upload_file('f', 'b', 'k')\n"
+        "with boto3.resource('dynamodb').Table('t').batch_writer() as batch:\n"
+        "    batch.put_item(Item={})\n"
+    )
+    assert [(c.service, c.method) for c in access.scan_sources({"a.py": source})] == [
+        ("s3", "upload_file"),
+        ("dynamodb", "batch_writer"),
+        ("dynamodb", "put_item"),
+    ]
+
+
 def test_code_without_a_client_has_no_calls():
     source = "def put_object(x):\n    return x.put_object()\n"
     assert access.scan_sources({"a.py": source}) == []

@@ -25,7 +25,9 @@ that writes with it (CloudWatch Logs, CloudWatch alarms through SNS) do so.
 
 :func:`scan_image` finds every boto3 call in an image's code (an AST walk: a method of a
 client or resource made with ``boto3.client``/``Session.client``/``resource`` whose name is
-an operation of that botocore service), and :func:`unlisted_calls` those without an entry.
+an operation of that botocore service or a method boto3 adds to it such as ``upload_file``,
+or an operation named to ``get_paginator``), and :func:`unlisted_calls` those without an
+entry.
 
 Modules: ``lists`` (the lists and the scan), ``documented`` (AWS managed policies and keys,
 the KMS actions a caller needs), ``stack`` (lookups over the registered resources: roles,

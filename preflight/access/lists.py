@@ -128,14 +128,36 @@ class FoundCall:
         return f"{self.path}:{self.line}: {self.service}.{self.method}"
 
 
+INJECTED = {
+    "s3": (
+        "upload_file",
+        "upload_fileobj",
+        "download_file",
+        "download_fileobj",
+        "copy",
+        "generate_presigned_url",
+        "generate_presigned_post",
+    ),
+    "dynamodb": ("batch_writer",),
+}
+"""Methods boto3 adds to a service's clients and resources that are no botocore operation
+but make (or sign) requests: the S3 transfer manager's and presigning methods, and the
+DynamoDB table's batch writer (boto3 guide, "Uploading files", "Presigned URLs",
+"Batch writing"). The scan reports them like operations; their entries name the
+operations they stand for in ``actions``."""
+
+
 @cache
 def operations(service: str) -> frozenset[str]:
-    """The snake_case operation names of a botocore service (``put_item``, ...)."""
+    """The snake_case operation names of a botocore service (``put_item``, ...), and the
+    methods boto3 injects for it (:data:`INJECTED`)."""
     import botocore.session
     from botocore import xform_name
 
     model = botocore.session.get_session().get_service_model(service)
-    return frozenset(xform_name(name) for name in model.operation_names)
+    return frozenset(xform_name(name) for name in model.operation_names) | set(
+        INJECTED.get(service, ())
+    )
 
 
 _FACTORIES = ("client", "resource")
@@ -162,11 +184,25 @@ def _created_services(tree: ast.AST) -> set[str]:
     return found
 
 
+_BY_NAME = ("get_paginator", "can_paginate", "get_waiter")
+
+
 def _attribute_uses(tree: ast.AST) -> Iterator[tuple[int, str]]:
-    """Every ``<expr>.<name>`` read: calls and bound methods handed on (``_batch(sqs.x)``)."""
+    """Every ``<expr>.<name>`` read: calls and bound methods handed on (``_batch(sqs.x)``),
+    and the operation a paginator or waiter is asked for by name
+    (``s3.get_paginator("list_objects_v2")``)."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
             yield node.lineno, node.attr
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _BY_NAME
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            yield node.lineno, node.args[0].value
 
 
 def scan_sources(sources: Mapping[str, str]) -> list[FoundCall]:
