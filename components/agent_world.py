@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import ecs_scaling, names, queue_scaling, security_groups
+from components import ecs_scaling, listener_rules, names, queue_scaling, security_groups
 from components.agent_world_data import AgentWorldData, AgentWorldDataArgs
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
@@ -67,7 +67,7 @@ ALL = Role("all", 8001, "")
 """The one service of ``single_service``: every role's routes in one task."""
 SERVICE_HEADER = "X-Agent-World-Service"
 """Shared-ALB mode: names the service a request is for (set by the REST integration)."""
-RULE_PRIORITY = 1
+RULE_PRIORITY = listener_rules.AGENT_WORLD_FIRST
 """Shared-ALB mode: the services' rules come first, so that no path rule of another stack
 (``/health`` of the inference stack, say) takes a request API Gateway sent here."""
 BRIDGE_KEY_VARIABLE = "restApiKey"

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import names, queue_scaling, security_groups
+from components import listener_rules, names, queue_scaling, security_groups
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.images import ServiceImage, ServiceImageArgs
@@ -54,9 +54,9 @@ WORKER_UID = "10001"
 AURORA_ENGINE = "aurora-postgresql"
 AURORA_VERSIONS = {"16": "16.6", "17": "17.4"}
 """Aurora PostgreSQL version per major version; both can scale to 0 ACUs and pause."""
-MLFLOW_RULE_PRIORITY = 100
+MLFLOW_RULE_PRIORITY = listener_rules.MLFLOW
 """Listener rule priorities of this stack; the inference services use 10, 20, ... below."""
-API_RULE_PRIORITY = 110
+API_RULE_PRIORITY = listener_rules.API
 
 # Database Insights / Performance Insights is not offered on the smallest burstable classes.
 _NO_INSIGHTS = re.compile(r"db\.t[234]g?\.(micro|small)")

@@ -18,7 +18,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import ecs_scaling, instance_types, names, queue_scaling, security_groups
+from components import (
+    ecs_scaling,
+    instance_types,
+    listener_rules,
+    names,
+    queue_scaling,
+    security_groups,
+)
 from components.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy
 from components.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapacityArgs
 from components.images import ServiceImage, ServiceImageArgs
@@ -354,7 +361,7 @@ class InferenceStack(pulumi.ComponentResource):
         rule = aws.lb.ListenerRule(
             f"{base}-rule",
             listener_arn=self.load_balancer.listener.arn,
-            priority=10 * (index + 1),
+            priority=listener_rules.inference(index),
             conditions=[{"path_pattern": {"values": list(svc.path_patterns)}}],
             actions=[{"type": "forward", "target_group_arn": target_group.arn}],
             tags=tags,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from components import cidr as cidr_math
-from components import fargate, instance_types, names, queue_scaling
+from components import fargate, instance_types, listener_rules, names, queue_scaling
 from preflight import naming
 
 PROJECT = "mlplatform"
@@ -931,6 +931,14 @@ def shared_load_balancer_routes(s: Settings) -> dict[str, tuple[str, ...]]:
 
 
 def _check_shared_load_balancer_paths(s: Settings, problems: list[str]) -> None:
+    most = listener_rules.MAX_INFERENCE_SERVICES_BEFORE_DATA_PLATFORM
+    if shared_load_balancer_routes(s) and len(s.inference.services) > most:
+        problems.append(
+            f"{PROJECT}:inference.services: expected at most {most} services while "
+            "data_platform.share_load_balancer is true: the next one's listener rule takes "
+            f"priority {listener_rules.inference(most)}, which comes after MLflow's "
+            f"({listener_rules.MLFLOW}) on the shared listener"
+        )
     for other_key, theirs in shared_load_balancer_routes(s).items():
         for n, svc in enumerate(s.inference.services):
             for pattern in svc.path_patterns:

@@ -496,17 +496,3 @@ def test_two_rules_of_one_listener_with_one_priority_collide(dev_program):
         [("data-platform-mlflow-rule", 100.0)],
         [("inference-ai-inference-rule", 100.0)],
     )
-
-
-def test_the_plan_refuses_ten_inference_services_on_the_shared_load_balancer(run_stack):
-    # Inference's rules take priorities 10, 20, ...: the tenth meets MLflow's 100.
-    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/service:1"
-    services = [
-        {"name": f"svc-{i}", "image": image, "path_patterns": [f"/s{i}"], "cpu": 256,
-         "memory": 512, "desired_count": 1, "min_count": 1, "max_count": 1}
-        for i in range(10)
-    ]  # fmt: skip
-    found = plan.preflight_findings(run_stack("dev", {"inference.services": services}))
-    assert [(f.rule, f.value) for f in check.errors(found)] == [
-        ("documented/listener-rule-priority", 100.0)
-    ]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components import settings as s
-from offline.runner import apply_override, stack_config
+from offline.runner import ProgramError, apply_override, stack_config
 
 KNOWN = frozenset({"cmaes_worker", "vision_validator", "ai_inference"})
 
@@ -576,3 +576,21 @@ def test_a_bad_gpu_min_count_does_not_hide_a_name_too_long():
     )
     assert only(problems, "mlplatform:inference.services[0].min_count")
     assert only(problems, "mlplatform:environment")
+
+
+def test_more_inference_services_than_fit_below_mlflow_on_the_shared_listener_are_refused(
+    run_stack,
+):
+    # Given dev, where MLflow shares the inference load balancer
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/service:1"
+    services = [
+        {"name": f"svc-{i}", "image": image, "path_patterns": [f"/s{i}"], "cpu": 256,
+         "memory": 512, "desired_count": 1, "min_count": 1, "max_count": 1}
+        for i in range(10)
+    ]  # fmt: skip
+    # When ten services would take priorities 10 ... 100
+    with pytest.raises(ProgramError) as failure:
+        run_stack("dev", {"inference.services": services})
+    # Then the config check refuses it, naming the key, before any resource exists
+    assert "mlplatform:inference.services: expected at most 9 services" in str(failure.value)
+    assert failure.value.resources == []
