@@ -400,6 +400,21 @@ def test_a_secret_under_a_key_the_execution_role_cannot_use_is_refused(prod):
     assert all("secretsmanager" in c.what for c in refused)
 
 
+def test_an_image_under_a_customer_managed_key_is_pulled_through_ecr_s_grant(prod):
+    # given the agent world repository encrypted with the stack's key instead of aws/ecr
+    key = prod.named("agent-world-data-key").outputs["arn"]
+
+    def with_key(props):
+        props["encryptionConfigurations"] = [{"encryptionType": "KMS", "kmsKey": key}]
+
+    proof = prove(prod, edited(prod, "agent-world-image-repo", with_key))
+    # then the pull asks nothing of the execution role's KMS rights: ECR decrypts with the
+    # grant it made when the repository was created
+    assert not proof.failures(), "\n".join(proof.failures())
+    assert any("through ecr's grant" in p for p in proof.keys[key])
+    assert not [c for c in proof.checks if c.action.startswith("kms:") and "image pull" in c.what]
+
+
 def test_a_key_policy_without_the_account_refuses_every_iam_allow(prod):
     # given the agent world key's policy without the statement delegating to IAM
     proof = prove(

@@ -162,3 +162,12 @@ KMS_NEEDS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
 }
 """Per service, per action (``*``: every item action): the KMS actions the caller needs
 when the resource is encrypted with a KMS key, and the page that says so."""
+
+
+GRANTEE_SERVICES = {
+    # "When you create a repository with KMS encryption enabled, ... Amazon ECR adds an AWS KMS
+    # grant to the KMS key with the Amazon ECR repository as the grantee principal", and uses
+    # it to encrypt and decrypt the layers: a pull asks nothing of the caller's KMS rights.
+    "ecr": "https://docs.aws.amazon.com/AmazonECR/latest/userguide/encryption-at-rest.html",
+}
+"""Services that use a resource's key through a grant of their own, not as the caller."""

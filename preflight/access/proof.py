@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.access.documented import KMS_NEEDS
+from preflight.access.documented import GRANTEE_SERVICES, KMS_NEEDS
 from preflight.access.lists import AccessList, Call
 from preflight.access.stack import (
     KMS_KEY,
@@ -156,6 +156,15 @@ def prove_request(
     if encrypted is None:
         return
     service, key = encrypted
+    if service in GRANTEE_SERVICES:
+        # The service decrypts with a grant it made on the key when the resource was
+        # created (its creator needed kms:CreateGrant: see prove_keys), not as the caller.
+        users = proof.managed_keys if key.managed_by_aws else proof.keys
+        users.setdefault(key.arn, []).append(
+            f"{action} by {principal} ({subject}) through {service}'s grant "
+            f"[{GRANTEE_SERVICES[service]}]"
+        )
+        return
     if service not in KMS_NEEDS:
         if not key.managed_by_aws:
             proof.problems.append(
