@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 from pulumi.runtime import mocks, rpc
 
+from preflight.model import at_path
+
 ACCOUNT_ID = "123456789012"
 SECRET_PLACEHOLDER = "offline-secret-value"
 
@@ -46,15 +48,7 @@ class RecordedResource:
 
     def get(self, path: str, default: Any = None) -> Any:
         """An input by dotted path, e.g. ``"imageScanningConfiguration.scanOnPush"``."""
-        value: Any = self.inputs
-        for part in path.split("."):
-            if isinstance(value, dict) and part in value:
-                value = value[part]
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                value = value[int(part)]
-            else:
-                return default
-        return value
+        return at_path(self.inputs, path, default)
 
 
 def unwrap_secrets(value: Any, path: str = "", found: set[str] | None = None) -> Any:

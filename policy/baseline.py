@@ -34,6 +34,7 @@ if _PROJECT not in sys.path:
 
 import preflight  # noqa: E402
 from preflight import check as preflight_check  # noqa: E402
+from preflight.model import at_path  # noqa: E402
 
 WORLD = ("0.0.0.0/0", "::/0")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL", re.I)
@@ -52,13 +53,7 @@ class Resource:
 
 
 def _get(props: Mapping[str, Any], path: str, default: Any = None) -> Any:
-    value: Any = props
-    for part in path.split("."):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        else:
-            return default
-    return value
+    return at_path(props, path, default)
 
 
 def _truthy(value: Any) -> bool:

@@ -17,6 +17,18 @@ ERROR = "error"
 WARNING = "warning"
 
 
+def at_path(value: Any, path: str, default: Any = None) -> Any:
+    """The value at a dotted path of nested mappings and lists (``rules.0.action``)."""
+    for part in path.split("."):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return default
+    return value
+
+
 @dataclass(frozen=True)
 class Resource:
     """One registered resource."""
@@ -34,15 +46,7 @@ class Resource:
 
     def get(self, path: str, default: Any = None) -> Any:
         """A property by dotted path; list items by index (``rules.0.action``)."""
-        value: Any = self.props
-        for part in path.split("."):
-            if isinstance(value, Mapping) and part in value:
-                value = value[part]
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                value = value[int(part)]
-            else:
-                return default
-        return value
+        return at_path(self.props, path, default)
 
 
 @dataclass(frozen=True)
