@@ -40,7 +40,9 @@ class Call:
     call: str | None = None
     """What the call is, for one made on our behalf."""
     when: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Container variable -> the values under which the call is made (default: always)."""
     context: Mapping[str, Any] = field(default_factory=dict)
+    """Condition keys the request carries (a value may be a symbol, resolved like a resource)."""
     multipart: bool = False
     """An S3 upload that may be multipart (needs kms:Decrypt besides GenerateDataKey)."""
     deployed: bool = True
@@ -52,10 +54,14 @@ class Call:
 
 @dataclass(frozen=True)
 class AccessList:
+    """One image's ``aws_access.yaml``."""
+
     image: str
+    """The directory under ``services/`` (and the last part of its ECR repository's name)."""
     path: Path
     programs: Mapping[str, Program]
     bindings: Mapping[str, Mapping[str, Any]]
+    """The ``resources`` section: symbol -> ``{type, name, env}`` or ``{env_list, arn}``."""
     calls: tuple[Call, ...]
 
 
