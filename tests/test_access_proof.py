@@ -308,6 +308,22 @@ def test_the_proof_holds_with_the_switches_that_change_roles_and_secrets(
     assert not proof.failures(), "\n".join(proof.failures())
 
 
+def test_a_prebuilt_public_image_is_proven_without_a_private_pull(run_stack):
+    # given the agent world from a prebuilt image on a public registry (the images config)
+    run = run_stack("prod", {"images": {"agent_world": "public.ecr.aws/example/agent_world:1"}})
+    # when the proof runs
+    proof = prove(run)
+    # then its tasks are still found and proven, with no ECR pull asked of the execution role
+    assert not proof.failures(), "\n".join(proof.failures())
+    pulls = [
+        c
+        for c in proof.checks
+        if c.subject.startswith("agent_world/execution") and c.action == "ecr:BatchGetImage"
+    ]
+    assert pulls == []
+    assert any(c.subject.startswith("agent_world/app") for c in proof.checks)
+
+
 def test_the_coordinator_user_is_proven_through_its_group(run_stack):
     # given the switch that adds a coordinator user whose group holds the coordinator policy
     run = run_stack("dev", {"training.coordinator_user": True})

@@ -221,10 +221,13 @@ _ECR_IMAGE = re.compile(
 )
 
 
-def ecr_repository(image: str) -> str | None:
-    """The private ECR repository an image URI names (None for any other registry)."""
+def ecr_repository(image: str, partition: str = "aws") -> str | None:
+    """The ARN of the private ECR repository an image URI names (None for any other
+    registry, such as ECR Public, which needs no credentials)."""
     found = _ECR_IMAGE.match(image)
-    return found["repo"] if found else None
+    if not found:
+        return None
+    return f"arn:{partition}:ecr:{found['region']}:{found['account']}:repository/{found['repo']}"
 
 
 @dataclass(frozen=True)
@@ -254,9 +257,16 @@ def containers(task_definition: Resource) -> list[dict[str, Any]]:
     return list(_json(task_definition.props.get("containerDefinitions")) or [])
 
 
+def image_name(uri: str) -> str:
+    """The last path part of an image URI, without tag or digest: ``agent_world`` for
+    ``<account>.dkr.ecr.<region>.amazonaws.com/mlplatform-dev/agent_world@sha256:...``."""
+    return re.split(r"[@:]", uri.rsplit("/", 1)[-1], maxsplit=1)[0]
+
+
 def deployed_tasks(stack: Stack, image: str) -> list[tuple[Resource, Resource, dict[str, Any]]]:
     """``(service, task definition, container)`` for each ECS service of the stack whose task
-    definition has a container running ``image`` (its ECR repository ends in ``/<image>``)."""
+    definition has a container running ``image``: the image's URI ends in ``/<image>`` (the
+    platform's ECR repository, or a prebuilt URI from the ``images`` config named the same)."""
     found = []
     for service in stack.of_type(ECS_SERVICE):
         family = str(service.props.get("taskDefinition", "")).rsplit("/", 1)[-1].split(":")[0]
@@ -264,8 +274,7 @@ def deployed_tasks(stack: Stack, image: str) -> list[tuple[Resource, Resource, d
             if task.props.get("family") != family:
                 continue
             for container in containers(task):
-                repo = ecr_repository(str(container.get("image", "")))
-                if repo and repo.rsplit("/", 1)[-1] == image:
+                if image_name(str(container.get("image", ""))) == image:
                     found.append((service, task, container))
     return found
 
@@ -433,9 +442,8 @@ def _resolve_task(stack: Stack, runner: Runner, symbol: str) -> tuple[list[Targe
     problems: list[str] = []
     for container in containers(task):
         if symbol == "task:repository":
-            repo = ecr_repository(str(container.get("image", "")))
-            if repo:
-                arn = f"arn:{c.partition}:ecr:{c.region}:{c.account}:repository/{repo}"
+            arn = ecr_repository(str(container.get("image", "")), c.partition)
+            if arn:
                 found = stack.by_output("aws:ecr/repository:Repository", "arn", arn)
                 targets.append(Target(arn, found))
         elif symbol == "task:log-stream":
