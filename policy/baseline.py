@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy import proxy as policy_proxy
 
 # The preflight lives beside the pack (../preflight): one implementation for the plan, the
 # tests and `pulumi preview --policy-pack policy`, which runs this file from policy/.
@@ -341,9 +342,49 @@ def _resource_policy(name: str, description: str, rule) -> ResourceValidationPol
     return ResourceValidationPolicy(name=name, description=description, validate=validate)
 
 
+# The values pulumi_policy puts where a preview does not know a property yet.
+_UNKNOWN = frozenset(
+    v
+    for name, v in vars(policy_proxy).items()
+    if name.startswith("UNKNOWN_") and isinstance(v, str)
+)
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain dicts and lists, without the properties a preview does not know.
+
+    pulumi_policy hands a stack policy its props behind proxies (a ``Mapping`` and a
+    ``Sequence``, not ``dict`` and ``list``) that raise on an unknown value; the rules
+    expect plain JSON values and treat an absent property as unknown.
+    """
+    if isinstance(value, str):
+        return None if value in _UNKNOWN else value
+    if isinstance(value, Mapping):
+        out = {}
+        for key in list(value):
+            try:
+                item = plain(value[key])
+            except policy_proxy.UnknownValueError:
+                continue
+            if item is not None:
+                out[key] = item
+        return out
+    if isinstance(value, Sequence):
+        items = []
+        for i in range(len(value)):
+            try:
+                item = plain(value[i])
+            except policy_proxy.UnknownValueError:
+                continue
+            if item is not None:
+                items.append(item)
+        return items
+    return value
+
+
 def _stack_resources(args: StackValidationArgs) -> list[Resource]:
     return [
-        Resource(r.resource_type, r.props, r.urn, tuple(d.urn for d in r.dependencies))
+        Resource(r.resource_type, plain(r.props), r.urn, tuple(d.urn for d in r.dependencies))
         for r in args.resources
     ]
 
@@ -377,7 +418,7 @@ def _region(args: StackValidationArgs) -> str:
         return str(configured)
     for r in args.resources:
         provider = getattr(r, "provider", None)
-        if provider is not None and (region := (provider.props or {}).get("region")):
+        if provider is not None and (region := plain(provider.props or {}).get("region")):
             return str(region)
     return "us-east-1"
 

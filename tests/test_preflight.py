@@ -409,17 +409,26 @@ def test_a_service_missing_from_a_region_is_refused(monkeypatch):
 # --- the policy pack carries the same rules -------------------------------------------------
 
 
-def pack_args(run, config=None):
-    resources = [
-        SimpleNamespace(
-            resource_type=r.type,
-            props=r.inputs,
-            urn=r.urn,
-            dependencies=[],
-            provider=SimpleNamespace(props={"region": "us-east-1"}),
+def pack_args(run, config=None, unknown: tuple[str, str] | None = None):
+    """StackValidationArgs as pulumi_policy builds them in a preview: props behind its
+    unknown-checking proxies; ``unknown`` = (resource name, property) a preview does not
+    know yet."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
+
+    resources = []
+    for r in run.resources:
+        props = dict(r.inputs)
+        if unknown and r.name == unknown[0]:
+            props[unknown[1]] = UNKNOWN_STRING_VALUE
+        resources.append(
+            SimpleNamespace(
+                resource_type=r.type,
+                props=unknown_checking_proxy(props),
+                urn=r.urn,
+                dependencies=[],
+                provider=SimpleNamespace(props=unknown_checking_proxy({"region": "us-east-1"})),
+            )
         )
-        for r in run.resources
-    ]
     return SimpleNamespace(resources=resources, get_config=lambda: config or {})
 
 
@@ -496,3 +505,25 @@ def test_two_rules_of_one_listener_with_one_priority_collide(dev_program):
         [("data-platform-mlflow-rule", 100.0)],
         [("inference-ai-inference-rule", 100.0)],
     )
+
+
+def test_the_pack_reads_through_preview_proxies_and_skips_unknown_values(dev_program):
+    # A key's policy unknown in a preview: nothing to judge there, and no crash.
+    args = pack_args(dev_program, unknown=("alerts-key", "policy"))
+    assert reported(policy("aws-preflight"), args) == []
+    assert reported(policy("aws-preflight-warnings"), args) == []
+
+
+def test_the_pack_finds_the_account_in_preview_props(prod_program):
+    other = "210987654321"
+    run = dataclasses.replace(
+        prod_program,
+        resources=[
+            dataclasses.replace(
+                r, inputs=json.loads(json.dumps(r.inputs).replace(ACCOUNT_ID, other))
+            )
+            for r in prod_program.resources
+        ],
+    )
+    # Key policies name this other account's root: no lock-out is reported.
+    assert reported(policy("aws-preflight"), pack_args(run)) == []
