@@ -252,10 +252,149 @@ def test_a_condition_key_the_action_does_not_carry_is_refused_unless_negated():
         ),
         ("*", "arn:${Partition}:s3:::${BucketName}", True),
         ("arn:aws:s3:::b", "arn:${Partition}:s3:::${BucketName}/${ObjectName}", False),
+        ("arn:aws:s3:::b/*", "arn:${Partition}:s3:::${BucketName}", False),
+        (
+            "arn:aws:dynamodb:us-east-1:1:table/t/index/i",
+            "arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}",
+            False,
+        ),
+        (
+            "arn:aws:logs:us-east-1:1:log-group:",
+            "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}",
+            False,
+        ),
+        (
+            "arn:aws:ecr:us-east-1:1:repository/team/app",
+            "arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}",
+            True,
+        ),
     ],
 )
 def test_statement_resources_meet_arn_formats(statement_resource, arn_format, meet):
     assert iam.patterns_meet(statement_resource, arn_format) is meet
+
+
+def test_an_s3_tag_condition_key_is_one_the_object_actions_carry():
+    found = findings(
+        policy_with(
+            {
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::b/*",
+                "Condition": {"StringEquals": {"s3:ExistingObjectTag/Project": "ml"}},
+            }
+        )
+    )
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("effect", "operator", "value", "severity", "says"),
+    [
+        ("Allow", "ForAllValues:StringEquals", "x", "warning", "always met"),
+        ("Allow", "ForAnyValue:StringNotEquals", "x", "error", "never applies"),
+        ("Allow", "Null", "false", "error", "never applies"),
+        ("Allow", "Null", "true", "warning", "always met"),
+        ("Allow", "StringEqualsIfExists", "x", "warning", "always met"),
+        ("Deny", "StringNotEquals", "x", "error", "applies to every"),
+        ("Deny", "StringEquals", "x", "error", "Deny never applies"),
+    ],
+)
+def test_a_condition_on_a_key_the_action_lacks_is_judged_as_iam_evaluates_it(
+    effect, operator, value, severity, says
+):
+    statement = {
+        "Effect": effect,
+        "Action": "sqs:SendMessage",
+        "Resource": "arn:aws:sqs:us-east-1:1:q",
+        "Condition": {operator: {"s3:prefix": value}},
+    }
+    doc = {"Statement": [statement]}
+    (found,) = findings([one("aws:iam/rolePolicy:RolePolicy", "p", policy=json.dumps(doc))])
+    assert (found.rule, found.severity) == ("iam/condition-key", severity)
+    assert says in found.message
+
+
+@pytest.mark.parametrize(
+    ("type_", "prop", "statement", "says"),
+    [
+        (
+            "aws:iam/rolePolicy:RolePolicy",
+            "policy",
+            {"Effect": "Allow", "Action": "s3:GetObject"},
+            "needs Resource",
+        ),
+        (
+            "aws:iam/rolePolicy:RolePolicy",
+            "policy",
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Principal": "*"},
+            "names no Principal",
+        ),
+        (
+            "aws:iam/rolePolicy:RolePolicy",
+            "policy",
+            {"Effect": "Permit", "Action": "s3:GetObject", "Resource": "*"},
+            "Allow or Deny",
+        ),
+        (
+            "aws:iam/rolePolicy:RolePolicy",
+            "policy",
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": "*",
+                "Condition": {"StringEqualz": {"aws:SourceIp": "x"}},
+            },
+            "no condition operator",
+        ),
+        (
+            "aws:iam/rolePolicy:RolePolicy",
+            "policy",
+            {"Effect": "Allow", "Action": [7], "Resource": "*"},
+            "is a string",
+        ),
+        (
+            "aws:iam/role:Role",
+            "assumeRolePolicy",
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": "*",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+            },
+            "names no Resource",
+        ),
+        (
+            "aws:s3/bucketPolicy:BucketPolicy",
+            "policy",
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+            "needs a Principal",
+        ),
+    ],
+)
+def test_a_malformed_statement_is_refused(type_, prop, statement, says):
+    found = findings([one(type_, "r", **{prop: json.dumps({"Statement": [statement]})})])
+    grammar = [f for f in found if f.rule == "iam/grammar"]
+    assert grammar and says in grammar[0].message
+
+
+def test_a_trust_condition_key_sts_does_not_carry_is_refused():
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+                "Condition": {"StringEquals": {"sts:bogus": "x"}},
+            }
+        ]
+    }
+    found = findings([one("aws:iam/role:Role", "r", assumeRolePolicy=json.dumps(trust))])
+    assert [f.rule for f in found] == ["iam/condition-key"]
+
+
+def test_a_wildcard_action_none_of_whose_actions_takes_the_resource_is_refused():
+    found = findings(policy_with({"Action": "s3:Get*", "Resource": "arn:aws:sqs:us-east-1:1:q"}))
+    assert [f.rule for f in found] == ["iam/resource-type"]
 
 
 # --- KMS key policies -----------------------------------------------------------------------
