@@ -9,13 +9,12 @@ principal), and then the caller's own policy decides (the access proof checks th
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from preflight import simulate
 from preflight.documents import Document, as_list, documents
-from preflight.model import ERROR, Context, Finding, Resource
+from preflight.model import ERROR, WARNING, Context, Finding, Resource
 
 KMS_GUIDE = "https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html"
 LOGS_GUIDE = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"
@@ -35,6 +34,7 @@ KEY_USERS: dict[tuple[str, str], str] = {
     ("aws:elasticache/replicationGroup:ReplicationGroup", "kmsKeyId"): "iam",
     ("aws:sqs/queue:Queue", "kmsMasterKeyId"): "iam",
     ("aws:ecr/repository:Repository", "encryptionConfigurations.0.kmsKey"): "iam",
+    ("aws:ec2/launchTemplate:LaunchTemplate", "blockDeviceMappings.0.ebs.kmsKeyId"): "autoscaling",
     (
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         "rules.0.applyServerSideEncryptionByDefault.kmsMasterKeyId",
@@ -47,56 +47,46 @@ ALARM_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 DELEGATED_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:DescribeKey",
                      "kms:CreateGrant")  # fmt: skip
 ADMIN_ACTIONS = ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DescribeKey")
+# Auto Scaling launching instances with encrypted volumes ("Required AWS KMS key policy for
+# use with encrypted volumes", Amazon EC2 Auto Scaling User Guide).
+AUTOSCALING_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey",
+                       "kms:DescribeKey", "kms:CreateGrant")  # fmt: skip
+AUTOSCALING_GUIDE = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html"
 
 
-@dataclass(frozen=True)
-class Request:
-    principal_type: str
-    principal: str
-    action: str
-    context: dict[str, str]
-
-
-def _condition_holds(conditions: dict[str, Any], context: dict[str, str]) -> bool:
-    for operator, entries in conditions.items():
-        for key, values in entries.items():
-            actual = next((v for k, v in context.items() if k.lower() == key.lower()), None)
-            if actual is None:
-                return operator.endswith("IfExists") or operator == "Null"
-            patterns = as_list(values)
-            if operator in ("ArnLike", "StringLike"):
-                ok = any(fnmatch.fnmatchcase(actual, p) for p in patterns)
-            elif operator in ("ArnEquals", "StringEquals"):
-                ok = actual in patterns
-            else:
-                ok = True  # an operator this check does not evaluate: not held against it
-            if not ok:
-                return False
-    return True
-
-
-def allows(doc: Document, request: Request) -> bool:
-    """Whether the key policy allows the request (an explicit Deny wins)."""
+def allows(doc: Document, principal: str, action: str, context: dict[str, str],
+           resource: str = "*", direct: bool = False) -> bool:  # fmt: skip
+    """Whether the key policy itself lets ``principal`` call ``action`` on the key (an
+    explicit Deny wins; ``NotPrincipal``, ``NotAction`` and every condition operator as
+    :mod:`preflight.simulate` evaluates them). Naming the account counts (that is the
+    delegation to IAM this module checks for) unless ``direct``: for a principal whose own
+    policy grants no KMS, only a statement naming it allows it."""
+    policy = simulate.Policy(doc.resource.name, doc.body)
+    request = simulate.Request(principal, action, resource, context)
     allowed = False
-    for s in doc.statements():
-        principal = s.get("Principal")
-        if principal == "*":
-            named = True
-        elif isinstance(principal, dict):
-            named = request.principal in as_list(principal.get(request.principal_type))
-        else:
-            named = False
-        actions = as_list(s.get("Action"))
-        if not named or not any(
-            fnmatch.fnmatch(request.action.lower(), a.lower()) for a in actions
-        ):
-            continue
-        if not _condition_holds(s.get("Condition") or {}, request.context):
-            continue
-        if s.get("Effect") == "Deny":
+    for statement in policy.statements():
+        applies, via_account = simulate.statement_applies(statement, request, True)
+        if applies and statement.get("Effect") == "Deny":
             return False
-        allowed = True
+        allowed = allowed or (applies and not (direct and via_account))
     return allowed
+
+
+def _keys(resources: list[Resource]) -> dict[str, Resource]:
+    """Every reference to a key the program may use: its ARN, key ID and ID, and the name
+    and ARN of each alias that targets it."""
+    keys: dict[str, Resource] = {}
+    for r in resources:
+        if r.type == "aws:kms/key:Key":
+            for ref in (r.outputs.get("arn"), r.outputs.get("keyId"), r.outputs.get("id")):
+                if ref:
+                    keys[ref] = r
+    for r in resources:
+        if r.type == "aws:kms/alias:Alias" and (key := keys.get(r.props.get("targetKeyId"))):
+            for ref in (r.props.get("name"), r.outputs.get("arn")):
+                if ref:
+                    keys[ref] = key
+    return keys
 
 
 def _key_for(reference: Any, keys: dict[str, Resource]) -> Resource | None:
@@ -105,23 +95,55 @@ def _key_for(reference: Any, keys: dict[str, Resource]) -> Resource | None:
     return keys.get(reference) or keys.get(reference.rsplit("/", 1)[-1])
 
 
+def _publishers(resources: list[Resource]) -> dict[str, set[str]]:
+    """Topic ARN -> the service principals that publish to it: alarms that notify it, and
+    the services its topic policy lets publish."""
+    found: dict[str, set[str]] = {}
+    for r in resources:
+        if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            for key in ("alarmActions", "okActions", "insufficientDataActions"):
+                for arn in r.props.get(key) or []:
+                    found.setdefault(arn, set()).add("cloudwatch.amazonaws.com")
+    for doc in documents(resources):
+        if doc.resource.type not in ("aws:sns/topicPolicy:TopicPolicy", "aws:sns/topic:Topic"):
+            continue
+        arn = doc.resource.props.get("arn") or doc.resource.outputs.get("arn")
+        for statement in doc.statements():
+            principal = statement.get("Principal")
+            if statement.get("Effect") != "Allow" or not isinstance(principal, dict):
+                continue
+            if not any(
+                str(a).lower() in ("sns:publish", "sns:*") for a in as_list(statement.get("Action"))
+            ):
+                continue
+            for service in as_list(principal.get("Service")):
+                found.setdefault(arn, set()).add(service)
+    return found
+
+
 def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
     policies = {d.resource.urn: d for d in documents(resources) if d.kind == "key"}
-    keys: dict[str, Resource] = {}
-    for r in resources:
-        if r.type == "aws:kms/key:Key":
-            for ref in (r.outputs.get("arn"), r.outputs.get("keyId"), r.outputs.get("id")):
-                if ref:
-                    keys[ref] = r
+    keys = _keys(resources)
     root = f"arn:{context.partition}:iam::{context.account}:root"
+    as_root = {"aws:PrincipalArn": root, "aws:PrincipalAccount": context.account,
+               "kms:CallerAccount": context.account}  # fmt: skip
+
+    def use(doc: Document, principal: str, actions: tuple[str, ...], ctx: dict,
+            direct: bool = False) -> list[str]:  # fmt: skip
+        key_arn = doc.resource.outputs.get("arn") or "*"
+        return [a for a in actions if not allows(doc, principal, a, ctx, key_arn, direct)]
 
     for r in resources:
-        if r.type != "aws:kms/key:Key":
-            continue
-        doc = policies.get(r.urn)
-        if doc is None:
+        if r.type != "aws:kms/key:Key" or (doc := policies.get(r.urn)) is None:
             continue  # no policy given: AWS applies its default, which delegates to IAM
-        missing = [a for a in ADMIN_ACTIONS if not allows(doc, Request("AWS", root, a, {}))]
+        try:
+            missing = use(doc, root, ADMIN_ACTIONS, as_root)
+        except simulate.UnsupportedPolicyError as error:
+            yield Finding(
+                "kms/unsupported", WARNING, r.name, r.type, "policy", str(error),
+                "the key policy could not be judged", "preflight/simulate.py",
+            )  # fmt: skip
+            continue
         if missing:
             yield Finding(
                 "kms/lockout", ERROR, r.name, r.type, "policy", missing,
@@ -130,58 +152,48 @@ def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
                 KMS_GUIDE,
             )  # fmt: skip
 
-    alarm_topics = {
-        action
-        for r in resources
-        if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm"
-        for key in ("alarmActions", "okActions", "insufficientDataActions")
-        for action in r.props.get(key) or []
-    }
+    publishers = _publishers(resources)
     for r in resources:
         for (type_, path), user in KEY_USERS.items():
             if r.type != type_ or (key := _key_for(r.get(path), keys)) is None:
                 continue
-            doc = policies.get(key.urn)
-            if doc is None:
+            if (doc := policies.get(key.urn)) is None:
                 continue
-            if user == "logs":
-                principal = f"logs.{context.region}.amazonaws.com"
-                name = r.outputs.get("name") or r.props.get("name") or r.name
-                arn = ":".join(
-                    ("arn", context.partition, "logs", context.region, context.account,
-                     "log-group", name)
-                )  # fmt: skip
-                need = [
-                    a
-                    for a in LOGS_ACTIONS
-                    if not allows(
-                        doc,
-                        Request(
-                            "Service", principal, a, {"kms:EncryptionContext:aws:logs:arn": arn}
-                        ),
-                    )
-                ]
-                who, source = principal, LOGS_GUIDE
-            elif user == "topic":
-                arn = r.outputs.get("arn")
-                if arn not in alarm_topics:
-                    continue
-                principal = "cloudwatch.amazonaws.com"
-                need = [
-                    a
-                    for a in ALARM_ACTIONS
-                    if not allows(doc, Request("Service", principal, a, {}))
-                ]
-                who, source = f"{principal} (alarms notify this topic)", ALARMS_GUIDE
-            else:
-                need = [
-                    a for a in DELEGATED_ACTIONS if not allows(doc, Request("AWS", root, a, {}))
-                ]
-                who, source = f"the account's IAM principals ({r.type.split('/')[0]})", KMS_GUIDE
-            if need:
-                yield Finding(
-                    "kms/service-use", ERROR, key.name, key.type, "policy", need,
-                    f"{r.name} is encrypted with this key, and its policy does not let {who} "
-                    f"use it",
-                    source,
-                )  # fmt: skip
+            try:
+                yield from _service_use(r, user, key, doc, use, root, as_root, publishers,
+                                        context)  # fmt: skip
+            except simulate.UnsupportedPolicyError:
+                continue  # reported once for the key above
+
+
+def _service_use(r, user, key, doc, use, root, as_root, publishers, context):
+    if user == "logs":
+        name = r.outputs.get("name") or r.props.get("name")
+        if not name:
+            return  # a name_prefix completed at deploy: the ARN is not known yet
+        principal = f"logs.{context.region}.amazonaws.com"
+        arn = f"arn:{context.partition}:logs:{context.region}:{context.account}:log-group:{name}"
+        need = use(doc, principal, LOGS_ACTIONS, {"kms:EncryptionContext:aws:logs:arn": arn})
+        checks = [(principal, need, LOGS_GUIDE)]
+    elif user == "topic":
+        services = sorted(publishers.get(r.outputs.get("arn"), ()))
+        checks = [
+            (f"{s} (it publishes to this topic)", use(doc, s, ALARM_ACTIONS, {}), ALARMS_GUIDE)
+            for s in services
+        ]
+    elif user == "autoscaling":
+        role = (f"arn:{context.partition}:iam::{context.account}:role/aws-service-role/"
+                "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")  # fmt: skip
+        # The service-linked role's own policy grants no KMS: the key policy must name it.
+        need = use(doc, role, AUTOSCALING_ACTIONS, {}, direct=True)
+        checks = [("Auto Scaling's service-linked role", need, AUTOSCALING_GUIDE)]
+    else:
+        need = use(doc, root, DELEGATED_ACTIONS, as_root)
+        checks = [(f"the account's IAM principals ({r.type.split('/')[0]})", need, KMS_GUIDE)]
+    for who, need, source in checks:
+        if need:
+            yield Finding(
+                "kms/service-use", ERROR, key.name, key.type, "policy", need,
+                f"{r.name} is encrypted with this key, and its policy does not let {who} use it",
+                source,
+            )  # fmt: skip

@@ -13,7 +13,7 @@ from offline import __main__ as plan
 from offline.mocks import ACCOUNT_ID
 from policy import baseline
 from preflight import Context, Resource, check, iam, resources_of
-from preflight.documents import documents
+from preflight.documents import as_list, documents
 
 CONTEXT = Context(region="us-east-1", account=ACCOUNT_ID)
 
@@ -55,13 +55,22 @@ def test_prod_has_only_the_placeholder_certificate_warning(prod_program):
     assert "mlplatform:ingress.certificate_arn" in found[0].message
 
 
-def test_the_preflight_judges_something_in_every_family(prod_program):
+def test_the_preflight_has_something_to_judge_in_every_family(prod_program):
+    from preflight import api_model, documented, naming
+
     resources = resources_of(prod_program.resources)
     docs = list(documents(resources))
-    assert len(docs) >= 30
     assert {d.kind for d in docs} == {"identity", "resource", "trust", "key"}
-    statements = [s for d in docs for s in d.statements()]
-    assert sum(len(s.get("Action", [])) for s in statements) > 100
+    actions = [a for d in docs for s in d.statements() for a in as_list(s.get("Action"))]
+    assert len(actions) > 100
+    assert len({r.type for r in resources} & set(api_model.FIELDS)) >= 25
+    named = [r for r in resources if any(t == r.type for t, _ in naming.NAME_RULES)]
+    assert len(named) > 120
+    assert sum(r.type in documented.EC2_DESCRIPTIONS for r in resources) > 30
+    assert sum(r.type in documented.LOG_FORMATS for r in resources) == 2
+    assert prod_program.of_type("aws:kms/key:Key") and prod_program.of_type(
+        "aws:lb/listener:Listener"
+    )
 
 
 # --- the four defects of the issue, re-introduced -------------------------------------------
@@ -440,6 +449,140 @@ def test_an_alarm_topic_key_must_let_cloudwatch_use_it(prod_program):
     resources = replaced(prod_program, "alerts-key", policy=json.dumps(policy))
     (refused,) = [f for f in findings(resources) if f.rule == "kms/service-use"]
     assert "cloudwatch.amazonaws.com" in refused.message
+
+
+def key_with(statements: list[dict], name: str = "k") -> Resource:
+    arn = f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/{name}"
+    key = one("aws:kms/key:Key", name, policy=json.dumps({"Statement": statements}))
+    return dataclasses.replace(key, outputs={"arn": arn, "keyId": name})
+
+
+ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
+
+
+@pytest.mark.parametrize(
+    ("statements", "locked"),
+    [
+        (
+            [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": ACCOUNT_ID},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+            False,
+        ),
+        (
+            [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"kms:CallerAccount": ACCOUNT_ID}},
+                }
+            ],
+            False,
+        ),
+        (
+            [
+                {"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"},
+                {
+                    "Effect": "Deny",
+                    "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/a"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+            ],
+            True,
+        ),
+        (
+            [
+                {"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Deny", "Principal": "*", "NotAction": "kms:Decrypt", "Resource": "*"},
+            ],
+            True,
+        ),
+        (
+            [
+                {"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"},
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "kms:*",
+                    "Resource": "*",
+                    "Condition": {"StringNotEquals": {"aws:PrincipalArn": ROOT}},
+                },
+            ],
+            False,
+        ),
+    ],
+)
+def test_key_policy_lock_out_is_judged_as_kms_evaluates_the_policy(statements, locked):
+    found = findings([key_with(statements)])
+    assert ("kms/lockout" in rules_of(found)) is locked
+
+
+def test_a_key_referenced_through_its_alias_is_checked():
+    key = key_with(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/a"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ]
+    )
+    alias = one("aws:kms/alias:Alias", "a", name="alias/data", targetKeyId="k")
+    queue = one("aws:sqs/queue:Queue", "q", kmsMasterKeyId="alias/data")
+    found = [f for f in findings([key, alias, queue]) if f.rule == "kms/service-use"]
+    assert [f.resource for f in found] == ["k"] and "q is encrypted" in found[0].message
+
+
+def test_a_topic_key_must_let_every_service_its_policy_lets_publish():
+    key = key_with(
+        [{"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"}]
+    )
+    topic_arn = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:t"
+    topic = dataclasses.replace(
+        one("aws:sns/topic:Topic", "t", kmsMasterKeyId="k"), outputs={"arn": topic_arn}
+    )
+    policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Principal": {"Service": "events.amazonaws.com"},
+            }
+        ]
+    }
+    topic_policy = one(
+        "aws:sns/topicPolicy:TopicPolicy", "tp", arn=topic_arn, policy=json.dumps(policy)
+    )
+    (found,) = [f for f in findings([key, topic, topic_policy]) if f.rule == "kms/service-use"]
+    assert "events.amazonaws.com" in found.message
+
+
+def test_an_ebs_key_must_name_the_auto_scaling_service_linked_role():
+    key = key_with(
+        [{"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"}]
+    )
+    template = one(
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "lt",
+        blockDeviceMappings=[
+            {
+                "deviceName": "/dev/xvda",
+                "ebs": {"encrypted": "true", "kmsKeyId": key.outputs["arn"]},
+            }
+        ],
+    )
+    (found,) = [f for f in findings([key, template]) if f.rule == "kms/service-use"]
+    assert "service-linked role" in found.message
 
 
 # --- API models, names, documented rules, regions, placeholders -------------------------------
