@@ -20,7 +20,7 @@ from components import settings as config
 from offline import costs, diagram
 from offline.mocks import ACCOUNT_ID
 from offline.runner import PROJECT_DIR, OverrideError, ProgramError, ProgramRun, run_program
-from preflight import Context, resources_of
+from preflight import Context, access, resources_of
 from preflight import check as preflight_check
 
 AWSX_NOTE = "awsx component: its subnets, route tables, gateways are created by awsx at deploy"
@@ -149,8 +149,26 @@ def main(argv: list[str] | None = None) -> int:
     findings = preflight_findings(run)
     print()
     print("\n".join(preflight_check.render(findings)))
-    # Any value AWS would refuse fails the plan, as `pulumi up` would fail later.
-    return 1 if preflight_check.errors(findings) else 0
+    proof = access_proof(run)
+    print()
+    print("\n".join(render_proof(proof)))
+    # Any value AWS would refuse, or a call the roles would refuse, fails the plan, as
+    # `pulumi up` (or the service, later) would fail.
+    return 1 if preflight_check.errors(findings) or proof.failures() else 0
+
+
+def access_proof(run: ProgramRun) -> access.Proof:
+    """The access proof of the run: every listed AWS call of every deployed service."""
+    context = Context(region=run.config.get("aws:region", ""), account=ACCOUNT_ID, stack=run.stack)
+    lists = access.load_access_lists(PROJECT_DIR / "services")
+    return access.prove(resources_of(run.resources), context, lists)
+
+
+def render_proof(proof: access.Proof) -> list[str]:
+    counts = ", ".join(f"{n} {what}" for what, n in proof.counts().items())
+    failures = proof.failures()
+    head = f"Access proof ({counts}): {len(failures)} denied or unproven"
+    return [head] + [f"  {line}" for line in failures]
 
 
 def preflight_findings(run: ProgramRun) -> list:

@@ -42,6 +42,7 @@ def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
                 key = CONFIG_KEYS.get((r.type, path), "the stack configuration")
                 found.setdefault((key, value), []).append((r, path))
     for (key, value), where in found.items():
+        where.sort(key=lambda item: item[0].name)  # registration order varies between runs
         first, path = where[0]
         others = [r.name for r, _ in where[1:]]
         yield Finding(

@@ -809,3 +809,28 @@ def test_the_pack_finds_the_account_in_preview_props(prod_program):
     )
     # Key policies name this other account's root: no lock-out is reported.
     assert reported(policy("aws-preflight"), pack_args(run)) == []
+
+
+def test_the_plan_fails_when_the_access_proof_finds_a_denial(monkeypatch, capsys):
+    # Defect 4 put back: the dev task role may not use the tables' key.
+    def drop_key_statement(r):
+        if r.name != "agent-world-all-task-policy":
+            return r
+        policy = json.loads(r.props["policy"])
+        policy["Statement"] = [s for s in policy["Statement"]
+                               if s.get("Sid") != "TablesKeyThroughDynamodb"]  # fmt: skip
+        return dataclasses.replace(r, props={**r.props, "policy": json.dumps(policy)})
+
+    real = plan.access_proof
+
+    def proof_without_the_key_statement(run):
+        def defective(recorded):
+            return [drop_key_statement(r) for r in resources_of(recorded)]
+
+        monkeypatch.setattr(plan, "resources_of", defective)
+        return real(run)
+
+    monkeypatch.setattr(plan, "access_proof", proof_without_the_key_statement)
+    assert plan.main(["dev", "--out", "/tmp/preflight-test-build"]) == 1
+    out = capsys.readouterr().out
+    assert "Access proof" in out and "kms:Decrypt" in out and "DENIED" in out
