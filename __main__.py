@@ -2,14 +2,14 @@
 
 import pulumi
 
-from components import settings as config
-from components.agent_world import AgentWorldArgs, AgentWorldStack
-from components.alerts import AlarmTopic, AlarmTopicArgs
-from components.data_platform import DataPlatformArgs, DataPlatformStack
-from components.inference import InferenceArgs, InferenceStack
-from components.network import NetworkArgs, NetworkStack
-from components.quotas_requests import QuotaRequests, QuotaRequestsArgs
-from components.training import TrainingArgs, TrainingStack
+from components.blocks.alerts import AlarmTopic, AlarmTopicArgs
+from components.blocks.quotas_requests import QuotaRequests, QuotaRequestsArgs
+from components.config import settings as config
+from components.stacks.agent_world.stack import AgentWorldArgs, AgentWorldStack
+from components.stacks.data_platform import DataPlatformArgs, DataPlatformStack
+from components.stacks.inference import InferenceArgs, InferenceStack
+from components.stacks.network import NetworkArgs, NetworkStack
+from components.stacks.training import TrainingArgs, TrainingStack
 
 try:
     settings = config.load()

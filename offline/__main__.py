@@ -15,8 +15,8 @@ from pathlib import Path
 import pulumi
 import yaml
 
-from components import quotas
-from components import settings as config
+from components.config import settings as config
+from components.lib import quotas
 from offline import costs, diagram
 from offline.mocks import ACCOUNT_ID
 from offline.runner import PROJECT_DIR, OverrideError, ProgramError, ProgramRun, run_program

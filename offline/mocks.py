@@ -597,7 +597,7 @@ class PlatformMocks(mocks.Mocks):
     def _quota(self, args: dict) -> dict:
         """A quota as GetServiceQuota (else GetAWSDefaultServiceQuota) describes it."""
         # Imported here: only a program that requests quotas has loaded the module.
-        from components.quotas import QUOTAS
+        from components.lib.quotas import QUOTAS
 
         service, code = args.get("serviceCode", ""), args.get("quotaCode", "")
         known = {(q.service_code, q.code): q for q in QUOTAS}

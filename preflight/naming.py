@@ -7,7 +7,7 @@ the rule names the shape and reads it from the installed botocore, so the model 
 one definition; where AWS documents the limit only in prose (the model's shape is a bare
 ``String``), it is written here once with the page it comes from.
 
-Two readers: the settings check (``components/settings.py``), which computes every
+Two readers: the settings check (``components/config/settings.py``), which computes every
 physical name a configuration derives before any resource exists, and the preflight's
 name rule, which checks what the program registered. Pure: standard library and botocore.
 """

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import settings as s
+from components.config import settings as s
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())

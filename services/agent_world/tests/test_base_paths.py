@@ -16,7 +16,7 @@ from agent_world.settings import ConfigError, Settings
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-# What the platform sets in shared-ALB mode (components/agent_world.py).
+# What the platform sets in shared-ALB mode (components/stacks/agent_world/stack.py).
 PLATFORM = "/v1/api/world,/v1/api/runtime,/v1/api/llm"
 WORLD = "/v1/api/world"
 

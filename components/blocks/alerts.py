@@ -1,0 +1,119 @@
+"""AlarmTopic: the one SNS topic every stack's CloudWatch alarms notify."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.lib.policies import (
+    Principal,
+    Statement,
+    account_administers_key,
+    deny_insecure_transport,
+    from_this_account,
+)
+
+
+@dataclass(frozen=True)
+class AlarmTopicArgs:
+    """Inputs of :class:`AlarmTopic`."""
+
+    name_prefix: str
+    """Prefix of physical names, e.g. ``mlplatform-dev``. Required."""
+    email: str = ""
+    """Address subscribed to the topic (AWS mails a confirmation link). Default none."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on the key and the topic. Default none."""
+
+
+class AlarmTopic(pulumi.ComponentResource):
+    """An encrypted SNS topic for alarms, with an optional e-mail subscription.
+
+    Creates a customer-managed KMS key with rotation (CloudWatch cannot publish to a topic
+    encrypted with the AWS-managed ``aws/sns`` key, so the key policy grants CloudWatch
+    alarms of this account the two actions publishing needs), the topic encrypted with
+    it, a topic policy that admits only CloudWatch alarms of this account and TLS, and the
+    e-mail subscription when an address is configured.
+    """
+
+    TYPE = "mlplatform:alerts:AlarmTopic"
+
+    topic: aws.sns.Topic
+    """The topic; alarms put its ARN in their ``alarm_actions``."""
+    arn: pulumi.Output[str]
+    """ARN of the topic."""
+
+    def __init__(self, name: str, args: AlarmTopicArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(self.TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        identity = aws.get_caller_identity_output()
+        partition = aws.get_partition_output()
+        account = identity.account_id
+        cloudwatch = Principal(type="Service", identifiers=["cloudwatch.amazonaws.com"])
+        key_policy = aws.iam.get_policy_document_output(
+            statements=[
+                account_administers_key(partition.partition, account),
+                # No source condition here: CloudWatch sends none when it uses the key
+                # (preflight/principals.py); the topic policy admits only this account's
+                # alarms, and only this topic names the key.
+                Statement(
+                    sid="CloudWatchAlarmsPublish",
+                    principals=[cloudwatch],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
+                ),
+            ]
+        )
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{args.name_prefix} alarm notifications",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=key_policy.json,
+            tags=tags,
+            opts=child,
+        )
+        aws.kms.Alias(
+            f"{name}-key-alias",
+            name=f"alias/{args.name_prefix}-alarms",
+            target_key_id=self.key.key_id,
+            opts=child,
+        )
+        self.topic = aws.sns.Topic(
+            f"{name}-topic",
+            name=f"{args.name_prefix}-alarms",
+            kms_master_key_id=self.key.arn,
+            tags=tags,
+            opts=child,
+        )
+        self.arn = self.topic.arn
+        topic_policy = aws.iam.get_policy_document_output(
+            statements=[
+                Statement(
+                    sid="CloudWatchAlarmsOfThisAccount",
+                    principals=[cloudwatch],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.arn],
+                    conditions=[from_this_account(account)],
+                ),
+                deny_insecure_transport(["sns:Publish", "sns:Subscribe"], [self.topic.arn]),
+            ]
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-topic-policy", arn=self.topic.arn, policy=topic_policy.json, opts=child
+        )
+        self.subscription = None
+        if args.email:
+            self.subscription = aws.sns.TopicSubscription(
+                f"{name}-email",
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=args.email,
+                opts=child,
+            )
+
+        self.register_outputs({"arn": self.arn})

@@ -1,0 +1,313 @@
+"""GpuCapacity: GPU instances for an ECS cluster, scaled by a capacity provider."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.lib.policies import Condition, allow, service_trust
+from components.parts import security_groups
+
+# The ECS GPU-optimized Amazon Linux 2023 AMI, as AWS publishes it.
+GPU_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id"
+# Bridge-mode tasks publish their container port on a host port of this range.
+DYNAMIC_PORTS = (32768, 65535)
+
+
+def user_data(cluster_name: str) -> str:
+    """The instance's ECS agent configuration, base64-encoded for the launch template."""
+    script = "\n".join(
+        [
+            "#!/bin/bash",
+            "cat >> /etc/ecs/ecs.config <<'EOF'",
+            f"ECS_CLUSTER={cluster_name}",
+            "ECS_ENABLE_GPU_SUPPORT=true",
+            # A Spot interruption notice drains the instance: its tasks move before it ends.
+            "ECS_ENABLE_SPOT_INSTANCE_DRAINING=true",
+            "ECS_ENABLE_TASK_IAM_ROLE=true",
+            # Tasks never see the instance's credentials.
+            "ECS_AWSVPC_BLOCK_IMDS=true",
+            "ECS_CONTAINER_STOP_TIMEOUT=30s",
+            "EOF",
+            "",
+        ]
+    )
+    return base64.b64encode(script.encode()).decode()
+
+
+@dataclass(frozen=True)
+class GpuCapacityArgs:
+    """Inputs of :class:`GpuCapacity`."""
+
+    name_prefix: str
+    """Prefix of physical names. Required."""
+    region: str
+    """AWS region. Required."""
+    cluster_name: pulumi.Input[str]
+    """The ECS cluster the instances join. Required."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the instances. Required."""
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """Subnets the instances launch in. Required."""
+    load_balancer_security_group_id: pulumi.Input[str]
+    """The only source admitted, on the dynamic port range. Required."""
+    instance_type: str = "g4dn.xlarge"
+    """A GPU instance type. Default ``g4dn.xlarge``."""
+    min_instances: int = 0
+    """Fewest instances; 0 lets the capacity provider scale to zero. Default 0."""
+    max_instances: int = 2
+    """Most instances. Default 2."""
+    spot_percentage: int = 0
+    """Share of instances on Spot (price-capacity-optimized). Default 0."""
+    root_volume_gib: int = 60
+    """Encrypted gp3 root volume. Default 60."""
+    assign_public_ip: bool = False
+    """Public IPs (dev: public subnets without NAT). Default false."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on every taggable child and the instances. Default none."""
+
+
+class GpuCapacity(pulumi.ComponentResource):
+    """GPU container instances for ECS, started and stopped by a capacity provider.
+
+    Creates: an instance role trusted by EC2 of this account, allowed only what the ECS
+    agent needs on this cluster and its container instances; a security group admitting
+    the load balancer on the dynamic port range and HTTPS out; a launch template with the
+    ECS GPU-optimized Amazon Linux 2023 AMI read from its SSM parameter, IMDSv2 required
+    with a hop limit of 1 (containers cannot reach the instance's credentials), an
+    encrypted gp3 root volume, detailed monitoring, and user data that joins the cluster
+    with GPU support and Spot draining; an Auto Scaling group that may be empty, is
+    protected from scale-in (ECS decides which instance may go) and tagged
+    ``AmazonECSManaged``, spreading on-demand and Spot by ``spot_percentage``; and a
+    capacity provider with managed scaling, managed termination protection and managed
+    draining.
+    """
+
+    TYPE = "mlplatform:inference:GpuCapacity"
+
+    capacity_provider: aws.ecs.CapacityProvider
+    """Name this in a service's capacity provider strategy."""
+    security_group: aws.ec2.SecurityGroup
+    """The instances' security group."""
+    auto_scaling_group: aws.autoscaling.Group
+    """The instances' Auto Scaling group."""
+
+    def __init__(
+        self, name: str, args: GpuCapacityArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__(self.TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        identity = aws.get_caller_identity_output()
+        partition = aws.get_partition_output().partition
+        account = identity.account_id
+
+        # --- IAM: what the ECS agent calls, on this cluster only ------------------------
+        cluster_arn = pulumi.Output.concat(
+            "arn:", partition, ":ecs:", args.region, ":", account, ":cluster/", args.cluster_name
+        )
+        instances_arn = pulumi.Output.concat(
+            "arn:",
+            partition,
+            ":ecs:",
+            args.region,
+            ":",
+            account,
+            ":container-instance/",
+            args.cluster_name,
+            "/*",
+        )
+        on_this_cluster = Condition(test="ArnEquals", variable="ecs:cluster", values=[cluster_arn])
+        self.role = aws.iam.Role(
+            f"{name}-instance-role",
+            name=f"{args.name_prefix}-gpu-instance",
+            description="ECS agent on the GPU instances: join this cluster, report task state",
+            assume_role_policy=aws.iam.get_policy_document_output(
+                statements=[service_trust("ec2.amazonaws.com", account)]
+            ).json,
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-instance-policy",
+            role=self.role.id,
+            policy=aws.iam.get_policy_document_output(
+                statements=[
+                    allow(
+                        ["ecs:RegisterContainerInstance", "ecs:DeregisterContainerInstance"],
+                        [cluster_arn],
+                        sid="JoinThisCluster",
+                    ),
+                    allow(
+                        [
+                            "ecs:Poll",
+                            "ecs:StartTelemetrySession",
+                            "ecs:UpdateContainerInstancesState",
+                        ],
+                        [instances_arn],
+                        sid="RunTasksOfThisCluster",
+                        conditions=[on_this_cluster],
+                    ),
+                    # The state reports take the cluster as their resource and carry no
+                    # ecs:cluster key (IAM service authorization reference, Amazon ECS):
+                    # on instance ARNs or under that condition IAM would never allow them.
+                    allow(
+                        [
+                            "ecs:SubmitAttachmentStateChanges",
+                            "ecs:SubmitContainerStateChange",
+                            "ecs:SubmitTaskStateChange",
+                        ],
+                        [cluster_arn],
+                        sid="ReportTaskStateToThisCluster",
+                    ),
+                    allow(
+                        ["ecs:TagResource"],
+                        [instances_arn],
+                        sid="TagOwnRegistration",
+                        conditions=[
+                            Condition(
+                                test="StringEquals",
+                                variable="ecs:CreateAction",
+                                values=["RegisterContainerInstance"],
+                            )
+                        ],
+                    ),
+                    # DiscoverPollEndpoint has no resource-level permissions: AWS requires "*".
+                    allow(["ecs:DiscoverPollEndpoint"], ["*"], sid="FindTheEcsEndpoint"),
+                ]
+            ).json,
+            opts=child,
+        )
+        profile = aws.iam.InstanceProfile(
+            f"{name}-instance-profile",
+            name=f"{args.name_prefix}-gpu-instance",
+            role=self.role.name,
+            tags=tags,
+            opts=child,
+        )
+
+        # --- network ------------------------------------------------------------------
+        low, high = DYNAMIC_PORTS
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description="GPU instances: the load balancer on the dynamic ports; HTTPS out",
+            tags={**tags, "Name": f"{args.name_prefix}-gpu-instances"},
+            opts=child,
+        )
+        security_groups.ingress_from(
+            f"{name}-from-alb",
+            group_id=self.security_group.id,
+            source_id=args.load_balancer_security_group_id,
+            ports=(low, high),
+            description="Load balancer to bridge-mode tasks",
+            opts=child,
+        )
+        security_groups.https_out(
+            f"{name}-https-out",
+            self.security_group.id,
+            description="ECS, ECR, CloudWatch Logs, Secrets Manager, OS updates",
+            opts=child,
+        )
+
+        # --- launch template and Auto Scaling group -----------------------------------------
+        ami = aws.ssm.get_parameter_output(name=GPU_AMI_PARAMETER)
+        self.launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-launch-template",
+            name_prefix=f"{args.name_prefix}-gpu-",
+            description="ECS GPU-optimized Amazon Linux 2023, IMDSv2 only, encrypted root",
+            image_id=ami.value,
+            instance_type=args.instance_type,
+            iam_instance_profile={"arn": profile.arn},
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": 1,
+                "instance_metadata_tags": "disabled",
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {
+                        "volume_size": args.root_volume_gib,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            network_interfaces=[
+                {
+                    "associate_public_ip_address": str(args.assign_public_ip).lower(),
+                    "security_groups": [self.security_group.id],
+                    "delete_on_termination": "true",
+                }
+            ],
+            monitoring={"enabled": True},
+            user_data=pulumi.Output.from_input(args.cluster_name).apply(user_data),
+            tag_specifications=[
+                {"resource_type": kind, "tags": {**tags, "Name": f"{args.name_prefix}-gpu"}}
+                for kind in ("instance", "volume")
+            ],
+            update_default_version=True,
+            tags=tags,
+            opts=child,
+        )
+        self.auto_scaling_group = aws.autoscaling.Group(
+            f"{name}-asg",
+            name_prefix=f"{args.name_prefix}-gpu-",
+            min_size=args.min_instances,
+            max_size=args.max_instances,
+            vpc_zone_identifiers=args.subnet_ids,
+            protect_from_scale_in=True,
+            capacity_rebalance=args.spot_percentage > 0,
+            health_check_type="EC2",
+            mixed_instances_policy={
+                "instances_distribution": {
+                    "on_demand_base_capacity": 0,
+                    "on_demand_percentage_above_base_capacity": 100 - args.spot_percentage,
+                    "spot_allocation_strategy": "price-capacity-optimized",
+                },
+                "launch_template": {
+                    "launch_template_specification": {
+                        "launch_template_id": self.launch_template.id,
+                        "version": "$Latest",
+                    },
+                    "overrides": [{"instance_type": args.instance_type}],
+                },
+            },
+            tags=[
+                # ECS manages this group's capacity; the tag says so to the capacity provider.
+                {"key": "AmazonECSManaged", "value": "true", "propagate_at_launch": True},
+                *(
+                    {"key": k, "value": v, "propagate_at_launch": True}
+                    for k, v in sorted(tags.items())
+                ),
+            ],
+            # The capacity provider owns the desired capacity.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
+        )
+        self.capacity_provider = aws.ecs.CapacityProvider(
+            f"{name}-capacity-provider",
+            name=f"{args.name_prefix}-gpu",
+            auto_scaling_group_provider={
+                "auto_scaling_group_arn": self.auto_scaling_group.arn,
+                "managed_termination_protection": "ENABLED",
+                "managed_draining": "ENABLED",
+                "managed_scaling": {
+                    "status": "ENABLED",
+                    "target_capacity": 100,
+                    "minimum_scaling_step_size": 1,
+                    "maximum_scaling_step_size": max(1, args.max_instances),
+                    "instance_warmup_period": 300,
+                },
+            },
+            tags=tags,
+            opts=child,
+        )
+
+        self.register_outputs({"capacity_provider": self.capacity_provider.name})

@@ -1,0 +1,158 @@
+"""ServiceImage: an ECR repository and the container image built from ``services/<name>``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_docker as docker
+
+from components.config.settings import SERVICES_DIR, Settings
+from components.lib import names
+from components.lib.build_context import context_digest
+
+PLATFORM = "linux/amd64"
+
+
+@dataclass(frozen=True)
+class ServiceImageArgs:
+    """Inputs of :class:`ServiceImage`."""
+
+    service: str
+    """Service name: the directory under ``services/`` holding its Dockerfile. Required."""
+    repository_name: str
+    """ECR repository name, e.g. ``mlplatform-dev/cmaes_worker``. Required."""
+    context: Path | None = None
+    """Build context. Default ``services/<service>``."""
+    prebuilt_uri: str | None = None
+    """Use this image instead of building one (no Docker needed). Default: build."""
+    keep_images: int = 20
+    """Tagged images the lifecycle policy keeps. Default 20."""
+    force_delete: bool = False
+    """Let ``pulumi destroy`` delete a repository that still holds images. Default false."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on the repository. Default none."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, service: str, component: str) -> ServiceImageArgs:
+        return cls(
+            service=service,
+            repository_name=names.repository(settings.prefix(), service),
+            prebuilt_uri=settings.images.get(service),
+            force_delete=not settings.deletion_protection,
+            tags=settings.base_tags(component),
+        )
+
+
+def lifecycle_policy(keep_images: int) -> str:
+    """ECR lifecycle rules: drop untagged layers after a day, keep the newest tagged images."""
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "Expire untagged images after 1 day",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 1,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"Keep the last {keep_images} images",
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": keep_images,
+                    },
+                    "action": {"type": "expire"},
+                },
+            ]
+        }
+    )
+
+
+class ServiceImage(pulumi.ComponentResource):
+    """A service's container image and the ECR repository that holds it.
+
+    Creates an ECR repository (scan on push, IMMUTABLE tags, KMS encryption, lifecycle
+    policy) and, unless a prebuilt URI is given, a ``docker.Image`` built from the service
+    directory for ``linux/amd64`` and pushed with a short-lived ECR token. The tag is the
+    content hash of the build context, so an immutable tag is never pushed twice with
+    different content and an unchanged service is not rebuilt. Task definitions use
+    :attr:`repo_digest`, which pins the exact image.
+    """
+
+    TYPE = "mlplatform:images:ServiceImage"
+
+    repository: aws.ecr.Repository
+    """The ECR repository (created in both modes, so images can also be pushed by hand)."""
+    image: docker.Image | None
+    """The built image; None with a prebuilt URI."""
+    tag: str | None
+    """Content-hash tag of the built image; None with a prebuilt URI."""
+    repo_digest: pulumi.Output[str]
+    """``<repository>@sha256:<digest>`` of the built image, or the prebuilt URI."""
+
+    def __init__(
+        self, name: str, args: ServiceImageArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__(self.TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.repository = aws.ecr.Repository(
+            f"{name}-repo",
+            name=args.repository_name,
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+                scan_on_push=True
+            ),
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")
+            ],
+            force_delete=args.force_delete,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-lifecycle",
+            repository=self.repository.name,
+            policy=lifecycle_policy(args.keep_images),
+            opts=child,
+        )
+
+        if args.prebuilt_uri:
+            self.image = None
+            self.tag = None
+            self.repo_digest = pulumi.Output.from_input(args.prebuilt_uri)
+        else:
+            context = args.context or SERVICES_DIR / args.service
+            self.tag = context_digest(context)
+            token = aws.ecr.get_authorization_token_output(registry_id=self.repository.registry_id)
+            self.image = docker.Image(
+                f"{name}-image",
+                image_name=self.repository.repository_url.apply(lambda url: f"{url}:{self.tag}"),
+                build=docker.DockerBuildArgs(
+                    context=str(context),
+                    dockerfile=str(context / "Dockerfile"),
+                    platform=PLATFORM,
+                ),
+                registry=docker.RegistryArgs(
+                    server=self.repository.repository_url,
+                    username=token.user_name,
+                    password=pulumi.Output.secret(token.password),
+                ),
+                opts=child,
+            )
+            self.repo_digest = self.image.repo_digest
+
+        self.register_outputs(
+            {"repository_url": self.repository.repository_url, "repo_digest": self.repo_digest}
+        )

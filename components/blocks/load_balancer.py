@@ -1,0 +1,204 @@
+"""PublicLoadBalancer: an internet-facing ALB that services attach routes to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.blocks.bucket import SecureBucket, SecureBucketArgs
+from components.lib.policies import Principal, Statement
+
+# TLS 1.3 with TLS 1.2 for older clients: AWS's recommended policy for HTTPS listeners.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+ACCESS_LOG_PREFIX = "alb"
+NOT_FOUND = {
+    "content_type": "application/json",
+    "message_body": '{"detail": "Not Found"}',
+    "status_code": "404",
+}
+
+
+@dataclass(frozen=True)
+class PublicLoadBalancerArgs:
+    """Inputs of :class:`PublicLoadBalancer`."""
+
+    name_prefix: str
+    """Prefix of physical names, e.g. ``mlplatform-dev``. Required."""
+    lb_name: str
+    """Name of the load balancer (at most 32 characters). Required."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the load balancer. Required."""
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """Public subnets, one per AZ. Required."""
+    allowed_cidr_blocks: Sequence[str] = ("0.0.0.0/0",)
+    """IPv4 ranges admitted on the listener ports. Default anyone."""
+    certificate_arn: str = ""
+    """ACM certificate: HTTPS on 443 and HTTP redirected to it. Empty: plain HTTP (dev)."""
+    deletion_protection: bool = True
+    """AWS-side deletion protection of the load balancer. Default true."""
+    access_logs: bool = True
+    """Access logs to a bucket of their own. Default true."""
+    log_retention_days: int = 365
+    """Days access logs are kept. Default 365."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on every taggable child. Default none."""
+
+    @property
+    def https(self) -> bool:
+        return bool(self.certificate_arn)
+
+
+class PublicLoadBalancer(pulumi.ComponentResource):
+    """An application load balancer in public subnets, ready for path or host rules.
+
+    Creates a security group admitting the listener ports from ``allowed_cidr_blocks``
+    only (one rule per range; no egress until a service adds a rule to its targets); the
+    ALB, dropping invalid header fields (FSBP ELB.4), with deletion protection and access
+    logs when asked (to a :class:`SecureBucket` with SSE-S3, which log delivery requires,
+    writable only by this region's load-balancing service under ``alb/``); with a
+    certificate, an HTTPS listener with a TLS 1.3 policy and an HTTP listener that
+    redirects to it, else a plain HTTP listener. The forwarding listener answers 404 to
+    anything no rule matches. Services add ``aws.lb.ListenerRule`` on :attr:`listener` and
+    egress rules from :attr:`security_group` to their targets.
+    """
+
+    TYPE = "mlplatform:ingress:PublicLoadBalancer"
+
+    security_group: aws.ec2.SecurityGroup
+    """The load balancer's security group."""
+    load_balancer: aws.lb.LoadBalancer
+    """The ALB."""
+    listener: aws.lb.Listener
+    """The listener that forwards: HTTPS with a certificate, else HTTP."""
+    url: pulumi.Output[str]
+    """``https://<dns name>`` or ``http://<dns name>``."""
+    access_log_bucket: SecureBucket | None
+    """The access log bucket, when access logs are on."""
+
+    def __init__(
+        self, name: str, args: PublicLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__(self.TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description=f"{args.lb_name}: listener ports from the allowed ranges",
+            tags={**tags, "Name": args.lb_name},
+            opts=child,
+        )
+        ports = (80, 443) if args.https else (80,)
+        for port in ports:
+            for i, cidr in enumerate(args.allowed_cidr_blocks):
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-in-{port}-{i}",
+                    security_group_id=self.security_group.id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ipv4=cidr,
+                    description=f"{'HTTPS' if port == 443 else 'HTTP'} from {cidr}",
+                    opts=child,
+                )
+
+        self.access_log_bucket = None
+        access_logs = None
+        if args.access_logs:
+            elb_account = aws.elb.get_service_account_output()
+            self.access_log_bucket = SecureBucket(
+                f"{name}-logs",
+                SecureBucketArgs(
+                    bucket_prefix=f"{args.name_prefix}-alb-logs-",
+                    retain=args.deletion_protection,
+                    sse_algorithm="AES256",
+                    noncurrent_version_days=1,
+                    lifecycle_rules=[
+                        aws.s3.BucketLifecycleConfigurationRuleArgs(
+                            id="expire-access-logs",
+                            status="Enabled",
+                            filter={"prefix": f"{ACCESS_LOG_PREFIX}/"},
+                            expiration={"days": args.log_retention_days},
+                        )
+                    ],
+                    policy_statements=lambda arn: [
+                        Statement(
+                            sid="LoadBalancerLogDelivery",
+                            principals=[Principal(type="AWS", identifiers=[elb_account.arn])],
+                            actions=["s3:PutObject"],
+                            resources=[arn.apply(lambda a: f"{a}/{ACCESS_LOG_PREFIX}/AWSLogs/*")],
+                        )
+                    ],
+                    tags=tags,
+                ),
+                opts=child,
+            )
+            access_logs = aws.lb.LoadBalancerAccessLogsArgs(
+                bucket=self.access_log_bucket.bucket_name,
+                prefix=ACCESS_LOG_PREFIX,
+                enabled=True,
+            )
+
+        self.load_balancer = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            name=args.lb_name,
+            load_balancer_type="application",
+            internal=False,
+            subnets=args.subnet_ids,
+            security_groups=[self.security_group.id],
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=args.deletion_protection,
+            access_logs=access_logs,
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The bucket policy must exist before the ALB tests its log delivery.
+                depends_on=[self.access_log_bucket.policy] if self.access_log_bucket else [],
+            ),
+        )
+
+        if args.https:
+            self.listener = aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=self.load_balancer.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=args.certificate_arn,
+                default_actions=[{"type": "fixed-response", "fixed_response": NOT_FOUND}],
+                tags=tags,
+                opts=child,
+            )
+            self.redirect_listener = aws.lb.Listener(
+                f"{name}-http-redirect",
+                load_balancer_arn=self.load_balancer.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    {
+                        "type": "redirect",
+                        "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"},
+                    }
+                ],
+                tags=tags,
+                opts=child,
+            )
+            scheme = "https"
+        else:
+            self.listener = aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=self.load_balancer.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[{"type": "fixed-response", "fixed_response": NOT_FOUND}],
+                tags=tags,
+                opts=child,
+            )
+            scheme = "http"
+        self.url = self.load_balancer.dns_name.apply(lambda dns: f"{scheme}://{dns}")
+
+        self.register_outputs({"url": self.url})

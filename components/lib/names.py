@@ -1,0 +1,283 @@
+"""Every explicit physical name the program gives AWS, computed from the settings alone.
+
+The components name their resources through the templates below, and
+:func:`physical_names` lists, for a given configuration, every name the enabled stacks
+will send (type token, property, value and the config key that shapes it), so the settings
+check can hold each one to AWS's limit (``preflight/naming.py``) and refuse a collision
+before any resource exists. ``tests/lib/test_names.py`` proves the list is exactly what the
+program registers for dev, prod and a stack with every optional part on.
+
+A physical name must never change: AWS replaces the resource. Where a template truncates
+(``[:32]``), it did so before this module existed and keeps doing so; the check then
+refuses a truncation that collides or ends in ``-``.
+
+Lib: pure, no resources; imported by components and settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from components.config.settings import Settings
+
+ENVIRONMENT_KEY = "mlplatform:environment"
+
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+REPOSITORY = "aws:ecr/repository:Repository"
+
+# The agent world's fixed parts (components/stacks/agent_world/stack.py, agent_world_data.py).
+AGENT_WORLD_SERVICE_DIR = "agent_world"
+AGENT_WORLD_ROLES = ("world-management", "agent-runtime", "llm-integration")
+AGENT_WORLD_ALL = "all"
+AGENT_WORLD_TABLES = ("worlds", "agents", "memory-streams", "world-objects", "events",
+                      "snapshots")  # fmt: skip
+MLFLOW_SERVICE_DIR = "mlflow"
+TRAINING_SERVICE_DIR = "cmaes_worker"
+
+
+@dataclass(frozen=True)
+class PhysicalName:
+    """One name the program sends to AWS."""
+
+    type: str
+    """Pulumi type token of the resource."""
+    property: str
+    """Its input property (camelCase)."""
+    value: str
+    key: str = ENVIRONMENT_KEY
+    """The config key whose value the name is built from (besides the environment)."""
+
+
+# --- templates the components call ---------------------------------------------------
+
+
+def target_group(prefix: str, service: str) -> str:
+    """An ALB/NLB target group: ``<prefix>-<service>``, cut to ELB's 32 characters."""
+    return f"{prefix}-{service}"[:32]
+
+
+def load_balancer(prefix: str, role: str) -> str:
+    """A load balancer: ``<prefix>-<role>``, cut to ELB's 32 characters."""
+    return f"{prefix}-{role}"[:32]
+
+
+def repository(prefix: str, source: str) -> str:
+    """The ECR repository of the image built from ``services/<source>``."""
+    return f"{prefix}/{source}"
+
+
+def replication_group(prefix: str, role: str) -> str:
+    """An ElastiCache replication group ID, cut to its 40 characters."""
+    return f"{prefix}-{role}"[:40]
+
+
+def agent_world_physical(prefix: str, role: str) -> str:
+    """Service, task family, task role and target group stem of an agent world role."""
+    return f"{prefix}-agent-world" if role == AGENT_WORLD_ALL else f"{prefix}-{role}"
+
+
+# --- the enumeration -------------------------------------------------------------------
+
+
+def physical_names(s: Settings) -> list[PhysicalName]:
+    """Every explicit physical name the enabled stacks of ``s`` send to AWS."""
+    names: list[PhysicalName] = []
+    if s.stacks.network:
+        names += _network(s)
+    if s.stacks.training or s.stacks.data_platform or s.stacks.agent_world:
+        names += _alerts(s)
+    if s.stacks.training:
+        names += _training(s)
+    if s.stacks.inference:
+        names += _inference(s)
+    if s.stacks.data_platform:
+        names += _data_platform(s)
+    if s.stacks.agent_world:
+        names += _agent_world(s)
+    return names
+
+
+def _n(type_suffix: str, prop: str, value: str, key: str = ENVIRONMENT_KEY) -> PhysicalName:
+    return PhysicalName(f"aws:{type_suffix}", prop, value, key)
+
+
+def _cluster(physical: str) -> Iterator[PhysicalName]:
+    yield _n("ecs/cluster:Cluster", "name", physical)
+    yield _n("ecs/clusterCapacityProviders:ClusterCapacityProviders", "clusterName", physical)
+
+
+def _load_balancer(prefix: str, role: str, access_logs: bool) -> Iterator[PhysicalName]:
+    yield _n("lb/loadBalancer:LoadBalancer", "name", load_balancer(prefix, role))
+    if access_logs:
+        yield _n("s3/bucket:Bucket", "bucketPrefix", f"{prefix}-alb-logs-")
+
+
+def _network(s: Settings) -> Iterator[PhysicalName]:
+    yield _n("cloudwatch/logGroup:LogGroup", "name", f"/vpc/{s.prefix()}/flow-logs")
+
+
+def _alerts(s: Settings) -> Iterator[PhysicalName]:
+    p = s.prefix()
+    yield _n("kms/alias:Alias", "name", f"alias/{p}-alarms")
+    yield _n("sns/topic:Topic", "name", f"{p}-alarms")
+
+
+def _training(s: Settings) -> Iterator[PhysicalName]:
+    p, t = s.prefix(), s.training
+    for queue in ("cmaes-tasks-dlq", "cmaes-tasks", "cmaes-results"):
+        yield _n("sqs/queue:Queue", "name", f"{p}-{queue}")
+    yield _n("s3/bucket:Bucket", "bucketPrefix", f"{p}-training-")
+    yield _n("ecr/repository:Repository", "name", repository(p, TRAINING_SERVICE_DIR))
+    yield from _cluster(f"{p}-training")
+    yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{p}/cmaes-worker")
+    for role in ("cmaes-execution", "cmaes-worker", "cmaes-coordinator"):
+        yield _n("iam/role:Role", "name", f"{p}-{role}")
+    yield _n("iam/policy:Policy", "name", f"{p}-cmaes-coordinator")
+    yield _n("ecs/taskDefinition:TaskDefinition", "family", f"{p}-cmaes-worker")
+    yield _n("ecs/service:Service", "name", f"{p}-cmaes-worker")
+    for policy in ("cmaes-backlog-per-worker", "cmaes-wake-from-zero", "cmaes-scale-in-when-idle"):
+        yield _n("appautoscaling/policy:Policy", "name", f"{p}-{policy}")
+    for alarm in ("cmaes-tasks-waiting-no-workers", "cmaes-queue-idle", "cmaes-dlq-not-empty",
+                  "cmaes-oldest-task-age"):  # fmt: skip
+        yield _n("cloudwatch/metricAlarm:MetricAlarm", "name", f"{p}-{alarm}")
+    if t.coordinator_user:
+        yield _n("iam/group:Group", "name", f"{p}-cmaes-coordinators")
+        yield _n("iam/user:User", "name", f"{p}-cmaes-coordinator")
+    if t.redis:
+        yield _n("elasticache/subnetGroup:SubnetGroup", "name", f"{p}-training-redis")
+        yield _n("secretsmanager/secret:Secret", "name", f"{p}/training/redis-auth-token")
+        yield _n("elasticache/replicationGroup:ReplicationGroup", "replicationGroupId",
+                 replication_group(p, "training"))  # fmt: skip
+
+
+def _inference(s: Settings) -> Iterator[PhysicalName]:
+    p, i = s.prefix(), s.inference
+    yield from _load_balancer(p, "inference", i.access_logs)
+    yield from _cluster(f"{p}-inference")
+    if any(svc.gpu for svc in i.services):
+        for kind in ("iam/role:Role", "iam/instanceProfile:InstanceProfile"):
+            yield _n(kind, "name", f"{p}-gpu-instance")
+        yield _n("ec2/launchTemplate:LaunchTemplate", "namePrefix", f"{p}-gpu-")
+        yield _n("autoscaling/group:Group", "namePrefix", f"{p}-gpu-")
+        yield _n("ecs/capacityProvider:CapacityProvider", "name", f"{p}-gpu")
+    yield _n("secretsmanager/secret:Secret", "name", f"{p}/inference/api-key")
+    yield _n("iam/role:Role", "name", f"{p}-inference-execution")
+    for n, svc in enumerate(i.services):
+        key = f"mlplatform:inference.services[{n}].name"
+        # A repository per service, built or not (ServiceImage keeps one for a prebuilt
+        # image too).
+        yield _n("ecr/repository:Repository", "name", repository(p, svc.source_dir()),
+                 f"mlplatform:inference.services[{n}].source")  # fmt: skip
+        yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{s.environment}/{svc.name}", key)
+        yield _n("lb/targetGroup:TargetGroup", "name", target_group(p, svc.name), key)
+        yield _n("ecs/taskDefinition:TaskDefinition", "family", f"{p}-{svc.name}", key)
+        yield _n("ecs/service:Service", "name", f"{p}-{svc.name}", key)
+        for metric in ("cpu", "memory"):
+            yield _n("appautoscaling/policy:Policy", "name", f"{p}-{svc.name}-{metric}", key)
+        if svc.min_count == 0:
+            for policy in ("wake-from-zero", "scale-in-when-idle"):
+                yield _n("appautoscaling/policy:Policy", "name", f"{p}-{svc.name}-{policy}", key)
+            for alarm in ("requests-no-tasks", "idle"):
+                yield _n("cloudwatch/metricAlarm:MetricAlarm", "name", f"{p}-{svc.name}-{alarm}",
+                         key)  # fmt: skip
+
+
+def _data_platform(s: Settings) -> Iterator[PhysicalName]:
+    p, d, env = s.prefix(), s.data_platform, s.environment
+    if not d.share_load_balancer:
+        yield from _load_balancer(p, "data", True)
+    yield from _cluster(f"{p}-data")
+    for bucket in ("mlflow-artifacts", "pipeline-data"):
+        yield _n("s3/bucket:Bucket", "bucketPrefix", f"{p}-{bucket}-")
+    yield _n("kms/alias:Alias", "name", f"alias/{p}-mlflow-db")
+    yield _n("rds/subnetGroup:SubnetGroup", "name", f"{p}-mlflow-db")
+    if d.db_engine == "aurora-postgresql":
+        yield _n("rds/clusterParameterGroup:ClusterParameterGroup", "name",
+                 f"{p}-mlflow-aurora-postgresql{d.postgres_version}")  # fmt: skip
+        yield _n("rds/cluster:Cluster", "clusterIdentifier", f"{p}-mlflow")
+        for n in range(2 if d.multi_az else 1):
+            yield _n("rds/clusterInstance:ClusterInstance", "identifier", f"{p}-mlflow-{n}")
+    else:
+        yield _n("rds/parameterGroup:ParameterGroup", "name",
+                 f"{p}-mlflow-postgres{d.postgres_version}")  # fmt: skip
+        yield _n("iam/role:Role", "name", f"{p}-mlflow-db-monitoring")
+        yield _n("rds/instance:Instance", "identifier", f"{p}-mlflow")
+    secrets = ["mlflow-admin-password", "mlflow-flask-secret-key"]
+    if d.api:
+        secrets.append("api-secret-key")
+    for secret in secrets:
+        yield _n("secretsmanager/secret:Secret", "name", f"{p}/data-platform/{secret}")
+    yield _n("ecr/repository:Repository", "name", repository(p, MLFLOW_SERVICE_DIR))
+    yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{env}/mlflow")
+    yield _n("iam/role:Role", "name", f"{p}-data-execution")
+    yield _n("iam/role:Role", "name", f"{p}-mlflow")
+    services = ["mlflow"]
+    if d.api:
+        yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{env}/hokusai-api")
+        services.append("hokusai-api")
+    for service in services:
+        yield _n("lb/targetGroup:TargetGroup", "name", target_group(p, service))
+        yield _n("ecs/taskDefinition:TaskDefinition", "family", f"{p}-{service}")
+        yield _n("ecs/service:Service", "name", f"{p}-{service}")
+    alarms = ["mlflow-unhealthy-hosts", "mlflow-5xx", "db-cpu", "db-connections"]
+    if d.db_engine != "aurora-postgresql":
+        alarms.append("db-free-storage")
+    if d.mlflow_desired_count > 0:
+        alarms.append("mlflow-tasks-below-desired")
+    for alarm in alarms:
+        yield _n("cloudwatch/metricAlarm:MetricAlarm", "name", f"{p}-data-{alarm}")
+
+
+def _agent_world(s: Settings) -> Iterator[PhysicalName]:
+    p, a, env = s.prefix(), s.agent_world, s.environment
+    shared = a.share_load_balancer
+    # AgentWorldData: key, tables, buckets, Redis.
+    yield _n("kms/alias:Alias", "name", f"alias/{p}-agent-world")
+    for table in AGENT_WORLD_TABLES:
+        yield _n("dynamodb/table:Table", "name", f"{p}-{table}")
+    for bucket in ("world-snapshots", "world-assets"):
+        yield _n("s3/bucket:Bucket", "bucketPrefix", f"{p}-{bucket}-")
+    if a.redis:
+        yield _n("elasticache/subnetGroup:SubnetGroup", "name", f"{p}-agent-world-redis")
+        yield _n("secretsmanager/secret:Secret", "name", f"{p}/agent-world/redis-auth-token")
+        yield _n("elasticache/replicationGroup:ReplicationGroup", "replicationGroupId",
+                 replication_group(p, "world"))  # fmt: skip
+    yield from _cluster(f"{p}-agent-world")
+    yield _n("ecr/repository:Repository", "name", repository(p, AGENT_WORLD_SERVICE_DIR))
+    deployed = (AGENT_WORLD_ALL,) if a.single_service else AGENT_WORLD_ROLES
+    for role in deployed:
+        yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{env}/agent-world/{role}")
+    yield _n("iam/role:Role", "name", f"{p}-agent-world-execution")
+    if shared:
+        yield _n("apigatewayv2/vpcLink:VpcLink", "name", f"{p}-agent-world")
+    else:
+        yield _n("lb/loadBalancer:LoadBalancer", "name", load_balancer(p, "world-nlb"))
+    for role in deployed:
+        physical = agent_world_physical(p, role)
+        yield _n("iam/role:Role", "name", physical[:64])
+        yield _n("ecs/taskDefinition:TaskDefinition", "family", physical)
+        yield _n("lb/targetGroup:TargetGroup", "name", physical[:32])
+        yield _n("ecs/service:Service", "name", physical)
+        for metric in ("cpu", "memory"):
+            yield _n("appautoscaling/policy:Policy", "name", f"{physical}-{metric}")
+    yield _n("iam/role:Role", "name", f"{p}-apigateway-cloudwatch")
+    for api in ("rest", "websocket"):
+        yield _n("cloudwatch/logGroup:LogGroup", "name", f"/aws/apigateway/{p}-agent-world-{api}")
+    yield _n("secretsmanager/secret:Secret", "name", f"{p}/agent-world/api-key")
+    yield _n("apigatewayv2/api:Api", "name", f"{p}-agent-world-ws")
+    yield _n("cloudfront/originAccessControl:OriginAccessControl", "name", f"{p}-world-assets")
+    if s.deletion_protection:
+        yield _n("cloudwatch/logGroup:LogGroup", "name", f"/aws/cloudfront/{p}-agent-world")
+        yield _n("cloudwatch/logDeliverySource:LogDeliverySource", "name", f"{p}-agent-world-cdn")
+        yield _n("cloudwatch/logDeliveryDestination:LogDeliveryDestination", "name",
+                 f"{p}-agent-world-cdn")  # fmt: skip
+    if a.dashboard:
+        yield _n("cloudwatch/dashboard:Dashboard", "dashboardName", f"{p}-agent-world")
+    alarms = ["api-5xx"] + (["redis-cpu"] if a.redis else [])
+    alarms += [f"{table}-throttles" for table in AGENT_WORLD_TABLES]
+    for alarm in alarms:
+        yield _n("cloudwatch/metricAlarm:MetricAlarm", "name", f"{p}-agent-world-{alarm}")

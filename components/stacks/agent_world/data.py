@@ -1,0 +1,370 @@
+"""AgentWorldData: the agent world's state - tables, buckets, cache - under one KMS key.
+
+The six tables of seed 004, with the access pattern each key and index serves (the
+service in ``services/agent_world`` queries exactly these):
+
+- **Worlds** ``world_id``: get a world. ``status-index`` (``status``, ``created_at``):
+  list the active (or archived) worlds, newest first.
+- **Agents** ``agent_id``: get an agent. ``world-index`` (``world_id``, ``created_at``):
+  the agents of a world in registration order.
+- **MemoryStreams** ``agent_id`` + ``created_at``: an agent's memories, most recent first
+  (the retrieval window). ``importance-index`` (``agent_id``, ``importance``): its most
+  important memories (reflection). TTL on ``expires_at`` forgets short-lived memories.
+- **WorldObjects** ``world_id`` + ``object_id``: the objects of a world, or one of them.
+  ``type-index`` (``object_type``, ``world_id``): every object of a type, per world.
+- **Events** ``world_id`` + ``timestamp``: a world's event log since a moment.
+  ``agent-index`` (``agent_id``, ``timestamp``): one agent's actions. A stream (new
+  images) feeds consumers that react to events.
+- **Snapshots** ``world_id`` + ``snapshot_id``: a world's saved states; the state itself
+  is an object in the snapshot archive bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.blocks.bucket import SecureBucket, SecureBucketArgs
+from components.config.settings import Settings
+from components.lib import names
+from components.lib.policies import (
+    Condition,
+    Principal,
+    Statement,
+    account_administers_key,
+)
+from components.parts import security_groups
+
+
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index: its name, hash key and optional range key."""
+
+    name: str
+    hash_key: str
+    range_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table's keys, indexes and features; attribute types are in ``types``."""
+
+    logical: str
+    """Role in child names and the table's physical name, e.g. ``worlds``."""
+    hash_key: str
+    range_key: str | None = None
+    indexes: tuple[Index, ...] = ()
+    types: Mapping[str, str] = field(default_factory=dict)
+    """Attribute type per key attribute: ``S`` or ``N``; ``S`` when not listed."""
+    ttl_attribute: str | None = None
+    stream: bool = False
+
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec("worlds", "world_id", indexes=(Index("status-index", "status", "created_at"),)),
+    TableSpec("agents", "agent_id", indexes=(Index("world-index", "world_id", "created_at"),)),
+    TableSpec(
+        "memory-streams", "agent_id", "created_at",
+        indexes=(Index("importance-index", "agent_id", "importance"),),
+        types={"importance": "N"}, ttl_attribute="expires_at",
+    ),
+    TableSpec(
+        "world-objects", "world_id", "object_id",
+        indexes=(Index("type-index", "object_type", "world_id"),),
+    ),
+    TableSpec(
+        "events", "world_id", "timestamp",
+        indexes=(Index("agent-index", "agent_id", "timestamp"),), stream=True,
+    ),
+    TableSpec("snapshots", "world_id", "snapshot_id"),
+)  # fmt: skip
+"""The tables, in the order the service's environment names them."""
+
+
+def key_attributes(spec: TableSpec) -> list[tuple[str, str]]:
+    """Every attribute a key of the table or of an index uses, with its type, once each."""
+    names = [spec.hash_key, spec.range_key]
+    for index in spec.indexes:
+        names += [index.hash_key, index.range_key]
+    unique = dict.fromkeys(n for n in names if n)
+    return [(name, spec.types.get(name, "S")) for name in unique]
+
+
+@dataclass(frozen=True)
+class AgentWorldDataArgs:
+    """Inputs of :class:`AgentWorldData`."""
+
+    name_prefix: str
+    """Prefix of physical names. Required."""
+    private_subnet_ids: pulumi.Input[Sequence[str]]
+    """Subnets of the cache (never public). Required."""
+    vpc_id: pulumi.Input[str]
+    """The VPC of the cache. Required."""
+    redis: bool = True
+    """Create the Redis replication group. Default true."""
+    redis_node_type: str = "cache.t4g.small"
+    """ElastiCache node type. Default ``cache.t4g.small``."""
+    redis_multi_az: bool = True
+    """A replica in another AZ with automatic failover. Default true."""
+    deletion_protection: bool = True
+    """Deletion protection and ``protect`` on tables and buckets (prod). Default true."""
+    snapshot_glacier_days: int = 30
+    """Days before archived snapshots move to Glacier Flexible Retrieval. Default 30."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on every taggable child. Default none."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, network) -> AgentWorldDataArgs:
+        a = settings.agent_world
+        return cls(
+            name_prefix=settings.prefix(),
+            private_subnet_ids=network.private_subnet_ids,
+            vpc_id=network.vpc_id,
+            redis=a.redis,
+            redis_node_type=a.redis_node_type,
+            redis_multi_az=a.redis_multi_az,
+            deletion_protection=settings.deletion_protection,
+            snapshot_glacier_days=a.snapshot_glacier_days,
+            tags=settings.base_tags("agent_world"),
+        )
+
+
+class AgentWorldData(pulumi.ComponentResource):
+    """The agent world's storage, all encrypted with one customer-managed key.
+
+    Creates a KMS key with rotation whose policy also lets CloudWatch Logs of this account
+    use it (the stack's log groups); the six tables of :data:`TABLES` - on-demand, point-in-
+    time recovery, SSE with that key, deletion protection and ``protect`` in prod; the
+    snapshot archive bucket (moved to Glacier) and the static assets bucket; and, unless
+    ``redis`` is off, a Redis replication group with in-transit and at-rest encryption
+    (that key), its AUTH token generated into Secrets Manager (that key), one node in dev
+    and a replica with automatic failover in prod, in the private subnets behind a
+    security group that admits nothing until a client is added with
+    :meth:`allow_redis_from`.
+    """
+
+    TYPE = "mlplatform:agentworld:AgentWorldData"
+
+    key: aws.kms.Key
+    tables: dict[str, aws.dynamodb.Table]
+    """Table per logical name of :data:`TABLES`."""
+    snapshots: SecureBucket
+    assets: SecureBucket
+    redis: aws.elasticache.ReplicationGroup | None
+    """The cache; None when ``redis`` is off (as are the two below)."""
+    redis_security_group: aws.ec2.SecurityGroup | None
+    redis_auth_secret: aws.secretsmanager.Secret | None
+
+    def __init__(
+        self, name: str, args: AgentWorldDataArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__(self.TYPE, name, None, opts)
+        self._name = name
+        child = pulumi.ResourceOptions(parent=self)
+        keep = pulumi.ResourceOptions(parent=self, protect=args.deletion_protection)
+        tags = dict(args.tags)
+        prefix = args.name_prefix
+        identity = aws.get_caller_identity_output()
+        partition = aws.get_partition_output().partition
+        region = aws.get_region_output().region
+        account = identity.account_id
+        logs_service = pulumi.Output.concat("logs.", region, ".amazonaws.com")
+
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{prefix} agent world: tables, cache, secrets and logs",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=aws.iam.get_policy_document_output(
+                statements=[
+                    account_administers_key(partition, account),
+                    Statement(
+                        sid="CloudWatchLogsOfThisAccount",
+                        principals=[
+                            Principal(
+                                type="Service",
+                                identifiers=[logs_service],
+                            )
+                        ],
+                        actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
+                                 "kms:GenerateDataKey*", "kms:Describe*"],
+                        resources=["*"],
+                        conditions=[
+                            Condition(
+                                test="ArnLike",
+                                variable="kms:EncryptionContext:aws:logs:arn",
+                                values=[pulumi.Output.concat(
+                                    "arn:", partition, ":logs:", region, ":", account, ":*"
+                                )],
+                            )
+                        ],
+                    ),
+                ]
+            ).json,
+            tags=tags,
+            opts=child,
+        )  # fmt: skip
+        aws.kms.Alias(
+            f"{name}-key-alias",
+            name=f"alias/{prefix}-agent-world",
+            target_key_id=self.key.key_id,
+            opts=child,
+        )
+
+        self.tables = {}
+        for spec in TABLES:
+            self.tables[spec.logical] = aws.dynamodb.Table(
+                f"{name}-{spec.logical}",
+                name=f"{prefix}-{spec.logical}",
+                billing_mode="PAY_PER_REQUEST",
+                hash_key=spec.hash_key,
+                range_key=spec.range_key,
+                attributes=[{"name": n, "type": t} for n, t in key_attributes(spec)],
+                global_secondary_indexes=[
+                    {
+                        "name": index.name,
+                        "hash_key": index.hash_key,
+                        "range_key": index.range_key,
+                        "projection_type": "ALL",
+                    }
+                    for index in spec.indexes
+                ],
+                point_in_time_recovery={"enabled": True},
+                server_side_encryption={"enabled": True, "kms_key_arn": self.key.arn},
+                deletion_protection_enabled=args.deletion_protection,
+                ttl=(
+                    {"attribute_name": spec.ttl_attribute, "enabled": True}
+                    if spec.ttl_attribute
+                    else None
+                ),
+                stream_enabled=spec.stream,
+                stream_view_type="NEW_IMAGE" if spec.stream else None,
+                tags=tags,
+                opts=keep,
+            )
+
+        self.snapshots = SecureBucket(
+            f"{name}-snapshots",
+            SecureBucketArgs(
+                bucket_prefix=f"{prefix}-world-snapshots-",
+                retain=args.deletion_protection,
+                lifecycle_rules=[
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="archive-to-glacier",
+                        status="Enabled",
+                        filter={"prefix": "snapshots/"},
+                        transitions=[
+                            {"days": args.snapshot_glacier_days, "storage_class": "GLACIER"}
+                        ],
+                    )
+                ],
+                tags=tags,
+            ),
+            opts=child,
+        )
+        # SSE-S3: CloudFront's origin access control reads it without a key grant.
+        self.assets = SecureBucket(
+            f"{name}-assets",
+            SecureBucketArgs(
+                bucket_prefix=f"{prefix}-world-assets-",
+                retain=args.deletion_protection,
+                sse_algorithm="AES256",
+                # The policy names the CloudFront distribution, created after the bucket.
+                defer_policy=True,
+                tags=tags,
+            ),
+            opts=child,
+        )
+
+        self.redis = self.redis_security_group = self.redis_auth_secret = None
+        if args.redis:
+            self._redis(name, args, child)
+
+        self.register_outputs(
+            {"table_names": {k: t.name for k, t in self.tables.items()}, "key_arn": self.key.arn}
+        )
+
+    def _redis(self, name: str, args: AgentWorldDataArgs, child) -> None:
+        tags = dict(args.tags)
+        prefix = args.name_prefix
+        self.redis_security_group = aws.ec2.SecurityGroup(
+            f"{name}-redis-sg",
+            vpc_id=args.vpc_id,
+            description="Agent world Redis: TLS on 6379 from its services only",
+            tags={**tags, "Name": f"{prefix}-agent-world-redis"},
+            opts=child,
+        )
+        subnets = aws.elasticache.SubnetGroup(
+            f"{name}-redis-subnets",
+            name=f"{prefix}-agent-world-redis",
+            description="Private subnets of the agent world Redis",
+            subnet_ids=args.private_subnet_ids,
+            tags=tags,
+            opts=child,
+        )
+        token = random.RandomPassword(f"{name}-redis-token", length=48, special=False, opts=child)
+        self.redis_auth_secret = aws.secretsmanager.Secret(
+            f"{name}-redis-token-secret",
+            name=f"{prefix}/agent-world/redis-auth-token",
+            description="AUTH token of the agent world Redis",
+            kms_key_id=self.key.arn,
+            recovery_window_in_days=7 if args.deletion_protection else 0,
+            tags=tags,
+            opts=child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-redis-token-value",
+            secret_id=self.redis_auth_secret.id,
+            secret_string=token.result,
+            opts=child,
+        )
+        nodes = 2 if args.redis_multi_az else 1
+        self.redis = aws.elasticache.ReplicationGroup(
+            f"{name}-redis",
+            replication_group_id=names.replication_group(prefix, "world"),
+            description="Agent world cache",
+            engine="redis",
+            engine_version="7.1",
+            node_type=args.redis_node_type,
+            num_cache_clusters=nodes,
+            automatic_failover_enabled=args.redis_multi_az,
+            multi_az_enabled=args.redis_multi_az,
+            port=6379,
+            subnet_group_name=subnets.name,
+            security_group_ids=[self.redis_security_group.id],
+            at_rest_encryption_enabled=True,
+            kms_key_id=self.key.arn,
+            transit_encryption_enabled=True,
+            auth_token=token.result,
+            auto_minor_version_upgrade=True,
+            snapshot_retention_limit=7 if args.deletion_protection else 1,
+            apply_immediately=not args.deletion_protection,
+            tags=tags,
+            opts=child,
+        )
+
+    def allow_redis_from(self, role: str, client: aws.ec2.SecurityGroup) -> None:
+        """Admit ``client`` to Redis on 6379 (and let it out to Redis); nothing without Redis."""
+        if self.redis_security_group is None:
+            return
+        child = pulumi.ResourceOptions(parent=self)
+        security_groups.ingress_from(
+            f"{self._name}-redis-from-{role}",
+            group_id=self.redis_security_group.id,
+            source_id=client.id,
+            ports=6379,
+            description=f"Redis from {role}",
+            opts=child,
+        )
+        security_groups.egress_to(
+            f"{self._name}-{role}-to-redis",
+            group_id=client.id,
+            target_id=self.redis_security_group.id,
+            ports=6379,
+            description="To the agent world Redis",
+            opts=child,
+        )

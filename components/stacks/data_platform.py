@@ -1,0 +1,922 @@
+"""DataPlatformStack: MLflow on Fargate with RDS PostgreSQL and S3 (replaces seed 002).
+
+MLflow runs behind the load balancer at ``/mlflow`` (its ``--static-prefix``), with its
+backend store on RDS PostgreSQL and artifacts proxied to S3. The database password is
+managed by RDS in Secrets Manager and reaches the container only as an ECS secret; the
+container assembles the connection URI itself at start.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.blocks.bucket import SecureBucket, SecureBucketArgs
+from components.blocks.images import ServiceImage, ServiceImageArgs
+from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
+from components.config.settings import HOKUSAI_API_PATH, MLFLOW_PATH, DataPlatformSettings, Settings
+from components.lib import listener_rules, names, queue_scaling
+from components.lib.policies import (
+    account_administers_key,
+    allow,
+    list_prefix,
+    service_trust,
+)
+from components.parts import security_groups
+from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
+
+MLFLOW_SERVICE = "mlflow"
+"""Directory under ``services/`` the MLflow image is built from."""
+MLFLOW_PORT = 5000
+MLFLOW_PREFIX = MLFLOW_PATH
+"""Where the load balancer routes MLflow; MLflow serves every route under it."""
+MLFLOW_HEALTH_PATH = f"{MLFLOW_PREFIX}/health"
+"""MLflow's health route under the prefix; it answers 200 without credentials."""
+API_PREFIX = HOKUSAI_API_PATH
+API_PORT = 8000
+API_CPU, API_MEMORY = 512, 1024
+"""CPU units and MiB of the one Hokusai API task (the quota plan counts its vCPUs too)."""
+ARTIFACTS_PREFIX = "artifacts"
+DB_NAME = "mlflow"
+DB_PORT = 5432
+DB_PARAMETERS = [
+    {"name": "rds.force_ssl", "value": "1"},
+    {"name": "log_connections", "value": "1"},
+    {"name": "log_disconnections", "value": "1"},
+    {"name": "log_min_duration_statement", "value": "1000"},
+]
+"""The database's parameters (RDS or Aurora): TLS only, connections and slow queries logged."""
+WORKER_UID = "10001"
+AURORA_ENGINE = "aurora-postgresql"
+AURORA_VERSIONS = {"16": "16.6", "17": "17.4"}
+"""Aurora PostgreSQL version per major version; both can scale to 0 ACUs and pause."""
+MLFLOW_RULE_PRIORITY = listener_rules.MLFLOW
+"""Listener rule priorities of this stack; the inference services use 10, 20, ... below."""
+API_RULE_PRIORITY = listener_rules.API
+
+# Database Insights / Performance Insights is not offered on the smallest burstable classes.
+_NO_INSIGHTS = re.compile(r"db\.t[234]g?\.(micro|small)")
+
+
+def performance_insights_supported(instance_class: str) -> bool:
+    """False for the burstable micro and small classes RDS offers no Performance Insights on."""
+    return not _NO_INSIGHTS.fullmatch(instance_class)
+
+
+@dataclass(frozen=True)
+class DataPlatformArgs:
+    """Inputs of :class:`DataPlatformStack`."""
+
+    name_prefix: str
+    """Prefix of physical names, e.g. ``mlplatform-dev``. Required."""
+    environment: str
+    """Environment name; log groups are ``/ecs/<environment>/<service>``. Required."""
+    region: str
+    """AWS region. Required."""
+    vpc_id: pulumi.Input[str]
+    """The VPC. Required."""
+    public_subnet_ids: pulumi.Input[Sequence[str]]
+    """Subnets of an own load balancer. Required."""
+    private_subnet_ids: pulumi.Input[Sequence[str]]
+    """Subnets of the database (never public). Required."""
+    workload_subnet_ids: pulumi.Input[Sequence[str]]
+    """Subnets of the Fargate tasks. Required."""
+    assign_public_ip: bool
+    """Tasks need public IPs (dev: public subnets, no NAT). Required."""
+    data_platform: DataPlatformSettings = field(default_factory=DataPlatformSettings)
+    """Sizes, counts and switches. Default: the settings' defaults."""
+    load_balancer: PublicLoadBalancer | None = None
+    """A load balancer to share (the inference stack's). Default: an own one."""
+    allowed_cidr_blocks: Sequence[str] = ("0.0.0.0/0",)
+    """Ranges an own load balancer admits. Default anyone."""
+    certificate_arn: str = ""
+    """ACM certificate of an own load balancer. Default none (plain HTTP; dev only)."""
+    prebuilt_images: Mapping[str, str] = field(default_factory=dict)
+    """Prebuilt image URI per service directory (the ``images`` config). Default none."""
+    alarm_topic_arn: pulumi.Input[str] | None = None
+    """SNS topic the alarms notify. Default: alarms without actions."""
+    log_retention_days: int = 365
+    """Retention of log groups and access logs. Default 365."""
+    deletion_protection: bool = True
+    """Protect the database, buckets and load balancer (prod). Default true."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on every taggable child. Default none."""
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        network,
+        load_balancer: PublicLoadBalancer | None = None,
+        alarm_topic_arn: pulumi.Input[str] | None = None,
+    ) -> DataPlatformArgs:
+        return cls(
+            name_prefix=settings.prefix(),
+            environment=settings.environment,
+            region=settings.region,
+            vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids,
+            private_subnet_ids=network.private_subnet_ids,
+            workload_subnet_ids=network.workload_subnet_ids,
+            assign_public_ip=network.workloads_need_public_ip,
+            data_platform=settings.data_platform,
+            load_balancer=load_balancer,
+            allowed_cidr_blocks=settings.ingress.allowed_cidr_blocks,
+            certificate_arn=settings.ingress.certificate_arn,
+            prebuilt_images=settings.images,
+            alarm_topic_arn=alarm_topic_arn,
+            log_retention_days=settings.log_retention_days,
+            deletion_protection=settings.deletion_protection,
+            tags=settings.base_tags("data_platform"),
+        )
+
+
+class DataPlatformStack(pulumi.ComponentResource):
+    """MLflow with a PostgreSQL backend and S3 artifacts, behind HTTPS, with alarms.
+
+    Creates:
+
+    - RDS PostgreSQL in the private subnets: its own subnet group; the master password
+      managed by RDS in Secrets Manager; storage encrypted with a customer-managed KMS
+      key (rotated); not publicly accessible; a security group admitting only the MLflow
+      (and API) tasks on 5432; a parameter group forcing SSL and logging connections;
+      automated backups, log exports, enhanced monitoring, Performance Insights where the
+      class offers it, IAM authentication and automatic minor upgrades, no extended
+      support. With deletion protection: multi-AZ as configured, deletion protection, a
+      final snapshot and ``protect``. Or, with ``db_engine: aurora-postgresql``, an Aurora
+      Serverless v2 cluster with the same guarantees (cluster parameter group, instances
+      of ``db.serverless``, a reader with ``multi_az``) that at 0 ACUs pauses when idle.
+    - S3: the MLflow artifacts and the pipeline data :class:`SecureBucket` s.
+    - MLflow on Fargate (Spot by ``spot_percentage``): the image from
+      ``services/mlflow``; the RDS secret, the admin password and the Flask secret key as
+      ECS secrets; artifacts proxied to S3 by a task role that may touch only
+      ``artifacts/`` of the artifacts bucket; served at ``/mlflow`` of the load balancer
+      (its own, or the inference stack's when shared).
+    - Optionally the Hokusai API (a prebuilt image) at ``/api`` with its generated
+      secret key (created only with the API).
+    - Alarms to the alarm topic: unhealthy MLflow targets, target 5xx, RDS CPU, free
+      storage and connections, MLflow tasks below the desired count.
+    """
+
+    TYPE = "mlplatform:data:DataPlatformStack"
+
+    database: aws.rds.Instance | aws.rds.Cluster
+    """The RDS instance, or the Aurora cluster (``db_engine: aurora-postgresql``)."""
+    artifacts: SecureBucket
+    pipeline_data: SecureBucket
+    load_balancer: PublicLoadBalancer
+    mlflow_service: aws.ecs.Service
+    api_service: aws.ecs.Service | None
+    api_key_secret: aws.secretsmanager.Secret | None
+    mlflow_endpoint: pulumi.Output[str]
+    api_endpoint: pulumi.Output[str] | None
+    db_endpoint: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DataPlatformArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__(self.TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        d = args.data_platform
+        tags = dict(args.tags)
+        prefix = args.name_prefix
+        identity = aws.get_caller_identity_output()
+        partition = aws.get_partition_output().partition
+        account = identity.account_id
+
+        # --- load balancer: own, or shared with the inference stack ---------------------
+        if args.load_balancer is not None:
+            self.load_balancer = args.load_balancer
+        else:
+            self.load_balancer = PublicLoadBalancer(
+                f"{name}-lb",
+                PublicLoadBalancerArgs(
+                    name_prefix=prefix,
+                    lb_name=names.load_balancer(prefix, "data"),
+                    vpc_id=args.vpc_id,
+                    subnet_ids=args.public_subnet_ids,
+                    allowed_cidr_blocks=args.allowed_cidr_blocks,
+                    certificate_arn=args.certificate_arn,
+                    deletion_protection=args.deletion_protection,
+                    access_logs=args.deletion_protection,
+                    log_retention_days=args.log_retention_days,
+                    tags=tags,
+                ),
+                opts=child,
+            )
+
+        # --- buckets ------------------------------------------------------------------
+        def to_ia(prefix_filter: str) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+            return aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="to-standard-ia",
+                status="Enabled",
+                filter={"prefix": prefix_filter},
+                transitions=[{"days": d.artifact_ia_days, "storage_class": "STANDARD_IA"}],
+            )
+
+        self.artifacts = SecureBucket(
+            f"{name}-artifacts",
+            SecureBucketArgs(
+                bucket_prefix=f"{prefix}-mlflow-artifacts-",
+                retain=args.deletion_protection,
+                lifecycle_rules=[to_ia(f"{ARTIFACTS_PREFIX}/")],
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.pipeline_data = SecureBucket(
+            f"{name}-pipeline-data",
+            SecureBucketArgs(
+                bucket_prefix=f"{prefix}-pipeline-data-",
+                retain=args.deletion_protection,
+                lifecycle_rules=[to_ia("")],
+                tags=tags,
+            ),
+            opts=child,
+        )
+
+        # --- security groups (rules are separate resources: they reference each other) ---
+        def group(role: str, description: str) -> aws.ec2.SecurityGroup:
+            return aws.ec2.SecurityGroup(
+                f"{name}-{role}-sg",
+                vpc_id=args.vpc_id,
+                description=description,
+                tags={**tags, "Name": f"{prefix}-{role}"},
+                opts=child,
+            )
+
+        self.db_security_group = group("db", "MLflow database: PostgreSQL from its clients only")
+        self.mlflow_security_group = group(
+            "mlflow", "MLflow tasks: the load balancer on 5000; HTTPS and PostgreSQL out"
+        )
+
+        # --- the database -----------------------------------------------------------------
+        self.db_key = aws.kms.Key(
+            f"{name}-db-key",
+            description=f"{prefix} MLflow database storage",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=aws.iam.get_policy_document_output(
+                statements=[account_administers_key(partition, account)]
+            ).json,
+            tags=tags,
+            opts=child,
+        )
+        aws.kms.Alias(
+            f"{name}-db-key-alias",
+            name=f"alias/{prefix}-mlflow-db",
+            target_key_id=self.db_key.key_id,
+            opts=child,
+        )
+        subnets = aws.rds.SubnetGroup(
+            f"{name}-db-subnets",
+            name=f"{prefix}-mlflow-db",
+            description="Private subnets of the MLflow database",
+            subnet_ids=args.private_subnet_ids,
+            tags=tags,
+            opts=child,
+        )
+        if d.db_engine == AURORA_ENGINE:
+            self._aurora_serverless(name, args, subnets, child)
+        else:
+            self._rds_instance(name, args, subnets, partition, account, child)
+        self.db_secret_arn = self.database.master_user_secrets.apply(lambda s: s[0].secret_arn)
+        self.db_endpoint = pulumi.Output.concat(self.db_host, ":", str(DB_PORT))
+
+        # --- generated secrets --------------------------------------------------------------
+        self.admin_password_secret = self._generated_secret(
+            name, "mlflow-admin-password", "MLflow admin password (basic auth)", args, child
+        )
+        self.flask_key_secret = self._generated_secret(
+            name, "mlflow-flask-secret-key", "MLflow's Flask secret key (sessions, CSRF)", args,
+            child,
+        )  # fmt: skip
+        self.api_key_secret = None
+        if d.api:
+            self.api_key_secret = self._generated_secret(
+                name, "api-secret-key", "Hokusai API secret key", args, child
+            )
+
+        # --- images, logs, cluster ----------------------------------------------------------
+        self.mlflow_image = ServiceImage(
+            f"{name}-mlflow-image",
+            ServiceImageArgs(
+                service=MLFLOW_SERVICE,
+                repository_name=names.repository(prefix, MLFLOW_SERVICE),
+                prebuilt_uri=args.prebuilt_images.get(MLFLOW_SERVICE),
+                force_delete=not args.deletion_protection,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.mlflow_logs = aws.cloudwatch.LogGroup(
+            f"{name}-mlflow-logs",
+            name=f"/ecs/{args.environment}/mlflow",
+            retention_in_days=args.log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+        self.api_logs = None
+        if d.api:
+            self.api_logs = aws.cloudwatch.LogGroup(
+                f"{name}-api-logs",
+                name=f"/ecs/{args.environment}/hokusai-api",
+                retention_in_days=args.log_retention_days,
+                tags=tags,
+                opts=child,
+            )
+        self.cluster, capacity = fargate_cluster(
+            name, f"{prefix}-data", d.spot_percentage, tags, child
+        )
+        self._strategy = queue_scaling.capacity_strategy(d.spot_percentage)
+
+        # --- IAM ------------------------------------------------------------------------
+        trust = ecs_tasks_trust(args.region)
+        secrets = [self.db_secret_arn, self.admin_password_secret.arn, self.flask_key_secret.arn]
+        pull = [self.mlflow_image.repository.arn]
+        log_groups = [self.mlflow_logs]
+        if self.api_key_secret is not None and self.api_logs is not None:
+            secrets.append(self.api_key_secret.arn)
+            log_groups.append(self.api_logs)
+        self.execution_role = aws.iam.Role(
+            f"{name}-execution-role",
+            name=f"{prefix}-data-execution",
+            description="ECS pulls the data platform images, writes their logs, reads secrets",
+            assume_role_policy=trust,
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-execution-policy",
+            role=self.execution_role.id,
+            policy=execution_policy(pull, log_groups, secrets),
+            opts=child,
+        )
+        artifacts_arn = self.artifacts.arn
+        self.mlflow_task_role = aws.iam.Role(
+            f"{name}-mlflow-task-role",
+            name=f"{prefix}-mlflow",
+            description="MLflow server: proxy artifacts to and from its bucket",
+            assume_role_policy=trust,
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-mlflow-task-policy",
+            role=self.mlflow_task_role.id,
+            policy=aws.iam.get_policy_document_output(
+                statements=[
+                    # AbortMultipartUpload: boto3 aborts a failed multipart upload of a large
+                    # artifact, and MLflow's proxied multipart API has an abort route.
+                    allow(
+                        [
+                            "s3:GetObject",
+                            "s3:PutObject",
+                            "s3:DeleteObject",
+                            "s3:AbortMultipartUpload",
+                        ],
+                        [artifacts_arn.apply(lambda a: f"{a}/{ARTIFACTS_PREFIX}/*")],
+                        sid="ReadWriteArtifacts",
+                    ),
+                    list_prefix(artifacts_arn, f"{ARTIFACTS_PREFIX}/", "ListArtifacts"),
+                ]
+            ).json,
+            opts=child,
+        )
+
+        # --- MLflow ---------------------------------------------------------------------
+        self._rule(f"{name}-mlflow", self.mlflow_security_group, MLFLOW_PORT, child)
+        allowed_hosts = pulumi.Output.all(
+            self.load_balancer.load_balancer.dns_name, *d.allowed_hosts
+        ).apply(lambda hosts: ",".join(hosts))
+        mlflow_container = {
+            "name": "mlflow",
+            "image": self.mlflow_image.repo_digest,
+            "essential": True,
+            "user": f"{WORKER_UID}:{WORKER_UID}",
+            "readonlyRootFilesystem": True,
+            "privileged": False,
+            "portMappings": [
+                {"containerPort": MLFLOW_PORT, "hostPort": MLFLOW_PORT, "protocol": "tcp"}
+            ],
+            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+            "environment": [
+                {"name": k, "value": v}
+                for k, v in {
+                    "DB_HOST": self.db_host,
+                    "DB_PORT": str(DB_PORT),
+                    "DB_NAME": DB_NAME,
+                    "DB_SSLMODE": "require",
+                    "ARTIFACTS_DESTINATION": self.artifacts.bucket_name.apply(
+                        lambda b: f"s3://{b}/{ARTIFACTS_PREFIX}"
+                    ),
+                    "ALLOWED_HOSTS": allowed_hosts,
+                    "STATIC_PREFIX": MLFLOW_PREFIX,
+                    "PUBLIC_SCHEME": self.load_balancer.url.apply(lambda u: u.split(":", 1)[0]),
+                    "MLFLOW_AUTH": "true",
+                    "AWS_REGION": args.region,
+                    **self._pool_setting(d),
+                }.items()
+            ],
+            "secrets": [
+                {"name": "DB_SECRET", "valueFrom": self.db_secret_arn},
+                {"name": "MLFLOW_ADMIN_PASSWORD", "valueFrom": self.admin_password_secret.arn},
+                {"name": "MLFLOW_FLASK_SERVER_SECRET_KEY", "valueFrom": self.flask_key_secret.arn},
+            ],
+            "stopTimeout": 30,
+            "linuxParameters": {"initProcessEnabled": True},
+            "logConfiguration": awslogs(self.mlflow_logs, args.region, "mlflow"),
+        }
+        self.mlflow_target_group, self.mlflow_service = self._fargate_service(
+            f"{name}-mlflow",
+            args,
+            family=f"{prefix}-mlflow",
+            container=mlflow_container,
+            cpu=d.mlflow_cpu,
+            memory=d.mlflow_memory,
+            task_role_arn=self.mlflow_task_role.arn,
+            security_group=self.mlflow_security_group,
+            port=MLFLOW_PORT,
+            health_path=MLFLOW_HEALTH_PATH,
+            path_patterns=[MLFLOW_PREFIX, f"{MLFLOW_PREFIX}/*"],
+            priority=MLFLOW_RULE_PRIORITY,
+            desired_count=d.mlflow_desired_count,
+            capacity=capacity,
+            child=child,
+        )
+        self.mlflow_endpoint = self.load_balancer.url.apply(lambda u: f"{u}{MLFLOW_PREFIX}/")
+
+        # --- optional Hokusai API -----------------------------------------------------------
+        self.api_service = None
+        self.api_endpoint = None
+        clients = [self.mlflow_security_group]
+        if self.api_key_secret is not None and self.api_logs is not None:
+            api_sg = group("api", "Hokusai API tasks: the load balancer on 8000; HTTPS out")
+            clients.append(api_sg)
+            self._rule(f"{name}-api", api_sg, API_PORT, child)
+            api_container = {
+                "name": "api",
+                "image": d.api_image,
+                "essential": True,
+                "user": f"{WORKER_UID}:{WORKER_UID}",
+                "readonlyRootFilesystem": True,
+                "privileged": False,
+                "portMappings": [
+                    {"containerPort": API_PORT, "hostPort": API_PORT, "protocol": "tcp"}
+                ],
+                "mountPoints": [
+                    {"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}
+                ],
+                "environment": [
+                    {"name": "MLFLOW_TRACKING_URI", "value": self.mlflow_endpoint},
+                    {"name": "PIPELINE_BUCKET", "value": self.pipeline_data.bucket_name},
+                    {"name": "AWS_REGION", "value": args.region},
+                ],
+                "secrets": [{"name": "API_SECRET_KEY", "valueFrom": self.api_key_secret.arn}],
+                "stopTimeout": 30,
+                "linuxParameters": {"initProcessEnabled": True},
+                "logConfiguration": awslogs(self.api_logs, args.region, "api"),
+            }
+            _, self.api_service = self._fargate_service(
+                f"{name}-api",
+                args,
+                family=f"{prefix}-hokusai-api",
+                container=api_container,
+                cpu=API_CPU,
+                memory=API_MEMORY,
+                task_role_arn=None,
+                security_group=api_sg,
+                port=API_PORT,
+                health_path="/health",
+                path_patterns=[API_PREFIX, f"{API_PREFIX}/*"],
+                priority=API_RULE_PRIORITY,
+                desired_count=1,
+                capacity=capacity,
+                child=child,
+            )
+            self.api_endpoint = self.load_balancer.url.apply(lambda u: f"{u}{API_PREFIX}")
+
+        # PostgreSQL from the tasks that use it, and nothing else.
+        for client in clients:
+            role = "mlflow" if client is self.mlflow_security_group else "api"
+            security_groups.ingress_from(
+                f"{name}-db-from-{role}",
+                group_id=self.db_security_group.id,
+                source_id=client.id,
+                ports=DB_PORT,
+                description=f"PostgreSQL from the {role} tasks",
+                opts=child,
+            )
+            security_groups.egress_to(
+                f"{name}-{role}-to-db",
+                group_id=client.id,
+                target_id=self.db_security_group.id,
+                ports=DB_PORT,
+                description="To the MLflow database",
+                opts=child,
+            )
+
+        self._alarms(name, args, child)
+
+        self.register_outputs(
+            {
+                "mlflow_endpoint": self.mlflow_endpoint,
+                "db_endpoint": self.db_endpoint,
+                "artifacts_bucket": self.artifacts.bucket_name,
+                "pipeline_bucket": self.pipeline_data.bucket_name,
+            }
+        )
+
+    # --- the database: an RDS instance, or Aurora Serverless v2 -----------------------------
+
+    def _rds_instance(self, name, args: DataPlatformArgs, subnets, partition, account, child):
+        """RDS for PostgreSQL on ``db_instance_class``, with enhanced monitoring."""
+        d = args.data_platform
+        tags = dict(args.tags)
+        prefix = args.name_prefix
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-db-parameters",
+            name=f"{prefix}-mlflow-postgres{d.postgres_version}",
+            family=f"postgres{d.postgres_version}",
+            description="MLflow database: TLS only, connections logged",
+            parameters=DB_PARAMETERS,
+            tags=tags,
+            opts=child,
+        )
+        monitoring_role = aws.iam.Role(
+            f"{name}-db-monitoring-role",
+            name=f"{prefix}-mlflow-db-monitoring",
+            description="RDS enhanced monitoring of the MLflow database",
+            assume_role_policy=aws.iam.get_policy_document_output(
+                statements=[service_trust("monitoring.rds.amazonaws.com", account)]
+            ).json,
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-db-monitoring-policy",
+            role=monitoring_role.name,
+            policy_arn=pulumi.Output.concat(
+                "arn:", partition, ":iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+            ),
+            opts=child,
+        )
+        insights = performance_insights_supported(d.db_instance_class)
+        self.database = aws.rds.Instance(
+            f"{name}-db",
+            identifier=f"{prefix}-mlflow",
+            engine="postgres",
+            engine_version=d.postgres_version,
+            engine_lifecycle_support="open-source-rds-extended-support-disabled",
+            instance_class=d.db_instance_class,
+            allocated_storage=d.db_storage_gib,
+            max_allocated_storage=d.db_max_storage_gib,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=self.db_key.arn,
+            db_name=DB_NAME,
+            username="mlflow_admin",
+            manage_master_user_password=True,
+            port=DB_PORT,
+            db_subnet_group_name=subnets.name,
+            parameter_group_name=parameters.name,
+            vpc_security_group_ids=[self.db_security_group.id],
+            publicly_accessible=False,
+            multi_az=d.multi_az,
+            iam_database_authentication_enabled=True,
+            ca_cert_identifier="rds-ca-rsa2048-g1",
+            backup_retention_period=d.backup_retention_days,
+            backup_window="03:00-04:00",
+            maintenance_window="sun:04:30-sun:05:30",
+            copy_tags_to_snapshot=True,
+            delete_automated_backups=not args.deletion_protection,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            monitoring_interval=60,
+            monitoring_role_arn=monitoring_role.arn,
+            performance_insights_enabled=insights,
+            performance_insights_kms_key_id=self.db_key.arn if insights else None,
+            performance_insights_retention_period=7 if insights else None,
+            auto_minor_version_upgrade=True,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=not args.deletion_protection,
+            final_snapshot_identifier=(
+                f"{prefix}-mlflow-final" if args.deletion_protection else None
+            ),
+            apply_immediately=not args.deletion_protection,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection),
+        )
+        self.db_host = self.database.address
+
+    def _aurora_serverless(self, name, args: DataPlatformArgs, subnets, child):
+        """An Aurora PostgreSQL Serverless v2 cluster and its instance(s).
+
+        Between ``db_min_acu`` and ``db_max_acu`` capacity units; at 0 the instance pauses
+        after ``db_auto_pause_minutes`` without a connection and bills only storage until the
+        next connection resumes it (about 15 s). No enhanced monitoring or Performance
+        Insights: this mode is for light, intermittent use (dev).
+        """
+        d = args.data_platform
+        tags = dict(args.tags)
+        prefix = args.name_prefix
+        version = AURORA_VERSIONS[d.postgres_version]
+        parameters = aws.rds.ClusterParameterGroup(
+            f"{name}-db-cluster-parameters",
+            name=f"{prefix}-mlflow-aurora-postgresql{d.postgres_version}",
+            family=f"aurora-postgresql{d.postgres_version}",
+            description="MLflow database: TLS only, connections logged",
+            parameters=DB_PARAMETERS,
+            tags=tags,
+            opts=child,
+        )
+        self.database = aws.rds.Cluster(
+            f"{name}-db-cluster",
+            cluster_identifier=f"{prefix}-mlflow",
+            engine=AURORA_ENGINE,
+            engine_mode="provisioned",
+            engine_version=version,
+            database_name=DB_NAME,
+            master_username="mlflow_admin",
+            manage_master_user_password=True,
+            port=DB_PORT,
+            db_subnet_group_name=subnets.name,
+            db_cluster_parameter_group_name=parameters.name,
+            vpc_security_group_ids=[self.db_security_group.id],
+            storage_encrypted=True,
+            kms_key_id=self.db_key.arn,
+            iam_database_authentication_enabled=True,
+            serverlessv2_scaling_configuration={
+                "min_capacity": d.db_min_acu,
+                "max_capacity": d.db_max_acu,
+                "seconds_until_auto_pause": (
+                    d.db_auto_pause_minutes * 60 if d.db_min_acu == 0 else None
+                ),
+            },
+            backup_retention_period=d.backup_retention_days,
+            preferred_backup_window="03:00-04:00",
+            preferred_maintenance_window="sun:04:30-sun:05:30",
+            copy_tags_to_snapshot=True,
+            delete_automated_backups=not args.deletion_protection,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=not args.deletion_protection,
+            final_snapshot_identifier=(
+                f"{prefix}-mlflow-final" if args.deletion_protection else None
+            ),
+            apply_immediately=not args.deletion_protection,
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.deletion_protection,
+                # Minor versions are upgraded by AWS (auto_minor_version_upgrade below).
+                ignore_changes=["engineVersion"],
+            ),
+        )
+        self.db_instances = [
+            aws.rds.ClusterInstance(
+                f"{name}-db-instance-{i}",
+                identifier=f"{prefix}-mlflow-{i}",
+                cluster_identifier=self.database.id,
+                instance_class="db.serverless",
+                engine=AURORA_ENGINE,
+                engine_version=self.database.engine_version,
+                db_subnet_group_name=subnets.name,
+                publicly_accessible=False,
+                ca_cert_identifier="rds-ca-rsa2048-g1",
+                auto_minor_version_upgrade=True,
+                copy_tags_to_snapshot=True,
+                apply_immediately=not args.deletion_protection,
+                tags=tags,
+                opts=pulumi.ResourceOptions(
+                    parent=self, protect=args.deletion_protection, ignore_changes=["engineVersion"]
+                ),
+            )
+            for i in range(2 if d.multi_az else 1)  # a reader in another AZ takes over
+        ]
+        self.db_host = self.database.endpoint
+
+    # --- pieces ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _pool_setting(d: DataPlatformSettings) -> dict[str, str]:
+        """MLflow's SQLAlchemy pool keeps connections open, which would keep a database that
+        may pause (Aurora at 0 ACUs) awake: without a pool it can pause when MLflow idles."""
+        if d.db_engine == AURORA_ENGINE and d.db_min_acu == 0:
+            return {"MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool"}
+        return {}
+
+    def _generated_secret(self, name, role, description, args: DataPlatformArgs, child):
+        value = random.RandomPassword(f"{name}-{role}", length=40, special=False, opts=child)
+        secret = aws.secretsmanager.Secret(
+            f"{name}-{role}-secret",
+            name=f"{args.name_prefix}/data-platform/{role}",
+            description=description,
+            recovery_window_in_days=7 if args.deletion_protection else 0,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-{role}-value",
+            secret_id=secret.id,
+            secret_string=value.result,
+            opts=child,
+        )
+        return secret
+
+    def _rule(self, name, task_sg: aws.ec2.SecurityGroup, port: int, child) -> None:
+        """The load balancer to ``task_sg`` on ``port``, and HTTPS out of the tasks."""
+        alb_sg = self.load_balancer.security_group
+        security_groups.ingress_from(
+            f"{name}-from-alb",
+            group_id=task_sg.id,
+            source_id=alb_sg.id,
+            ports=port,
+            description="From the load balancer",
+            opts=child,
+        )
+        security_groups.egress_to(
+            f"{name}-alb-out",
+            group_id=alb_sg.id,
+            target_id=task_sg.id,
+            ports=port,
+            description="To the data platform tasks",
+            opts=child,
+        )
+        security_groups.https_out(
+            f"{name}-https-out",
+            task_sg.id,
+            description="S3, ECR, CloudWatch Logs, Secrets Manager",
+            opts=child,
+        )
+
+    def _fargate_service(
+        self,
+        base: str,
+        args: DataPlatformArgs,
+        *,
+        family: str,
+        container: dict,
+        cpu: int,
+        memory: int,
+        task_role_arn,
+        security_group: aws.ec2.SecurityGroup,
+        port: int,
+        health_path: str,
+        path_patterns: list[str],
+        priority: int,
+        desired_count: int,
+        capacity,
+        child,
+    ) -> tuple[aws.lb.TargetGroup, aws.ecs.Service]:
+        tags = dict(args.tags)
+        target_group = aws.lb.TargetGroup(
+            f"{base}-tg",
+            name=family[:32],
+            vpc_id=args.vpc_id,
+            port=port,
+            protocol="HTTP",
+            target_type="ip",
+            deregistration_delay=30,
+            health_check={
+                "path": health_path,
+                "matcher": "200",
+                "interval": 15,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 3,
+            },
+            tags=tags,
+            opts=child,
+        )
+        rule = aws.lb.ListenerRule(
+            f"{base}-rule",
+            listener_arn=self.load_balancer.listener.arn,
+            priority=priority,
+            conditions=[{"path_pattern": {"values": path_patterns}}],
+            actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+            tags=tags,
+            opts=child,
+        )
+        task_definition = aws.ecs.TaskDefinition(
+            f"{base}-task",
+            family=family,
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(cpu),
+            memory=str(memory),
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=task_role_arn,
+            volumes=[{"name": "tmp"}],
+            container_definitions=pulumi.Output.json_dumps([container]),
+            tags=tags,
+            opts=child,
+        )
+        service = aws.ecs.Service(
+            f"{base}-service",
+            name=family,
+            cluster=self.cluster.arn,
+            task_definition=task_definition.arn,
+            desired_count=desired_count,
+            capacity_provider_strategies=self._strategy,
+            network_configuration={
+                "subnets": args.workload_subnet_ids,
+                "security_groups": [security_group.id],
+                "assign_public_ip": args.assign_public_ip,
+            },
+            load_balancers=[
+                {
+                    "target_group_arn": target_group.arn,
+                    "container_name": container["name"],
+                    "container_port": port,
+                }
+            ],
+            health_check_grace_period_seconds=120,
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            enable_execute_command=False,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[capacity, rule]),
+        )
+        return target_group, service
+
+    def _alarms(self, name: str, args: DataPlatformArgs, child) -> None:
+        d = args.data_platform
+        tags = dict(args.tags)
+        actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
+        lb = {
+            "LoadBalancer": self.load_balancer.load_balancer.arn_suffix,
+            "TargetGroup": self.mlflow_target_group.arn_suffix,
+        }
+        aurora = d.db_engine == AURORA_ENGINE
+        if aurora:
+            db = {"DBClusterIdentifier": self.database.cluster_identifier}
+        else:
+            db = {"DBInstanceIdentifier": self.database.identifier}
+        service = {"ClusterName": self.cluster.name, "ServiceName": self.mlflow_service.name}
+        # role: (description, namespace, metric, dimensions, statistic, period, periods,
+        #        comparison, threshold, missing data)
+        specs = {
+            "mlflow-unhealthy-hosts": (
+                "An MLflow target fails its health check", "AWS/ApplicationELB",
+                "UnHealthyHostCount", lb, "Maximum", 60, 5, "GreaterThanOrEqualToThreshold", 1,
+                "notBreaching",
+            ),
+            "mlflow-5xx": (
+                "MLflow answers server errors", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count",
+                lb, "Sum", 300, 1, "GreaterThanOrEqualToThreshold", 10, "notBreaching",
+            ),
+            "db-cpu": (
+                "The MLflow database is CPU-bound", "AWS/RDS", "CPUUtilization", db, "Average",
+                300, 3, "GreaterThanThreshold", 80, "missing",
+            ),
+"db-connections": (
+                f"The MLflow database has more than {d.db_connections_alarm} connections",
+                "AWS/RDS", "DatabaseConnections", db, "Maximum", 300, 1, "GreaterThanThreshold",
+                d.db_connections_alarm, "missing",
+            ),
+        }  # fmt: skip
+        if not aurora:  # Aurora's storage grows by itself
+            specs["db-free-storage"] = (
+                "The MLflow database has under 10 % of its storage free", "AWS/RDS",
+                "FreeStorageSpace", db, "Minimum", 300, 1, "LessThanThreshold",
+                d.db_storage_gib * 1024**3 // 10, "missing",
+            )  # fmt: skip
+        if d.mlflow_desired_count > 0:
+            # No datapoint means no task runs at all: that is the worst case, not unknown.
+            specs["mlflow-tasks-below-desired"] = (
+                f"Fewer than {d.mlflow_desired_count} MLflow tasks run", "ECS/ContainerInsights",
+                "RunningTaskCount", service, "Minimum", 60, 5, "LessThanThreshold",
+                d.mlflow_desired_count, "breaching",
+            )  # fmt: skip
+        self.alarms = {}
+        for role, spec in specs.items():
+            description, namespace, metric, dims, stat, period, periods, op, threshold, missing = (
+                spec
+            )
+            self.alarms[role] = aws.cloudwatch.MetricAlarm(
+                f"{name}-{role}",
+                name=f"{args.name_prefix}-data-{role}",
+                alarm_description=description,
+                namespace=namespace,
+                metric_name=metric,
+                dimensions=dims,
+                statistic=stat,
+                period=period,
+                evaluation_periods=periods,
+                comparison_operator=op,
+                threshold=threshold,
+                treat_missing_data=missing,
+                alarm_actions=actions,
+                ok_actions=actions,
+                tags=tags,
+                opts=child,
+            )

@@ -1,0 +1,590 @@
+"""InferenceStack: HTTP model services behind one ALB, on GPU instances or Fargate.
+
+Replaces seed 001 (the vision validator on g4dn behind an ALB) and serves seed 003's
+``/move`` API. Each service in ``inference.services`` gets an image, a log group, a task
+definition, a target group, a listener rule by path and an autoscaled ECS service. A
+service that needs a GPU runs in bridge mode on the GPU capacity provider; one that does
+not runs on Fargate, so it never holds a GPU instance up.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.blocks.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapacityArgs
+from components.blocks.images import ServiceImage, ServiceImageArgs
+from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
+from components.config.settings import InferenceServiceSettings, InferenceSettings, Settings
+from components.lib import instance_types, listener_rules, names, queue_scaling
+from components.parts import ecs_scaling, security_groups
+from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy
+
+WORKER_UID = "10001"
+TMP_PATH = "/tmp"
+PERIOD = ecs_scaling.PERIOD
+# The seed's endpoints, exported when a service routes them.
+ENDPOINTS = {"validation_endpoint": "/validate", "move_endpoint": "/move"}
+_ECR_URI = re.compile(
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
+    r"(?P<repo>[a-z0-9._/-]+?)(:[^@]+)?(@sha256:[0-9a-f]{64})?"
+)
+
+
+def ecr_repository_arn(image_uri: str, partition: str = "aws") -> str | None:
+    """The ECR repository ARN of an ECR image URI; None for any other registry."""
+    match = _ECR_URI.fullmatch(image_uri)
+    if not match:
+        return None
+    return f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
+
+
+def routes(service: InferenceServiceSettings, path: str) -> bool:
+    """True when one of the service's ALB path patterns matches ``path``."""
+    return any(fnmatch.fnmatchcase(path, p) for p in service.path_patterns)
+
+
+def minimum_healthy_percent(
+    gpu: int, max_count: int, gpus_per_instance: int, max_instances: int
+) -> int:
+    """How much of a GPU service a rolling deployment keeps running.
+
+    At 100 % ECS keeps every old task until a new one is healthy, which needs a spare GPU
+    even at ``max_count``. Without one it would wait for ever, so half the tasks are
+    replaced at a time, or, for a service of at most one task, the old task stops first.
+    """
+    if gpu == 0 or gpus_per_instance * max_instances >= (max_count + 1) * gpu:
+        return 100
+    return 0 if max_count <= 1 else 50
+
+
+@dataclass(frozen=True)
+class InferenceArgs:
+    """Inputs of :class:`InferenceStack`."""
+
+    name_prefix: str
+    """Prefix of physical names, e.g. ``mlplatform-dev``. Required."""
+    environment: str
+    """Environment name; log groups are ``/ecs/<environment>/<service>``. Required."""
+    region: str
+    """AWS region. Required."""
+    vpc_id: pulumi.Input[str]
+    """The VPC. Required."""
+    public_subnet_ids: pulumi.Input[Sequence[str]]
+    """Subnets of the load balancer. Required."""
+    workload_subnet_ids: pulumi.Input[Sequence[str]]
+    """Subnets of the instances and Fargate tasks. Required."""
+    assign_public_ip: bool
+    """Workloads need public IPs (dev: public subnets, no NAT). Required."""
+    inference: InferenceSettings = field(default_factory=InferenceSettings)
+    """Instance type, counts, Spot share and the services. Default: the settings' defaults."""
+    allowed_cidr_blocks: Sequence[str] = ("0.0.0.0/0",)
+    """Ranges admitted by the load balancer. Default anyone."""
+    certificate_arn: str = ""
+    """ACM certificate for HTTPS. Default none (plain HTTP; dev only)."""
+    api_key: pulumi.Input[str] | None = None
+    """The services' API key (a secret). Default: generated."""
+    prebuilt_images: Mapping[str, str] = field(default_factory=dict)
+    """Prebuilt image URI per service directory (the ``images`` config). Default none."""
+    log_retention_days: int = 365
+    """Retention of the log groups and access logs. Default 365."""
+    deletion_protection: bool = True
+    """Protect the load balancer and keep images on destroy. Default true."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on every taggable child. Default none."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, network) -> InferenceArgs:
+        key = settings.inference_api_key
+        return cls(
+            name_prefix=settings.prefix(),
+            environment=settings.environment,
+            region=settings.region,
+            vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids,
+            workload_subnet_ids=network.workload_subnet_ids,
+            assign_public_ip=network.workloads_need_public_ip,
+            inference=settings.inference,
+            allowed_cidr_blocks=settings.ingress.allowed_cidr_blocks,
+            certificate_arn=settings.ingress.certificate_arn,
+            api_key=pulumi.Output.secret(key) if key else None,
+            prebuilt_images=settings.images,
+            log_retention_days=settings.log_retention_days,
+            deletion_protection=settings.deletion_protection,
+            tags=settings.base_tags("inference"),
+        )
+
+
+class InferenceStack(pulumi.ComponentResource):
+    """Model services behind one public ALB, scaled on CPU and memory.
+
+    Creates: a :class:`PublicLoadBalancer`; an ECS cluster with Container Insights and
+    the FARGATE, FARGATE_SPOT and GPU capacity providers; :class:`GpuCapacity` when a
+    service needs a GPU; the API key in Secrets Manager (generated unless configured),
+    given to every container as the ``API_KEY`` ECS secret; one execution role allowed
+    to pull these images, write these log groups and read that one secret. Per service:
+    its image, log group ``/ecs/<env>/<name>``, task definition (non-root, read-only root
+    filesystem with a ``/tmp`` volume, GPU ``resourceRequirements``, no task role: the
+    services call no AWS API), target group with the health path, listener rule by path,
+    ECS service with circuit breaker and rollback, and target tracking on CPU and memory;
+    a service with ``min_count`` 0 also starts from zero on the first request and stops
+    after ``scale_in_idle_minutes`` without one.
+    """
+
+    TYPE = "mlplatform:inference:InferenceStack"
+
+    load_balancer: PublicLoadBalancer
+    cluster: aws.ecs.Cluster
+    gpu_capacity: GpuCapacity | None
+    api_key_secret: aws.secretsmanager.Secret
+    services: dict[str, aws.ecs.Service]
+    """ECS service per configured service name."""
+    endpoints: dict[str, pulumi.Output[str]]
+    """The seed's endpoint URLs the configured services route."""
+
+    def __init__(self, name: str, args: InferenceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(self.TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        i = args.inference
+        tags = dict(args.tags)
+        prefix = args.name_prefix
+
+        self.load_balancer = PublicLoadBalancer(
+            f"{name}-lb",
+            PublicLoadBalancerArgs(
+                name_prefix=prefix,
+                lb_name=names.load_balancer(prefix, "inference"),
+                vpc_id=args.vpc_id,
+                subnet_ids=args.public_subnet_ids,
+                allowed_cidr_blocks=args.allowed_cidr_blocks,
+                certificate_arn=args.certificate_arn,
+                deletion_protection=args.deletion_protection,
+                access_logs=i.access_logs,
+                log_retention_days=args.log_retention_days,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        alb_sg = self.load_balancer.security_group
+
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=f"{prefix}-inference",
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            tags=tags,
+            opts=child,
+        )
+
+        self.gpu_capacity = None
+        providers = ["FARGATE", "FARGATE_SPOT"]
+        if any(s.gpu for s in i.services):
+            self.gpu_capacity = GpuCapacity(
+                f"{name}-gpu",
+                GpuCapacityArgs(
+                    name_prefix=prefix,
+                    region=args.region,
+                    cluster_name=self.cluster.name,
+                    vpc_id=args.vpc_id,
+                    subnet_ids=args.workload_subnet_ids,
+                    load_balancer_security_group_id=alb_sg.id,
+                    instance_type=i.instance_type,
+                    min_instances=i.min_instances,
+                    max_instances=i.max_instances,
+                    spot_percentage=i.spot_percentage,
+                    root_volume_gib=i.root_volume_gib,
+                    assign_public_ip=args.assign_public_ip,
+                    tags=tags,
+                ),
+                opts=child,
+            )
+            providers.append(self.gpu_capacity.capacity_provider.name)
+            low, high = DYNAMIC_PORTS
+            security_groups.egress_to(
+                f"{name}-alb-to-gpu",
+                group_id=alb_sg.id,
+                target_id=self.gpu_capacity.security_group.id,
+                ports=(low, high),
+                description="To the bridge-mode tasks on the GPU instances",
+                opts=child,
+            )
+        capacity = aws.ecs.ClusterCapacityProviders(
+            f"{name}-capacity-providers",
+            cluster_name=self.cluster.name,
+            capacity_providers=providers,
+            default_capacity_provider_strategies=queue_scaling.capacity_strategy(i.spot_percentage),
+            opts=child,
+        )
+
+        # --- the API key ----------------------------------------------------------------
+        api_key = args.api_key
+        if api_key is None:
+            api_key = random.RandomPassword(
+                f"{name}-api-key", length=48, special=False, opts=child
+            ).result
+        self.api_key_secret = aws.secretsmanager.Secret(
+            f"{name}-api-key-secret",
+            name=f"{prefix}/inference/api-key",
+            description="API key of the inference services (X-API-Key or Bearer)",
+            recovery_window_in_days=7 if args.deletion_protection else 0,
+            tags=tags,
+            opts=child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-api-key-value",
+            secret_id=self.api_key_secret.id,
+            secret_string=pulumi.Output.secret(api_key),
+            opts=child,
+        )
+
+        # --- images and logs, then the one execution role -----------------------------
+        images: dict[str, ServiceImage] = {}
+        log_groups: dict[str, aws.cloudwatch.LogGroup] = {}
+        pull_from: list[pulumi.Input[str]] = []
+        for svc in i.services:
+            source = svc.source_dir()
+            images[svc.name] = ServiceImage(
+                f"{name}-{svc.name}-image",
+                ServiceImageArgs(
+                    service=source,
+                    repository_name=names.repository(prefix, source),
+                    prebuilt_uri=svc.image or args.prebuilt_images.get(source),
+                    force_delete=not args.deletion_protection,
+                    tags=tags,
+                ),
+                opts=child,
+            )
+            pull_from.append(images[svc.name].repository.arn)
+            prebuilt = svc.image or args.prebuilt_images.get(source)
+            if prebuilt and (arn := ecr_repository_arn(prebuilt)):
+                pull_from.append(arn)
+            log_groups[svc.name] = aws.cloudwatch.LogGroup(
+                f"{name}-{svc.name}-logs",
+                name=f"/ecs/{args.environment}/{svc.name}",
+                retention_in_days=args.log_retention_days,
+                tags=tags,
+                opts=child,
+            )
+        self.execution_role = aws.iam.Role(
+            f"{name}-execution-role",
+            name=f"{prefix}-inference-execution",
+            description="ECS pulls the inference images, writes their logs, reads the API key",
+            assume_role_policy=ecs_tasks_trust(args.region),
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-execution-policy",
+            role=self.execution_role.id,
+            policy=execution_policy(
+                pull_from, list(log_groups.values()), [self.api_key_secret.arn]
+            ),
+            opts=child,
+        )
+
+        # --- the services ---------------------------------------------------------------
+        self.services = {}
+        self.target_groups: dict[str, aws.lb.TargetGroup] = {}
+        for index, svc in enumerate(i.services):
+            self._service(
+                name, args, svc, index, images[svc.name], log_groups[svc.name], capacity, child
+            )
+
+        url = self.load_balancer.url
+        self.endpoints = {
+            output: url.apply(lambda u, p=path: f"{u}{p}")
+            for output, path in ENDPOINTS.items()
+            if any(routes(s, path) for s in i.services)
+        }
+        self.alb_url = url
+        self.health_check_url = url.apply(lambda u: f"{u}/health")
+
+        self.register_outputs(
+            {
+                "alb_url": self.alb_url,
+                "health_check_url": self.health_check_url,
+                **self.endpoints,
+                "cluster_name": self.cluster.name,
+            }
+        )
+
+    def _service(
+        self,
+        name: str,
+        args: InferenceArgs,
+        svc: InferenceServiceSettings,
+        index: int,
+        image: ServiceImage,
+        log_group: aws.cloudwatch.LogGroup,
+        capacity: aws.ecs.ClusterCapacityProviders,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        i = args.inference
+        tags = dict(args.tags)
+        prefix = args.name_prefix
+        base = f"{name}-{svc.name}"
+        on_gpu = svc.gpu > 0
+        alb_sg = self.load_balancer.security_group
+
+        target_group = aws.lb.TargetGroup(
+            f"{base}-tg",
+            name=names.target_group(prefix, svc.name),
+            vpc_id=args.vpc_id,
+            port=svc.container_port,
+            protocol="HTTP",
+            # Bridge-mode tasks are registered by instance and host port, awsvpc ones by IP.
+            target_type="instance" if on_gpu else "ip",
+            deregistration_delay=30,
+            health_check={
+                "path": svc.health_path,
+                "matcher": "200",
+                "interval": 15,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 3,
+            },
+            tags=tags,
+            opts=child,
+        )
+        self.target_groups[svc.name] = target_group
+        rule = aws.lb.ListenerRule(
+            f"{base}-rule",
+            listener_arn=self.load_balancer.listener.arn,
+            priority=listener_rules.inference(index),
+            conditions=[{"path_pattern": {"values": list(svc.path_patterns)}}],
+            actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+            tags=tags,
+            opts=child,
+        )
+
+        container = {
+            "name": svc.name,
+            "image": image.repo_digest,
+            "essential": True,
+            "cpu": svc.cpu,
+            "memory": svc.memory,
+            "user": f"{WORKER_UID}:{WORKER_UID}",
+            "readonlyRootFilesystem": True,
+            "privileged": False,
+            "portMappings": [
+                {
+                    "containerPort": svc.container_port,
+                    "hostPort": 0 if on_gpu else svc.container_port,
+                    "protocol": "tcp",
+                }
+            ],
+            "mountPoints": [{"sourceVolume": "tmp", "containerPath": TMP_PATH, "readOnly": False}],
+            "environment": [{"name": "PORT", "value": str(svc.container_port)}],
+            "secrets": [{"name": "API_KEY", "valueFrom": self.api_key_secret.arn}],
+            "stopTimeout": 30,
+            "linuxParameters": {"initProcessEnabled": True},
+            "logConfiguration": awslogs(log_group, args.region, svc.name),
+        }
+        if on_gpu:
+            container["resourceRequirements"] = [{"type": "GPU", "value": str(svc.gpu)}]
+        task_definition = aws.ecs.TaskDefinition(
+            f"{base}-task",
+            family=f"{prefix}-{svc.name}",
+            requires_compatibilities=["EC2"] if on_gpu else ["FARGATE"],
+            network_mode="bridge" if on_gpu else "awsvpc",
+            cpu=str(svc.cpu),
+            memory=str(svc.memory),
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+            execution_role_arn=self.execution_role.arn,
+            volumes=[{"name": "tmp"}],
+            container_definitions=pulumi.Output.json_dumps([container]),
+            tags=tags,
+            opts=child,
+        )
+
+        network = None
+        if on_gpu:
+            assert self.gpu_capacity is not None
+            strategy = [
+                {"capacity_provider": self.gpu_capacity.capacity_provider.name, "weight": 1}
+            ]
+        else:
+            task_sg = aws.ec2.SecurityGroup(
+                f"{base}-sg",
+                vpc_id=args.vpc_id,
+                description=f"{svc.name}: the load balancer on {svc.container_port}; HTTPS out",
+                tags={**tags, "Name": f"{prefix}-{svc.name}"},
+                opts=child,
+            )
+            security_groups.ingress_from(
+                f"{base}-from-alb",
+                group_id=task_sg.id,
+                source_id=alb_sg.id,
+                ports=svc.container_port,
+                description="From the load balancer",
+                opts=child,
+            )
+            security_groups.https_out(
+                f"{base}-https-out",
+                task_sg.id,
+                description="ECR, CloudWatch Logs, Secrets Manager",
+                opts=child,
+            )
+            security_groups.egress_to(
+                f"{base}-alb-out",
+                group_id=alb_sg.id,
+                target_id=task_sg.id,
+                ports=svc.container_port,
+                description=f"To {svc.name}",
+                opts=child,
+            )
+            network = {
+                "subnets": args.workload_subnet_ids,
+                "security_groups": [task_sg.id],
+                "assign_public_ip": args.assign_public_ip,
+            }
+            strategy = queue_scaling.capacity_strategy(i.spot_percentage)
+
+        service = aws.ecs.Service(
+            f"{base}-service",
+            name=f"{prefix}-{svc.name}",
+            cluster=self.cluster.arn,
+            task_definition=task_definition.arn,
+            desired_count=svc.desired_count,
+            capacity_provider_strategies=strategy,
+            network_configuration=network,
+            load_balancers=[
+                {
+                    "target_group_arn": target_group.arn,
+                    "container_name": svc.name,
+                    "container_port": svc.container_port,
+                }
+            ],
+            health_check_grace_period_seconds=120 if on_gpu else 30,
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            deployment_minimum_healthy_percent=minimum_healthy_percent(
+                svc.gpu,
+                svc.max_count,
+                instance_types.gpu_count(i.instance_type),
+                i.max_instances,
+            ),
+            deployment_maximum_percent=200,
+            ordered_placement_strategies=(
+                [{"type": "binpack", "field": "memory"}] if on_gpu else None
+            ),
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            enable_execute_command=False,
+            tags=tags,
+            # Autoscaling owns the desired count once deployed.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[capacity, rule], ignore_changes=["desiredCount"]
+            ),
+        )
+        self.services[svc.name] = service
+        self._scaling(base, args, svc, service, target_group, child)
+
+    def _scaling(self, base, args: InferenceArgs, svc, service, target_group, child) -> None:
+        tags = dict(args.tags)
+        target = ecs_scaling.service_target(
+            f"{base}-scaling-target", self.cluster.name, service.name,
+            svc.min_count, svc.max_count, tags, child,
+        )  # fmt: skip
+        target_ids = ecs_scaling.target_ids(target)
+        # From zero, CPU and memory have no data; a service that may stop entirely scales in
+        # only through the idle policy below, so a quiet minute does not stop it mid-request.
+        scales_to_zero = svc.min_count == 0
+        for metric, value in (("CPU", svc.cpu_target), ("Memory", svc.memory_target)):
+            aws.appautoscaling.Policy(
+                f"{base}-{metric.lower()}-tracking",
+                name=f"{args.name_prefix}-{svc.name}-{metric.lower()}",
+                policy_type="TargetTrackingScaling",
+                **target_ids,
+                target_tracking_scaling_policy_configuration={
+                    "target_value": value,
+                    "predefined_metric_specification": {
+                        "predefined_metric_type": f"ECSServiceAverage{metric}Utilization"
+                    },
+                    "scale_out_cooldown": PERIOD,
+                    "scale_in_cooldown": 300,
+                    "disable_scale_in": scales_to_zero,
+                },
+                opts=child,
+            )
+        if not scales_to_zero:
+            return
+
+        lb_suffix = self.load_balancer.load_balancer.arn_suffix
+        requests = {
+            "id": "requests",
+            "return_data": False,
+            "metric": {
+                "namespace": "AWS/ApplicationELB",
+                "metric_name": "RequestCount",
+                "dimensions": {"LoadBalancer": lb_suffix, "TargetGroup": target_group.arn_suffix},
+                "period": PERIOD,
+                "stat": "Sum",
+            },
+        }
+        running = {
+            "id": "running",
+            "return_data": False,
+            "metric": {
+                "namespace": "ECS/ContainerInsights",
+                "metric_name": "RunningTaskCount",
+                "dimensions": {"ClusterName": self.cluster.name, "ServiceName": service.name},
+                "period": PERIOD,
+                "stat": "Average",
+            },
+        }
+
+        wake = ecs_scaling.step_policy(
+            f"{base}-wake-from-zero", f"{args.name_prefix}-{svc.name}-wake-from-zero",
+            target, "ChangeInCapacity", ecs_scaling.WAKE_STEP, child,
+        )  # fmt: skip
+        aws.cloudwatch.MetricAlarm(
+            f"{base}-requests-no-tasks",
+            name=f"{args.name_prefix}-{svc.name}-requests-no-tasks",
+            alarm_description=f"Requests for {svc.name} while none of its tasks runs: start one",
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            evaluation_periods=1,
+            treat_missing_data="notBreaching",
+            metric_queries=[
+                requests,
+                running,
+                {
+                    "id": "waiting",
+                    "expression": "IF(FILL(running, 0) < 1, FILL(requests, 0), 0)",
+                    "label": "Requests with no task running",
+                    "return_data": True,
+                },
+            ],
+            alarm_actions=[wake.arn],
+            tags=tags,
+            opts=child,
+        )
+        idle = ecs_scaling.step_policy(
+            f"{base}-scale-in-when-idle", f"{args.name_prefix}-{svc.name}-scale-in-when-idle",
+            target, "ExactCapacity", ecs_scaling.idle_step(0), child,
+        )  # fmt: skip
+        minutes = args.inference.scale_in_idle_minutes
+        aws.cloudwatch.MetricAlarm(
+            f"{base}-idle",
+            name=f"{args.name_prefix}-{svc.name}-idle",
+            alarm_description=f"No request for {svc.name} in {minutes} minutes: scale to zero",
+            comparison_operator="LessThanOrEqualToThreshold",
+            threshold=0,
+            evaluation_periods=minutes,
+            datapoints_to_alarm=minutes,
+            # The load balancer publishes no RequestCount for a minute without requests.
+            treat_missing_data="breaching",
+            namespace="AWS/ApplicationELB",
+            metric_name="RequestCount",
+            dimensions={"LoadBalancer": lb_suffix, "TargetGroup": target_group.arn_suffix},
+            statistic="Sum",
+            period=PERIOD,
+            alarm_actions=[idle.arn],
+            tags=tags,
+            opts=child,
+        )

@@ -1,0 +1,108 @@
+"""PublicLoadBalancer, as the inference stack registers it in dev (HTTP) and prod (HTTPS)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.blocks.load_balancer import TLS_POLICY
+
+LB = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+
+
+@pytest.fixture(scope="module")
+def dev(dev):
+    return dev.subtree("inference-lb")
+
+
+@pytest.fixture(scope="module")
+def prod(prod):
+    return prod.subtree("inference-lb")
+
+
+def listeners(run):
+    return {r.inputs["port"]: r for r in run.of_type(LISTENER)}
+
+
+def test_alb_is_public_in_public_subnets_and_drops_invalid_headers(each_stack, request):
+    alb = each_stack.one(LB)
+    assert alb.inputs["internal"] is False
+    assert alb.inputs["loadBalancerType"] == "application"
+    assert alb.inputs["dropInvalidHeaderFields"] is True
+    assert all(s.startswith("subnet-pub") for s in alb.inputs["subnets"])
+    assert alb.inputs["securityGroups"] == [each_stack.named("inference-lb-sg").id]
+
+
+def test_dev_serves_plain_http_only(dev):
+    (http,) = dev.of_type(LISTENER)
+    assert (http.inputs["port"], http.inputs["protocol"]) == (80, "HTTP")
+    assert http.inputs["defaultActions"][0]["fixedResponse"]["statusCode"] == "404"
+    assert [r.inputs["fromPort"] for r in dev.of_type(INGRESS)] == [80]
+
+
+def test_prod_serves_https_with_tls13_and_redirects_http(prod):
+    found = listeners(prod)
+    https, http = found[443], found[80]
+    assert https.inputs["protocol"] == "HTTPS"
+    assert https.inputs["sslPolicy"] == TLS_POLICY == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https.inputs["certificateArn"].startswith("arn:aws:acm:us-east-1:")
+    assert http.inputs["defaultActions"] == [
+        {"type": "redirect",
+         "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
+    ]  # fmt: skip
+    assert sorted(r.inputs["fromPort"] for r in prod.of_type(INGRESS)) == [80, 443]
+
+
+def test_ingress_only_from_the_allowed_ranges(run_stack):
+    ranges = ["203.0.113.0/24", "198.51.100.7/32"]
+    run = run_stack("prod", {"ingress.allowed_cidr_blocks": ranges}).subtree("inference-lb")
+    rules = run.of_type(INGRESS)
+    assert sorted((r.inputs["fromPort"], r.inputs["cidrIpv4"]) for r in rules) == sorted(
+        (port, cidr) for port in (80, 443) for cidr in ranges
+    )
+    group = run.named("inference-lb-sg")
+    assert "ingress" not in group.inputs and "egress" not in group.inputs
+
+
+def test_prod_alb_has_deletion_protection_and_access_logs(prod):
+    alb = prod.one(LB)
+    bucket = prod.one("aws:s3/bucket:Bucket")
+    assert alb.inputs["enableDeletionProtection"] is True
+    assert alb.inputs["accessLogs"] == {
+        "bucket": bucket.outputs["bucket"], "prefix": "alb", "enabled": True,
+    }  # fmt: skip
+    assert prod.named("inference-lb-logs-tls-policy").urn in alb.options["depends_on"]
+
+
+def test_dev_alb_has_neither(dev):
+    alb = dev.one(LB)
+    assert alb.inputs["enableDeletionProtection"] is False
+    assert "accessLogs" not in alb.inputs
+    assert not dev.of_type("aws:s3/bucket:Bucket")
+
+
+def test_access_log_bucket_uses_sse_s3_and_admits_only_elb_log_delivery(prod):
+    (rule,) = prod.named("inference-lb-logs-encryption").inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    bucket = prod.one("aws:s3/bucket:Bucket").outputs["arn"]
+    deny, delivery = json.loads(prod.named("inference-lb-logs-tls-policy").inputs["policy"])[
+        "Statement"
+    ]
+    assert deny["Sid"] == "DenyInsecureTransport"
+    assert delivery == {
+        "Sid": "LoadBalancerLogDelivery",
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": f"{bucket}/alb/AWSLogs/*",
+        "Principal": {"AWS": "arn:aws:iam::127311923021:root"},
+    }
+    lifecycle = {r["id"]: r for r in prod.named("inference-lb-logs-lifecycle").inputs["rules"]}
+    assert lifecycle["expire-access-logs"]["expiration"] == {"days": 365}
+
+
+def test_url_scheme_follows_the_certificate(dev, prod):
+    assert dev.outputs["alb_url"].startswith("http://mlplatform-dev-inference")
+    assert prod.outputs["alb_url"].startswith("https://mlplatform-prod-inference")

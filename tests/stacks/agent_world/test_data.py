@@ -1,0 +1,168 @@
+"""AgentWorldData, as the agent world stack registers it for the dev and prod stack files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.stacks.agent_world.data import TABLES, key_attributes
+
+TABLE = "aws:dynamodb/table:Table"
+EXPECTED = {
+    # table: (hash, range, {index: (hash, range)}, ttl, stream)
+    "worlds": ("world_id", None, {"status-index": ("status", "created_at")}, None, False),
+    "agents": ("agent_id", None, {"world-index": ("world_id", "created_at")}, None, False),
+    "memory-streams": ("agent_id", "created_at", {"importance-index": ("agent_id", "importance")},
+                       "expires_at", False),
+    "world-objects": ("world_id", "object_id", {"type-index": ("object_type", "world_id")}, None,
+                      False),
+    "events": ("world_id", "timestamp", {"agent-index": ("agent_id", "timestamp")}, None, True),
+    "snapshots": ("world_id", "snapshot_id", {}, None, False),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dev(dev):
+    return dev.subtree("agent-world-data")
+
+
+@pytest.fixture(scope="module")
+def prod(prod):
+    return prod.subtree("agent-world-data")
+
+
+def tables(run):
+    return {t.name.removeprefix("agent-world-data-"): t for t in run.of_type(TABLE)}
+
+
+def test_six_tables_with_their_keys_and_indexes(each_stack):
+    found = tables(each_stack)
+    assert set(found) == set(EXPECTED)
+    for logical, (hash_key, range_key, indexes, _, _) in EXPECTED.items():
+        table = found[logical].inputs
+        assert table["name"] == f"mlplatform-{each_stack.stack}-{logical}"
+        assert table["hashKey"] == hash_key
+        assert table.get("rangeKey") == range_key
+        got = {i["name"]: (i["hashKey"], i.get("rangeKey")) for i in table.get(
+            "globalSecondaryIndexes", [])}  # fmt: skip
+        assert got == indexes, logical
+        declared = {a["name"] for a in table["attributes"]}
+        used = {hash_key, range_key} | {k for pair in indexes.values() for k in pair}
+        assert declared == used - {None}, logical
+
+
+def test_importance_is_a_number_and_the_rest_strings(dev):
+    memory = tables(dev)["memory-streams"].inputs
+    types = {a["name"]: a["type"] for a in memory["attributes"]}
+    assert types == {"agent_id": "S", "created_at": "S", "importance": "N"}
+
+
+def test_every_table_is_on_demand_with_pitr_and_the_stack_key(each_stack):
+    key = each_stack.one("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+    for table in each_stack.of_type(TABLE):
+        assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+        assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
+        assert table.inputs["serverSideEncryption"] == {
+            "enabled": True, "kmsKeyArn": key.outputs["arn"],
+        }  # fmt: skip
+
+
+def test_memories_expire_and_events_stream(dev):
+    found = tables(dev)
+    assert found["memory-streams"].inputs["ttl"] == {"attributeName": "expires_at", "enabled": True}
+    assert found["events"].inputs["streamEnabled"] is True
+    assert found["events"].inputs["streamViewType"] == "NEW_IMAGE"
+    assert not found["worlds"].inputs.get("streamEnabled")
+
+
+def test_prod_tables_are_protected_dev_tables_are_not(dev, prod):
+    for table in prod.of_type(TABLE):
+        assert table.inputs["deletionProtectionEnabled"] is True
+        assert table.options["protect"] is True
+    for table in dev.of_type(TABLE):
+        assert table.inputs["deletionProtectionEnabled"] is False
+        assert table.options["protect"] is False
+
+
+def test_snapshots_archive_to_glacier_and_assets_use_sse_s3(each_stack):
+    rules = {
+        r["id"]: r for r in each_stack.named("agent-world-data-snapshots-lifecycle").inputs["rules"]
+    }
+    assert rules["archive-to-glacier"]["transitions"] == [{"days": 30, "storageClass": "GLACIER"}]
+    (rule,) = each_stack.named("agent-world-data-assets-encryption").inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    block = each_stack.named("agent-world-data-assets-public-access-block").inputs
+    assert block["blockPublicPolicy"] is True and block["restrictPublicBuckets"] is True
+
+
+def test_redis_is_encrypted_with_an_auth_token_from_secrets_manager(prod, run_stack):
+    dev_with_redis = run_stack("dev", {"agent_world.redis": True}).subtree("agent-world-data")
+    for run in (dev_with_redis, prod):
+        redis = run.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
+        key = run.one("aws:kms/key:Key").outputs["arn"]
+        assert redis["atRestEncryptionEnabled"] is True
+        assert redis["transitEncryptionEnabled"] is True
+        assert redis["kmsKeyId"] == key
+        secret = run.one("aws:secretsmanager/secret:Secret")
+        assert secret.inputs["kmsKeyId"] == key
+        version = run.one("aws:secretsmanager/secretVersion:SecretVersion")
+        assert version.inputs["secretString"] == redis["authToken"]
+        subnets = run.one("aws:elasticache/subnetGroup:SubnetGroup").inputs["subnetIds"]
+        assert all(s.startswith("subnet-prv") for s in subnets)
+    dev_redis = dev_with_redis.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
+    prod_redis = prod.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
+    assert (dev_redis["numCacheClusters"], dev_redis["automaticFailoverEnabled"]) == (1, False)
+    assert dev_redis["nodeType"] == "cache.t4g.micro"
+    assert (prod_redis["numCacheClusters"], prod_redis["automaticFailoverEnabled"]) == (2, True)
+    assert prod_redis["multiAzEnabled"] is True
+
+
+def test_dev_has_no_redis_nor_its_token(dev):
+    # Nothing reads the cache yet: dev does not pay $12 a month for it.
+    assert not [r for r in dev.resources if r.type.startswith("aws:elasticache/")]
+    assert not dev.of_type("aws:secretsmanager/secret:Secret")
+
+
+def test_redis_admits_only_the_agent_world_tasks(prod_program):
+    group = prod_program.named("agent-world-data-redis-sg")
+    assert "ingress" not in group.inputs and "egress" not in group.inputs
+    rules = [
+        r for r in prod_program.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == group.id
+    ]  # fmt: skip
+    assert [(r.inputs["referencedSecurityGroupId"], r.inputs["fromPort"]) for r in rules] == [
+        (prod_program.named("agent-world-tasks-sg").id, 6379)
+    ]
+
+
+def test_the_key_lets_only_this_accounts_log_groups_use_it(dev):
+    policy = json.loads(dev.one("aws:kms/key:Key").inputs["policy"])
+    (logs,) = [st for st in policy["Statement"] if st["Sid"] == "CloudWatchLogsOfThisAccount"]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs["Condition"] == {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:123456789012:*"}
+    }
+
+
+def test_key_attributes_lists_each_key_once():
+    memory = next(t for t in TABLES if t.logical == "memory-streams")
+    assert key_attributes(memory) == [("agent_id", "S"), ("created_at", "S"), ("importance", "N")]
+
+
+def test_the_tables_are_the_ones_the_service_queries():
+    """components mirrors services/agent_world's schema; the two must not drift."""
+    from agent_world import schema
+
+    from components.stacks.agent_world.stack import TABLE_ENV
+
+    service = {table.env: table for table in schema.TABLES}
+    for spec in TABLES:
+        table = service[TABLE_ENV[spec.logical]]
+        assert (spec.hash_key, spec.range_key) == (table.hash_key, table.range_key), spec.logical
+        assert dict(key_attributes(spec)) == table.attribute_types, spec.logical
+        assert {(i.name, i.hash_key, i.range_key) for i in spec.indexes} == {
+            (i.name, i.hash_key, i.range_key) for i in table.indexes
+        }, spec.logical
+        assert spec.ttl_attribute == table.ttl_attribute, spec.logical

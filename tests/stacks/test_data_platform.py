@@ -1,0 +1,504 @@
+"""DataPlatformStack, as the real program registers it for the dev and prod stack files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.stacks.data_platform import (
+    AURORA_VERSIONS,
+    MLFLOW_HEALTH_PATH,
+    performance_insights_supported,
+)
+from offline.mocks import ACCOUNT_ID, SECRET_PLACEHOLDER
+from offline.runner import ProgramError
+
+DB = "aws:rds/instance:Instance"
+CLUSTER = "aws:rds/cluster:Cluster"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+LB = "aws:lb/loadBalancer:LoadBalancer"
+SERVICE = "aws:ecs/service:Service"
+
+
+@pytest.fixture(scope="module")
+def dev(dev):
+    return dev.subtree("data-platform")
+
+
+@pytest.fixture(scope="module")
+def prod(prod):
+    return prod.subtree("data-platform")
+
+
+@pytest.fixture(scope="module")
+def dev_rds(run_program_module):
+    """Dev with an RDS instance instead of its Aurora Serverless v2."""
+    return run_program_module("dev", {"data_platform.db_engine": "postgres"}).subtree(
+        "data-platform"
+    )
+
+
+@pytest.fixture(params=["dev_rds", "prod"])
+def instance_stack(request, dev_rds, prod):
+    """Each stack with an RDS instance in turn."""
+    return {"dev_rds": dev_rds, "prod": prod}[request.param]
+
+
+@pytest.fixture(scope="module")
+def with_api(run_program_module):
+    image = f"{ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/hokusai/api:1.4.0"
+    return run_program_module("dev", {"data_platform.api": True, "data_platform.api_image": image})
+
+
+@pytest.fixture(scope="module")
+def run_program_module():
+    from offline.runner import run_program
+
+    return run_program
+
+
+def albs(run):
+    """The application load balancers (the agent world's NLB is not one)."""
+    return [r for r in run.of_type(LB) if r.inputs["loadBalancerType"] == "application"]
+
+
+def container(run, role="mlflow"):
+    return json.loads(run.named(f"data-platform-{role}-task").inputs["containerDefinitions"])[0]
+
+
+def env(run, role="mlflow"):
+    return {e["name"]: e["value"] for e in container(run, role)["environment"]}
+
+
+def grants(document):
+    out = set()
+    for s in document["Statement"]:
+        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        out |= {(a, r) for a in actions for r in resources}
+    return out
+
+
+# --- the database ---------------------------------------------------------------------
+
+
+def test_database_is_current_postgres_private_encrypted_with_a_managed_password(instance_stack):
+    db = instance_stack.one(DB).inputs
+    key = instance_stack.named("data-platform-db-key")
+    assert (db["engine"], db["engineVersion"]) == ("postgres", "17")
+    assert db["manageMasterUserPassword"] is True
+    assert "password" not in db
+    assert db["storageEncrypted"] is True and db["kmsKeyId"] == key.outputs["arn"]
+    assert key.inputs["enableKeyRotation"] is True
+    assert db["publiclyAccessible"] is False
+    assert db["autoMinorVersionUpgrade"] is True
+    assert db["iamDatabaseAuthenticationEnabled"] is True
+    assert db["engineLifecycleSupport"] == "open-source-rds-extended-support-disabled"
+    assert db["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+    assert db["monitoringInterval"] == 60
+
+
+def test_database_has_its_own_subnet_group_in_private_subnets(instance_stack):
+    subnets = instance_stack.one("aws:rds/subnetGroup:SubnetGroup")
+    assert all(s.startswith("subnet-prv") for s in subnets.inputs["subnetIds"])
+    assert instance_stack.one(DB).inputs["dbSubnetGroupName"] == subnets.outputs["name"]
+
+
+def test_parameter_group_forces_ssl(instance_stack):
+    group = instance_stack.one("aws:rds/parameterGroup:ParameterGroup")
+    assert group.inputs["family"] == "postgres17"
+    assert {"name": "rds.force_ssl", "value": "1"} in group.inputs["parameters"]
+    assert instance_stack.one(DB).inputs["parameterGroupName"] == group.outputs["name"]
+
+
+def test_database_admits_only_the_mlflow_tasks_on_5432(instance_stack):
+    db_sg = instance_stack.named("data-platform-db-sg")
+    assert instance_stack.one(DB).inputs["vpcSecurityGroupIds"] == [db_sg.id]
+    rules = [
+        r for r in instance_stack.of_type(INGRESS) if r.inputs["securityGroupId"] == db_sg.id
+    ]  # fmt: skip
+    assert len(rules) == 1
+    assert (
+        rules[0].inputs["referencedSecurityGroupId"]
+        == instance_stack.named("data-platform-mlflow-sg").id
+    )
+    assert (rules[0].inputs["fromPort"], rules[0].inputs["toPort"]) == (5432, 5432)
+    assert "ingress" not in db_sg.inputs and "egress" not in db_sg.inputs
+
+
+def test_backups_and_availability_follow_the_environment(dev_rds, prod):
+    d, p = dev_rds.one(DB), prod.one(DB)
+    assert (d.inputs["backupRetentionPeriod"], p.inputs["backupRetentionPeriod"]) == (7, 14)
+    assert (d.inputs["multiAz"], p.inputs["multiAz"]) == (False, True)
+
+
+def test_prod_database_is_protected_with_a_final_snapshot(prod):
+    db = prod.one(DB)
+    assert db.inputs["deletionProtection"] is True
+    assert db.inputs["skipFinalSnapshot"] is False
+    assert db.inputs["finalSnapshotIdentifier"] == "mlplatform-prod-mlflow-final"
+    assert db.options["protect"] is True
+    assert db.inputs["deleteAutomatedBackups"] is False
+
+
+def test_dev_database_can_be_torn_down(dev_rds):
+    db = dev_rds.one(DB)
+    assert db.inputs["deletionProtection"] is False
+    assert db.inputs["skipFinalSnapshot"] is True
+    assert db.options["protect"] is False
+
+
+def test_performance_insights_where_the_class_offers_it(dev_rds, prod):
+    assert prod.one(DB).inputs["performanceInsightsEnabled"] is True
+    assert (
+        prod.one(DB).inputs["performanceInsightsKmsKeyId"]
+        == prod.named("data-platform-db-key").outputs["arn"]
+    )
+    assert dev_rds.one(DB).inputs["performanceInsightsEnabled"] is False  # db.t4g.micro
+    assert not performance_insights_supported("db.t4g.small")
+    assert performance_insights_supported("db.t4g.medium")
+    assert performance_insights_supported("db.r7g.large")
+
+
+# --- dev's database: Aurora Serverless v2 that pauses -------------------------------------
+
+
+def test_dev_database_is_aurora_serverless_v2_that_pauses_when_idle(dev):
+    assert not dev.of_type(DB)
+    cluster = dev.one(CLUSTER)
+    c = cluster.inputs
+    key = dev.named("data-platform-db-key")
+    assert (c["engine"], c["engineMode"], c["engineVersion"]) == (
+        "aurora-postgresql",
+        "provisioned",
+        AURORA_VERSIONS["17"],
+    )
+    assert c["serverlessv2ScalingConfiguration"] == {
+        "minCapacity": 0,
+        "maxCapacity": 2,
+        "secondsUntilAutoPause": 900,
+    }
+    assert c["manageMasterUserPassword"] is True and "masterPassword" not in c
+    assert c["storageEncrypted"] is True and c["kmsKeyId"] == key.outputs["arn"]
+    assert c["iamDatabaseAuthenticationEnabled"] is True
+    assert c["backupRetentionPeriod"] == 7
+    assert c["enabledCloudwatchLogsExports"] == ["postgresql"]
+    assert c["vpcSecurityGroupIds"] == [dev.named("data-platform-db-sg").id]
+    subnets = dev.one("aws:rds/subnetGroup:SubnetGroup")
+    assert c["dbSubnetGroupName"] == subnets.outputs["name"]
+    assert all(s.startswith("subnet-prv") for s in subnets.inputs["subnetIds"])
+    group = dev.one("aws:rds/clusterParameterGroup:ClusterParameterGroup")
+    assert group.inputs["family"] == "aurora-postgresql17"
+    assert {"name": "rds.force_ssl", "value": "1"} in group.inputs["parameters"]
+    assert c["dbClusterParameterGroupName"] == group.outputs["name"]
+    # dev: nothing keeps it from being torn down
+    assert (c["deletionProtection"], c["skipFinalSnapshot"]) == (False, True)
+    assert cluster.options["protect"] is False
+
+
+def test_dev_database_has_one_private_serverless_instance(dev):
+    (instance,) = dev.of_type("aws:rds/clusterInstance:ClusterInstance")
+    i = instance.inputs
+    assert i["clusterIdentifier"] == dev.one(CLUSTER).id
+    assert (i["instanceClass"], i["publiclyAccessible"]) == ("db.serverless", False)
+    assert i["autoMinorVersionUpgrade"] is True
+    assert i["caCertIdentifier"] == "rds-ca-rsa2048-g1"
+
+
+def test_aurora_with_a_standby_gets_a_reader_and_prod_options_protect_it(run_program_module):
+    run = run_program_module(
+        "prod", {"data_platform.db_engine": "aurora-postgresql", "data_platform.db_min_acu": 1}
+    ).subtree("data-platform")
+    cluster = run.one(CLUSTER)
+    assert len(run.of_type("aws:rds/clusterInstance:ClusterInstance")) == 2
+    assert cluster.inputs["deletionProtection"] is True
+    assert cluster.inputs["finalSnapshotIdentifier"] == "mlplatform-prod-mlflow-final"
+    assert cluster.options["protect"] is True
+    assert "secondsUntilAutoPause" not in cluster.inputs["serverlessv2ScalingConfiguration"]
+    # Not pausing: MLflow keeps its connection pool.
+    assert "MLFLOW_SQLALCHEMYSTORE_POOLCLASS" not in env(run)
+    assert "data-platform-db-free-storage" not in {a.name for a in run.of_type(ALARM)}
+
+
+def test_mlflow_holds_no_idle_connections_to_a_database_that_pauses(dev, dev_rds):
+    assert env(dev)["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] == "NullPool"
+    assert "MLFLOW_SQLALCHEMYSTORE_POOLCLASS" not in env(dev_rds)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"data_platform.db_min_acu": 4, "data_platform.db_max_acu": 2},
+         r"db_max_acu: expected at least db_min_acu \(4\)"),
+        ({"data_platform.postgres_version": "15"}, "postgres_version: expected 16 or 17"),
+        ({"data_platform.db_engine": "mysql"}, "db_engine: expected one of postgres"),
+    ],
+)  # fmt: skip
+def test_bad_aurora_settings_are_refused(run_stack, overrides, message):
+    with pytest.raises(ProgramError, match=message):
+        run_stack("dev", overrides)
+
+
+def test_prod_requires_two_weeks_of_backups(run_stack):
+    with pytest.raises(ProgramError, match="backup_retention_days: expected at least 14"):
+        run_stack("prod", {"data_platform.backup_retention_days": 7})
+
+
+# --- buckets ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bucket", ["artifacts", "pipeline-data"])
+def test_buckets_are_versioned_encrypted_private_tls_only_with_lifecycle(each_stack, bucket):
+    run = each_stack.subtree(f"data-platform-{bucket}")
+    assert run.named(f"data-platform-{bucket}-versioning").inputs["versioningConfiguration"] == {
+        "status": "Enabled"
+    }
+    (rule,) = run.named(f"data-platform-{bucket}-encryption").inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms"}
+    block = run.named(f"data-platform-{bucket}-public-access-block").inputs
+    assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                  "restrictPublicBuckets"))  # fmt: skip
+    (deny,) = json.loads(run.named(f"data-platform-{bucket}-tls-policy").inputs["policy"])[
+        "Statement"
+    ]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    rules = {r["id"] for r in run.named(f"data-platform-{bucket}-lifecycle").inputs["rules"]}
+    assert {"to-standard-ia", "expire-noncurrent-versions"} <= rules
+    protected = each_stack.stack == "prod"
+    assert run.one("aws:s3/bucket:Bucket").options["protect"] is protected
+
+
+# --- MLflow -------------------------------------------------------------------------------
+
+
+def test_mlflow_image_is_built_from_services_mlflow(dev):
+    image = dev.one("docker:index/image:Image")
+    assert image.inputs["build"]["context"].endswith("services/mlflow")
+    assert container(dev)["image"] == image.outputs["repoDigest"]
+
+
+def test_mlflow_gets_the_database_secret_and_its_keys_as_ecs_secrets(each_stack):
+    (db,) = each_stack.of_type(DB) or each_stack.of_type(CLUSTER)
+    secret_arn = db.outputs["masterUserSecrets"][0]["secretArn"]
+    secrets = {s["name"]: s["valueFrom"] for s in container(each_stack)["secrets"]}
+    assert secrets == {
+        "DB_SECRET": secret_arn,
+        "MLFLOW_ADMIN_PASSWORD": each_stack.named(
+            "data-platform-mlflow-admin-password-secret"
+        ).outputs["arn"],
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": each_stack.named(
+            "data-platform-mlflow-flask-secret-key-secret"
+        ).outputs["arn"],
+    }
+
+
+def test_no_password_or_key_in_plain_environment_or_outputs(dev, dev_program, with_api):
+    for run in (dev, with_api.subtree("data-platform")):
+        for task in run.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+            (c,) = json.loads(task.inputs["containerDefinitions"])
+            names = {e["name"] for e in c["environment"]}
+            assert not {n for n in names if any(w in n for w in ("PASSWORD", "SECRET", "KEY"))}
+            assert SECRET_PLACEHOLDER not in json.dumps(c)
+    for program in (dev_program, with_api):
+        assert SECRET_PLACEHOLDER not in json.dumps(program.outputs)
+        assert not any("password" in k and not k.endswith("_secret_arn") for k in program.outputs)
+
+
+def test_backend_store_comes_from_the_database_and_artifacts_are_proxied_to_s3(dev, dev_rds):
+    e = env(dev)
+    host = dev.one(CLUSTER).outputs["endpoint"]  # the writer
+    assert env(dev_rds)["DB_HOST"] == dev_rds.one(DB).outputs["address"]
+    bucket = dev.named("data-platform-artifacts-bucket").outputs["bucket"]
+    assert (e["DB_HOST"], e["DB_PORT"], e["DB_NAME"]) == (host, "5432", "mlflow")
+    assert e["DB_SSLMODE"] == "require"
+    assert e["ARTIFACTS_DESTINATION"] == f"s3://{bucket}/artifacts"
+    assert e["MLFLOW_AUTH"] == "true"
+    assert e["STATIC_PREFIX"] == "/mlflow"
+    assert e["PUBLIC_SCHEME"] == "http"  # dev's load balancer has no certificate
+
+
+def test_browsers_reach_prod_mlflow_over_https(prod):
+    assert env(prod)["PUBLIC_SCHEME"] == "https"
+
+
+def test_allowed_hosts_include_the_load_balancer_name(dev_program, run_stack):
+    (alb,) = albs(dev_program)
+    lb = alb.outputs["dnsName"]
+    assert env(dev_program.subtree("data-platform"))["ALLOWED_HOSTS"] == lb
+    run = run_stack("dev", {"data_platform.allowed_hosts": ["mlflow.example.com"]})
+    assert env(run.subtree("data-platform"))["ALLOWED_HOSTS"] == (
+        f"{albs(run)[0].outputs['dnsName']},mlflow.example.com"
+    )
+
+
+def test_task_role_may_only_proxy_the_artifacts_prefix(each_stack):
+    bucket = each_stack.named("data-platform-artifacts-bucket").outputs["arn"]
+    document = json.loads(each_stack.named("data-platform-mlflow-task-policy").inputs["policy"])
+    assert grants(document) == {
+        ("s3:GetObject", f"{bucket}/artifacts/*"),
+        ("s3:PutObject", f"{bucket}/artifacts/*"),
+        ("s3:DeleteObject", f"{bucket}/artifacts/*"),
+        ("s3:AbortMultipartUpload", f"{bucket}/artifacts/*"),
+        ("s3:ListBucket", bucket),
+    }
+    task = each_stack.named("data-platform-mlflow-task")
+    assert (
+        task.inputs["taskRoleArn"]
+        == each_stack.named("data-platform-mlflow-task-role").outputs["arn"]
+    )
+
+
+def test_execution_role_reads_exactly_these_secrets(each_stack):
+    document = json.loads(each_stack.named("data-platform-execution-policy").inputs["policy"])
+    read = {r for a, r in grants(document) if a == "secretsmanager:GetSecretValue"}
+    assert read == {s["valueFrom"] for s in container(each_stack)["secrets"]}
+    for action, resource in grants(document):
+        assert "*" not in action
+        assert resource != "*" or action == "ecr:GetAuthorizationToken"
+
+
+def test_mlflow_is_non_root_with_a_read_only_root(each_stack):
+    c = container(each_stack)
+    assert c["user"] == "10001:10001"
+    assert c["readonlyRootFilesystem"] is True
+    assert c["portMappings"][0]["containerPort"] == 5000
+
+
+def test_desired_count_and_spot_follow_config(dev, prod):
+    d, p = dev.named("data-platform-mlflow-service"), prod.named("data-platform-mlflow-service")
+    assert (d.inputs["desiredCount"], p.inputs["desiredCount"]) == (1, 2)
+    assert d.inputs["capacityProviderStrategies"] == [
+        {"capacityProvider": "FARGATE_SPOT", "weight": 1}
+    ]
+    assert p.inputs["capacityProviderStrategies"] == [{"capacityProvider": "FARGATE", "weight": 1}]
+    assert d.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+
+
+def test_load_balancer_routes_mlflow_and_checks_its_health(each_stack):
+    rule = each_stack.named("data-platform-mlflow-rule").inputs
+    assert rule["conditions"] == [{"pathPattern": {"values": ["/mlflow", "/mlflow/*"]}}]
+    tg = each_stack.named("data-platform-mlflow-tg").inputs
+    assert tg["healthCheck"]["path"] == MLFLOW_HEALTH_PATH == "/mlflow/health"
+    assert (tg["port"], tg["targetType"]) == (5000, "ip")
+
+
+# --- the load balancer: own in prod, shared in dev ----------------------------------------
+
+
+def test_shared_switch_serves_both_stacks_from_one_alb(dev_program):
+    (alb,) = albs(dev_program)
+    assert alb.name == "inference-lb-alb"
+    listener = dev_program.named("inference-lb-http").outputs["arn"]
+    rules = {r.name: r.inputs for r in dev_program.of_type("aws:lb/listenerRule:ListenerRule")}
+    assert rules["data-platform-mlflow-rule"]["listenerArn"] == listener
+    assert rules["inference-vision-validator-rule"]["listenerArn"] == listener
+    priorities = [r["priority"] for r in rules.values()]
+    assert len(priorities) == len(set(priorities))
+    assert dev_program.outputs["mlflow_endpoint"] == f"{dev_program.outputs['alb_url']}/mlflow/"
+
+
+def test_without_sharing_each_stack_has_its_own_alb(prod_program):
+    assert {r.name for r in albs(prod_program)} == {"inference-lb-alb", "data-platform-lb-alb"}
+    https = prod_program.named("data-platform-lb-https").inputs
+    assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    redirect = prod_program.named("data-platform-lb-http-redirect").inputs["defaultActions"][0]
+    assert redirect["type"] == "redirect"
+    assert prod_program.outputs["mlflow_endpoint"].startswith("https://mlplatform-prod-data-")
+
+
+def test_sharing_needs_the_inference_stack(run_stack):
+    with pytest.raises(ProgramError, match="share_load_balancer: expected false") as caught:
+        run_stack("dev", {"stacks.inference": False})
+    assert caught.value.resources == []
+
+
+def test_the_alb_admits_only_the_allowed_ranges_to_mlflow(run_stack):
+    run = run_stack("prod", {"ingress.allowed_cidr_blocks": ["203.0.113.0/24"]})
+    ingress = [
+        r.inputs for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.name.startswith("data-platform-lb-in-")
+    ]  # fmt: skip
+    assert sorted((r["fromPort"], r["cidrIpv4"]) for r in ingress) == [
+        (80, "203.0.113.0/24"), (443, "203.0.113.0/24"),
+    ]  # fmt: skip
+
+
+# --- the optional API ------------------------------------------------------------------
+
+
+def test_no_api_by_default(each_stack):
+    assert not [r for r in each_stack.resources if r.name.startswith("data-platform-api")]
+
+
+def test_api_runs_the_configured_image_with_its_generated_key(with_api):
+    run = with_api.subtree("data-platform")
+    c = container(run, "api")
+    assert c["image"].endswith("/hokusai/api:1.4.0")
+    secret = run.named("data-platform-api-secret-key-secret").outputs["arn"]
+    assert c["secrets"] == [{"name": "API_SECRET_KEY", "valueFrom": secret}]
+    rule = run.named("data-platform-api-rule").inputs
+    assert rule["conditions"] == [{"pathPattern": {"values": ["/api", "/api/*"]}}]
+    assert with_api.outputs["api_endpoint"] == f"{with_api.outputs['alb_url']}/api"
+    db_clients = {
+        r.inputs["referencedSecurityGroupId"]
+        for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.name.startswith("data-platform-db-from-")
+    }
+    assert db_clients == {
+        run.named("data-platform-api-sg").id,
+        run.named("data-platform-mlflow-sg").id,
+    }
+
+
+def test_api_without_an_image_is_refused(run_stack):
+    with pytest.raises(ProgramError, match="api_image: expected an image URI"):
+        run_stack("dev", {"data_platform.api": True})
+
+
+# --- alarms and outputs ---------------------------------------------------------------
+
+
+ALARMS = {
+    "mlflow-unhealthy-hosts": ("AWS/ApplicationELB", "UnHealthyHostCount"),
+    "mlflow-5xx": ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"),
+    "db-cpu": ("AWS/RDS", "CPUUtilization"),
+    "db-free-storage": ("AWS/RDS", "FreeStorageSpace"),
+    "db-connections": ("AWS/RDS", "DatabaseConnections"),
+    "mlflow-tasks-below-desired": ("ECS/ContainerInsights", "RunningTaskCount"),
+}
+
+
+@pytest.mark.parametrize("role", ALARMS)
+def test_alarms_notify_the_topic(instance_stack, role):
+    alarm = instance_stack.named(f"data-platform-{role}")
+    assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == ALARMS[role]
+    assert alarm.inputs["alarmActions"] == [instance_stack.outputs["alarm_topic_arn"]]
+    if role.startswith("db-"):
+        assert alarm.inputs["dimensions"] == {
+            "DBInstanceIdentifier": instance_stack.one(DB).outputs["identifier"]
+        }
+
+
+def test_aurora_alarms_watch_the_cluster(dev):
+    cluster = dev.one(CLUSTER).outputs["clusterIdentifier"]
+    db_alarms = {a.name: a.inputs for a in dev.of_type(ALARM) if "-db-" in a.name}
+    assert set(db_alarms) == {"data-platform-db-cpu", "data-platform-db-connections"}
+    for alarm in db_alarms.values():
+        assert alarm["dimensions"] == {"DBClusterIdentifier": cluster}
+
+
+def test_tasks_below_desired_uses_the_desired_count(dev, prod):
+    assert dev.named("data-platform-mlflow-tasks-below-desired").inputs["threshold"] == 1
+    assert prod.named("data-platform-mlflow-tasks-below-desired").inputs["threshold"] == 2
+
+
+@pytest.mark.parametrize(
+    "output", ["mlflow_endpoint", "mlflow_artifacts_bucket", "pipeline_data_bucket", "db_endpoint"]
+)
+def test_outputs(each_stack, output):
+    value = each_stack.outputs[output]
+    assert isinstance(value, str) and value
+    assert output not in each_stack.secret_outputs
+    assert each_stack.outputs["db_endpoint"].endswith(".rds.amazonaws.com:5432")

@@ -1,0 +1,390 @@
+"""InferenceStack, as the real program registers it for the dev and prod stack files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.config.settings import InferenceServiceSettings
+from components.stacks.inference import ecr_repository_arn, minimum_healthy_percent, routes
+from offline.mocks import ACCOUNT_ID, SECRET_PLACEHOLDER
+from offline.runner import ProgramError
+
+TASK_DEF = "aws:ecs/taskDefinition:TaskDefinition"
+SERVICE = "aws:ecs/service:Service"
+TG = "aws:lb/targetGroup:TargetGroup"
+RULE = "aws:lb/listenerRule:ListenerRule"
+SEED_OUTPUTS = ("alb_url", "health_check_url", "validation_endpoint", "move_endpoint")
+
+
+@pytest.fixture(scope="module")
+def dev(dev):
+    return dev.subtree("inference")
+
+
+@pytest.fixture(scope="module")
+def prod(prod):
+    return prod.subtree("inference")
+
+
+def container(run, service):
+    return json.loads(run.named(f"inference-{service}-task").inputs["containerDefinitions"])[0]
+
+
+def grants(document):
+    out = set()
+    for s in document["Statement"]:
+        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        out |= {(a, r) for a in actions for r in resources}
+    return out
+
+
+# --- placement: GPU services on the instances, the others on Fargate -------------------
+
+
+def test_gpu_service_runs_in_bridge_mode_on_the_gpu_capacity_provider(each_stack):
+    task = each_stack.named("inference-vision-validator-task")
+    c = container(each_stack, "vision-validator")
+    assert task.inputs["requiresCompatibilities"] == ["EC2"]
+    assert task.inputs["networkMode"] == "bridge"
+    assert c["resourceRequirements"] == [{"type": "GPU", "value": "1"}]
+    assert c["portMappings"] == [{"containerPort": 8000, "hostPort": 0, "protocol": "tcp"}]
+    service = each_stack.named("inference-vision-validator-service")
+    provider = each_stack.one("aws:ecs/capacityProvider:CapacityProvider").outputs["name"]
+    assert service.inputs["capacityProviderStrategies"] == [
+        {"capacityProvider": provider, "weight": 1}
+    ]
+    assert "networkConfiguration" not in service.inputs
+    assert each_stack.named("inference-vision-validator-tg").inputs["targetType"] == "instance"
+
+
+def test_service_without_gpu_runs_on_fargate_and_never_holds_a_gpu_instance(dev, prod):
+    for run, strategy in ((dev, {"FARGATE_SPOT": 1}), (prod, {"FARGATE": 1})):
+        task = run.named("inference-ai-inference-task")
+        assert task.inputs["requiresCompatibilities"] == ["FARGATE"]
+        assert task.inputs["networkMode"] == "awsvpc"
+        assert "resourceRequirements" not in container(run, "ai-inference")
+        service = run.named("inference-ai-inference-service")
+        assert {
+            s["capacityProvider"]: s["weight"] for s in service.inputs["capacityProviderStrategies"]
+        } == strategy
+        assert run.named("inference-ai-inference-tg").inputs["targetType"] == "ip"
+
+
+def test_no_gpu_capacity_without_a_gpu_service(run_stack):
+    services = [{"name": "ai-inference", "path_patterns": ["/move"], "cpu": 512, "memory": 1024}]
+    run = run_stack("dev", {"inference.services": services}).subtree("inference")
+    assert not run.of_type("mlplatform:inference:GpuCapacity")
+    assert not run.of_type("aws:autoscaling/group:Group")
+    providers = run.one("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
+    assert providers.inputs["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+
+
+def test_cluster_has_container_insights_and_all_three_providers(each_stack):
+    cluster = each_stack.one("aws:ecs/cluster:Cluster")
+    assert {"name": "containerInsights", "value": "enabled"} in cluster.inputs["settings"]
+    providers = each_stack.one("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
+    assert providers.inputs["capacityProviders"] == [
+        "FARGATE", "FARGATE_SPOT", f"mlplatform-{each_stack.stack}-gpu",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("service", ["vision-validator", "ai-inference"])
+def test_containers_are_non_root_with_a_read_only_root(each_stack, service):
+    c = container(each_stack, service)
+    assert c["user"] == "10001:10001"
+    assert c["readonlyRootFilesystem"] is True
+    assert c["privileged"] is False
+    assert c["mountPoints"] == [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}]
+    task = each_stack.named(f"inference-{service}-task")
+    assert "taskRoleArn" not in task.inputs  # the services call no AWS API
+
+
+@pytest.mark.parametrize("service", ["vision-validator", "ai-inference"])
+def test_logs_go_to_ecs_env_service_with_retention(dev, prod, service):
+    for run, days in ((dev, 30), (prod, 365)):
+        group = run.named(f"inference-{service}-logs")
+        assert group.inputs["name"] == f"/ecs/{run.stack}/{service}"
+        assert group.inputs["retentionInDays"] == days
+        assert container(run, service)["logConfiguration"]["options"]["awslogs-group"] == (
+            f"/ecs/{run.stack}/{service}"
+        )
+
+
+def test_images_are_built_from_their_service_directories(dev):
+    contexts = sorted(
+        r.inputs["build"]["context"].rsplit("/", 1)[-1]
+        for r in dev.of_type("docker:index/image:Image")
+    )
+    assert contexts == ["ai_inference", "vision_validator"]
+    image = dev.named("inference-vision-validator-image-image")
+    assert container(dev, "vision-validator")["image"] == image.outputs["repoDigest"]
+
+
+def test_a_prebuilt_image_skips_the_build(run_stack):
+    uri = f"{ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/models/vision:1.2.0"
+    run = run_stack("dev", {"images.vision_validator": uri}).subtree("inference")
+    assert container(run, "vision-validator")["image"] == uri
+    assert len(run.of_type("docker:index/image:Image")) == 1
+    pulls = grants(json.loads(run.named("inference-execution-policy").inputs["policy"]))
+    assert (
+        "ecr:BatchGetImage",
+        f"arn:aws:ecr:us-east-1:{ACCOUNT_ID}:repository/models/vision",
+    ) in (pulls)
+
+
+# --- load balancer routing -------------------------------------------------------------
+
+
+def test_one_target_group_and_one_path_rule_per_service(each_stack):
+    rules = {r.name: r for r in each_stack.of_type(RULE)}
+    vision = rules["inference-vision-validator-rule"].inputs
+    move = rules["inference-ai-inference-rule"].inputs
+    assert vision["conditions"] == [
+        {"pathPattern": {"values": ["/validate", "/validate/*", "/health"]}}
+    ]
+    assert move["conditions"] == [{"pathPattern": {"values": ["/move", "/move/*"]}}]
+    assert (vision["priority"], move["priority"]) == (10, 20)
+    listener = each_stack.named(
+        "inference-lb-https" if each_stack.stack == "prod" else "inference-lb-http"
+    )
+    for rule, tg in ((vision, "vision-validator"), (move, "ai-inference")):
+        assert rule["listenerArn"] == listener.outputs["arn"]
+        assert rule["actions"] == [
+            {"type": "forward",
+             "targetGroupArn": each_stack.named(f"inference-{tg}-tg").outputs["arn"]}
+        ]  # fmt: skip
+    assert len(each_stack.of_type(TG)) == 2
+
+
+def test_target_groups_check_the_health_path(each_stack):
+    for tg in each_stack.of_type(TG):
+        assert tg.inputs["healthCheck"]["path"] == "/health"
+        assert tg.inputs["healthCheck"]["matcher"] == "200"
+        assert tg.inputs["port"] == 8000
+
+
+def test_fargate_tasks_accept_only_the_load_balancer_on_their_port(each_stack):
+    alb_sg = each_stack.named("inference-lb-sg").id
+    task_sg = each_stack.named("inference-ai-inference-sg").id
+    ingress = each_stack.named("inference-ai-inference-from-alb").inputs
+    assert (ingress["securityGroupId"], ingress["referencedSecurityGroupId"]) == (task_sg, alb_sg)
+    assert (ingress["fromPort"], ingress["toPort"]) == (8000, 8000)
+    alb_out = each_stack.named("inference-ai-inference-alb-out").inputs
+    assert (alb_out["securityGroupId"], alb_out["referencedSecurityGroupId"]) == (alb_sg, task_sg)
+    gpu_out = each_stack.named("inference-alb-to-gpu").inputs
+    assert (gpu_out["fromPort"], gpu_out["toPort"]) == (32768, 65535)
+    network = each_stack.named("inference-ai-inference-service").inputs["networkConfiguration"]
+    assert network["securityGroups"] == [task_sg]
+
+
+# --- the API key ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", ["vision-validator", "ai-inference"])
+def test_api_key_is_an_ecs_secret_never_plain_environment(each_stack, service):
+    secret = each_stack.one("aws:secretsmanager/secret:Secret")
+    c = container(each_stack, service)
+    assert c["secrets"] == [{"name": "API_KEY", "valueFrom": secret.outputs["arn"]}]
+    assert [e["name"] for e in c["environment"]] == ["PORT"]
+    assert SECRET_PLACEHOLDER not in json.dumps(c)
+
+
+def test_api_key_is_generated_when_not_configured(dev):
+    password = dev.one("random:index/randomPassword:RandomPassword")
+    assert password.inputs["length"] >= 32
+    version = dev.one("aws:secretsmanager/secretVersion:SecretVersion")
+    assert version.inputs["secretString"] == password.outputs["result"]
+    assert "secretString" in version.secret_paths
+
+
+def test_a_configured_secret_key_is_used_and_stays_secret(run_stack):
+    from offline import runner
+
+    config, secret_keys = runner.stack_config("dev")
+    config["mlplatform:inference_api_key"] = "a-configured-key-" + "x" * 20
+    run = runner.run_function(
+        lambda: runner.runpy.run_path(str(runner.PROJECT_DIR / "__main__.py"), run_name="__main__"),
+        "dev", config, [*secret_keys, "mlplatform:inference_api_key"],
+    ).subtree("inference")  # fmt: skip
+    assert not run.of_type("random:index/randomPassword:RandomPassword")
+    version = run.one("aws:secretsmanager/secretVersion:SecretVersion")
+    assert version.inputs["secretString"] == "a-configured-key-" + "x" * 20
+    assert "secretString" in version.secret_paths
+
+
+def test_a_plain_text_key_in_the_stack_file_is_refused(run_stack):
+    with pytest.raises(ProgramError, match="pulumi config set --secret") as caught:
+        run_stack("dev", {"mlplatform:inference_api_key": "plain-text-key-0123456789"})
+    assert caught.value.resources == []
+
+
+def test_the_key_is_in_no_output(dev, prod):
+    for run in (dev, prod):
+        assert SECRET_PLACEHOLDER not in json.dumps(run.outputs)
+        assert not {k for k in run.outputs if "api_key" in k and not k.endswith("_secret_arn")}
+
+
+def test_execution_role_pulls_these_images_writes_these_logs_reads_this_secret(dev):
+    secret = dev.one("aws:secretsmanager/secret:Secret").outputs["arn"]
+    repos = {r.outputs["arn"] for r in dev.of_type("aws:ecr/repository:Repository")}
+    logs = {
+        f"{r.outputs['arn']}:log-stream:*" for r in dev.of_type("aws:cloudwatch/logGroup:LogGroup")
+    }
+    allowed = grants(json.loads(dev.named("inference-execution-policy").inputs["policy"]))
+    assert allowed == (
+        {("ecr:GetAuthorizationToken", "*"), ("secretsmanager:GetSecretValue", secret)}
+        | {(a, r) for r in repos for a in ("ecr:BatchCheckLayerAvailability",
+                                            "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")}
+        | {(a, g) for g in logs for a in ("logs:CreateLogStream", "logs:PutLogEvents")}
+    )  # fmt: skip
+
+
+# --- deployments and scaling -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", ["vision-validator", "ai-inference"])
+def test_rolling_deployments_roll_back_on_failure(each_stack, service):
+    s = each_stack.named(f"inference-{service}-service")
+    assert s.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert s.options["ignore_changes"] == ["desiredCount"]
+    assert s.inputs["loadBalancers"][0]["containerPort"] == 8000
+
+
+def test_gpu_deployment_keeps_tasks_only_where_a_spare_gpu_exists(dev, prod):
+    assert (
+        dev.named("inference-vision-validator-service").inputs["deploymentMinimumHealthyPercent"]
+        == 0
+    )  # one instance, one GPU: the old task must stop first
+    assert (
+        prod.named("inference-vision-validator-service").inputs["deploymentMinimumHealthyPercent"]
+        == 100
+    )
+    assert minimum_healthy_percent(1, 4, 1, 4) == 50
+    assert minimum_healthy_percent(0, 4, 1, 1) == 100
+
+
+def policies(run, service):
+    return {
+        p.name.removeprefix(f"inference-{service}-"): p
+        for p in run.of_type("aws:appautoscaling/policy:Policy")
+        if p.name.startswith(f"inference-{service}-")
+    }
+
+
+@pytest.mark.parametrize("service", ["vision-validator", "ai-inference"])
+def test_cpu_70_and_memory_80_target_tracking(prod, service):
+    found = policies(prod, service)
+    for metric, value in (("cpu", 70), ("memory", 80)):
+        config = found[f"{metric}-tracking"].inputs["targetTrackingScalingPolicyConfiguration"]
+        assert config["targetValue"] == value
+        assert config["predefinedMetricSpecification"]["predefinedMetricType"] == (
+            f"ECSServiceAverage{'CPU' if metric == 'cpu' else 'Memory'}Utilization"
+        )
+        assert config["disableScaleIn"] is False
+    assert set(found) == {"cpu-tracking", "memory-tracking"}
+    target = prod.named(f"inference-{service}-scaling-target").inputs
+    expected = {"vision-validator": (1, 3), "ai-inference": (2, 6)}[service]
+    assert (target["minCapacity"], target["maxCapacity"]) == expected
+
+
+def test_targets_are_configurable(run_stack):
+    services = [{"name": "ai-inference", "path_patterns": ["/move"], "cpu": 512, "memory": 1024,
+                 "cpu_target": 50, "memory_target": 60}]  # fmt: skip
+    run = run_stack("prod", {"inference.services": services}).subtree("inference")
+    found = policies(run, "ai-inference")
+    assert (
+        found["cpu-tracking"].inputs["targetTrackingScalingPolicyConfiguration"]["targetValue"]
+        == 50
+    )
+    assert (
+        found["memory-tracking"].inputs["targetTrackingScalingPolicyConfiguration"]["targetValue"]
+        == 60
+    )
+
+
+def test_dev_services_start_on_the_first_request_and_stop_when_idle(dev):
+    found = policies(dev, "vision-validator")
+    assert set(found) == {"cpu-tracking", "memory-tracking", "wake-from-zero",
+                          "scale-in-when-idle"}  # fmt: skip
+    assert (
+        found["cpu-tracking"].inputs["targetTrackingScalingPolicyConfiguration"]["disableScaleIn"]
+        is True
+    )
+    wake = dev.named("inference-vision-validator-requests-no-tasks")
+    (expression,) = [q["expression"] for q in wake.inputs["metricQueries"] if q.get("returnData")]
+    assert expression == "IF(FILL(running, 0) < 1, FILL(requests, 0), 0)"
+    assert wake.inputs["alarmActions"] == [found["wake-from-zero"].outputs["arn"]]
+    idle = dev.named("inference-vision-validator-idle")
+    assert idle.inputs["metricName"] == "RequestCount"
+    assert idle.inputs["evaluationPeriods"] == 30
+    assert idle.inputs["treatMissingData"] == "breaching"
+    assert (
+        idle.inputs["dimensions"]["TargetGroup"]
+        == (dev.named("inference-vision-validator-tg").outputs["arnSuffix"])
+    )
+    step = found["scale-in-when-idle"].inputs["stepScalingPolicyConfiguration"]
+    assert step["adjustmentType"] == "ExactCapacity"
+    assert step["stepAdjustments"][0]["scalingAdjustment"] == 0
+    assert dev.named("inference-vision-validator-scaling-target").inputs["minCapacity"] == 0
+
+
+# --- config refusals and outputs ---------------------------------------------------------
+
+
+def test_a_non_gpu_instance_type_is_refused_before_any_resource(run_stack):
+    with pytest.raises(ProgramError, match=r"inference\.instance_type: expected a GPU") as caught:
+        run_stack("dev", {"inference.instance_type": "m5.xlarge"})
+    assert caught.value.resources == []
+
+
+def test_a_service_needing_more_gpus_than_the_instance_has_is_refused(run_stack):
+    services = [{"name": "vision-validator", "path_patterns": ["/validate"], "gpu": 2,
+                 "cpu": 2048, "memory": 8192}]  # fmt: skip
+    with pytest.raises(ProgramError, match=r"services\[0\]\.gpu: expected at most 1") as caught:
+        run_stack("dev", {"inference.services": services})
+    assert caught.value.resources == []
+
+
+@pytest.mark.parametrize("output", SEED_OUTPUTS)
+def test_the_seed_outputs_are_exported(each_stack, output):
+    url = each_stack.outputs[output]
+    scheme = "https" if each_stack.stack == "prod" else "http"
+    assert url.startswith(f"{scheme}://mlplatform-{each_stack.stack}-inference")
+    assert output not in each_stack.secret_outputs
+
+
+def test_endpoints_and_names(dev):
+    base = dev.outputs["alb_url"]
+    assert dev.outputs["health_check_url"] == f"{base}/health"
+    assert dev.outputs["validation_endpoint"] == f"{base}/validate"
+    assert dev.outputs["move_endpoint"] == f"{base}/move"
+    assert dev.outputs["inference_cluster_name"] == "mlplatform-dev-inference"
+    assert dev.outputs["inference_service_names"] == {
+        "vision-validator": "mlplatform-dev-vision-validator",
+        "ai-inference": "mlplatform-dev-ai-inference",
+    }
+
+
+def test_pure_helpers():
+    svc = InferenceServiceSettings(name="x1", path_patterns=("/move", "/move/*"))
+    assert routes(svc, "/move") and routes(svc, "/move/deep") and not routes(svc, "/validate")
+    assert ecr_repository_arn(
+        f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/a/b@sha256:" + "c" * 64
+    ) == (f"arn:aws:ecr:eu-west-1:{ACCOUNT_ID}:repository/a/b")
+    assert ecr_repository_arn("ghcr.io/unforkableco/forge-plugins-vision:v1.1.0") is None
+
+
+def test_inference_switch_off_registers_none_of_it(run_stack):
+    run = run_stack(
+        "dev",
+        {
+            "stacks.inference": False,
+            "data_platform.share_load_balancer": False,
+            "agent_world.share_load_balancer": False,
+        },
+    )
+    assert not run.of_type("mlplatform:inference:InferenceStack")
+    assert not set(SEED_OUTPUTS) & set(run.outputs)
