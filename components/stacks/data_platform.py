@@ -9,7 +9,7 @@ container assembles the connection URI itself at start.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.blocks.bucket import SecureBucket, SecureBucketArgs
-from components.blocks.images import ServiceImage, ServiceImageArgs
+from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.config.settings import HOKUSAI_API_PATH, MLFLOW_PATH, DataPlatformSettings, Settings
 from components.lib import listener_rules, names, queue_scaling
@@ -29,6 +29,7 @@ from components.lib.policies import (
 )
 from components.parts import security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
+from components.stacks.common import StackCommon
 
 MLFLOW_SERVICE = "mlflow"
 """Directory under ``services/`` the MLflow image is built from."""
@@ -72,12 +73,10 @@ def performance_insights_supported(instance_class: str) -> bool:
 class DataPlatformArgs:
     """Inputs of :class:`DataPlatformStack`."""
 
-    name_prefix: str
-    """Prefix of physical names, e.g. ``mlplatform-dev``. Required."""
-    environment: str
-    """Environment name; log groups are ``/ecs/<environment>/<service>``. Required."""
-    region: str
-    """AWS region. Required."""
+    common: StackCommon
+    """Name prefix, environment (log groups ``/ecs/<environment>/<service>``), region, tags,
+    log retention (log groups and access logs), deletion protection (of the database,
+    buckets, load balancer and secrets) and prebuilt images. Required."""
     vpc_id: pulumi.Input[str]
     """The VPC. Required."""
     public_subnet_ids: pulumi.Input[Sequence[str]]
@@ -96,16 +95,8 @@ class DataPlatformArgs:
     """Ranges an own load balancer admits. Default anyone."""
     certificate_arn: str = ""
     """ACM certificate of an own load balancer. Default none (plain HTTP; dev only)."""
-    prebuilt_images: Mapping[str, str] = field(default_factory=dict)
-    """Prebuilt image URI per service directory (the ``images`` config). Default none."""
     alarm_topic_arn: pulumi.Input[str] | None = None
     """SNS topic the alarms notify. Default: alarms without actions."""
-    log_retention_days: int = 365
-    """Retention of log groups and access logs. Default 365."""
-    deletion_protection: bool = True
-    """Protect the database, buckets and load balancer (prod). Default true."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags on every taggable child. Default none."""
 
     @classmethod
     def from_settings(
@@ -116,9 +107,7 @@ class DataPlatformArgs:
         alarm_topic_arn: pulumi.Input[str] | None = None,
     ) -> DataPlatformArgs:
         return cls(
-            name_prefix=settings.prefix(),
-            environment=settings.environment,
-            region=settings.region,
+            common=StackCommon.from_settings(settings, "data_platform"),
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
             private_subnet_ids=network.private_subnet_ids,
@@ -128,11 +117,7 @@ class DataPlatformArgs:
             load_balancer=load_balancer,
             allowed_cidr_blocks=settings.ingress.allowed_cidr_blocks,
             certificate_arn=settings.ingress.certificate_arn,
-            prebuilt_images=settings.images,
             alarm_topic_arn=alarm_topic_arn,
-            log_retention_days=settings.log_retention_days,
-            deletion_protection=settings.deletion_protection,
-            tags=settings.base_tags("data_platform"),
         )
 
 
@@ -183,8 +168,8 @@ class DataPlatformStack(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         d = args.data_platform
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         identity = aws.get_caller_identity_output()
         partition = aws.get_partition_output().partition
         account = identity.account_id
@@ -202,9 +187,9 @@ class DataPlatformStack(pulumi.ComponentResource):
                     subnet_ids=args.public_subnet_ids,
                     allowed_cidr_blocks=args.allowed_cidr_blocks,
                     certificate_arn=args.certificate_arn,
-                    deletion_protection=args.deletion_protection,
-                    access_logs=args.deletion_protection,
-                    log_retention_days=args.log_retention_days,
+                    deletion_protection=args.common.deletion_protection,
+                    access_logs=args.common.deletion_protection,
+                    log_retention_days=args.common.log_retention_days,
                     tags=tags,
                 ),
                 opts=child,
@@ -223,7 +208,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             f"{name}-artifacts",
             SecureBucketArgs(
                 bucket_prefix=f"{prefix}-mlflow-artifacts-",
-                retain=args.deletion_protection,
+                retain=args.common.deletion_protection,
                 lifecycle_rules=[to_ia(f"{ARTIFACTS_PREFIX}/")],
                 tags=tags,
             ),
@@ -233,7 +218,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             f"{name}-pipeline-data",
             SecureBucketArgs(
                 bucket_prefix=f"{prefix}-pipeline-data-",
-                retain=args.deletion_protection,
+                retain=args.common.deletion_protection,
                 lifecycle_rules=[to_ia("")],
                 tags=tags,
             ),
@@ -304,20 +289,12 @@ class DataPlatformStack(pulumi.ComponentResource):
 
         # --- images, logs, cluster ----------------------------------------------------------
         self.mlflow_image = ServiceImage(
-            f"{name}-mlflow-image",
-            ServiceImageArgs(
-                service=MLFLOW_SERVICE,
-                repository_name=names.repository(prefix, MLFLOW_SERVICE),
-                prebuilt_uri=args.prebuilt_images.get(MLFLOW_SERVICE),
-                force_delete=not args.deletion_protection,
-                tags=tags,
-            ),
-            opts=child,
+            f"{name}-mlflow-image", args.common.image_args(MLFLOW_SERVICE), opts=child
         )
         self.mlflow_logs = aws.cloudwatch.LogGroup(
             f"{name}-mlflow-logs",
-            name=f"/ecs/{args.environment}/mlflow",
-            retention_in_days=args.log_retention_days,
+            name=f"/ecs/{args.common.environment}/mlflow",
+            retention_in_days=args.common.log_retention_days,
             tags=tags,
             opts=child,
         )
@@ -325,8 +302,8 @@ class DataPlatformStack(pulumi.ComponentResource):
         if d.api:
             self.api_logs = aws.cloudwatch.LogGroup(
                 f"{name}-api-logs",
-                name=f"/ecs/{args.environment}/hokusai-api",
-                retention_in_days=args.log_retention_days,
+                name=f"/ecs/{args.common.environment}/hokusai-api",
+                retention_in_days=args.common.log_retention_days,
                 tags=tags,
                 opts=child,
             )
@@ -336,7 +313,7 @@ class DataPlatformStack(pulumi.ComponentResource):
         self._strategy = queue_scaling.capacity_strategy(d.spot_percentage)
 
         # --- IAM ------------------------------------------------------------------------
-        trust = ecs_tasks_trust(args.region)
+        trust = ecs_tasks_trust(args.common.region)
         secrets = [self.db_secret_arn, self.admin_password_secret.arn, self.flask_key_secret.arn]
         pull = [self.mlflow_image.repository.arn]
         log_groups = [self.mlflow_logs]
@@ -419,7 +396,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                     "STATIC_PREFIX": MLFLOW_PREFIX,
                     "PUBLIC_SCHEME": self.load_balancer.url.apply(lambda u: u.split(":", 1)[0]),
                     "MLFLOW_AUTH": "true",
-                    "AWS_REGION": args.region,
+                    "AWS_REGION": args.common.region,
                     **self._pool_setting(d),
                 }.items()
             ],
@@ -430,7 +407,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             ],
             "stopTimeout": 30,
             "linuxParameters": {"initProcessEnabled": True},
-            "logConfiguration": awslogs(self.mlflow_logs, args.region, "mlflow"),
+            "logConfiguration": awslogs(self.mlflow_logs, args.common.region, "mlflow"),
         }
         self.mlflow_target_group, self.mlflow_service = self._fargate_service(
             f"{name}-mlflow",
@@ -475,12 +452,12 @@ class DataPlatformStack(pulumi.ComponentResource):
                 "environment": [
                     {"name": "MLFLOW_TRACKING_URI", "value": self.mlflow_endpoint},
                     {"name": "PIPELINE_BUCKET", "value": self.pipeline_data.bucket_name},
-                    {"name": "AWS_REGION", "value": args.region},
+                    {"name": "AWS_REGION", "value": args.common.region},
                 ],
                 "secrets": [{"name": "API_SECRET_KEY", "valueFrom": self.api_key_secret.arn}],
                 "stopTimeout": 30,
                 "linuxParameters": {"initProcessEnabled": True},
-                "logConfiguration": awslogs(self.api_logs, args.region, "api"),
+                "logConfiguration": awslogs(self.api_logs, args.common.region, "api"),
             }
             _, self.api_service = self._fargate_service(
                 f"{name}-api",
@@ -537,8 +514,8 @@ class DataPlatformStack(pulumi.ComponentResource):
     def _rds_instance(self, name, args: DataPlatformArgs, subnets, partition, account, child):
         """RDS for PostgreSQL on ``db_instance_class``, with enhanced monitoring."""
         d = args.data_platform
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         parameters = aws.rds.ParameterGroup(
             f"{name}-db-parameters",
             name=f"{prefix}-mlflow-postgres{d.postgres_version}",
@@ -594,7 +571,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             backup_window="03:00-04:00",
             maintenance_window="sun:04:30-sun:05:30",
             copy_tags_to_snapshot=True,
-            delete_automated_backups=not args.deletion_protection,
+            delete_automated_backups=not args.common.deletion_protection,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             monitoring_interval=60,
             monitoring_role_arn=monitoring_role.arn,
@@ -602,14 +579,14 @@ class DataPlatformStack(pulumi.ComponentResource):
             performance_insights_kms_key_id=self.db_key.arn if insights else None,
             performance_insights_retention_period=7 if insights else None,
             auto_minor_version_upgrade=True,
-            deletion_protection=args.deletion_protection,
-            skip_final_snapshot=not args.deletion_protection,
+            deletion_protection=args.common.deletion_protection,
+            skip_final_snapshot=not args.common.deletion_protection,
             final_snapshot_identifier=(
-                f"{prefix}-mlflow-final" if args.deletion_protection else None
+                f"{prefix}-mlflow-final" if args.common.deletion_protection else None
             ),
-            apply_immediately=not args.deletion_protection,
+            apply_immediately=not args.common.deletion_protection,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.common.deletion_protection),
         )
         self.db_host = self.database.address
 
@@ -622,8 +599,8 @@ class DataPlatformStack(pulumi.ComponentResource):
         Insights: this mode is for light, intermittent use (dev).
         """
         d = args.data_platform
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         version = AURORA_VERSIONS[d.postgres_version]
         parameters = aws.rds.ClusterParameterGroup(
             f"{name}-db-cluster-parameters",
@@ -661,18 +638,18 @@ class DataPlatformStack(pulumi.ComponentResource):
             preferred_backup_window="03:00-04:00",
             preferred_maintenance_window="sun:04:30-sun:05:30",
             copy_tags_to_snapshot=True,
-            delete_automated_backups=not args.deletion_protection,
+            delete_automated_backups=not args.common.deletion_protection,
             enabled_cloudwatch_logs_exports=["postgresql"],
-            deletion_protection=args.deletion_protection,
-            skip_final_snapshot=not args.deletion_protection,
+            deletion_protection=args.common.deletion_protection,
+            skip_final_snapshot=not args.common.deletion_protection,
             final_snapshot_identifier=(
-                f"{prefix}-mlflow-final" if args.deletion_protection else None
+                f"{prefix}-mlflow-final" if args.common.deletion_protection else None
             ),
-            apply_immediately=not args.deletion_protection,
+            apply_immediately=not args.common.deletion_protection,
             tags=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                protect=args.deletion_protection,
+                protect=args.common.deletion_protection,
                 # Minor versions are upgraded by AWS (auto_minor_version_upgrade below).
                 ignore_changes=["engineVersion"],
             ),
@@ -690,10 +667,12 @@ class DataPlatformStack(pulumi.ComponentResource):
                 ca_cert_identifier="rds-ca-rsa2048-g1",
                 auto_minor_version_upgrade=True,
                 copy_tags_to_snapshot=True,
-                apply_immediately=not args.deletion_protection,
+                apply_immediately=not args.common.deletion_protection,
                 tags=tags,
                 opts=pulumi.ResourceOptions(
-                    parent=self, protect=args.deletion_protection, ignore_changes=["engineVersion"]
+                    parent=self,
+                    protect=args.common.deletion_protection,
+                    ignore_changes=["engineVersion"],
                 ),
             )
             for i in range(2 if d.multi_az else 1)  # a reader in another AZ takes over
@@ -714,10 +693,10 @@ class DataPlatformStack(pulumi.ComponentResource):
         value = random.RandomPassword(f"{name}-{role}", length=40, special=False, opts=child)
         secret = aws.secretsmanager.Secret(
             f"{name}-{role}-secret",
-            name=f"{args.name_prefix}/data-platform/{role}",
+            name=f"{args.common.name_prefix}/data-platform/{role}",
             description=description,
-            recovery_window_in_days=7 if args.deletion_protection else 0,
-            tags=dict(args.tags),
+            recovery_window_in_days=args.common.secret_recovery_days,
+            tags=dict(args.common.tags),
             opts=child,
         )
         aws.secretsmanager.SecretVersion(
@@ -773,7 +752,7 @@ class DataPlatformStack(pulumi.ComponentResource):
         capacity,
         child,
     ) -> tuple[aws.lb.TargetGroup, aws.ecs.Service]:
-        tags = dict(args.tags)
+        tags = dict(args.common.tags)
         target_group = aws.lb.TargetGroup(
             f"{base}-tg",
             name=family[:32],
@@ -850,7 +829,7 @@ class DataPlatformStack(pulumi.ComponentResource):
 
     def _alarms(self, name: str, args: DataPlatformArgs, child) -> None:
         d = args.data_platform
-        tags = dict(args.tags)
+        tags = dict(args.common.tags)
         actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
         lb = {
             "LoadBalancer": self.load_balancer.load_balancer.arn_suffix,
@@ -904,7 +883,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             )
             self.alarms[role] = aws.cloudwatch.MetricAlarm(
                 f"{name}-{role}",
-                name=f"{args.name_prefix}-data-{role}",
+                name=f"{args.common.name_prefix}-data-{role}",
                 alarm_description=description,
                 namespace=namespace,
                 metric_name=metric,

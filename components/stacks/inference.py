@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -19,12 +19,13 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.blocks.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapacityArgs
-from components.blocks.images import ServiceImage, ServiceImageArgs
+from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.config.settings import InferenceServiceSettings, InferenceSettings, Settings
 from components.lib import instance_types, listener_rules, names, queue_scaling
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy
+from components.stacks.common import StackCommon
 
 WORKER_UID = "10001"
 TMP_PATH = "/tmp"
@@ -68,12 +69,10 @@ def minimum_healthy_percent(
 class InferenceArgs:
     """Inputs of :class:`InferenceStack`."""
 
-    name_prefix: str
-    """Prefix of physical names, e.g. ``mlplatform-dev``. Required."""
-    environment: str
-    """Environment name; log groups are ``/ecs/<environment>/<service>``. Required."""
-    region: str
-    """AWS region. Required."""
+    common: StackCommon
+    """Name prefix, environment (log groups ``/ecs/<environment>/<service>``), region, tags,
+    log retention (log groups and access logs), deletion protection (of the load balancer,
+    the API key's recovery window, images on destroy) and prebuilt images. Required."""
     vpc_id: pulumi.Input[str]
     """The VPC. Required."""
     public_subnet_ids: pulumi.Input[Sequence[str]]
@@ -90,22 +89,12 @@ class InferenceArgs:
     """ACM certificate for HTTPS. Default none (plain HTTP; dev only)."""
     api_key: pulumi.Input[str] | None = None
     """The services' API key (a secret). Default: generated."""
-    prebuilt_images: Mapping[str, str] = field(default_factory=dict)
-    """Prebuilt image URI per service directory (the ``images`` config). Default none."""
-    log_retention_days: int = 365
-    """Retention of the log groups and access logs. Default 365."""
-    deletion_protection: bool = True
-    """Protect the load balancer and keep images on destroy. Default true."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags on every taggable child. Default none."""
 
     @classmethod
     def from_settings(cls, settings: Settings, network) -> InferenceArgs:
         key = settings.inference_api_key
         return cls(
-            name_prefix=settings.prefix(),
-            environment=settings.environment,
-            region=settings.region,
+            common=StackCommon.from_settings(settings, "inference"),
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
             workload_subnet_ids=network.workload_subnet_ids,
@@ -114,10 +103,6 @@ class InferenceArgs:
             allowed_cidr_blocks=settings.ingress.allowed_cidr_blocks,
             certificate_arn=settings.ingress.certificate_arn,
             api_key=pulumi.Output.secret(key) if key else None,
-            prebuilt_images=settings.images,
-            log_retention_days=settings.log_retention_days,
-            deletion_protection=settings.deletion_protection,
-            tags=settings.base_tags("inference"),
         )
 
 
@@ -152,8 +137,8 @@ class InferenceStack(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         i = args.inference
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
 
         self.load_balancer = PublicLoadBalancer(
             f"{name}-lb",
@@ -164,9 +149,9 @@ class InferenceStack(pulumi.ComponentResource):
                 subnet_ids=args.public_subnet_ids,
                 allowed_cidr_blocks=args.allowed_cidr_blocks,
                 certificate_arn=args.certificate_arn,
-                deletion_protection=args.deletion_protection,
+                deletion_protection=args.common.deletion_protection,
                 access_logs=i.access_logs,
-                log_retention_days=args.log_retention_days,
+                log_retention_days=args.common.log_retention_days,
                 tags=tags,
             ),
             opts=child,
@@ -188,7 +173,7 @@ class InferenceStack(pulumi.ComponentResource):
                 f"{name}-gpu",
                 GpuCapacityArgs(
                     name_prefix=prefix,
-                    region=args.region,
+                    region=args.common.region,
                     cluster_name=self.cluster.name,
                     vpc_id=args.vpc_id,
                     subnet_ids=args.workload_subnet_ids,
@@ -231,7 +216,7 @@ class InferenceStack(pulumi.ComponentResource):
             f"{name}-api-key-secret",
             name=f"{prefix}/inference/api-key",
             description="API key of the inference services (X-API-Key or Bearer)",
-            recovery_window_in_days=7 if args.deletion_protection else 0,
+            recovery_window_in_days=args.common.secret_recovery_days,
             tags=tags,
             opts=child,
         )
@@ -248,25 +233,16 @@ class InferenceStack(pulumi.ComponentResource):
         pull_from: list[pulumi.Input[str]] = []
         for svc in i.services:
             source = svc.source_dir()
-            images[svc.name] = ServiceImage(
-                f"{name}-{svc.name}-image",
-                ServiceImageArgs(
-                    service=source,
-                    repository_name=names.repository(prefix, source),
-                    prebuilt_uri=svc.image or args.prebuilt_images.get(source),
-                    force_delete=not args.deletion_protection,
-                    tags=tags,
-                ),
-                opts=child,
-            )
+            image_args = args.common.image_args(source, svc.image)
+            images[svc.name] = ServiceImage(f"{name}-{svc.name}-image", image_args, opts=child)
             pull_from.append(images[svc.name].repository.arn)
-            prebuilt = svc.image or args.prebuilt_images.get(source)
+            prebuilt = image_args.prebuilt_uri
             if prebuilt and (arn := ecr_repository_arn(prebuilt)):
                 pull_from.append(arn)
             log_groups[svc.name] = aws.cloudwatch.LogGroup(
                 f"{name}-{svc.name}-logs",
-                name=f"/ecs/{args.environment}/{svc.name}",
-                retention_in_days=args.log_retention_days,
+                name=f"/ecs/{args.common.environment}/{svc.name}",
+                retention_in_days=args.common.log_retention_days,
                 tags=tags,
                 opts=child,
             )
@@ -274,7 +250,7 @@ class InferenceStack(pulumi.ComponentResource):
             f"{name}-execution-role",
             name=f"{prefix}-inference-execution",
             description="ECS pulls the inference images, writes their logs, reads the API key",
-            assume_role_policy=ecs_tasks_trust(args.region),
+            assume_role_policy=ecs_tasks_trust(args.common.region),
             tags=tags,
             opts=child,
         )
@@ -325,8 +301,8 @@ class InferenceStack(pulumi.ComponentResource):
         child: pulumi.ResourceOptions,
     ) -> None:
         i = args.inference
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         base = f"{name}-{svc.name}"
         on_gpu = svc.gpu > 0
         alb_sg = self.load_balancer.security_group
@@ -383,7 +359,7 @@ class InferenceStack(pulumi.ComponentResource):
             "secrets": [{"name": "API_KEY", "valueFrom": self.api_key_secret.arn}],
             "stopTimeout": 30,
             "linuxParameters": {"initProcessEnabled": True},
-            "logConfiguration": awslogs(log_group, args.region, svc.name),
+            "logConfiguration": awslogs(log_group, args.common.region, svc.name),
         }
         if on_gpu:
             container["resourceRequirements"] = [{"type": "GPU", "value": str(svc.gpu)}]
@@ -485,7 +461,8 @@ class InferenceStack(pulumi.ComponentResource):
         self._scaling(base, args, svc, service, target_group, child)
 
     def _scaling(self, base, args: InferenceArgs, svc, service, target_group, child) -> None:
-        tags = dict(args.tags)
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         target = ecs_scaling.service_target(
             f"{base}-scaling-target", self.cluster.name, service.name,
             svc.min_count, svc.max_count, tags, child,
@@ -497,7 +474,7 @@ class InferenceStack(pulumi.ComponentResource):
         for metric, value in (("CPU", svc.cpu_target), ("Memory", svc.memory_target)):
             aws.appautoscaling.Policy(
                 f"{base}-{metric.lower()}-tracking",
-                name=f"{args.name_prefix}-{svc.name}-{metric.lower()}",
+                name=f"{prefix}-{svc.name}-{metric.lower()}",
                 policy_type="TargetTrackingScaling",
                 **target_ids,
                 target_tracking_scaling_policy_configuration={
@@ -539,12 +516,12 @@ class InferenceStack(pulumi.ComponentResource):
         }
 
         wake = ecs_scaling.step_policy(
-            f"{base}-wake-from-zero", f"{args.name_prefix}-{svc.name}-wake-from-zero",
+            f"{base}-wake-from-zero", f"{prefix}-{svc.name}-wake-from-zero",
             target, "ChangeInCapacity", ecs_scaling.WAKE_STEP, child,
         )  # fmt: skip
         aws.cloudwatch.MetricAlarm(
             f"{base}-requests-no-tasks",
-            name=f"{args.name_prefix}-{svc.name}-requests-no-tasks",
+            name=f"{prefix}-{svc.name}-requests-no-tasks",
             alarm_description=f"Requests for {svc.name} while none of its tasks runs: start one",
             comparison_operator="GreaterThanOrEqualToThreshold",
             threshold=1,
@@ -565,13 +542,13 @@ class InferenceStack(pulumi.ComponentResource):
             opts=child,
         )
         idle = ecs_scaling.step_policy(
-            f"{base}-scale-in-when-idle", f"{args.name_prefix}-{svc.name}-scale-in-when-idle",
+            f"{base}-scale-in-when-idle", f"{prefix}-{svc.name}-scale-in-when-idle",
             target, "ExactCapacity", ecs_scaling.idle_step(0), child,
         )  # fmt: skip
         minutes = args.inference.scale_in_idle_minutes
         aws.cloudwatch.MetricAlarm(
             f"{base}-idle",
-            name=f"{args.name_prefix}-{svc.name}-idle",
+            name=f"{prefix}-{svc.name}-idle",
             alarm_description=f"No request for {svc.name} in {minutes} minutes: scale to zero",
             comparison_operator="LessThanOrEqualToThreshold",
             threshold=0,

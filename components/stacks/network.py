@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -12,6 +11,7 @@ import pulumi_awsx as awsx
 from components.config.settings import Settings
 from components.lib import cidr as cidr_math
 from components.lib.policies import allow, service_trust
+from components.stacks.common import StackCommon
 
 # Interface endpoints that let tasks in private subnets pull images, write logs, read
 # secrets and use SQS without a NAT gateway.
@@ -29,10 +29,9 @@ _NAT_STRATEGIES = {
 class NetworkArgs:
     """Inputs of :class:`NetworkStack`; plain values, because they decide what exists."""
 
-    name_prefix: str
-    """Prefix of physical names, e.g. ``mlplatform-dev``. Required."""
-    region: str
-    """AWS region, used in endpoint service names. Required."""
+    common: StackCommon
+    """Name prefix, region (in endpoint service names), tags and log retention (of the
+    flow log group). Required."""
     cidr: str = "10.0.0.0/16"
     """VPC range. Default ``10.0.0.0/16``."""
     az_count: int = 3
@@ -43,24 +42,17 @@ class NetworkArgs:
     """Create the interface endpoints in the private subnets. Default true."""
     flow_log_traffic_type: str = "ALL"
     """Traffic the flow log records. Default ``ALL``."""
-    log_retention_days: int = 365
-    """Retention of the flow log group. Default 365."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags on every taggable child. Default none."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NetworkArgs:
         n = settings.network
         return cls(
-            name_prefix=settings.prefix(),
-            region=settings.region,
+            common=StackCommon.from_settings(settings, "network"),
             cidr=n.cidr,
             az_count=n.az_count,
             nat_strategy=n.nat_strategy,
             interface_endpoints=n.interface_endpoints,
             flow_log_traffic_type=n.flow_log_traffic_type,
-            log_retention_days=settings.log_retention_days,
-            tags=settings.base_tags("network"),
         )
 
 
@@ -98,7 +90,7 @@ class NetworkStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
+        tags = dict(args.common.tags)
         layout = cidr_math.subnet_layout(args.cidr, args.az_count)
 
         self.vpc = awsx.ec2.Vpc(
@@ -119,7 +111,7 @@ class NetworkStack(pulumi.ComponentResource):
             ),
             enable_dns_hostnames=True,
             enable_dns_support=True,
-            tags={**tags, "Name": f"{args.name_prefix}-vpc"},
+            tags={**tags, "Name": f"{args.common.name_prefix}-vpc"},
             opts=child,
         )
         self.vpc_id = self.vpc.vpc_id
@@ -138,10 +130,10 @@ class NetworkStack(pulumi.ComponentResource):
             aws.ec2.VpcEndpoint(
                 f"{name}-{service}-endpoint",
                 vpc_id=self.vpc_id,
-                service_name=f"com.amazonaws.{args.region}.{service}",
+                service_name=f"com.amazonaws.{args.common.region}.{service}",
                 vpc_endpoint_type="Gateway",
                 route_table_ids=route_table_ids,
-                tags={**tags, "Name": f"{args.name_prefix}-{service}"},
+                tags={**tags, "Name": f"{args.common.name_prefix}-{service}"},
                 opts=child,
             )
             for service in GATEWAY_ENDPOINT_SERVICES
@@ -165,19 +157,19 @@ class NetworkStack(pulumi.ComponentResource):
                 ],
                 # Endpoints answer; they never open connections.
                 egress=[],
-                tags={**tags, "Name": f"{args.name_prefix}-endpoints"},
+                tags={**tags, "Name": f"{args.common.name_prefix}-endpoints"},
                 opts=child,
             )
             self.interface_endpoints = [
                 aws.ec2.VpcEndpoint(
                     f"{name}-{service.replace('.', '-')}-endpoint",
                     vpc_id=self.vpc_id,
-                    service_name=f"com.amazonaws.{args.region}.{service}",
+                    service_name=f"com.amazonaws.{args.common.region}.{service}",
                     vpc_endpoint_type="Interface",
                     private_dns_enabled=True,
                     subnet_ids=self.private_subnet_ids,
                     security_group_ids=[self.endpoint_security_group.id],
-                    tags={**tags, "Name": f"{args.name_prefix}-{service}"},
+                    tags={**tags, "Name": f"{args.common.name_prefix}-{service}"},
                     opts=child,
                 )
                 for service in INTERFACE_ENDPOINT_SERVICES
@@ -185,8 +177,8 @@ class NetworkStack(pulumi.ComponentResource):
 
         self.flow_log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
-            name=f"/vpc/{args.name_prefix}/flow-logs",
-            retention_in_days=args.log_retention_days,
+            name=f"/vpc/{args.common.name_prefix}/flow-logs",
+            retention_in_days=args.common.log_retention_days,
             tags=tags,
             opts=child,
         )
@@ -235,7 +227,7 @@ class NetworkStack(pulumi.ComponentResource):
             vpc_id=self.vpc_id,
             ingress=[],
             egress=[],
-            tags={**tags, "Name": f"{args.name_prefix}-default-locked"},
+            tags={**tags, "Name": f"{args.common.name_prefix}-default-locked"},
             opts=child,
         )
 

@@ -9,7 +9,7 @@ live in one S3 bucket under ``state-pools/`` and ``checkpoints/``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.blocks.bucket import SecureBucket, SecureBucketArgs
-from components.blocks.images import ServiceImage, ServiceImageArgs
+from components.blocks.images import ServiceImage
 from components.config.settings import Settings, TrainingSettings
 from components.lib import names, queue_scaling
 from components.lib.policies import (
@@ -30,6 +30,7 @@ from components.lib.policies import (
 )
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
+from components.stacks.common import StackCommon
 
 WORKER_SERVICE = "cmaes_worker"
 """Directory under ``services/`` the worker image is built from."""
@@ -51,30 +52,21 @@ PERIOD = ecs_scaling.PERIOD
 class TrainingArgs:
     """Inputs of :class:`TrainingStack`."""
 
-    name_prefix: str
-    """Prefix of physical names, e.g. ``mlplatform-dev``. Required."""
-    region: str
-    """AWS region. Required."""
+    common: StackCommon
+    """Name prefix, region, tags, log retention (of the worker log group), deletion
+    protection (of the bucket and the Redis token) and the prebuilt worker image. Required."""
     vpc_id: pulumi.Input[str]
     """VPC of the workers. Required."""
-    subnet_ids: pulumi.Input[Sequence[str]]
+    workload_subnet_ids: pulumi.Input[Sequence[str]]
     """Subnets the workers run in. Required."""
     private_subnet_ids: pulumi.Input[Sequence[str]]
     """Subnets of the optional Redis (never public). Required."""
     assign_public_ip: bool
     """Give workers a public IP (dev: public subnets, no NAT). Required."""
-    image: ServiceImageArgs
-    """The worker image. Required."""
     training: TrainingSettings = field(default_factory=TrainingSettings)
     """Sizes, scaling, queue and lifecycle settings. Default: the settings' defaults."""
-    log_retention_days: int = 365
-    """Retention of the worker log group. Default 365."""
-    retain_data: bool = True
-    """Protect the bucket from deletion (prod). Default true."""
     alarm_topic_arn: pulumi.Input[str] | None = None
     """SNS topic the alarms notify. Default: alarms without actions."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags on every taggable child. Default none."""
 
     @classmethod
     def from_settings(
@@ -84,18 +76,13 @@ class TrainingArgs:
         alarm_topic_arn: pulumi.Input[str] | None = None,
     ) -> TrainingArgs:
         return cls(
-            name_prefix=settings.prefix(),
-            region=settings.region,
+            common=StackCommon.from_settings(settings, "training"),
             vpc_id=network.vpc_id,
-            subnet_ids=network.workload_subnet_ids,
+            workload_subnet_ids=network.workload_subnet_ids,
             private_subnet_ids=network.private_subnet_ids,
             assign_public_ip=network.workloads_need_public_ip,
-            image=ServiceImageArgs.from_settings(settings, WORKER_SERVICE, "training"),
             training=settings.training,
-            log_retention_days=settings.log_retention_days,
-            retain_data=settings.deletion_protection,
             alarm_topic_arn=alarm_topic_arn,
-            tags=settings.base_tags("training"),
         )
 
 
@@ -146,8 +133,8 @@ class TrainingStack(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         t = args.training
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         identity = aws.get_caller_identity_output()
         partition = aws.get_partition_output().partition
         account = identity.account_id
@@ -216,7 +203,7 @@ class TrainingStack(pulumi.ComponentResource):
             f"{name}-state",
             SecureBucketArgs(
                 bucket_prefix=f"{prefix}-training-",
-                retain=args.retain_data,
+                retain=args.common.deletion_protection,
                 noncurrent_version_days=t.noncurrent_version_days,
                 lifecycle_rules=[
                     aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -236,11 +223,13 @@ class TrainingStack(pulumi.ComponentResource):
         bucket_arn = self.bucket.arn
 
         # --- image and logs ---------------------------------------------------------
-        self.image = ServiceImage(f"{name}-worker-image", args.image, opts=child)
+        self.image = ServiceImage(
+            f"{name}-worker-image", args.common.image_args(WORKER_SERVICE), opts=child
+        )
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-worker-logs",
             name=f"/ecs/{prefix}/cmaes-worker",
-            retention_in_days=args.log_retention_days,
+            retention_in_days=args.common.log_retention_days,
             tags=tags,
             opts=child,
         )
@@ -298,7 +287,7 @@ class TrainingStack(pulumi.ComponentResource):
         )
 
         # --- IAM --------------------------------------------------------------------
-        trust = ecs_tasks_trust(args.region)
+        trust = ecs_tasks_trust(args.common.region)
         self.execution_role = aws.iam.Role(
             f"{name}-execution-role",
             name=f"{prefix}-cmaes-execution",
@@ -364,7 +353,7 @@ class TrainingStack(pulumi.ComponentResource):
             "SCRATCH_DIR": SCRATCH_PATH,
             "TMPDIR": SCRATCH_PATH,
             "STOP_GRACE_SECONDS": str(STOP_GRACE_SECONDS),
-            "AWS_REGION": args.region,
+            "AWS_REGION": args.common.region,
         }
         secrets = []
         if self.redis is not None and redis_secret is not None:
@@ -387,7 +376,7 @@ class TrainingStack(pulumi.ComponentResource):
             "stopTimeout": STOP_TIMEOUT_SECONDS,
             # An init process forwards SIGTERM to the worker and reaps children.
             "linuxParameters": {"initProcessEnabled": True},
-            "logConfiguration": awslogs(self.log_group, args.region, "worker"),
+            "logConfiguration": awslogs(self.log_group, args.common.region, "worker"),
         }
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-worker-task",
@@ -414,7 +403,7 @@ class TrainingStack(pulumi.ComponentResource):
             desired_count=t.min_workers,
             capacity_provider_strategies=queue_scaling.capacity_strategy(t.spot_percentage),
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
-                subnets=args.subnet_ids,
+                subnets=args.workload_subnet_ids,
                 security_groups=[self.worker_security_group.id],
                 assign_public_ip=args.assign_public_ip,
             ),
@@ -436,7 +425,7 @@ class TrainingStack(pulumi.ComponentResource):
             "arn:",
             partition,
             ":ecs:",
-            args.region,
+            args.common.region,
             ":",
             account,
             ":service/",
@@ -481,7 +470,7 @@ class TrainingStack(pulumi.ComponentResource):
         # by this metric could stop a worker in the middle of an evaluation.
         self.backlog_policy = aws.appautoscaling.Policy(
             f"{name}-backlog-tracking",
-            name=f"{args.name_prefix}-cmaes-backlog-per-worker",
+            name=f"{args.common.name_prefix}-cmaes-backlog-per-worker",
             policy_type="TargetTrackingScaling",
             **target_ids,
             target_tracking_scaling_policy_configuration={
@@ -533,12 +522,12 @@ class TrainingStack(pulumi.ComponentResource):
         # 0 -> 1: with no worker running the backlog per worker is undefined, so target
         # tracking cannot start the first one.
         self.wake_policy = ecs_scaling.step_policy(
-            f"{name}-wake-from-zero", f"{args.name_prefix}-cmaes-wake-from-zero",
+            f"{name}-wake-from-zero", f"{args.common.name_prefix}-cmaes-wake-from-zero",
             self.scaling_target, "ChangeInCapacity", ecs_scaling.WAKE_STEP, child,
         )  # fmt: skip
         self.wake_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-tasks-waiting-no-workers",
-            name=f"{args.name_prefix}-cmaes-tasks-waiting-no-workers",
+            name=f"{args.common.name_prefix}-cmaes-tasks-waiting-no-workers",
             alarm_description="Tasks are waiting and no worker runs: start one",
             comparison_operator="GreaterThanOrEqualToThreshold",
             threshold=1,
@@ -575,12 +564,12 @@ class TrainingStack(pulumi.ComponentResource):
         # tasks are held by busy workers) for the whole idle window. SQS stops publishing
         # metrics for a queue idle for hours, so missing data counts as idle.
         self.idle_policy = ecs_scaling.step_policy(
-            f"{name}-scale-in-when-idle", f"{args.name_prefix}-cmaes-scale-in-when-idle",
+            f"{name}-scale-in-when-idle", f"{args.common.name_prefix}-cmaes-scale-in-when-idle",
             self.scaling_target, "ExactCapacity", ecs_scaling.idle_step(t.min_workers), child,
         )  # fmt: skip
         self.idle_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-queue-idle",
-            name=f"{args.name_prefix}-cmaes-queue-idle",
+            name=f"{args.common.name_prefix}-cmaes-queue-idle",
             alarm_description=(
                 f"No task waiting or in flight for {t.scale_in_idle_minutes} minutes: "
                 f"scale the workers in to {t.min_workers}"
@@ -622,7 +611,7 @@ class TrainingStack(pulumi.ComponentResource):
         actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
         self.dlq_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-dlq-not-empty",
-            name=f"{args.name_prefix}-cmaes-dlq-not-empty",
+            name=f"{args.common.name_prefix}-cmaes-dlq-not-empty",
             alarm_description=(
                 f"A task failed {t.max_receive_count} deliveries and is in the dead-letter queue"
             ),
@@ -642,7 +631,7 @@ class TrainingStack(pulumi.ComponentResource):
         )
         self.oldest_task_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-oldest-task-age",
-            name=f"{args.name_prefix}-cmaes-oldest-task-age",
+            name=f"{args.common.name_prefix}-cmaes-oldest-task-age",
             alarm_description=(
                 f"A task has waited more than {t.oldest_task_alarm_minutes} minutes: "
                 "workers are not consuming the queue"
@@ -680,7 +669,7 @@ class TrainingStack(pulumi.ComponentResource):
         )
         self.coordinator_role = aws.iam.Role(
             f"{name}-coordinator-role",
-            name=f"{args.name_prefix}-cmaes-coordinator",
+            name=f"{args.common.name_prefix}-cmaes-coordinator",
             description="CMA-ES coordinator: dispatch tasks, collect results, checkpoint, scale",
             assume_role_policy=trust.json,
             max_session_duration=43200,  # multi-hour runs without re-assuming
@@ -724,7 +713,7 @@ class TrainingStack(pulumi.ComponentResource):
         )
         self.coordinator_policy = aws.iam.Policy(
             f"{name}-coordinator-policy",
-            name=f"{args.name_prefix}-cmaes-coordinator",
+            name=f"{args.common.name_prefix}-cmaes-coordinator",
             description="Least privilege for the CMA-ES coordinator",
             policy=document.json,
             tags=tags,
@@ -742,7 +731,7 @@ class TrainingStack(pulumi.ComponentResource):
             # Permissions through a group, never attached to the user (AWS FSBP IAM.2).
             group = aws.iam.Group(
                 f"{name}-coordinators",
-                name=f"{args.name_prefix}-cmaes-coordinators",
+                name=f"{args.common.name_prefix}-cmaes-coordinators",
                 opts=child,
             )
             aws.iam.GroupPolicyAttachment(
@@ -753,7 +742,7 @@ class TrainingStack(pulumi.ComponentResource):
             )
             user = aws.iam.User(
                 f"{name}-coordinator-user",
-                name=f"{args.name_prefix}-cmaes-coordinator",
+                name=f"{args.common.name_prefix}-cmaes-coordinator",
                 tags=tags,
                 opts=child,
             )
@@ -773,7 +762,7 @@ class TrainingStack(pulumi.ComponentResource):
 
     def _redis(self, name, args: TrainingArgs, tags, child):
         t = args.training
-        prefix = args.name_prefix
+        prefix = args.common.name_prefix
         group = self.redis_security_group
         assert group is not None
         security_groups.ingress_from(
@@ -797,7 +786,7 @@ class TrainingStack(pulumi.ComponentResource):
             f"{name}-redis-token-secret",
             name=f"{prefix}/training/redis-auth-token",
             description="AUTH token of the training Redis",
-            recovery_window_in_days=7 if args.retain_data else 0,
+            recovery_window_in_days=args.common.secret_recovery_days,
             tags=tags,
             opts=child,
         )
@@ -823,7 +812,7 @@ class TrainingStack(pulumi.ComponentResource):
             auth_token=token.result,
             auto_minor_version_upgrade=True,
             snapshot_retention_limit=1,
-            apply_immediately=not args.retain_data,
+            apply_immediately=not args.common.deletion_protection,
             tags=tags,
             opts=child,
         )
