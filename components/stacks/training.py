@@ -134,13 +134,46 @@ class TrainingStack(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         t = args.training
         tags = dict(args.common.tags)
-        prefix = args.common.name_prefix
-        identity = aws.get_caller_identity_output()
-        partition = aws.get_partition_output().partition
-        account = identity.account_id
         concurrency = queue_scaling.worker_concurrency(t.worker_cpu)
 
-        # --- queues -----------------------------------------------------------------
+        self._queues(name, args, tags, child)
+        self._bucket(name, args, tags, child)
+        self._image_and_logs(name, args, tags, child)
+        self._security_groups(name, args, tags, child)
+        self.redis = None
+        redis_secret = None
+        if t.redis:
+            self.redis, redis_secret = self._redis(name, args, tags, child)
+        self.cluster, capacity = fargate_cluster(
+            name, f"{args.common.name_prefix}-training", t.spot_percentage, tags, child
+        )
+        self._roles(name, args, redis_secret, tags, child)
+        self._worker(name, args, concurrency, redis_secret, capacity, tags, child)
+        service_arn = self._service_arn(args)
+        bucket_arn = self.bucket.arn
+        self._scaling(name, args, concurrency, tags, child)
+        self._alarms(name, args, tags, child)
+        self._coordinator(name, args, service_arn, bucket_arn, tags, child)
+
+        self.register_outputs(
+            {
+                "ecr_repository_url": self.image.repository.repository_url,
+                "s3_bucket_name": self.bucket.bucket_name,
+                "sqs_task_queue_url": self.task_queue.url,
+                "sqs_result_queue_url": self.result_queue.url,
+                "sqs_dlq_url": self.dead_letter_queue.url,
+                "ecs_cluster_name": self.cluster.name,
+                "ecs_service_name": self.service.name,
+                "coordinator_role_arn": self.coordinator_role.arn,
+            }
+        )
+
+    # --- pieces ---------------------------------------------------------------------
+
+    def _queues(self, name, args: TrainingArgs, tags, child) -> None:
+        """The task, result and dead-letter queues: SSE, redrive, TLS-only policies."""
+        t = args.training
+        prefix = args.common.name_prefix
         retention = t.message_retention_days * 86400
         self.dead_letter_queue = aws.sqs.Queue(
             f"{name}-dlq",
@@ -198,7 +231,10 @@ class TrainingStack(pulumi.ComponentResource):
                 opts=child,
             )
 
-        # --- bucket -----------------------------------------------------------------
+    def _bucket(self, name, args: TrainingArgs, tags, child) -> None:
+        """The state bucket: ``state-pools/``, and ``checkpoints/`` (to Standard-IA, expired)."""
+        t = args.training
+        prefix = args.common.name_prefix
         self.bucket = SecureBucket(
             f"{name}-state",
             SecureBucketArgs(
@@ -220,9 +256,10 @@ class TrainingStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        bucket_arn = self.bucket.arn
 
-        # --- image and logs ---------------------------------------------------------
+    def _image_and_logs(self, name, args: TrainingArgs, tags, child) -> None:
+        """The worker image and its log group."""
+        prefix = args.common.name_prefix
         self.image = ServiceImage(
             f"{name}-worker-image", args.common.image_args(WORKER_SERVICE), opts=child
         )
@@ -234,7 +271,10 @@ class TrainingStack(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- network ----------------------------------------------------------------
+    def _security_groups(self, name, args: TrainingArgs, tags, child) -> None:
+        """The worker group (HTTPS out, Redis out) and the optional Redis group."""
+        t = args.training
+        prefix = args.common.name_prefix
         # The Redis group has no inline rules: its one ingress rule names the worker group,
         # which names it back in its egress, and separate rule resources break the cycle.
         self.redis_security_group = None
@@ -275,18 +315,11 @@ class TrainingStack(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- optional Redis -----------------------------------------------------------
-        self.redis = None
-        redis_secret = None
-        if t.redis:
-            self.redis, redis_secret = self._redis(name, args, tags, child)
+    def _roles(self, name, args: TrainingArgs, redis_secret, tags, child) -> None:
+        """The execution role (image, logs, Redis token) and the worker task role."""
+        prefix = args.common.name_prefix
+        bucket_arn = self.bucket.arn
 
-        # --- cluster ----------------------------------------------------------------
-        self.cluster, capacity = fargate_cluster(
-            name, f"{prefix}-training", t.spot_percentage, tags, child
-        )
-
-        # --- IAM --------------------------------------------------------------------
         trust = ecs_tasks_trust(args.common.region)
         self.execution_role = aws.iam.Role(
             f"{name}-execution-role",
@@ -341,7 +374,12 @@ class TrainingStack(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- task definition and service ----------------------------------------------
+    def _worker(
+        self, name, args: TrainingArgs, concurrency: int, redis_secret, capacity, tags, child
+    ) -> None:
+        """The worker task definition and service."""
+        t = args.training
+        prefix = args.common.name_prefix
         environment = {
             "SQS_TASK_QUEUE_URL": self.task_queue.url,
             "SQS_RESULT_QUEUE_URL": self.result_queue.url,
@@ -421,7 +459,13 @@ class TrainingStack(pulumi.ComponentResource):
                 parent=self, depends_on=[capacity], ignore_changes=["desiredCount"]
             ),
         )
-        service_arn = pulumi.Output.concat(
+
+    def _service_arn(self, args: TrainingArgs) -> pulumi.Output[str]:
+        """The worker service's ARN (the coordinator may scale and describe it)."""
+        identity = aws.get_caller_identity_output()
+        partition = aws.get_partition_output().partition
+        account = identity.account_id
+        return pulumi.Output.concat(
             "arn:",
             partition,
             ":ecs:",
@@ -434,31 +478,19 @@ class TrainingStack(pulumi.ComponentResource):
             self.service.name,
         )
 
-        self._scaling(name, args, concurrency, tags, child)
-        self._alarms(name, args, tags, child)
-        self._coordinator(name, args, service_arn, bucket_arn, tags, child)
-
-        self.register_outputs(
-            {
-                "ecr_repository_url": self.image.repository.repository_url,
-                "s3_bucket_name": self.bucket.bucket_name,
-                "sqs_task_queue_url": self.task_queue.url,
-                "sqs_result_queue_url": self.result_queue.url,
-                "sqs_dlq_url": self.dead_letter_queue.url,
-                "ecs_cluster_name": self.cluster.name,
-                "ecs_service_name": self.service.name,
-                "coordinator_role_arn": self.coordinator_role.arn,
-            }
-        )
-
-    # --- pieces ---------------------------------------------------------------------
-
     def _scaling(self, name, args: TrainingArgs, concurrency: int, tags, child) -> None:
         t = args.training
         self.scaling_target = ecs_scaling.service_target(
             f"{name}-scaling-target", self.cluster.name, self.service.name,
             t.min_workers, t.max_workers, tags, child,
         )  # fmt: skip
+        self._backlog_tracking(name, args, concurrency, child)
+        self._wake_from_zero(name, args, tags, child)
+        self._scale_in_when_idle(name, args, tags, child)
+
+    def _backlog_tracking(self, name, args: TrainingArgs, concurrency: int, child) -> None:
+        """Target tracking on tasks waiting per running worker (scale-out only)."""
+        t = args.training
         target_ids = ecs_scaling.target_ids(self.scaling_target)
         queue_dimension = [{"name": "QueueName", "value": self.task_queue.name}]
         service_dimensions = [
@@ -519,6 +551,8 @@ class TrainingStack(pulumi.ComponentResource):
             opts=child,
         )
 
+    def _wake_from_zero(self, name, args: TrainingArgs, tags, child) -> None:
+        """A step policy and its alarm that start the first worker when tasks wait."""
         # 0 -> 1: with no worker running the backlog per worker is undefined, so target
         # tracking cannot start the first one.
         self.wake_policy = ecs_scaling.step_policy(
@@ -560,6 +594,9 @@ class TrainingStack(pulumi.ComponentResource):
             opts=child,
         )
 
+    def _scale_in_when_idle(self, name, args: TrainingArgs, tags, child) -> None:
+        """A step policy and its alarm that scale in to ``min_workers`` once the queue idles."""
+        t = args.training
         # Scale in only when nothing is waiting and nothing is being evaluated (in-flight
         # tasks are held by busy workers) for the whole idle window. SQS stops publishing
         # metrics for a queue idle for hours, so missing data counts as idle.
@@ -728,37 +765,39 @@ class TrainingStack(pulumi.ComponentResource):
 
         self.coordinator_access_key = None
         if args.training.coordinator_user:
-            # Permissions through a group, never attached to the user (AWS FSBP IAM.2).
-            group = aws.iam.Group(
-                f"{name}-coordinators",
-                name=f"{args.common.name_prefix}-cmaes-coordinators",
-                opts=child,
-            )
-            aws.iam.GroupPolicyAttachment(
-                f"{name}-coordinators-policy",
-                group=group.name,
-                policy_arn=self.coordinator_policy.arn,
-                opts=child,
-            )
-            user = aws.iam.User(
-                f"{name}-coordinator-user",
-                name=f"{args.common.name_prefix}-cmaes-coordinator",
-                tags=tags,
-                opts=child,
-            )
-            aws.iam.UserGroupMembership(
-                f"{name}-coordinator-membership",
-                user=user.name,
-                groups=[group.name],
-                opts=child,
-            )
-            self.coordinator_access_key = aws.iam.AccessKey(
-                f"{name}-coordinator-key",
-                user=user.name,
-                opts=pulumi.ResourceOptions(
-                    parent=self, additional_secret_outputs=["id", "secret"]
-                ),
-            )
+            self._coordinator_user(name, args, tags, child)
+
+    def _coordinator_user(self, name, args: TrainingArgs, tags, child) -> None:
+        """An IAM user in a group with the coordinator policy, and its access key (secret)."""
+        # Permissions through a group, never attached to the user (AWS FSBP IAM.2).
+        group = aws.iam.Group(
+            f"{name}-coordinators",
+            name=f"{args.common.name_prefix}-cmaes-coordinators",
+            opts=child,
+        )
+        aws.iam.GroupPolicyAttachment(
+            f"{name}-coordinators-policy",
+            group=group.name,
+            policy_arn=self.coordinator_policy.arn,
+            opts=child,
+        )
+        user = aws.iam.User(
+            f"{name}-coordinator-user",
+            name=f"{args.common.name_prefix}-cmaes-coordinator",
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.UserGroupMembership(
+            f"{name}-coordinator-membership",
+            user=user.name,
+            groups=[group.name],
+            opts=child,
+        )
+        self.coordinator_access_key = aws.iam.AccessKey(
+            f"{name}-coordinator-key",
+            user=user.name,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["id", "secret"]),
+        )
 
     def _redis(self, name, args: TrainingArgs, tags, child):
         t = args.training
