@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from components.lib import agent_world_schema
+
 if TYPE_CHECKING:
     from components.config.settings import Settings
 
@@ -29,12 +31,11 @@ TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 REPOSITORY = "aws:ecr/repository:Repository"
 
-# The agent world's fixed parts (components/stacks/agent_world/stack.py, agent_world_data.py).
+# The agent world's fixed parts (components/stacks/agent_world/); its tables are the
+# service's own definition (components/lib/agent_world_schema.py).
 AGENT_WORLD_SERVICE_DIR = "agent_world"
 AGENT_WORLD_ROLES = ("world-management", "agent-runtime", "llm-integration")
 AGENT_WORLD_ALL = "all"
-AGENT_WORLD_TABLES = ("worlds", "agents", "memory-streams", "world-objects", "events",
-                      "snapshots")  # fmt: skip
 MLFLOW_SERVICE_DIR = "mlflow"
 TRAINING_SERVICE_DIR = "cmaes_worker"
 
@@ -237,8 +238,8 @@ def _agent_world(s: Settings) -> Iterator[PhysicalName]:
     shared = a.share_load_balancer
     # AgentWorldData: key, tables, buckets, Redis.
     yield _n("kms/alias:Alias", "name", f"alias/{p}-agent-world")
-    for table in AGENT_WORLD_TABLES:
-        yield _n("dynamodb/table:Table", "name", f"{p}-{table}")
+    for table in agent_world_schema.TABLES:
+        yield _n("dynamodb/table:Table", "name", f"{p}-{table.stem}")
     for bucket in ("world-snapshots", "world-assets"):
         yield _n("s3/bucket:Bucket", "bucketPrefix", f"{p}-{bucket}-")
     if a.redis:
@@ -278,6 +279,6 @@ def _agent_world(s: Settings) -> Iterator[PhysicalName]:
     if a.dashboard:
         yield _n("cloudwatch/dashboard:Dashboard", "dashboardName", f"{p}-agent-world")
     alarms = ["api-5xx"] + (["redis-cpu"] if a.redis else [])
-    alarms += [f"{table}-throttles" for table in AGENT_WORLD_TABLES]
+    alarms += [f"{table.stem}-throttles" for table in agent_world_schema.TABLES]
     for alarm in alarms:
         yield _n("cloudwatch/metricAlarm:MetricAlarm", "name", f"{p}-agent-world-{alarm}")

@@ -1,22 +1,11 @@
 """AgentWorldData: the agent world's state - tables, buckets, cache - under one KMS key.
 
-The six tables of seed 004, with the access pattern each key and index serves (the
-service in ``services/agent_world`` queries exactly these):
-
-- **Worlds** ``world_id``: get a world. ``status-index`` (``status``, ``created_at``):
-  list the active (or archived) worlds, newest first.
-- **Agents** ``agent_id``: get an agent. ``world-index`` (``world_id``, ``created_at``):
-  the agents of a world in registration order.
-- **MemoryStreams** ``agent_id`` + ``created_at``: an agent's memories, most recent first
-  (the retrieval window). ``importance-index`` (``agent_id``, ``importance``): its most
-  important memories (reflection). TTL on ``expires_at`` forgets short-lived memories.
-- **WorldObjects** ``world_id`` + ``object_id``: the objects of a world, or one of them.
-  ``type-index`` (``object_type``, ``world_id``): every object of a type, per world.
-- **Events** ``world_id`` + ``timestamp``: a world's event log since a moment.
-  ``agent-index`` (``agent_id``, ``timestamp``): one agent's actions. A stream (new
-  images) feeds consumers that react to events.
-- **Snapshots** ``world_id`` + ``snapshot_id``: a world's saved states; the state itself
-  is an object in the snapshot archive bucket.
+The six tables of seed 004 - their keys, indexes, TTL, stream and the access pattern each
+serves - are defined once, in the service that queries them
+(``services/agent_world/agent_world/schema.py``, read here through
+:mod:`components.lib.agent_world_schema`); this component creates exactly those, adding
+what only the infrastructure decides: on-demand billing, point-in-time recovery, the key,
+deletion protection.
 """
 
 from __future__ import annotations
@@ -31,6 +20,7 @@ import pulumi_random as random
 from components.blocks.bucket import SecureBucket, SecureBucketArgs
 from components.config.settings import Settings
 from components.lib import names
+from components.lib.agent_world_schema import TABLES
 from components.lib.policies import (
     Condition,
     Principal,
@@ -38,60 +28,6 @@ from components.lib.policies import (
     account_administers_key,
 )
 from components.parts import security_groups
-
-
-@dataclass(frozen=True)
-class Index:
-    """A global secondary index: its name, hash key and optional range key."""
-
-    name: str
-    hash_key: str
-    range_key: str | None = None
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """One table's keys, indexes and features; attribute types are in ``types``."""
-
-    logical: str
-    """Role in child names and the table's physical name, e.g. ``worlds``."""
-    hash_key: str
-    range_key: str | None = None
-    indexes: tuple[Index, ...] = ()
-    types: Mapping[str, str] = field(default_factory=dict)
-    """Attribute type per key attribute: ``S`` or ``N``; ``S`` when not listed."""
-    ttl_attribute: str | None = None
-    stream: bool = False
-
-
-TABLES: tuple[TableSpec, ...] = (
-    TableSpec("worlds", "world_id", indexes=(Index("status-index", "status", "created_at"),)),
-    TableSpec("agents", "agent_id", indexes=(Index("world-index", "world_id", "created_at"),)),
-    TableSpec(
-        "memory-streams", "agent_id", "created_at",
-        indexes=(Index("importance-index", "agent_id", "importance"),),
-        types={"importance": "N"}, ttl_attribute="expires_at",
-    ),
-    TableSpec(
-        "world-objects", "world_id", "object_id",
-        indexes=(Index("type-index", "object_type", "world_id"),),
-    ),
-    TableSpec(
-        "events", "world_id", "timestamp",
-        indexes=(Index("agent-index", "agent_id", "timestamp"),), stream=True,
-    ),
-    TableSpec("snapshots", "world_id", "snapshot_id"),
-)  # fmt: skip
-"""The tables, in the order the service's environment names them."""
-
-
-def key_attributes(spec: TableSpec) -> list[tuple[str, str]]:
-    """Every attribute a key of the table or of an index uses, with its type, once each."""
-    names = [spec.hash_key, spec.range_key]
-    for index in spec.indexes:
-        names += [index.hash_key, index.range_key]
-    unique = dict.fromkeys(n for n in names if n)
-    return [(name, spec.types.get(name, "S")) for name in unique]
 
 
 @dataclass(frozen=True)
@@ -137,8 +73,8 @@ class AgentWorldData(pulumi.ComponentResource):
     """The agent world's storage, all encrypted with one customer-managed key.
 
     Creates a KMS key with rotation whose policy also lets CloudWatch Logs of this account
-    use it (the stack's log groups); the six tables of :data:`TABLES` - on-demand, point-in-
-    time recovery, SSE with that key, deletion protection and ``protect`` in prod; the
+    use it (the stack's log groups); the six tables of the schema's ``TABLES`` - on-demand,
+    point-in-time recovery, SSE with that key, deletion protection and ``protect`` in prod; the
     snapshot archive bucket (moved to Glacier) and the static assets bucket; and, unless
     ``redis`` is off, a Redis replication group with in-transit and at-rest encryption
     (that key), its AUTH token generated into Secrets Manager (that key), one node in dev
@@ -151,7 +87,7 @@ class AgentWorldData(pulumi.ComponentResource):
 
     key: aws.kms.Key
     tables: dict[str, aws.dynamodb.Table]
-    """Table per logical name of :data:`TABLES`."""
+    """Table per ``stem`` of the schema's ``TABLES`` (``worlds``, ``memory-streams``...)."""
     snapshots: SecureBucket
     assets: SecureBucket
     redis: aws.elasticache.ReplicationGroup | None
@@ -217,13 +153,13 @@ class AgentWorldData(pulumi.ComponentResource):
 
         self.tables = {}
         for spec in TABLES:
-            self.tables[spec.logical] = aws.dynamodb.Table(
-                f"{name}-{spec.logical}",
-                name=f"{prefix}-{spec.logical}",
+            self.tables[spec.stem] = aws.dynamodb.Table(
+                f"{name}-{spec.stem}",
+                name=f"{prefix}-{spec.stem}",
                 billing_mode="PAY_PER_REQUEST",
                 hash_key=spec.hash_key,
                 range_key=spec.range_key,
-                attributes=[{"name": n, "type": t} for n, t in key_attributes(spec)],
+                attributes=[{"name": n, "type": t} for n, t in spec.attribute_types.items()],
                 global_secondary_indexes=[
                     {
                         "name": index.name,

@@ -31,6 +31,7 @@ from components.blocks.images import ServiceImage, ServiceImageArgs
 from components.blocks.load_balancer import PublicLoadBalancer
 from components.config.settings import AgentWorldSettings, Settings
 from components.lib import listener_rules, names, queue_scaling
+from components.lib.agent_world_schema import TABLES
 from components.lib.policies import Condition, Principal, Statement, allow, service_trust
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
@@ -108,14 +109,6 @@ def table_access(services: Sequence[str]) -> dict[str, list[str]]:
     return merged
 
 
-TABLE_ENV = {
-    "worlds": "WORLDS_TABLE",
-    "agents": "AGENTS_TABLE",
-    "memory-streams": "MEMORY_TABLE",
-    "world-objects": "OBJECTS_TABLE",
-    "events": "EVENTS_TABLE",
-    "snapshots": "SNAPSHOTS_TABLE",
-}
 # Access-log lines of the two stages. REST and WebSocket stages accept different
 # $context variables (a stage with one the other knows is refused: BadRequestException),
 # so each has its own; the fields they share keep one name. Checked by the preflight
@@ -332,7 +325,7 @@ class AgentWorldStack(pulumi.ComponentResource):
         )  # fmt: skip
 
         # --- the services -------------------------------------------------------------------
-        table_env = {TABLE_ENV[k]: t.name for k, t in self.data.tables.items()}
+        table_env = {spec.env: self.data.tables[spec.stem].name for spec in TABLES}
         self.services = {}
         self.target_groups: dict[str, aws.lb.TargetGroup] = {}
         for index, role in enumerate(self.deployed):

@@ -1,8 +1,12 @@
-"""The DynamoDB tables as data: keys, indexes and TTL, exactly as the infrastructure creates them.
+"""The DynamoDB tables as data: keys, indexes, TTL and stream - the one definition of them.
 
-The service's queries depend on these names and types, so they are fixed here once; the
-Pulumi component mirrors ``TABLES`` and a test compares the two. ``create_tables`` makes them
-(on-demand billing) for tests and local development against moto or DynamoDB Local.
+The service's queries depend on these names and types, so they are fixed here once, and
+everything else reads this module: the Pulumi component creates exactly ``TABLES``
+(``components/stacks/agent_world/data.py``, through ``components/lib/agent_world_schema.py``,
+which imports this file from the program), the physical-name list names them, and the tests
+of both check what was built against it. It stays pure Python (standard library only) so
+that both the image and the Pulumi program can import it. ``create_tables`` makes the tables
+(on-demand billing, TTL) for tests and local development against moto or DynamoDB Local.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ class Table:
     """One table: ``logical`` is the seed's name, ``env`` the variable holding the real name."""
 
     logical: str
+    stem: str
+    """The infrastructure's name for it, fixed for good: the component's child is
+    ``<component>-<stem>`` and the table's physical name ``<prefix>-<stem>``."""
     env: str
     hash_key: str
     range_key: str | None
@@ -32,6 +39,9 @@ class Table:
     """Every key attribute of the table and its indexes: ``S`` or ``N``."""
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None
+    stream: bool = False
+    """A stream of new images (consumers react to events). The infrastructure enables it;
+    ``create_tables`` leaves it off, since nothing in the service reads it."""
     access_patterns: tuple[str, ...] = field(default=(), compare=False)
 
     def key_attributes(self, index: str | None = None) -> frozenset[str]:
@@ -45,6 +55,7 @@ class Table:
 
 WORLDS = Table(
     logical="Worlds",
+    stem="worlds",
     env="WORLDS_TABLE",
     hash_key="world_id",
     range_key=None,
@@ -54,6 +65,7 @@ WORLDS = Table(
 )
 AGENTS = Table(
     logical="Agents",
+    stem="agents",
     env="AGENTS_TABLE",
     hash_key="agent_id",
     range_key=None,
@@ -63,6 +75,7 @@ AGENTS = Table(
 )
 MEMORY = Table(
     logical="MemoryStreams",
+    stem="memory-streams",
     env="MEMORY_TABLE",
     hash_key="agent_id",
     range_key="created_at",
@@ -76,6 +89,7 @@ MEMORY = Table(
 )
 OBJECTS = Table(
     logical="WorldObjects",
+    stem="world-objects",
     env="OBJECTS_TABLE",
     hash_key="world_id",
     range_key="object_id",
@@ -85,11 +99,13 @@ OBJECTS = Table(
 )
 EVENTS = Table(
     logical="Events",
+    stem="events",
     env="EVENTS_TABLE",
     hash_key="world_id",
     range_key="timestamp",
     attribute_types={"world_id": "S", "timestamp": "S", "agent_id": "S"},
     indexes=(Index("agent-index", "agent_id", "timestamp"),),
+    stream=True,
     access_patterns=(
         "a world's events, newest first, since a time",
         "agent-index: one agent's events, newest first (sparse: only events with an agent)",
@@ -97,6 +113,7 @@ EVENTS = Table(
 )
 SNAPSHOTS = Table(
     logical="Snapshots",
+    stem="snapshots",
     env="SNAPSHOTS_TABLE",
     hash_key="world_id",
     range_key="snapshot_id",

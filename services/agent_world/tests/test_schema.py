@@ -20,6 +20,18 @@ def test_the_tables_are_the_seeds_six_with_their_env_variables():
     ]
 
 
+def test_the_infrastructure_names_each_table_by_its_fixed_stem():
+    # The stems are in the tables' physical names and resource names: they never change.
+    assert [t.stem for t in schema.TABLES] == [
+        "worlds", "agents", "memory-streams", "world-objects", "events", "snapshots"
+    ]  # fmt: skip
+
+
+def test_only_the_events_table_streams_and_create_tables_leaves_the_stream_off():
+    assert [t.logical for t in schema.TABLES if t.stream] == ["Events"]
+    assert "StreamSpecification" not in schema.create_table_request(schema.EVENTS, "events")
+
+
 def test_keys_and_indexes_are_exactly_the_agreed_ones():
     summary = {
         t.logical: (

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.stacks.agent_world.data import TABLES, key_attributes
+from components.lib.agent_world_schema import TABLES
 
 TABLE = "aws:dynamodb/table:Table"
 EXPECTED = {
@@ -146,23 +146,30 @@ def test_the_key_lets_only_this_accounts_log_groups_use_it(dev):
     }
 
 
-def test_key_attributes_lists_each_key_once():
-    memory = next(t for t in TABLES if t.logical == "memory-streams")
-    assert key_attributes(memory) == [("agent_id", "S"), ("created_at", "S"), ("importance", "N")]
+def test_the_tables_created_are_the_ones_the_service_defines_and_queries(each_stack):
+    # given the service's own definition of its tables (agent_world.schema)
+    found = tables(each_stack)
+    assert list(found) == [spec.stem for spec in TABLES]
+    for spec in TABLES:
+        # then each registered table has exactly its keys, attribute types, indexes,
+        # TTL and stream
+        table = found[spec.stem].inputs
+        assert (table["hashKey"], table.get("rangeKey")) == (spec.hash_key, spec.range_key)
+        assert {a["name"]: a["type"] for a in table["attributes"]} == spec.attribute_types
+        assert [
+            (i["name"], i["hashKey"], i.get("rangeKey"), i["projectionType"])
+            for i in table.get("globalSecondaryIndexes", [])
+        ] == [(i.name, i.hash_key, i.range_key, "ALL") for i in spec.indexes], spec.stem
+        ttl = table.get("ttl")
+        assert (ttl["attributeName"] if ttl else None) == spec.ttl_attribute, spec.stem
+        assert bool(table.get("streamEnabled")) is spec.stream, spec.stem
 
 
-def test_the_tables_are_the_ones_the_service_queries():
-    """components mirrors services/agent_world's schema; the two must not drift."""
+def test_the_component_reads_the_same_schema_module_as_the_service():
+    # One module object, however it is imported: nothing to drift.
     from agent_world import schema
 
-    from components.stacks.agent_world.stack import TABLE_ENV
+    from components.lib import agent_world_schema
 
-    service = {table.env: table for table in schema.TABLES}
-    for spec in TABLES:
-        table = service[TABLE_ENV[spec.logical]]
-        assert (spec.hash_key, spec.range_key) == (table.hash_key, table.range_key), spec.logical
-        assert dict(key_attributes(spec)) == table.attribute_types, spec.logical
-        assert {(i.name, i.hash_key, i.range_key) for i in spec.indexes} == {
-            (i.name, i.hash_key, i.range_key) for i in table.indexes
-        }, spec.logical
-        assert spec.ttl_attribute == table.ttl_attribute, spec.logical
+    assert agent_world_schema.schema is schema
+    assert agent_world_schema.TABLES is schema.TABLES
