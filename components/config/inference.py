@@ -1,0 +1,231 @@
+"""The ``inference`` section: HTTP services behind one load balancer, on GPU instances or
+Fargate, and the checks that each service fits where it runs and is built from something.
+
+Read by ``components/stacks/inference.py``. Its paths on a load balancer the data platform
+shares, and the physical names its services derive, are checked in ``settings.py``, which
+sees every stack.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from components.config.fields import (
+    IMAGE_URI,
+    PROJECT,
+    fargate_size_error,
+    int_range,
+    matches,
+    setting,
+)
+from components.lib import instance_types
+
+if TYPE_CHECKING:
+    from components.config.settings import Settings
+
+
+def gpu_instance_type(value: str) -> str | None:
+    if instance_types.gpu_count(value) > 0:
+        return None
+    return (
+        f"a GPU instance type of the families {', '.join(instance_types.GPU_FAMILIES)}, "
+        f"such as g4dn.xlarge (got {value!r})"
+    )
+
+
+def alb_path_patterns(value: tuple[str, ...]) -> str | None:
+    # An ALB path-pattern condition takes at most 5 values of up to 128 characters.
+    if not 1 <= len(value) <= 5 or not all(
+        re.fullmatch(r"/[A-Za-z0-9_\-.$/~\"'@:+*?&]{0,127}", v) for v in value
+    ):
+        return "1-5 URL paths starting with '/', each at most 128 characters (* and ? allowed)"
+    return None
+
+
+SERVICE_NAME = matches(
+    r"[a-z][a-z0-9-]{1,19}", "2-20 lowercase letters, digits or '-', starting with a letter"
+)
+URL_PATH = matches(r"/[A-Za-z0-9_\-./]{0,127}", "a URL path starting with '/'")
+
+
+@dataclass(frozen=True)
+class InferenceServiceSettings:
+    """One HTTP service behind the inference load balancer."""
+
+    name: str = setting(
+        "",
+        "Service name: ECS service, log group /ecs/<env>/<name>, target group.",
+        SERVICE_NAME,
+        required=True,
+    )
+    source: str = setting(
+        "", "Directory under services/ its image is built from; empty: the name with - as _."
+    )
+    image: str = setting(
+        "", "Prebuilt image URI instead of a build; empty: build (or images.<source>)."
+    )
+    container_port: int = setting(8000, "Port the container listens on.", int_range(1, 65535))
+    health_path: str = setting("/health", "Path the load balancer health check requests.", URL_PATH)
+    path_patterns: tuple[str, ...] = setting(
+        (),
+        "Paths the load balancer routes to this service (ALB path patterns).",
+        alb_path_patterns,
+        required=True,
+    )
+    gpu: int = setting(
+        0,
+        "GPUs per task; 0 runs the service on Fargate, more on the GPU instances.",
+        int_range(0, 8),
+    )
+    cpu: int = setting(1024, "CPU units per task (1024 = 1 vCPU).", int_range(128, 196608))
+    memory: int = setting(2048, "Memory per task in MiB.", int_range(512, 2_000_000))
+    desired_count: int = setting(1, "Tasks at deployment.", int_range(0, 100))
+    min_count: int = setting(
+        1,
+        "Fewest tasks; 0 lets the service (and its GPU instances) scale to zero.",
+        int_range(0, 100),
+    )
+    max_count: int = setting(2, "Most tasks.", int_range(1, 100))
+    cpu_target: int = setting(70, "Average CPU % the service scales to hold.", int_range(1, 100))
+    memory_target: int = setting(
+        80, "Average memory % the service scales to hold.", int_range(1, 100)
+    )
+
+    def source_dir(self) -> str:
+        """The directory under ``services/`` the image is built from."""
+        return self.source or self.name.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """GPU inference: services behind one ALB, on g4dn instances or Fargate."""
+
+    instance_type: str = setting("g4dn.xlarge", "GPU instance type.", gpu_instance_type)
+    min_instances: int = setting(
+        0, "Fewest GPU instances; 0 lets them scale to zero.", int_range(0, 100)
+    )
+    max_instances: int = setting(2, "Most GPU instances.", int_range(1, 100))
+    spot_percentage: int = setting(
+        0, "Share of GPU instances and Fargate tasks on Spot, 0-100.", int_range(0, 100)
+    )
+    root_volume_gib: int = setting(
+        60,
+        "Encrypted gp3 root volume of each GPU instance (the GPU AMI needs 30+).",
+        int_range(30, 16384),
+    )
+    scale_in_idle_minutes: int = setting(
+        30,
+        "For a service with min_count 0: minutes without a request before it scales to zero.",
+        int_range(1, 1440),
+    )
+    access_logs: bool = setting(
+        True, "Load balancer access logs to an S3 bucket (kept log_retention_days)."
+    )
+    services: tuple[InferenceServiceSettings, ...] = setting(
+        (
+            InferenceServiceSettings(
+                name="vision-validator",
+                path_patterns=("/validate", "/validate/*", "/health"),
+                gpu=1,
+                cpu=2048,
+                memory=8192,
+                desired_count=1,
+                min_count=1,
+                max_count=2,
+            ),
+            InferenceServiceSettings(
+                name="ai-inference",
+                path_patterns=("/move", "/move/*"),
+                gpu=0,
+                cpu=512,
+                memory=1024,
+                desired_count=1,
+                min_count=1,
+                max_count=4,
+            ),
+        ),
+        "The services, a list of objects with the keys below.",
+    )
+
+
+def check_inference(s: Settings, problems: list[str], known_services: frozenset[str]) -> None:
+    """Rules between the inference keys, then each service's (:func:`check_services`)."""
+    i = s.inference
+    if i.max_instances < i.min_instances:
+        problems.append(
+            f"{PROJECT}:inference.max_instances: expected at least min_instances "
+            f"({i.min_instances})"
+        )
+    check_services(s, problems, known_services)
+
+
+def check_services(s: Settings, problems: list[str], known_services: frozenset[str]) -> None:
+    """Each service: a unique name and paths, a size that fits a GPU instance or Fargate,
+    counts in order, GPU tasks at min_count within max_instances, and an image to run."""
+    ns = f"{PROJECT}:inference."
+    i = s.inference
+    gpus = instance_types.gpu_count(i.instance_type)
+    cpu_cap, memory_cap = instance_types.task_capacity(i.instance_type)
+    if not i.services:
+        problems.append(f"{ns}services: expected at least one service")
+    seen_names: set[str] = set()
+    seen_paths: dict[str, str] = {}
+    gpu_tasks_at_min = 0
+    for n, svc in enumerate(i.services):
+        key = f"{ns}services[{n}]"
+        if not svc.name:  # already reported as required
+            continue
+        if svc.name in seen_names:
+            problems.append(f"{key}.name: expected a name no other service has (got {svc.name!r})")
+        seen_names.add(svc.name)
+        for pattern in svc.path_patterns:
+            if pattern in seen_paths:
+                problems.append(
+                    f"{key}.path_patterns: {pattern!r} is already routed to {seen_paths[pattern]}"
+                )
+            seen_paths.setdefault(pattern, svc.name)
+        if svc.gpu > gpus:
+            problems.append(
+                f"{key}.gpu: expected at most {gpus}, the GPUs of one {i.instance_type} "
+                f"(got {svc.gpu}); choose a larger inference.instance_type"
+            )
+        elif svc.gpu and (svc.cpu > cpu_cap or svc.memory > memory_cap):
+            problems.append(
+                f"{key}.memory: expected cpu at most {cpu_cap} and memory at most {memory_cap} "
+                f"MiB to fit on one {i.instance_type} (got cpu {svc.cpu}, memory {svc.memory})"
+            )
+        elif not svc.gpu and (accepted := fargate_size_error(svc.cpu, svc.memory)):
+            # No guard on a refused cpu here: a service's cpu is a range, not Fargate's
+            # choices, so a refused one leaves the default, which this still judges.
+            problems.append(
+                f"{key}.memory: expected a Fargate size for a service without GPU: "
+                f"{accepted} (got cpu {svc.cpu}, memory {svc.memory})"
+            )
+        if not svc.min_count <= svc.desired_count <= svc.max_count:
+            problems.append(
+                f"{key}.desired_count: expected min_count <= desired_count <= max_count "
+                f"(got {svc.min_count}, {svc.desired_count}, {svc.max_count})"
+            )
+        if svc.gpu and svc.gpu <= gpus:
+            gpu_tasks_at_min += svc.min_count * svc.gpu
+            if gpu_tasks_at_min > gpus * i.max_instances:
+                problems.append(
+                    f"{key}.min_count: expected the GPU services' min_count tasks to fit on "
+                    f"inference.max_instances ({i.max_instances}) {i.instance_type} with {gpus} "
+                    f"GPU(s) each: {gpus * i.max_instances} GPUs, these need {gpu_tasks_at_min} "
+                    f"(got min_count {svc.min_count}); raise max_instances or lower min_count"
+                )
+        if svc.image and not IMAGE_URI.fullmatch(svc.image):
+            problems.append(f"{key}.image: expected an image URI or empty (got {svc.image!r})")
+        elif (
+            not svc.image
+            and svc.source_dir() not in s.images
+            and svc.source_dir() not in known_services
+        ):
+            problems.append(
+                f"{key}.source: expected a directory under services/ with a Dockerfile "
+                f"(got {svc.source_dir()!r}; known: {', '.join(sorted(known_services))}), "
+                "or an image URI in image"
+            )
