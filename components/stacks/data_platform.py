@@ -169,12 +169,46 @@ class DataPlatformStack(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         d = args.data_platform
         tags = dict(args.common.tags)
-        prefix = args.common.name_prefix
-        identity = aws.get_caller_identity_output()
-        partition = aws.get_partition_output().partition
-        account = identity.account_id
 
-        # --- load balancer: own, or shared with the inference stack ---------------------
+        self._load_balancer(name, args, tags, child)
+        self._buckets(name, args, tags, child)
+        # Rules are separate resources: the groups reference each other.
+        self.db_security_group = self._security_group(
+            name, args, "db", "MLflow database: PostgreSQL from its clients only"
+        )
+        self.mlflow_security_group = self._security_group(
+            name,
+            args,
+            "mlflow",
+            "MLflow tasks: the load balancer on 5000; HTTPS and PostgreSQL out",
+        )
+        self._database(name, args, tags, child)
+        self._secrets(name, args, child)
+        capacity = self._images_logs_cluster(name, args, tags, child)
+        self._roles(name, args, tags, child)
+        self._mlflow(name, args, capacity, child)
+        self.api_service = None
+        self.api_endpoint = None
+        clients = [self.mlflow_security_group]
+        if d.api:
+            clients.append(self._api(name, args, capacity, child))
+        self._database_clients(name, clients, child)
+        self._alarms(name, args, child)
+
+        self.register_outputs(
+            {
+                "mlflow_endpoint": self.mlflow_endpoint,
+                "db_endpoint": self.db_endpoint,
+                "artifacts_bucket": self.artifacts.bucket_name,
+                "pipeline_bucket": self.pipeline_data.bucket_name,
+            }
+        )
+
+    # --- the parts, in the order they are created -------------------------------------------
+
+    def _load_balancer(self, name, args: DataPlatformArgs, tags, child) -> None:
+        """The load balancer: its own, or the inference stack's when shared."""
+        prefix = args.common.name_prefix
         if args.load_balancer is not None:
             self.load_balancer = args.load_balancer
         else:
@@ -195,7 +229,11 @@ class DataPlatformStack(pulumi.ComponentResource):
                 opts=child,
             )
 
-        # --- buckets ------------------------------------------------------------------
+    def _buckets(self, name, args: DataPlatformArgs, tags, child) -> None:
+        """The MLflow artifacts and the pipeline data buckets, both to Standard-IA."""
+        d = args.data_platform
+        prefix = args.common.name_prefix
+
         def to_ia(prefix_filter: str) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
             return aws.s3.BucketLifecycleConfigurationRuleArgs(
                 id="to-standard-ia",
@@ -225,22 +263,25 @@ class DataPlatformStack(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- security groups (rules are separate resources: they reference each other) ---
-        def group(role: str, description: str) -> aws.ec2.SecurityGroup:
-            return aws.ec2.SecurityGroup(
-                f"{name}-{role}-sg",
-                vpc_id=args.vpc_id,
-                description=description,
-                tags={**tags, "Name": f"{prefix}-{role}"},
-                opts=child,
-            )
-
-        self.db_security_group = group("db", "MLflow database: PostgreSQL from its clients only")
-        self.mlflow_security_group = group(
-            "mlflow", "MLflow tasks: the load balancer on 5000; HTTPS and PostgreSQL out"
+    def _security_group(
+        self, name, args: DataPlatformArgs, role: str, description: str
+    ) -> aws.ec2.SecurityGroup:
+        """An empty group of ``role``; its rules are separate resources."""
+        return aws.ec2.SecurityGroup(
+            f"{name}-{role}-sg",
+            vpc_id=args.vpc_id,
+            description=description,
+            tags={**args.common.tags, "Name": f"{args.common.name_prefix}-{role}"},
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        # --- the database -----------------------------------------------------------------
+    def _database(self, name, args: DataPlatformArgs, tags, child) -> None:
+        """The KMS key, subnet group and database (RDS or Aurora), its secret and endpoint."""
+        d = args.data_platform
+        prefix = args.common.name_prefix
+        identity = aws.get_caller_identity_output()
+        partition = aws.get_partition_output().partition
+        account = identity.account_id
         self.db_key = aws.kms.Key(
             f"{name}-db-key",
             description=f"{prefix} MLflow database storage",
@@ -273,7 +314,9 @@ class DataPlatformStack(pulumi.ComponentResource):
         self.db_secret_arn = self.database.master_user_secrets.apply(lambda s: s[0].secret_arn)
         self.db_endpoint = pulumi.Output.concat(self.db_host, ":", str(DB_PORT))
 
-        # --- generated secrets --------------------------------------------------------------
+    def _secrets(self, name, args: DataPlatformArgs, child) -> None:
+        """The generated admin password, Flask secret key and (with the API) API secret key."""
+        d = args.data_platform
         self.admin_password_secret = self._generated_secret(
             name, "mlflow-admin-password", "MLflow admin password (basic auth)", args, child
         )
@@ -287,7 +330,10 @@ class DataPlatformStack(pulumi.ComponentResource):
                 name, "api-secret-key", "Hokusai API secret key", args, child
             )
 
-        # --- images, logs, cluster ----------------------------------------------------------
+    def _images_logs_cluster(self, name, args: DataPlatformArgs, tags, child):
+        """The MLflow image, the log groups and the cluster; returns its capacity providers."""
+        d = args.data_platform
+        prefix = args.common.name_prefix
         self.mlflow_image = ServiceImage(
             f"{name}-mlflow-image", args.common.image_args(MLFLOW_SERVICE), opts=child
         )
@@ -311,8 +357,11 @@ class DataPlatformStack(pulumi.ComponentResource):
             name, f"{prefix}-data", d.spot_percentage, tags, child
         )
         self._strategy = queue_scaling.capacity_strategy(d.spot_percentage)
+        return capacity
 
-        # --- IAM ------------------------------------------------------------------------
+    def _roles(self, name, args: DataPlatformArgs, tags, child) -> None:
+        """The execution role and the MLflow task role (artifacts only)."""
+        prefix = args.common.name_prefix
         trust = ecs_tasks_trust(args.common.region)
         secrets = [self.db_secret_arn, self.admin_password_secret.arn, self.flask_key_secret.arn]
         pull = [self.mlflow_image.repository.arn]
@@ -366,7 +415,10 @@ class DataPlatformStack(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- MLflow ---------------------------------------------------------------------
+    def _mlflow(self, name, args: DataPlatformArgs, capacity, child) -> None:
+        """The MLflow task and service at ``/mlflow`` of the load balancer."""
+        d = args.data_platform
+        prefix = args.common.name_prefix
         self._rule(f"{name}-mlflow", self.mlflow_security_group, MLFLOW_PORT, child)
         allowed_hosts = pulumi.Output.all(
             self.load_balancer.load_balancer.dns_name, *d.allowed_hosts
@@ -428,57 +480,56 @@ class DataPlatformStack(pulumi.ComponentResource):
         )
         self.mlflow_endpoint = self.load_balancer.url.apply(lambda u: f"{u}{MLFLOW_PREFIX}/")
 
-        # --- optional Hokusai API -----------------------------------------------------------
-        self.api_service = None
-        self.api_endpoint = None
-        clients = [self.mlflow_security_group]
-        if self.api_key_secret is not None and self.api_logs is not None:
-            api_sg = group("api", "Hokusai API tasks: the load balancer on 8000; HTTPS out")
-            clients.append(api_sg)
-            self._rule(f"{name}-api", api_sg, API_PORT, child)
-            api_container = {
-                "name": "api",
-                "image": d.api_image,
-                "essential": True,
-                "user": f"{WORKER_UID}:{WORKER_UID}",
-                "readonlyRootFilesystem": True,
-                "privileged": False,
-                "portMappings": [
-                    {"containerPort": API_PORT, "hostPort": API_PORT, "protocol": "tcp"}
-                ],
-                "mountPoints": [
-                    {"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}
-                ],
-                "environment": [
-                    {"name": "MLFLOW_TRACKING_URI", "value": self.mlflow_endpoint},
-                    {"name": "PIPELINE_BUCKET", "value": self.pipeline_data.bucket_name},
-                    {"name": "AWS_REGION", "value": args.common.region},
-                ],
-                "secrets": [{"name": "API_SECRET_KEY", "valueFrom": self.api_key_secret.arn}],
-                "stopTimeout": 30,
-                "linuxParameters": {"initProcessEnabled": True},
-                "logConfiguration": awslogs(self.api_logs, args.common.region, "api"),
-            }
-            _, self.api_service = self._fargate_service(
-                f"{name}-api",
-                args,
-                family=f"{prefix}-hokusai-api",
-                container=api_container,
-                cpu=API_CPU,
-                memory=API_MEMORY,
-                task_role_arn=None,
-                security_group=api_sg,
-                port=API_PORT,
-                health_path="/health",
-                path_patterns=[API_PREFIX, f"{API_PREFIX}/*"],
-                priority=API_RULE_PRIORITY,
-                desired_count=1,
-                capacity=capacity,
-                child=child,
-            )
-            self.api_endpoint = self.load_balancer.url.apply(lambda u: f"{u}{API_PREFIX}")
+    def _api(self, name, args: DataPlatformArgs, capacity, child) -> aws.ec2.SecurityGroup:
+        """The Hokusai API at ``/api``; returns its security group (a database client)."""
+        assert self.api_key_secret is not None and self.api_logs is not None  # d.api is on
+        d = args.data_platform
+        prefix = args.common.name_prefix
+        api_sg = self._security_group(
+            name, args, "api", "Hokusai API tasks: the load balancer on 8000; HTTPS out"
+        )
+        self._rule(f"{name}-api", api_sg, API_PORT, child)
+        api_container = {
+            "name": "api",
+            "image": d.api_image,
+            "essential": True,
+            "user": f"{WORKER_UID}:{WORKER_UID}",
+            "readonlyRootFilesystem": True,
+            "privileged": False,
+            "portMappings": [{"containerPort": API_PORT, "hostPort": API_PORT, "protocol": "tcp"}],
+            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+            "environment": [
+                {"name": "MLFLOW_TRACKING_URI", "value": self.mlflow_endpoint},
+                {"name": "PIPELINE_BUCKET", "value": self.pipeline_data.bucket_name},
+                {"name": "AWS_REGION", "value": args.common.region},
+            ],
+            "secrets": [{"name": "API_SECRET_KEY", "valueFrom": self.api_key_secret.arn}],
+            "stopTimeout": 30,
+            "linuxParameters": {"initProcessEnabled": True},
+            "logConfiguration": awslogs(self.api_logs, args.common.region, "api"),
+        }
+        _, self.api_service = self._fargate_service(
+            f"{name}-api",
+            args,
+            family=f"{prefix}-hokusai-api",
+            container=api_container,
+            cpu=API_CPU,
+            memory=API_MEMORY,
+            task_role_arn=None,
+            security_group=api_sg,
+            port=API_PORT,
+            health_path="/health",
+            path_patterns=[API_PREFIX, f"{API_PREFIX}/*"],
+            priority=API_RULE_PRIORITY,
+            desired_count=1,
+            capacity=capacity,
+            child=child,
+        )
+        self.api_endpoint = self.load_balancer.url.apply(lambda u: f"{u}{API_PREFIX}")
+        return api_sg
 
-        # PostgreSQL from the tasks that use it, and nothing else.
+    def _database_clients(self, name, clients: list[aws.ec2.SecurityGroup], child) -> None:
+        """PostgreSQL from the tasks that use it, and nothing else."""
         for client in clients:
             role = "mlflow" if client is self.mlflow_security_group else "api"
             security_groups.ingress_from(
@@ -497,17 +548,6 @@ class DataPlatformStack(pulumi.ComponentResource):
                 description="To the MLflow database",
                 opts=child,
             )
-
-        self._alarms(name, args, child)
-
-        self.register_outputs(
-            {
-                "mlflow_endpoint": self.mlflow_endpoint,
-                "db_endpoint": self.db_endpoint,
-                "artifacts_bucket": self.artifacts.bucket_name,
-                "pipeline_bucket": self.pipeline_data.bucket_name,
-            }
-        )
 
     # --- the database: an RDS instance, or Aurora Serverless v2 -----------------------------
 
