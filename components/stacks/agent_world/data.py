@@ -10,8 +10,8 @@ deletion protection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -28,14 +28,17 @@ from components.lib.policies import (
     account_administers_key,
 )
 from components.parts import security_groups
+from components.stacks.common import StackCommon
 
 
 @dataclass(frozen=True)
 class AgentWorldDataArgs:
     """Inputs of :class:`AgentWorldData`."""
 
-    name_prefix: str
-    """Prefix of physical names. Required."""
+    common: StackCommon
+    """Name prefix, tags, and deletion protection (tables' deletion protection and
+    ``protect``, buckets kept, the Redis token's recovery window, Redis snapshots kept
+    7 days and changes deferred to the maintenance window). Required."""
     private_subnet_ids: pulumi.Input[Sequence[str]]
     """Subnets of the cache (never public). Required."""
     vpc_id: pulumi.Input[str]
@@ -46,26 +49,20 @@ class AgentWorldDataArgs:
     """ElastiCache node type. Default ``cache.t4g.small``."""
     redis_multi_az: bool = True
     """A replica in another AZ with automatic failover. Default true."""
-    deletion_protection: bool = True
-    """Deletion protection and ``protect`` on tables and buckets (prod). Default true."""
     snapshot_glacier_days: int = 30
     """Days before archived snapshots move to Glacier Flexible Retrieval. Default 30."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags on every taggable child. Default none."""
 
     @classmethod
     def from_settings(cls, settings: Settings, network) -> AgentWorldDataArgs:
         a = settings.agent_world
         return cls(
-            name_prefix=settings.prefix(),
+            common=StackCommon.from_settings(settings, "agent_world"),
             private_subnet_ids=network.private_subnet_ids,
             vpc_id=network.vpc_id,
             redis=a.redis,
             redis_node_type=a.redis_node_type,
             redis_multi_az=a.redis_multi_az,
-            deletion_protection=settings.deletion_protection,
             snapshot_glacier_days=a.snapshot_glacier_days,
-            tags=settings.base_tags("agent_world"),
         )
 
 
@@ -101,9 +98,9 @@ class AgentWorldData(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         self._name = name
         child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.deletion_protection)
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        keep = pulumi.ResourceOptions(parent=self, protect=args.common.deletion_protection)
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         identity = aws.get_caller_identity_output()
         partition = aws.get_partition_output().partition
         region = aws.get_region_output().region
@@ -171,7 +168,7 @@ class AgentWorldData(pulumi.ComponentResource):
                 ],
                 point_in_time_recovery={"enabled": True},
                 server_side_encryption={"enabled": True, "kms_key_arn": self.key.arn},
-                deletion_protection_enabled=args.deletion_protection,
+                deletion_protection_enabled=args.common.deletion_protection,
                 ttl=(
                     {"attribute_name": spec.ttl_attribute, "enabled": True}
                     if spec.ttl_attribute
@@ -187,7 +184,7 @@ class AgentWorldData(pulumi.ComponentResource):
             f"{name}-snapshots",
             SecureBucketArgs(
                 bucket_prefix=f"{prefix}-world-snapshots-",
-                retain=args.deletion_protection,
+                retain=args.common.deletion_protection,
                 lifecycle_rules=[
                     aws.s3.BucketLifecycleConfigurationRuleArgs(
                         id="archive-to-glacier",
@@ -207,7 +204,7 @@ class AgentWorldData(pulumi.ComponentResource):
             f"{name}-assets",
             SecureBucketArgs(
                 bucket_prefix=f"{prefix}-world-assets-",
-                retain=args.deletion_protection,
+                retain=args.common.deletion_protection,
                 sse_algorithm="AES256",
                 # The policy names the CloudFront distribution, created after the bucket.
                 defer_policy=True,
@@ -225,8 +222,8 @@ class AgentWorldData(pulumi.ComponentResource):
         )
 
     def _redis(self, name: str, args: AgentWorldDataArgs, child) -> None:
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         self.redis_security_group = aws.ec2.SecurityGroup(
             f"{name}-redis-sg",
             vpc_id=args.vpc_id,
@@ -248,7 +245,7 @@ class AgentWorldData(pulumi.ComponentResource):
             name=f"{prefix}/agent-world/redis-auth-token",
             description="AUTH token of the agent world Redis",
             kms_key_id=self.key.arn,
-            recovery_window_in_days=7 if args.deletion_protection else 0,
+            recovery_window_in_days=args.common.secret_recovery_days,
             tags=tags,
             opts=child,
         )
@@ -277,8 +274,8 @@ class AgentWorldData(pulumi.ComponentResource):
             transit_encryption_enabled=True,
             auth_token=token.result,
             auto_minor_version_upgrade=True,
-            snapshot_retention_limit=7 if args.deletion_protection else 1,
-            apply_immediately=not args.deletion_protection,
+            snapshot_retention_limit=7 if args.common.deletion_protection else 1,
+            apply_immediately=not args.common.deletion_protection,
             tags=tags,
             opts=child,
         )

@@ -20,14 +20,14 @@ How API Gateway reaches the private services, one of two paths:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.blocks.images import ServiceImage, ServiceImageArgs
+from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer
 from components.config.settings import AgentWorldSettings, Settings
 from components.lib import listener_rules, names, queue_scaling
@@ -36,6 +36,7 @@ from components.lib.policies import Condition, Principal, Statement, allow, serv
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.stacks.agent_world.data import AgentWorldData, AgentWorldDataArgs
+from components.stacks.common import StackCommon
 
 SERVICE_DIR = "agent_world"
 CONTAINER_PORT = 8000
@@ -138,12 +139,11 @@ WEBSOCKET_ACCESS_LOG_FORMAT = {
 class AgentWorldArgs:
     """Inputs of :class:`AgentWorldStack`."""
 
-    name_prefix: str
-    """Prefix of physical names. Required."""
-    environment: str
-    """Environment name; log groups are ``/ecs/<env>/agent-world/<service>``. Required."""
-    region: str
-    """AWS region. Required."""
+    common: StackCommon
+    """Name prefix, environment (log groups ``/ecs/<env>/agent-world/<service>``), region,
+    tags, log retention (every log group), deletion protection (the NLB, the API key's
+    recovery window, CloudFront's standard logs, images kept on destroy) and the prebuilt
+    image of ``services/agent_world``. Required."""
     vpc_id: pulumi.Input[str]
     """The VPC. Required."""
     private_subnet_ids: pulumi.Input[Sequence[str]]
@@ -158,27 +158,17 @@ class AgentWorldArgs:
     """The storage component's inputs. Required."""
     agent_world: AgentWorldSettings = field(default_factory=AgentWorldSettings)
     """Sizes, scaling, throttling, models. Default: the settings' defaults."""
-    prebuilt_image: str | None = None
-    """Prebuilt image URI of ``services/agent_world``. Default: build it."""
     alarm_topic_arn: pulumi.Input[str] | None = None
     """SNS topic of the alarms. Default: alarms without actions."""
     load_balancer: PublicLoadBalancer | None = None
     """A shared ALB to reach the services through (VPC link v2). Default: an internal NLB."""
-    log_retention_days: int = 365
-    """Retention of every log group. Default 365."""
-    deletion_protection: bool = True
-    """Keep images on destroy and protect stateful storage. Default true."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags on every taggable child. Default none."""
 
     @classmethod
     def from_settings(
         cls, settings: Settings, network, alarm_topic_arn=None, load_balancer=None
     ) -> AgentWorldArgs:
         return cls(
-            name_prefix=settings.prefix(),
-            environment=settings.environment,
-            region=settings.region,
+            common=StackCommon.from_settings(settings, "agent_world"),
             vpc_id=network.vpc_id,
             private_subnet_ids=network.private_subnet_ids,
             workload_subnet_ids=network.workload_subnet_ids,
@@ -186,12 +176,8 @@ class AgentWorldArgs:
             vpc_cidr=network.vpc_cidr,
             data=AgentWorldDataArgs.from_settings(settings, network),
             agent_world=settings.agent_world,
-            prebuilt_image=settings.images.get(SERVICE_DIR),
             alarm_topic_arn=alarm_topic_arn,
             load_balancer=load_balancer,
-            log_retention_days=settings.log_retention_days,
-            deletion_protection=settings.deletion_protection,
-            tags=settings.base_tags("agent_world"),
         )
 
 
@@ -229,8 +215,8 @@ class AgentWorldStack(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         a = args.agent_world
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         self.shared = args.load_balancer is not None
         self.deployed: tuple[Role, ...] = (ALL,) if a.single_service else ROLES
         # The deployed service that answers each role's routes.
@@ -242,17 +228,7 @@ class AgentWorldStack(pulumi.ComponentResource):
         self.cluster, capacity = fargate_cluster(
             name, f"{prefix}-agent-world", a.spot_percentage, tags, child
         )
-        self.image = ServiceImage(
-            f"{name}-image",
-            ServiceImageArgs(
-                service=SERVICE_DIR,
-                repository_name=names.repository(prefix, SERVICE_DIR),
-                prebuilt_uri=args.prebuilt_image,
-                force_delete=not args.deletion_protection,
-                tags=tags,
-            ),
-            opts=child,
-        )
+        self.image = ServiceImage(f"{name}-image", args.common.image_args(SERVICE_DIR), opts=child)
 
         self.tasks_security_group = aws.ec2.SecurityGroup(
             f"{name}-tasks-sg",
@@ -290,12 +266,12 @@ class AgentWorldStack(pulumi.ComponentResource):
         self.data.allow_redis_from("tasks", self.tasks_security_group)
 
         # --- IAM --------------------------------------------------------------------------
-        trust = ecs_tasks_trust(args.region)
+        trust = ecs_tasks_trust(args.common.region)
         self.log_groups = {
             role.name: aws.cloudwatch.LogGroup(
                 f"{name}-{role.name}-logs",
-                name=f"/ecs/{args.environment}/agent-world/{role.name}",
-                retention_in_days=args.log_retention_days,
+                name=f"/ecs/{args.common.environment}/agent-world/{role.name}",
+                retention_in_days=args.common.log_retention_days,
                 kms_key_id=key_arn,
                 tags=tags,
                 opts=child,
@@ -348,8 +324,8 @@ class AgentWorldStack(pulumi.ComponentResource):
 
     def _nlb_path(self, name, args: AgentWorldArgs, child) -> aws.ec2.SecurityGroup:
         """The internal NLB and its VPC link (v1); returns the NLB's security group."""
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         nlb_security_group = aws.ec2.SecurityGroup(
             f"{name}-nlb-sg",
             vpc_id=args.vpc_id,
@@ -367,7 +343,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             # The VPC link's PrivateLink traffic skips the (empty) inbound rules: the only way in.
             enforce_security_group_inbound_rules_on_private_link_traffic="off",
             enable_cross_zone_load_balancing=True,
-            enable_deletion_protection=args.deletion_protection,
+            enable_deletion_protection=args.common.deletion_protection,
             tags=tags,
             opts=child,
         )
@@ -383,8 +359,8 @@ class AgentWorldStack(pulumi.ComponentResource):
 
     def _shared_alb_path(self, name, args: AgentWorldArgs, child) -> aws.ec2.SecurityGroup:
         """A VPC link v2 to the shared ALB; returns the ALB's security group."""
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         alb = args.load_balancer
         assert alb is not None
         port = alb.listener.port
@@ -448,7 +424,7 @@ class AgentWorldStack(pulumi.ComponentResource):
                         Condition(
                             test="StringEquals",
                             variable="kms:ViaService",
-                            values=[f"dynamodb.{args.region}.amazonaws.com"],
+                            values=[f"dynamodb.{args.common.region}.amazonaws.com"],
                         )
                     ],
                 )
@@ -466,7 +442,7 @@ class AgentWorldStack(pulumi.ComponentResource):
                 allow(
                     ["bedrock:InvokeModel"],
                     [
-                        f"arn:aws:bedrock:{args.region}::foundation-model/{model}"
+                        f"arn:aws:bedrock:{args.common.region}::foundation-model/{model}"
                         for model in args.agent_world.bedrock_model_ids
                     ],
                     sid="InvokeTheConfiguredModels",
@@ -487,8 +463,8 @@ class AgentWorldStack(pulumi.ComponentResource):
         self, name, role: Role, index: int, args: AgentWorldArgs, trust, table_env, capacity, child
     ):
         a = args.agent_world
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         base = f"{name}-{role.name}"
         # Physical names: per role, or the stack's own for the one service of them all.
         physical = names.agent_world_physical(prefix, role.name)
@@ -513,7 +489,7 @@ class AgentWorldStack(pulumi.ComponentResource):
         environment = {
             "SERVICE_ROLE": role.name,
             "PORT": str(CONTAINER_PORT),
-            "AWS_REGION": args.region,
+            "AWS_REGION": args.common.region,
             "SNAPSHOT_BUCKET": self.data.snapshots.bucket_name,
             "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
             **table_env,
@@ -551,7 +527,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             **({"secrets": secrets} if secrets else {}),
             "stopTimeout": 30,
             "linuxParameters": {"initProcessEnabled": True},
-            "logConfiguration": awslogs(self.log_groups[role.name], args.region, "app"),
+            "logConfiguration": awslogs(self.log_groups[role.name], args.common.region, "app"),
         }
         xray = {
             "name": "xray-daemon",
@@ -562,7 +538,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             "user": "1337",
             "readonlyRootFilesystem": True,
             "portMappings": [{"containerPort": 2000, "hostPort": 2000, "protocol": "udp"}],
-            "logConfiguration": awslogs(self.log_groups[role.name], args.region, "xray"),
+            "logConfiguration": awslogs(self.log_groups[role.name], args.common.region, "xray"),
         }
         task_definition = aws.ecs.TaskDefinition(
             f"{base}-task",
@@ -669,8 +645,8 @@ class AgentWorldStack(pulumi.ComponentResource):
 
     def _apis(self, name, args: AgentWorldArgs, child) -> None:
         a = args.agent_world
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         key_arn = self.data.key.arn
 
         # API Gateway writes access logs through one account-wide role (per region).
@@ -704,7 +680,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             return aws.cloudwatch.LogGroup(
                 f"{name}-{role}-access-logs",
                 name=f"/aws/apigateway/{prefix}-agent-world-{role}",
-                retention_in_days=args.log_retention_days,
+                retention_in_days=args.common.log_retention_days,
                 kms_key_id=key_arn,
                 tags=tags,
                 opts=child,
@@ -820,7 +796,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             name=f"{prefix}/agent-world/api-key",
             description="API key of the agent world APIs (x-api-key)",
             kms_key_id=key_arn,
-            recovery_window_in_days=7 if args.deletion_protection else 0,
+            recovery_window_in_days=args.common.secret_recovery_days,
             tags=tags,
             opts=child,
         )
@@ -979,8 +955,8 @@ class AgentWorldStack(pulumi.ComponentResource):
     def _cdn(self, name, args: AgentWorldArgs, child) -> None:
         """CloudFront: the assets bucket (origin access control) and ``/api/*`` to the REST API."""
         a = args.agent_world
-        tags = dict(args.tags)
-        prefix = args.name_prefix
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         assets = self.data.assets
         oac = aws.cloudfront.OriginAccessControl(
             f"{name}-assets-oac",
@@ -992,7 +968,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             opts=child,
         )
         api_domain = self.rest_api.id.apply(
-            lambda i: f"{i}.execute-api.{args.region}.amazonaws.com"
+            lambda i: f"{i}.execute-api.{args.common.region}.amazonaws.com"
         )
         if a.domain_names:
             certificate = {
@@ -1072,12 +1048,12 @@ class AgentWorldStack(pulumi.ComponentResource):
             ]
         )  # fmt: skip
         self.cdn_domain = self.distribution.domain_name
-        if args.deletion_protection:
+        if args.common.deletion_protection:
             # Standard logging (v2) of the distribution to a log group (prod).
             logs = aws.cloudwatch.LogGroup(
                 f"{name}-cdn-logs",
                 name=f"/aws/cloudfront/{prefix}-agent-world",
-                retention_in_days=args.log_retention_days,
+                retention_in_days=args.common.log_retention_days,
                 kms_key_id=self.data.key.arn,
                 tags=tags,
                 opts=child,
@@ -1103,9 +1079,9 @@ class AgentWorldStack(pulumi.ComponentResource):
             )
 
     def _observability(self, name, args: AgentWorldArgs, child) -> None:
-        prefix = args.name_prefix
-        tags = dict(args.tags)
-        region = args.region
+        prefix = args.common.name_prefix
+        tags = dict(args.common.tags)
+        region = args.common.region
         actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
         api_name = self.rest_api.name
         cluster = self.cluster.name

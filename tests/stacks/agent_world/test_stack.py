@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
+from components.stacks.agent_world import AgentWorldArgs, AgentWorldDataArgs
 from components.stacks.agent_world.stack import ROLES, TABLE_ACCESS, table_access
+from components.stacks.common import StackCommon
 from offline.mocks import ACCOUNT_ID, SECRET_PLACEHOLDER
 from offline.runner import ProgramError
 
@@ -473,3 +476,30 @@ def test_outputs(dev_program):
     assert set(out["agent_world_table_names"]) == {
         "worlds", "agents", "memory-streams", "world-objects", "events", "snapshots",
     }  # fmt: skip
+
+
+# --- args ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args_class", [AgentWorldArgs, AgentWorldDataArgs])
+def test_the_args_take_the_shared_fields_from_common_only(args_class):
+    fields = {f.name for f in dataclasses.fields(args_class)}
+    shared = {f.name for f in dataclasses.fields(StackCommon)}
+    assert "common" in fields
+    assert not (shared | {"prebuilt_image"}) & fields
+    assert args_class.__dataclass_params__.frozen
+
+
+def test_the_stack_and_its_data_share_one_common_value(dev_program):
+    from components.config import settings as s
+
+    settings = s.parse(dev_program.config, "dev")
+
+    class Network:
+        vpc_id = private_subnet_ids = workload_subnet_ids = None
+        workloads_need_public_ip = False
+        vpc_cidr = "10.20.0.0/16"
+
+    args = AgentWorldArgs.from_settings(settings, Network())
+    assert args.common == args.data.common == StackCommon.from_settings(settings, "agent_world")
+    assert args.common.prebuilt_image("agent_world") is None
