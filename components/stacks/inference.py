@@ -138,8 +138,43 @@ class InferenceStack(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         i = args.inference
         tags = dict(args.common.tags)
-        prefix = args.common.name_prefix
 
+        self._load_balancer(name, args, tags, child)
+        capacity = self._cluster(name, args, tags, child)
+        self._api_key(name, args, tags, child)
+        images, log_groups = self._images_and_execution_role(name, args, tags, child)
+
+        self.services = {}
+        self.target_groups: dict[str, aws.lb.TargetGroup] = {}
+        for index, svc in enumerate(i.services):
+            self._service(
+                name, args, svc, index, images[svc.name], log_groups[svc.name], capacity, child
+            )
+
+        url = self.load_balancer.url
+        self.endpoints = {
+            output: url.apply(lambda u, p=path: f"{u}{p}")
+            for output, path in ENDPOINTS.items()
+            if any(routes(s, path) for s in i.services)
+        }
+        self.alb_url = url
+        self.health_check_url = url.apply(lambda u: f"{u}/health")
+
+        self.register_outputs(
+            {
+                "alb_url": self.alb_url,
+                "health_check_url": self.health_check_url,
+                **self.endpoints,
+                "cluster_name": self.cluster.name,
+            }
+        )
+
+    # --- the parts, in the order they are created -------------------------------------
+
+    def _load_balancer(self, name, args: InferenceArgs, tags, child) -> None:
+        """The public load balancer of every service."""
+        i = args.inference
+        prefix = args.common.name_prefix
         self.load_balancer = PublicLoadBalancer(
             f"{name}-lb",
             PublicLoadBalancerArgs(
@@ -156,8 +191,12 @@ class InferenceStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        alb_sg = self.load_balancer.security_group
 
+    def _cluster(self, name, args: InferenceArgs, tags, child) -> aws.ecs.ClusterCapacityProviders:
+        """The cluster, the GPU capacity when a service needs a GPU, and the capacity providers."""
+        i = args.inference
+        prefix = args.common.name_prefix
+        alb_sg = self.load_balancer.security_group
         self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             name=f"{prefix}-inference",
@@ -205,8 +244,11 @@ class InferenceStack(pulumi.ComponentResource):
             default_capacity_provider_strategies=queue_scaling.capacity_strategy(i.spot_percentage),
             opts=child,
         )
+        return capacity
 
-        # --- the API key ----------------------------------------------------------------
+    def _api_key(self, name, args: InferenceArgs, tags, child) -> None:
+        """The API key (generated unless configured) in Secrets Manager."""
+        prefix = args.common.name_prefix
         api_key = args.api_key
         if api_key is None:
             api_key = random.RandomPassword(
@@ -227,7 +269,10 @@ class InferenceStack(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- images and logs, then the one execution role -----------------------------
+    def _images_and_execution_role(self, name, args: InferenceArgs, tags, child):
+        """Each service's image and log group, and the one execution role of them all."""
+        i = args.inference
+        prefix = args.common.name_prefix
         images: dict[str, ServiceImage] = {}
         log_groups: dict[str, aws.cloudwatch.LogGroup] = {}
         pull_from: list[pulumi.Input[str]] = []
@@ -262,32 +307,7 @@ class InferenceStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
-
-        # --- the services ---------------------------------------------------------------
-        self.services = {}
-        self.target_groups: dict[str, aws.lb.TargetGroup] = {}
-        for index, svc in enumerate(i.services):
-            self._service(
-                name, args, svc, index, images[svc.name], log_groups[svc.name], capacity, child
-            )
-
-        url = self.load_balancer.url
-        self.endpoints = {
-            output: url.apply(lambda u, p=path: f"{u}{p}")
-            for output, path in ENDPOINTS.items()
-            if any(routes(s, path) for s in i.services)
-        }
-        self.alb_url = url
-        self.health_check_url = url.apply(lambda u: f"{u}/health")
-
-        self.register_outputs(
-            {
-                "alb_url": self.alb_url,
-                "health_check_url": self.health_check_url,
-                **self.endpoints,
-                "cluster_name": self.cluster.name,
-            }
-        )
+        return images, log_groups
 
     def _service(
         self,
@@ -305,8 +325,54 @@ class InferenceStack(pulumi.ComponentResource):
         prefix = args.common.name_prefix
         base = f"{name}-{svc.name}"
         on_gpu = svc.gpu > 0
-        alb_sg = self.load_balancer.security_group
 
+        target_group, rule = self._target(base, args, svc, index, child)
+        task_definition = self._task_definition(base, args, svc, image, log_group, child)
+        network, strategy = self._placement(base, args, svc, child)
+        service = aws.ecs.Service(
+            f"{base}-service",
+            name=f"{prefix}-{svc.name}",
+            cluster=self.cluster.arn,
+            task_definition=task_definition.arn,
+            desired_count=svc.desired_count,
+            capacity_provider_strategies=strategy,
+            network_configuration=network,
+            load_balancers=[
+                {
+                    "target_group_arn": target_group.arn,
+                    "container_name": svc.name,
+                    "container_port": svc.container_port,
+                }
+            ],
+            health_check_grace_period_seconds=120 if on_gpu else 30,
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            deployment_minimum_healthy_percent=minimum_healthy_percent(
+                svc.gpu,
+                svc.max_count,
+                instance_types.gpu_count(i.instance_type),
+                i.max_instances,
+            ),
+            deployment_maximum_percent=200,
+            ordered_placement_strategies=(
+                [{"type": "binpack", "field": "memory"}] if on_gpu else None
+            ),
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            enable_execute_command=False,
+            tags=tags,
+            # Autoscaling owns the desired count once deployed.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[capacity, rule], ignore_changes=["desiredCount"]
+            ),
+        )
+        self.services[svc.name] = service
+        self._scaling(base, args, svc, service, target_group, child)
+
+    def _target(self, base, args: InferenceArgs, svc: InferenceServiceSettings, index: int, child):
+        """The service's target group and its listener rule by path."""
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
+        on_gpu = svc.gpu > 0
         target_group = aws.lb.TargetGroup(
             f"{base}-tg",
             name=names.target_group(prefix, svc.name),
@@ -337,7 +403,15 @@ class InferenceStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        return target_group, rule
 
+    def _task_definition(
+        self, base, args: InferenceArgs, svc: InferenceServiceSettings, image, log_group, child
+    ) -> aws.ecs.TaskDefinition:
+        """The task definition: non-root, read-only root filesystem, GPUs on the GPU hosts."""
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
+        on_gpu = svc.gpu > 0
         container = {
             "name": svc.name,
             "image": image.repo_digest,
@@ -363,7 +437,7 @@ class InferenceStack(pulumi.ComponentResource):
         }
         if on_gpu:
             container["resourceRequirements"] = [{"type": "GPU", "value": str(svc.gpu)}]
-        task_definition = aws.ecs.TaskDefinition(
+        return aws.ecs.TaskDefinition(
             f"{base}-task",
             family=f"{prefix}-{svc.name}",
             requires_compatibilities=["EC2"] if on_gpu else ["FARGATE"],
@@ -378,6 +452,14 @@ class InferenceStack(pulumi.ComponentResource):
             opts=child,
         )
 
+    def _placement(self, base, args: InferenceArgs, svc: InferenceServiceSettings, child):
+        """Where the tasks run: the GPU capacity provider (bridge mode), or Fargate in an own
+        security group (awsvpc); returns the network configuration and the strategy."""
+        i = args.inference
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
+        on_gpu = svc.gpu > 0
+        alb_sg = self.load_balancer.security_group
         network = None
         if on_gpu:
             assert self.gpu_capacity is not None
@@ -420,45 +502,7 @@ class InferenceStack(pulumi.ComponentResource):
                 "assign_public_ip": args.assign_public_ip,
             }
             strategy = queue_scaling.capacity_strategy(i.spot_percentage)
-
-        service = aws.ecs.Service(
-            f"{base}-service",
-            name=f"{prefix}-{svc.name}",
-            cluster=self.cluster.arn,
-            task_definition=task_definition.arn,
-            desired_count=svc.desired_count,
-            capacity_provider_strategies=strategy,
-            network_configuration=network,
-            load_balancers=[
-                {
-                    "target_group_arn": target_group.arn,
-                    "container_name": svc.name,
-                    "container_port": svc.container_port,
-                }
-            ],
-            health_check_grace_period_seconds=120 if on_gpu else 30,
-            deployment_circuit_breaker={"enable": True, "rollback": True},
-            deployment_minimum_healthy_percent=minimum_healthy_percent(
-                svc.gpu,
-                svc.max_count,
-                instance_types.gpu_count(i.instance_type),
-                i.max_instances,
-            ),
-            deployment_maximum_percent=200,
-            ordered_placement_strategies=(
-                [{"type": "binpack", "field": "memory"}] if on_gpu else None
-            ),
-            propagate_tags="SERVICE",
-            enable_ecs_managed_tags=True,
-            enable_execute_command=False,
-            tags=tags,
-            # Autoscaling owns the desired count once deployed.
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[capacity, rule], ignore_changes=["desiredCount"]
-            ),
-        )
-        self.services[svc.name] = service
-        self._scaling(base, args, svc, service, target_group, child)
+        return network, strategy
 
     def _scaling(self, base, args: InferenceArgs, svc, service, target_group, child) -> None:
         tags = dict(args.common.tags)
@@ -488,9 +532,15 @@ class InferenceStack(pulumi.ComponentResource):
                 },
                 opts=child,
             )
-        if not scales_to_zero:
-            return
+        if scales_to_zero:
+            self._scale_from_zero(base, args, svc, service, target_group, target, child)
 
+    def _scale_from_zero(
+        self, base, args: InferenceArgs, svc, service, target_group, target, child
+    ):
+        """For ``min_count`` 0: start a task on the first request, stop after the idle window."""
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         lb_suffix = self.load_balancer.load_balancer.arn_suffix
         requests = {
             "id": "requests",
