@@ -91,8 +91,23 @@ class NetworkStack(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.common.tags)
-        layout = cidr_math.subnet_layout(args.cidr, args.az_count)
 
+        self._vpc(name, args, tags, child)
+        self._endpoints(name, args, tags, child)
+        self._flow_log(name, args, tags, child)
+        self._default_security_group(name, args, tags, child)
+
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+            }
+        )
+
+    def _vpc(self, name, args: NetworkArgs, tags, child) -> None:
+        """The awsx VPC: public and private subnets per AZ, NAT by the strategy."""
+        layout = cidr_math.subnet_layout(args.cidr, args.az_count)
         self.vpc = awsx.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=args.cidr,
@@ -123,6 +138,8 @@ class NetworkStack(pulumi.ComponentResource):
             self.public_subnet_ids if self.workloads_need_public_ip else self.private_subnet_ids
         )
 
+    def _endpoints(self, name, args: NetworkArgs, tags, child) -> None:
+        """The gateway endpoints, and the interface endpoints with their security group."""
         route_table_ids = self.vpc.route_tables.apply(
             lambda tables: pulumi.Output.all(*[t.id for t in tables])
         )
@@ -175,6 +192,8 @@ class NetworkStack(pulumi.ComponentResource):
                 for service in INTERFACE_ENDPOINT_SERVICES
             ]
 
+    def _flow_log(self, name, args: NetworkArgs, tags, child) -> None:
+        """The VPC flow log, its log group and the role that may write to that group only."""
         self.flow_log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
             name=f"/vpc/{args.common.name_prefix}/flow-logs",
@@ -220,6 +239,8 @@ class NetworkStack(pulumi.ComponentResource):
             opts=child,
         )
 
+    def _default_security_group(self, name, args: NetworkArgs, tags, child) -> None:
+        """The VPC's default security group, with every rule removed."""
         # Adopting the default security group with no rules strips the allow-all rules AWS
         # puts on it.
         self.default_security_group = aws.ec2.DefaultSecurityGroup(
@@ -229,12 +250,4 @@ class NetworkStack(pulumi.ComponentResource):
             egress=[],
             tags={**tags, "Name": f"{args.common.name_prefix}-default-locked"},
             opts=child,
-        )
-
-        self.register_outputs(
-            {
-                "vpc_id": self.vpc_id,
-                "public_subnet_ids": self.public_subnet_ids,
-                "private_subnet_ids": self.private_subnet_ids,
-            }
         )
