@@ -102,11 +102,19 @@ class GpuCapacity(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
+
+        profile = self._instance_role(name, args, tags, child)
+        self._security_group(name, args, tags, child)
+        self._launch_template(name, args, profile, tags, child)
+        self._auto_scaling(name, args, tags, child)
+
+        self.register_outputs({"capacity_provider": self.capacity_provider.name})
+
+    def _instance_role(self, name, args: GpuCapacityArgs, tags, child) -> aws.iam.InstanceProfile:
+        """The instance role (what the ECS agent calls, on this cluster only) and its profile."""
         identity = aws.get_caller_identity_output()
         partition = aws.get_partition_output().partition
         account = identity.account_id
-
-        # --- IAM: what the ECS agent calls, on this cluster only ------------------------
         cluster_arn = pulumi.Output.concat(
             "arn:", partition, ":ecs:", args.region, ":", account, ":cluster/", args.cluster_name
         )
@@ -190,7 +198,10 @@ class GpuCapacity(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- network ------------------------------------------------------------------
+        return profile
+
+    def _security_group(self, name, args: GpuCapacityArgs, tags, child) -> None:
+        """The instances' group: the load balancer on the dynamic ports, HTTPS out."""
         low, high = DYNAMIC_PORTS
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
@@ -214,7 +225,8 @@ class GpuCapacity(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- launch template and Auto Scaling group -----------------------------------------
+    def _launch_template(self, name, args: GpuCapacityArgs, profile, tags, child) -> None:
+        """The launch template: ECS GPU AMI, IMDSv2 only, encrypted root volume."""
         ami = aws.ssm.get_parameter_output(name=GPU_AMI_PARAMETER)
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-launch-template",
@@ -257,6 +269,9 @@ class GpuCapacity(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+
+    def _auto_scaling(self, name, args: GpuCapacityArgs, tags, child) -> None:
+        """The Auto Scaling group (Spot by ``spot_percentage``) and its ECS capacity provider."""
         self.auto_scaling_group = aws.autoscaling.Group(
             f"{name}-asg",
             name_prefix=f"{args.name_prefix}-gpu-",
@@ -309,5 +324,3 @@ class GpuCapacity(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-
-        self.register_outputs({"capacity_provider": self.capacity_provider.name})
