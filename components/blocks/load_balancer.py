@@ -85,6 +85,34 @@ class PublicLoadBalancer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
 
+        self._security_group(name, args, tags, child)
+        self.access_log_bucket = None
+        access_logs = self._access_logs(name, args, tags, child) if args.access_logs else None
+        self.load_balancer = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            name=args.lb_name,
+            load_balancer_type="application",
+            internal=False,
+            subnets=args.subnet_ids,
+            security_groups=[self.security_group.id],
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=args.deletion_protection,
+            access_logs=access_logs,
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The bucket policy must exist before the ALB tests its log delivery.
+                depends_on=[self.access_log_bucket.policy] if self.access_log_bucket else [],
+            ),
+        )
+
+        scheme = self._listeners(name, args, tags, child)
+        self.url = self.load_balancer.dns_name.apply(lambda dns: f"{scheme}://{dns}")
+
+        self.register_outputs({"url": self.url})
+
+    def _security_group(self, name, args: PublicLoadBalancerArgs, tags, child) -> None:
+        """The group admitting the listener ports from the allowed ranges only."""
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc_id,
@@ -106,61 +134,46 @@ class PublicLoadBalancer(pulumi.ComponentResource):
                     opts=child,
                 )
 
-        self.access_log_bucket = None
-        access_logs = None
-        if args.access_logs:
-            elb_account = aws.elb.get_service_account_output()
-            self.access_log_bucket = SecureBucket(
-                f"{name}-logs",
-                SecureBucketArgs(
-                    bucket_prefix=f"{args.name_prefix}-alb-logs-",
-                    retain=args.deletion_protection,
-                    sse_algorithm="AES256",
-                    noncurrent_version_days=1,
-                    lifecycle_rules=[
-                        aws.s3.BucketLifecycleConfigurationRuleArgs(
-                            id="expire-access-logs",
-                            status="Enabled",
-                            filter={"prefix": f"{ACCESS_LOG_PREFIX}/"},
-                            expiration={"days": args.log_retention_days},
-                        )
-                    ],
-                    policy_statements=lambda arn: [
-                        Statement(
-                            sid="LoadBalancerLogDelivery",
-                            principals=[Principal(type="AWS", identifiers=[elb_account.arn])],
-                            actions=["s3:PutObject"],
-                            resources=[arn.apply(lambda a: f"{a}/{ACCESS_LOG_PREFIX}/AWSLogs/*")],
-                        )
-                    ],
-                    tags=tags,
-                ),
-                opts=child,
-            )
-            access_logs = aws.lb.LoadBalancerAccessLogsArgs(
-                bucket=self.access_log_bucket.bucket_name,
-                prefix=ACCESS_LOG_PREFIX,
-                enabled=True,
-            )
-
-        self.load_balancer = aws.lb.LoadBalancer(
-            f"{name}-alb",
-            name=args.lb_name,
-            load_balancer_type="application",
-            internal=False,
-            subnets=args.subnet_ids,
-            security_groups=[self.security_group.id],
-            drop_invalid_header_fields=True,
-            enable_deletion_protection=args.deletion_protection,
-            access_logs=access_logs,
-            tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                # The bucket policy must exist before the ALB tests its log delivery.
-                depends_on=[self.access_log_bucket.policy] if self.access_log_bucket else [],
+    def _access_logs(
+        self, name, args: PublicLoadBalancerArgs, tags, child
+    ) -> aws.lb.LoadBalancerAccessLogsArgs:
+        """The access log bucket (written by ELB's log delivery only) and the ALB's log settings."""
+        elb_account = aws.elb.get_service_account_output()
+        self.access_log_bucket = SecureBucket(
+            f"{name}-logs",
+            SecureBucketArgs(
+                bucket_prefix=f"{args.name_prefix}-alb-logs-",
+                retain=args.deletion_protection,
+                sse_algorithm="AES256",
+                noncurrent_version_days=1,
+                lifecycle_rules=[
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="expire-access-logs",
+                        status="Enabled",
+                        filter={"prefix": f"{ACCESS_LOG_PREFIX}/"},
+                        expiration={"days": args.log_retention_days},
+                    )
+                ],
+                policy_statements=lambda arn: [
+                    Statement(
+                        sid="LoadBalancerLogDelivery",
+                        principals=[Principal(type="AWS", identifiers=[elb_account.arn])],
+                        actions=["s3:PutObject"],
+                        resources=[arn.apply(lambda a: f"{a}/{ACCESS_LOG_PREFIX}/AWSLogs/*")],
+                    )
+                ],
+                tags=tags,
             ),
+            opts=child,
+        )
+        return aws.lb.LoadBalancerAccessLogsArgs(
+            bucket=self.access_log_bucket.bucket_name,
+            prefix=ACCESS_LOG_PREFIX,
+            enabled=True,
         )
 
+    def _listeners(self, name, args: PublicLoadBalancerArgs, tags, child) -> str:
+        """HTTPS with a redirect from HTTP, or HTTP alone (dev); returns the URL scheme."""
         if args.https:
             self.listener = aws.lb.Listener(
                 f"{name}-https",
@@ -199,6 +212,4 @@ class PublicLoadBalancer(pulumi.ComponentResource):
                 opts=child,
             )
             scheme = "http"
-        self.url = self.load_balancer.dns_name.apply(lambda dns: f"{scheme}://{dns}")
-
-        self.register_outputs({"url": self.url})
+        return scheme
