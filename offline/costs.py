@@ -77,142 +77,193 @@ def _alarm_metrics(alarm) -> int:
     return 1
 
 
-def estimate(run: ProgramRun, prices: dict[str, Any], usage: dict[str, float] | None = None):
-    """The :class:`Estimate` of ``run`` at ``prices``, with an optional usage profile."""
-    hourly, monthly = prices["hourly"], prices["monthly"]
-    hours = prices["hours_per_month"]
-    component = _component_of(run)
-    result = Estimate()
-    for name in set(component.values()):  # every component is listed, free ones at 0
-        result.idle.setdefault(name, 0.0)
+class _Pricer:
+    """Prices each resource of a run into an :class:`Estimate`, one method per type.
 
-    def add(resource, what: str, per_month: float) -> None:
-        result.add(component[resource.urn], what, per_month)
+    Also keeps what the usage profile is priced at: the hourly price of a CMA-ES worker and
+    of a GPU instance, and the Aurora Serverless v2 instances per component.
+    """
 
-    task_defs = {
-        r.outputs.get("arn"): r for r in run.of_type("aws:ecs/taskDefinition:TaskDefinition")
-    }
-    minimums = {
-        r.inputs.get("resourceId"): int(r.inputs.get("minCapacity", 0))
-        for r in run.of_type("aws:appautoscaling/target:Target")
-    }
-    templates = {r.id: r for r in run.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
+    def __init__(self, run: ProgramRun, prices: dict[str, Any]):
+        self.prices = prices
+        self.hourly, self.monthly = prices["hourly"], prices["monthly"]
+        self.hours = prices["hours_per_month"]
+        self.component = _component_of(run)
+        self.result = Estimate()
+        for name in set(self.component.values()):  # every component is listed, free ones at 0
+            self.result.idle.setdefault(name, 0.0)
+        self.task_defs = {
+            r.outputs.get("arn"): r for r in run.of_type("aws:ecs/taskDefinition:TaskDefinition")
+        }
+        self.minimums = {
+            r.inputs.get("resourceId"): int(r.inputs.get("minCapacity", 0))
+            for r in run.of_type("aws:appautoscaling/target:Target")
+        }
+        self.templates = {r.id: r for r in run.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
+        self.worker_hourly = 0.0
+        self.gpu_hourly = 0.0
+        self.aurora_min_acu: dict[str, float] = {}  # cluster id -> minimum ACU (registered first)
+        self.aurora_instances: dict[str, int] = defaultdict(int)  # component -> instances
+        self.by_type = {
+            "aws:lb/loadBalancer:LoadBalancer": self.load_balancer,
+            "awsx:ec2:Vpc": self.vpc,
+            "aws:ec2/vpcEndpoint:VpcEndpoint": self.vpc_endpoint,
+            "aws:ecs/service:Service": self.ecs_service,
+            "aws:autoscaling/group:Group": self.auto_scaling_group,
+            "aws:rds/instance:Instance": self.rds_instance,
+            "aws:rds/cluster:Cluster": self.rds_cluster,
+            "aws:rds/clusterInstance:ClusterInstance": self.rds_cluster_instance,
+            "aws:elasticache/replicationGroup:ReplicationGroup": self.replication_group,
+            "aws:kms/key:Key": lambda r: self.add(r, f"KMS key {r.name}", self.monthly["kms_key"]),
+            "aws:secretsmanager/secret:Secret": (
+                lambda r: self.add(r, f"secret {r.name}", self.monthly["secret"])
+            ),
+            "aws:cloudwatch/dashboard:Dashboard": (
+                lambda r: self.add(r, f"dashboard {r.name}", self.monthly["dashboard"])
+            ),
+            "aws:cloudwatch/metricAlarm:MetricAlarm": (
+                lambda r: self.add(
+                    r, f"alarm {r.name}", _alarm_metrics(r) * self.monthly["alarm_metric"]
+                )
+            ),
+            "aws:appautoscaling/policy:Policy": self.scaling_policy,
+        }
 
-    def fargate_hourly(task, spot_share: float) -> float:
+    def price(self, r) -> None:
+        handler = self.by_type.get(r.type)
+        if handler is not None:
+            handler(r)
+
+    def add(self, resource, what: str, per_month: float) -> None:
+        self.result.add(self.component[resource.urn], what, per_month)
+
+    def fargate_hourly(self, task, spot_share: float) -> float:
+        hourly = self.hourly
         vcpu, gb = int(task.inputs["cpu"]) / 1024, int(task.inputs["memory"]) / 1024
         on_demand = vcpu * hourly["fargate_vcpu"] + gb * hourly["fargate_gb"]
         return on_demand * (1 - spot_share * hourly["fargate_spot_discount"])
 
-    worker_hourly = 0.0
-    gpu_hourly = 0.0
-    aurora_min_acu: dict[str, float] = {}  # cluster id -> its minimum ACU (registered first)
-    aurora_instances: dict[str, int] = defaultdict(int)  # component -> serverless instances
-    for r in run.resources:
-        t = r.type
-        if t == "aws:lb/loadBalancer:LoadBalancer":
-            kind = "nlb" if r.inputs.get("loadBalancerType") == "network" else "alb"
-            add(r, f"{kind.upper()} {r.name}", hourly[kind] * hours)
-            if not r.inputs.get("internal"):
-                ips = len(r.inputs.get("subnets") or [])
-                add(r, f"{ips} public IPv4 of {r.name}", ips * hourly["public_ipv4"] * hours)
-        elif t == "awsx:ec2:Vpc":
-            azs = int(r.inputs.get("numberOfAvailabilityZones", 0))
-            strategy = (r.inputs.get("natGateways") or {}).get("strategy", "OnePerAz")
-            nats = {"None": 0, "Single": 1}.get(strategy, azs)
-            per_nat = (hourly["nat_gateway"] + hourly["public_ipv4"]) * hours
-            add(r, f"{nats} NAT gateways", nats * per_nat)
-        elif (
-            t == "aws:ec2/vpcEndpoint:VpcEndpoint"
-            and r.inputs.get("vpcEndpointType") == "Interface"
-        ):
-            azs = len(r.inputs.get("subnetIds") or [])
-            add(r, f"endpoint {r.name}", azs * hourly["interface_endpoint_per_az"] * hours)
-        elif t == "aws:ecs/service:Service":
-            task = task_defs.get(r.inputs.get("taskDefinition"))
-            if task is None or "FARGATE" not in task.inputs.get("requiresCompatibilities", []):
-                continue
-            cluster = str(r.inputs.get("cluster", "")).rsplit("/", 1)[-1]
-            resource_id = f"service/{cluster}/{r.inputs.get('name')}"
-            count = minimums.get(resource_id, int(r.inputs.get("desiredCount", 0)))
-            per_task = fargate_hourly(task, _spot_share(r.inputs.get("capacityProviderStrategies")))
-            add(r, f"{count} × task {r.name}", count * per_task * hours)
-            if "cmaes" in str(r.inputs.get("name", "")):
-                worker_hourly = per_task
-        elif t == "aws:autoscaling/group:Group":
-            mix = r.inputs.get("mixedInstancesPolicy") or {}
-            spec = (mix.get("launchTemplate") or {}).get("launchTemplateSpecification") or {}
-            template = templates.get(spec.get("launchTemplateId"))
-            instance = template.inputs.get("instanceType") if template else None
-            on_demand = hourly["ec2"].get(instance, 0.0)
-            od_share = (mix.get("instancesDistribution") or {}).get(
-                "onDemandPercentageAboveBaseCapacity", 100) / 100  # fmt: skip
-            per_instance = on_demand * (1 - (1 - od_share) * hourly["ec2_spot_discount"])
-            gpu_hourly = per_instance
-            count = int(r.inputs.get("minSize", 0))
-            add(r, f"{count} × {instance}", count * per_instance * hours)
-            if template:
-                gb = sum(int((m.get("ebs") or {}).get("volumeSize", 0))
-                         for m in template.inputs.get("blockDeviceMappings") or [])  # fmt: skip
-                add(r, f"{count} × {gb} GiB gp3 root", count * gb * monthly["ebs_gp3_gb"])
-        elif t == "aws:rds/instance:Instance":
-            copies = 2 if r.inputs.get("multiAz") else 1
-            cls = r.inputs.get("instanceClass")
-            add(r, f"RDS {cls} × {copies}", copies * hourly["rds"].get(cls, 0.0) * hours)
-            gb = int(r.inputs.get("allocatedStorage", 0))
-            add(r, f"RDS {gb} GiB gp3 × {copies}", copies * gb * monthly["rds_gp3_gb"])
-            if r.inputs.get("manageMasterUserPassword"):
-                add(r, "RDS-managed secret", monthly["secret"])
-        elif t == "aws:rds/cluster:Cluster":
-            scaling = r.inputs.get("serverlessv2ScalingConfiguration") or {}
-            aurora_min_acu[r.id] = float(scaling.get("minCapacity", 0))
-            if r.inputs.get("manageMasterUserPassword"):
-                add(r, "RDS-managed secret", monthly["secret"])
-        elif t == "aws:rds/clusterInstance:ClusterInstance":
-            if r.inputs.get("instanceClass") == "db.serverless":
-                acu = aurora_min_acu.get(r.inputs.get("clusterIdentifier"), 0.0)
-                aurora_instances[component[r.urn]] += 1
-                add(r, f"Aurora Serverless v2 at {acu:g} ACU",
-                    acu * hourly["aurora_serverless_acu"] * hours)  # fmt: skip
-        elif t == "aws:elasticache/replicationGroup:ReplicationGroup":
-            nodes = int(r.inputs.get("numCacheClusters", 1))
-            node = r.inputs.get("nodeType")
-            add(r, f"{nodes} × {node}", nodes * hourly["elasticache"].get(node, 0.0) * hours)
-        elif t == "aws:kms/key:Key":
-            add(r, f"KMS key {r.name}", monthly["kms_key"])
-        elif t == "aws:secretsmanager/secret:Secret":
-            add(r, f"secret {r.name}", monthly["secret"])
-        elif t == "aws:cloudwatch/dashboard:Dashboard":
-            add(r, f"dashboard {r.name}", monthly["dashboard"])
-        elif t == "aws:cloudwatch/metricAlarm:MetricAlarm":
-            add(r, f"alarm {r.name}", _alarm_metrics(r) * monthly["alarm_metric"])
-        elif t == "aws:appautoscaling/policy:Policy" and r.inputs.get("policyType") == (
-            "TargetTrackingScaling"
-        ):
-            config = r.inputs.get("targetTrackingScalingPolicyConfiguration") or {}
-            alarms = 1 if config.get("disableScaleIn") else 2
-            metrics = sum(1 for m in (config.get("customizedMetricSpecification") or {}).get(
-                "metrics", []) if m.get("metricStat")) or 1  # fmt: skip
-            add(r, f"tracking alarms of {r.name}", alarms * metrics * monthly["alarm_metric"])
+    def load_balancer(self, r) -> None:
+        hourly, hours = self.hourly, self.hours
+        kind = "nlb" if r.inputs.get("loadBalancerType") == "network" else "alb"
+        self.add(r, f"{kind.upper()} {r.name}", hourly[kind] * hours)
+        if not r.inputs.get("internal"):
+            ips = len(r.inputs.get("subnets") or [])
+            self.add(r, f"{ips} public IPv4 of {r.name}", ips * hourly["public_ipv4"] * hours)
 
-    if usage:
-        names = set(component.values())
+    def vpc(self, r) -> None:
+        azs = int(r.inputs.get("numberOfAvailabilityZones", 0))
+        strategy = (r.inputs.get("natGateways") or {}).get("strategy", "OnePerAz")
+        nats = {"None": 0, "Single": 1}.get(strategy, azs)
+        per_nat = (self.hourly["nat_gateway"] + self.hourly["public_ipv4"]) * self.hours
+        self.add(r, f"{nats} NAT gateways", nats * per_nat)
+
+    def vpc_endpoint(self, r) -> None:
+        if r.inputs.get("vpcEndpointType") != "Interface":
+            return  # gateway endpoints are free
+        azs = len(r.inputs.get("subnetIds") or [])
+        per_az = self.hourly["interface_endpoint_per_az"]
+        self.add(r, f"endpoint {r.name}", azs * per_az * self.hours)
+
+    def ecs_service(self, r) -> None:
+        task = self.task_defs.get(r.inputs.get("taskDefinition"))
+        if task is None or "FARGATE" not in task.inputs.get("requiresCompatibilities", []):
+            return  # EC2 tasks bill through their instances
+        cluster = str(r.inputs.get("cluster", "")).rsplit("/", 1)[-1]
+        resource_id = f"service/{cluster}/{r.inputs.get('name')}"
+        count = self.minimums.get(resource_id, int(r.inputs.get("desiredCount", 0)))
+        per_task = self.fargate_hourly(
+            task, _spot_share(r.inputs.get("capacityProviderStrategies"))
+        )
+        self.add(r, f"{count} × task {r.name}", count * per_task * self.hours)
+        if "cmaes" in str(r.inputs.get("name", "")):
+            self.worker_hourly = per_task
+
+    def auto_scaling_group(self, r) -> None:
+        hourly = self.hourly
+        mix = r.inputs.get("mixedInstancesPolicy") or {}
+        spec = (mix.get("launchTemplate") or {}).get("launchTemplateSpecification") or {}
+        template = self.templates.get(spec.get("launchTemplateId"))
+        instance = template.inputs.get("instanceType") if template else None
+        on_demand = hourly["ec2"].get(instance, 0.0)
+        od_share = (mix.get("instancesDistribution") or {}).get(
+            "onDemandPercentageAboveBaseCapacity", 100) / 100  # fmt: skip
+        per_instance = on_demand * (1 - (1 - od_share) * hourly["ec2_spot_discount"])
+        self.gpu_hourly = per_instance
+        count = int(r.inputs.get("minSize", 0))
+        self.add(r, f"{count} × {instance}", count * per_instance * self.hours)
+        if template:
+            gb = sum(int((m.get("ebs") or {}).get("volumeSize", 0))
+                     for m in template.inputs.get("blockDeviceMappings") or [])  # fmt: skip
+            self.add(r, f"{count} × {gb} GiB gp3 root", count * gb * self.monthly["ebs_gp3_gb"])
+
+    def rds_instance(self, r) -> None:
+        copies = 2 if r.inputs.get("multiAz") else 1
+        cls = r.inputs.get("instanceClass")
+        self.add(r, f"RDS {cls} × {copies}", copies * self.hourly["rds"].get(cls, 0.0) * self.hours)
+        gb = int(r.inputs.get("allocatedStorage", 0))
+        self.add(r, f"RDS {gb} GiB gp3 × {copies}", copies * gb * self.monthly["rds_gp3_gb"])
+        if r.inputs.get("manageMasterUserPassword"):
+            self.add(r, "RDS-managed secret", self.monthly["secret"])
+
+    def rds_cluster(self, r) -> None:
+        scaling = r.inputs.get("serverlessv2ScalingConfiguration") or {}
+        self.aurora_min_acu[r.id] = float(scaling.get("minCapacity", 0))
+        if r.inputs.get("manageMasterUserPassword"):
+            self.add(r, "RDS-managed secret", self.monthly["secret"])
+
+    def rds_cluster_instance(self, r) -> None:
+        if r.inputs.get("instanceClass") == "db.serverless":
+            acu = self.aurora_min_acu.get(r.inputs.get("clusterIdentifier"), 0.0)
+            self.aurora_instances[self.component[r.urn]] += 1
+            self.add(r, f"Aurora Serverless v2 at {acu:g} ACU",
+                     acu * self.hourly["aurora_serverless_acu"] * self.hours)  # fmt: skip
+
+    def replication_group(self, r) -> None:
+        nodes = int(r.inputs.get("numCacheClusters", 1))
+        node = r.inputs.get("nodeType")
+        per_node = self.hourly["elasticache"].get(node, 0.0)
+        self.add(r, f"{nodes} × {node}", nodes * per_node * self.hours)
+
+    def scaling_policy(self, r) -> None:
+        if r.inputs.get("policyType") != "TargetTrackingScaling":
+            return  # step policies use the alarms priced as alarms
+        config = r.inputs.get("targetTrackingScalingPolicyConfiguration") or {}
+        alarms = 1 if config.get("disableScaleIn") else 2
+        metrics = sum(1 for m in (config.get("customizedMetricSpecification") or {}).get(
+            "metrics", []) if m.get("metricStat")) or 1  # fmt: skip
+        self.add(r, f"tracking alarms of {r.name}", alarms * metrics * self.monthly["alarm_metric"])
+
+    def add_usage(self, usage: dict[str, float]) -> None:
+        """The usage profile's charges, per component that incurs them."""
+        result, hourly, monthly = self.result, self.hourly, self.monthly
+        names = set(self.component.values())
         if "inference" in names:
-            result.usage["inference"] += usage.get("gpu_hours", 0) * gpu_hourly
+            result.usage["inference"] += usage.get("gpu_hours", 0) * self.gpu_hourly
         if "training" in names:
-            result.usage["training"] += usage.get("worker_hours", 0) * worker_hourly
+            result.usage["training"] += usage.get("worker_hours", 0) * self.worker_hourly
         if "agent-world" in names:
             result.usage["agent-world"] += (
                 usage.get("api_million_requests", 0)
-                * prices["per_unit"]["rest_api_million_requests"]
+                * self.prices["per_unit"]["rest_api_million_requests"]
             )
         if "data-platform" in names:
             result.usage["data-platform"] += usage.get("gb_stored", 0) * monthly["s3_gb"]
-        for name, instances in aurora_instances.items():  # hours awake, and storage
+        for name, instances in self.aurora_instances.items():  # hours awake, and storage
             result.usage[name] += (
                 instances * usage.get("db_acu_hours", 0) * hourly["aurora_serverless_acu"]
                 + usage.get("db_gb", 0) * monthly["aurora_storage_gb"]
             )
-    return result
+
+
+def estimate(run: ProgramRun, prices: dict[str, Any], usage: dict[str, float] | None = None):
+    """The :class:`Estimate` of ``run`` at ``prices``, with an optional usage profile."""
+    pricer = _Pricer(run, prices)
+    for r in run.resources:
+        pricer.price(r)
+    if usage:
+        pricer.add_usage(usage)
+    return pricer.result
 
 
 def load_usage(path: Path = USAGE_FILE) -> dict[str, float]:
