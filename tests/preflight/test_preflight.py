@@ -94,7 +94,7 @@ def test_a_security_group_description_with_an_apostrophe_is_refused(dev_program)
 
 
 def test_the_websocket_stage_with_the_rest_log_format_is_refused(prod_program):
-    from components.stacks.agent_world.stack import REST_ACCESS_LOG_FORMAT
+    from components.stacks.agent_world.apis import REST_ACCESS_LOG_FORMAT
 
     resources = replaced(
         prod_program,
@@ -109,11 +109,9 @@ def test_the_websocket_stage_with_the_rest_log_format_is_refused(prod_program):
 
 
 def test_the_plan_fails_when_the_websocket_stage_reuses_the_rest_format(monkeypatch, capsys):
-    from components.stacks.agent_world import stack as agent_world
+    from components.stacks.agent_world import apis
 
-    monkeypatch.setattr(
-        agent_world, "WEBSOCKET_ACCESS_LOG_FORMAT", agent_world.REST_ACCESS_LOG_FORMAT
-    )
+    monkeypatch.setattr(apis, "WEBSOCKET_ACCESS_LOG_FORMAT", apis.REST_ACCESS_LOG_FORMAT)
     assert plan.main(["dev", "--out", "/tmp/preflight-test-build"]) == 1
     assert "$context.resourcePath" in capsys.readouterr().out
 

@@ -98,8 +98,19 @@ class AgentWorldData(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         self._name = name
         child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.common.deletion_protection)
-        tags = dict(args.common.tags)
+        self.key = self._key(name, args, child)
+        self.tables = self._tables(name, args)
+        self._buckets(name, args, child)
+        self.redis = self.redis_security_group = self.redis_auth_secret = None
+        if args.redis:
+            self._redis(name, args, child)
+
+        self.register_outputs(
+            {"table_names": {k: t.name for k, t in self.tables.items()}, "key_arn": self.key.arn}
+        )
+
+    def _key(self, name: str, args: AgentWorldDataArgs, child) -> aws.kms.Key:
+        """The stack's key (rotated), which CloudWatch Logs of this account may use too."""
         prefix = args.common.name_prefix
         identity = aws.get_caller_identity_output()
         partition = aws.get_partition_output().partition
@@ -107,7 +118,7 @@ class AgentWorldData(pulumi.ComponentResource):
         account = identity.account_id
         logs_service = pulumi.Output.concat("logs.", region, ".amazonaws.com")
 
-        self.key = aws.kms.Key(
+        key = aws.kms.Key(
             f"{name}-key",
             description=f"{prefix} agent world: tables, cache, secrets and logs",
             enable_key_rotation=True,
@@ -138,19 +149,24 @@ class AgentWorldData(pulumi.ComponentResource):
                     ),
                 ]
             ).json,
-            tags=tags,
+            tags=dict(args.common.tags),
             opts=child,
         )  # fmt: skip
         aws.kms.Alias(
             f"{name}-key-alias",
             name=f"alias/{prefix}-agent-world",
-            target_key_id=self.key.key_id,
+            target_key_id=key.key_id,
             opts=child,
         )
+        return key
 
-        self.tables = {}
+    def _tables(self, name: str, args: AgentWorldDataArgs) -> dict[str, aws.dynamodb.Table]:
+        """The schema's tables, by stem: on-demand, PITR, the key; protected in prod."""
+        keep = pulumi.ResourceOptions(parent=self, protect=args.common.deletion_protection)
+        prefix = args.common.name_prefix
+        tables = {}
         for spec in TABLES:
-            self.tables[spec.stem] = aws.dynamodb.Table(
+            tables[spec.stem] = aws.dynamodb.Table(
                 f"{name}-{spec.stem}",
                 name=f"{prefix}-{spec.stem}",
                 billing_mode="PAY_PER_REQUEST",
@@ -176,10 +192,15 @@ class AgentWorldData(pulumi.ComponentResource):
                 ),
                 stream_enabled=spec.stream,
                 stream_view_type="NEW_IMAGE" if spec.stream else None,
-                tags=tags,
+                tags=dict(args.common.tags),
                 opts=keep,
             )
+        return tables
 
+    def _buckets(self, name: str, args: AgentWorldDataArgs, child) -> None:
+        """The snapshot archive (to Glacier) and the static assets (SSE-S3)."""
+        tags = dict(args.common.tags)
+        prefix = args.common.name_prefix
         self.snapshots = SecureBucket(
             f"{name}-snapshots",
             SecureBucketArgs(
@@ -211,14 +232,6 @@ class AgentWorldData(pulumi.ComponentResource):
                 tags=tags,
             ),
             opts=child,
-        )
-
-        self.redis = self.redis_security_group = self.redis_auth_secret = None
-        if args.redis:
-            self._redis(name, args, child)
-
-        self.register_outputs(
-            {"table_names": {k: t.name for k, t in self.tables.items()}, "key_arn": self.key.arn}
         )
 
     def _redis(self, name: str, args: AgentWorldDataArgs, child) -> None:

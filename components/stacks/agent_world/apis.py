@@ -1,0 +1,395 @@
+"""The agent world's APIs: a REST API and a WebSocket API, one API key, one usage plan.
+
+The REST API routes ``/api/<service>/{proxy+}`` (behind the API key) through the private
+path to each role's service, with X-Ray tracing, JSON access logs and stage throttling;
+the WebSocket API sends ``$connect``, ``$disconnect`` and ``$default`` to agent-runtime -
+through the NLB, or, in shared-ALB mode (no VPC link v2 for WebSocket APIs), through the
+REST API with a bridge key of its own. Each function creates children of the stack
+(``parent=stack``) under the logical names they always had, so their URNs do not change.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.lib.policies import service_trust
+from components.stacks.agent_world import private_path
+from components.stacks.agent_world.roles import ROLES, STAGE
+
+if TYPE_CHECKING:
+    from components.stacks.agent_world.stack import AgentWorldArgs, AgentWorldStack
+
+BRIDGE_KEY_VARIABLE = "restApiKey"
+"""Shared-ALB mode: the WebSocket stage variable holding the bridge key."""
+
+# Access-log lines of the two stages. REST and WebSocket stages accept different
+# $context variables (a stage with one the other knows is refused: BadRequestException),
+# so each has its own; the fields they share keep one name. Checked by the preflight
+# (preflight/documented.py) against API Gateway's documented lists.
+_ACCESS_LOG_COMMON = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "caller": "$context.identity.caller",
+    "requestTime": "$context.requestTime",
+    "status": "$context.status",
+    "integrationStatus": "$context.integrationStatus",
+    "error": "$context.error.message",
+}
+REST_ACCESS_LOG_FORMAT = {
+    **_ACCESS_LOG_COMMON,
+    "routeOrPath": "$context.httpMethod $context.resourcePath",
+    "latency": "$context.responseLatency",
+}
+WEBSOCKET_ACCESS_LOG_FORMAT = {
+    **_ACCESS_LOG_COMMON,
+    "routeOrPath": "$context.routeKey",
+    "latency": "$context.integrationLatency",
+}
+
+
+def create_apis(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> None:
+    """Both APIs (``stack.rest_api``, ``stack.websocket_api``, their stages and URLs), the
+    API key (``stack.api_key_secret``) and the usage plan that holds both stages."""
+    account = _apigateway_account(stack, name, args)
+    _rest_api(stack, name, args, account)
+    api_key = _api_key(stack, name, args)
+    bridge = _websocket_api(stack, name, args, account)
+    _usage_plan(stack, name, args, {"usage-plan-key": api_key, "bridge-usage-plan-key": bridge})
+
+
+def _apigateway_account(
+    stack: AgentWorldStack, name: str, args: AgentWorldArgs
+) -> aws.apigateway.Account:
+    """API Gateway writes access logs through one account-wide role (per region)."""
+    child = pulumi.ResourceOptions(parent=stack)
+    logs_role = aws.iam.Role(
+        f"{name}-apigateway-logs-role",
+        name=f"{args.common.name_prefix}-apigateway-cloudwatch",
+        description="API Gateway writes the stages' access logs",
+        assume_role_policy=aws.iam.get_policy_document_output(
+            statements=[
+                service_trust(
+                    "apigateway.amazonaws.com", aws.get_caller_identity_output().account_id
+                )
+            ]
+        ).json,
+        tags=dict(args.common.tags),
+        opts=child,
+    )
+    attachment = aws.iam.RolePolicyAttachment(
+        f"{name}-apigateway-logs-policy",
+        role=logs_role.name,
+        policy_arn="arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+        opts=child,
+    )
+    return aws.apigateway.Account(
+        f"{name}-apigateway-account",
+        cloudwatch_role_arn=logs_role.arn,
+        opts=pulumi.ResourceOptions(parent=stack, depends_on=[attachment]),
+    )
+
+
+def _access_logs(
+    stack: AgentWorldStack, name: str, args: AgentWorldArgs, api: str
+) -> aws.cloudwatch.LogGroup:
+    """The access-log group of the ``api`` stage (``rest`` or ``websocket``)."""
+    return aws.cloudwatch.LogGroup(
+        f"{name}-{api}-access-logs",
+        name=f"/aws/apigateway/{args.common.name_prefix}-agent-world-{api}",
+        retention_in_days=args.common.log_retention_days,
+        kms_key_id=stack.data.key.arn,
+        tags=dict(args.common.tags),
+        opts=pulumi.ResourceOptions(parent=stack),
+    )
+
+
+def _rest_api(
+    stack: AgentWorldStack, name: str, args: AgentWorldArgs, account: aws.apigateway.Account
+) -> None:
+    """The REST API, its routes, stage (``stack.rest_stage``) and URL (``stack.rest_url``)."""
+    a = args.agent_world
+    child = pulumi.ResourceOptions(parent=stack)
+    stack.rest_api = aws.apigateway.RestApi(
+        f"{name}-rest-api",
+        name=f"{args.common.name_prefix}-agent-world",
+        description="Agent world REST API (API key)",
+        endpoint_configuration={"types": "REGIONAL"},
+        api_key_source="HEADER",
+        tags=dict(args.common.tags),
+        opts=child,
+    )
+    pieces = _rest_routes(stack, name, args)
+    deployment = aws.apigateway.Deployment(
+        f"{name}-rest-deployment",
+        rest_api=stack.rest_api.id,
+        description="Agent world routes",
+        # A new deployment whenever the routes change.
+        triggers={
+            "routes": ",".join(
+                f"{r.api_path}:{stack.serving[r.name].name}:{stack.serving[r.name].listener_port}"
+                for r in ROLES
+            ),
+            "path": "shared-alb" if stack.shared else "nlb",
+        },
+        opts=pulumi.ResourceOptions(parent=stack, depends_on=pieces),
+    )
+    rest_logs = _access_logs(stack, name, args, "rest")
+    stack.rest_stage = aws.apigateway.Stage(
+        f"{name}-rest-stage",
+        rest_api=stack.rest_api.id,
+        deployment=deployment.id,
+        stage_name=STAGE,
+        xray_tracing_enabled=True,
+        access_log_settings={
+            "destination_arn": rest_logs.arn,
+            "format": pulumi.Output.json_dumps(REST_ACCESS_LOG_FORMAT),
+        },
+        tags=dict(args.common.tags),
+        opts=pulumi.ResourceOptions(parent=stack, depends_on=[account]),
+    )
+    aws.apigateway.MethodSettings(
+        f"{name}-rest-throttling",
+        rest_api=stack.rest_api.id,
+        stage_name=stack.rest_stage.stage_name,
+        method_path="*/*",
+        settings={
+            "throttling_rate_limit": a.api_throttle_rate,
+            "throttling_burst_limit": a.api_throttle_burst,
+            "metrics_enabled": True,
+        },
+        opts=child,
+    )
+    stack.rest_url = stack.rest_stage.invoke_url
+
+
+def _rest_routes(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> list[pulumi.Resource]:
+    """``/api/<path>/{proxy+}`` per role, ANY method behind the key, to the serving service."""
+    child = pulumi.ResourceOptions(parent=stack)
+    api = stack.rest_api
+    api_root = aws.apigateway.Resource(
+        f"{name}-rest-api-root",
+        rest_api=api.id,
+        parent_id=api.root_resource_id,
+        path_part="api",
+        opts=child,
+    )
+    pieces: list[pulumi.Resource] = []
+    for role in ROLES:
+        base = f"{name}-rest-{role.api_path}"
+        prefix_resource = aws.apigateway.Resource(
+            base, rest_api=api.id, parent_id=api_root.id, path_part=role.api_path, opts=child
+        )
+        proxy = aws.apigateway.Resource(
+            f"{base}-proxy",
+            rest_api=api.id,
+            parent_id=prefix_resource.id,
+            path_part="{proxy+}",
+            opts=child,
+        )
+        method = aws.apigateway.Method(
+            f"{base}-method",
+            rest_api=api.id,
+            resource_id=proxy.id,
+            http_method="ANY",
+            # Through CloudFront the Host header changes, which breaks SigV4: callers
+            # present the API key (x-api-key), which CloudFront forwards.
+            authorization="NONE",
+            api_key_required=True,
+            request_parameters={"method.request.path.proxy": True},
+            opts=child,
+        )
+        integration = aws.apigateway.Integration(
+            f"{base}-integration",
+            rest_api=api.id,
+            resource_id=proxy.id,
+            http_method=method.http_method,
+            type="HTTP_PROXY",
+            integration_http_method="ANY",
+            connection_type="VPC_LINK",
+            connection_id=stack.vpc_link.id,
+            timeout_milliseconds=29000,
+            **private_path.rest_target(stack, stack.serving[role.name], args),
+            opts=child,
+        )
+        pieces += [prefix_resource, proxy, method, integration]
+    return pieces
+
+
+def _api_key(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> aws.apigateway.ApiKey:
+    """One API key for both APIs, generated into Secrets Manager (the stack's key)."""
+    child = pulumi.ResourceOptions(parent=stack)
+    prefix = args.common.name_prefix
+    tags = dict(args.common.tags)
+    key_value = random.RandomPassword(f"{name}-api-key-value", length=40, special=False,
+                                      opts=child)  # fmt: skip
+    stack.api_key_secret = aws.secretsmanager.Secret(
+        f"{name}-api-key-secret",
+        name=f"{prefix}/agent-world/api-key",
+        description="API key of the agent world APIs (x-api-key)",
+        kms_key_id=stack.data.key.arn,
+        recovery_window_in_days=args.common.secret_recovery_days,
+        tags=tags,
+        opts=child,
+    )
+    aws.secretsmanager.SecretVersion(
+        f"{name}-api-key-secret-value",
+        secret_id=stack.api_key_secret.id,
+        secret_string=key_value.result,
+        opts=child,
+    )
+    return aws.apigateway.ApiKey(
+        f"{name}-api-key",
+        name=f"{prefix}-agent-world",
+        value=key_value.result,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=stack, additional_secret_outputs=["value"]),
+    )
+
+
+def _websocket_api(
+    stack: AgentWorldStack, name: str, args: AgentWorldArgs, account: aws.apigateway.Account
+) -> aws.apigateway.ApiKey | None:
+    """The WebSocket API, its routes, stage (``stack.websocket_stage``) and URL; returns
+    the bridge key of shared-ALB mode (None through the NLB)."""
+    a = args.agent_world
+    tags = dict(args.common.tags)
+    stack.websocket_api = aws.apigatewayv2.Api(
+        f"{name}-websocket-api",
+        name=f"{args.common.name_prefix}-agent-world-ws",
+        description="Agent world WebSocket API",
+        protocol_type="WEBSOCKET",
+        route_selection_expression="$request.body.action",
+        api_key_selection_expression="$request.header.x-api-key",
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=stack),
+    )
+    bridge, stage_variables = _bridge_key(stack, name, args) if stack.shared else (None, None)
+    routes = _websocket_routes(stack, name)
+    ws_logs = _access_logs(stack, name, args, "websocket")
+    stack.websocket_stage = aws.apigatewayv2.Stage(
+        f"{name}-ws-stage",
+        api_id=stack.websocket_api.id,
+        name=STAGE,
+        auto_deploy=True,
+        access_log_settings={
+            "destination_arn": ws_logs.arn,
+            "format": pulumi.Output.json_dumps(WEBSOCKET_ACCESS_LOG_FORMAT),
+        },
+        default_route_settings={
+            "throttling_rate_limit": a.api_throttle_rate,
+            "throttling_burst_limit": a.api_throttle_burst,
+        },
+        stage_variables=stage_variables,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=stack, depends_on=[account, *routes]),
+    )
+    stack.websocket_url = stack.websocket_stage.invoke_url
+    return bridge
+
+
+def _bridge_key(
+    stack: AgentWorldStack, name: str, args: AgentWorldArgs
+) -> tuple[aws.apigateway.ApiKey, dict]:
+    """No VPC link v2 for WebSocket APIs: through the REST API, with a key of its own
+    (kept, secret, in the WebSocket stage's variables)."""
+    child = pulumi.ResourceOptions(parent=stack)
+    bridge_key = random.RandomPassword(f"{name}-bridge-key-value", length=40,
+                                       special=False, opts=child)  # fmt: skip
+    bridge = aws.apigateway.ApiKey(
+        f"{name}-bridge-key",
+        name=f"{args.common.name_prefix}-agent-world-websocket",
+        description="The WebSocket API's routes calling the REST API",
+        value=bridge_key.result,
+        tags=dict(args.common.tags),
+        opts=pulumi.ResourceOptions(parent=stack, additional_secret_outputs=["value"]),
+    )
+    return bridge, {BRIDGE_KEY_VARIABLE: pulumi.Output.secret(bridge_key.result)}
+
+
+def _websocket_routes(stack: AgentWorldStack, name: str) -> list[aws.apigatewayv2.Route]:
+    """``$connect``, ``$disconnect`` and ``$default``, each to agent-runtime's ``/ws/...``."""
+    child = pulumi.ResourceOptions(parent=stack)
+    routes = []
+    for route_key, path in (("$connect", "connect"), ("$disconnect", "disconnect"),
+                            ("$default", "message")):  # fmt: skip
+        slug = route_key.strip("$")
+        integration = aws.apigatewayv2.Integration(
+            f"{name}-ws-{slug}-integration",
+            api_id=stack.websocket_api.id,
+            integration_type="HTTP_PROXY",
+            integration_method="POST",
+            **_websocket_target(stack, path),
+            opts=child,
+        )
+        routes.append(
+            aws.apigatewayv2.Route(
+                f"{name}-ws-{slug}-route",
+                api_id=stack.websocket_api.id,
+                route_key=route_key,
+                # The key is checked once, when the connection opens.
+                api_key_required=route_key == "$connect",
+                authorization_type="NONE",
+                target=integration.id.apply(lambda i: f"integrations/{i}"),
+                opts=child,
+            )
+        )
+    return routes
+
+
+def _websocket_target(stack: AgentWorldStack, path: str) -> dict:
+    """Where a WebSocket route goes: agent-runtime's NLB port, or the REST API (bridge key)."""
+    parameters = {"integration.request.header.X-Connection-Id": "context.connectionId"}
+    if stack.shared:
+        return {
+            "integration_uri": stack.rest_url.apply(lambda u: f"{u}/api/runtime/ws/{path}"),
+            "request_parameters": {
+                **parameters,
+                "integration.request.header.x-api-key": f"stageVariables.{BRIDGE_KEY_VARIABLE}",
+            },
+        }
+    runtime = stack.serving["agent-runtime"]
+    return {
+        "connection_type": "VPC_LINK",
+        "connection_id": stack.vpc_link.id,
+        "integration_uri": stack.nlb.dns_name.apply(
+            lambda d: f"http://{d}:{runtime.listener_port}/ws/{path}"
+        ),
+        "request_parameters": parameters,
+    }
+
+
+def _usage_plan(
+    stack: AgentWorldStack,
+    name: str,
+    args: AgentWorldArgs,
+    keys: dict[str, aws.apigateway.ApiKey | None],
+) -> None:
+    """One usage plan for both APIs: the WebSocket API checks the key on $connect only
+    when its stage is in a plan that holds the key."""
+    a = args.agent_world
+    child = pulumi.ResourceOptions(parent=stack)
+    plan = aws.apigateway.UsagePlan(
+        f"{name}-usage-plan",
+        name=f"{args.common.name_prefix}-agent-world",
+        api_stages=[
+            {"api_id": stack.rest_api.id, "stage": stack.rest_stage.stage_name},
+            {"api_id": stack.websocket_api.id, "stage": stack.websocket_stage.name},
+        ],
+        throttle_settings={"rate_limit": a.api_throttle_rate,
+                           "burst_limit": a.api_throttle_burst},
+        tags=dict(args.common.tags),
+        opts=child,
+    )  # fmt: skip
+    for suffix, key in keys.items():
+        if key is not None:
+            aws.apigateway.UsagePlanKey(
+                f"{name}-{suffix}",
+                key_id=key.id,
+                key_type="API_KEY",
+                usage_plan_id=plan.id,
+                opts=child,
+            )
