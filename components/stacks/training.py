@@ -479,6 +479,7 @@ class TrainingStack(pulumi.ComponentResource):
         )
 
     def _scaling(self, name, args: TrainingArgs, concurrency: int, tags, child) -> None:
+        """The scaling target of the worker service and its three policies."""
         t = args.training
         self.scaling_target = ecs_scaling.service_target(
             f"{name}-scaling-target", self.cluster.name, self.service.name,
