@@ -1,4 +1,9 @@
-"""ServiceImage: an ECR repository and the container image built from ``services/<name>``."""
+"""ServiceImage: an ECR repository and the container image of ``services/<name>``.
+
+Every image is built from the context ``services/`` with its own Dockerfile, so it can copy
+the shared package in ``services/common``; ``services/<name>/Dockerfile.dockerignore`` keeps
+the other services out of the build and out of the tag (``components.lib.build_context``).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,9 @@ class ServiceImageArgs:
     repository_name: str
     """ECR repository name, e.g. ``mlplatform-dev/cmaes_worker``. Required."""
     context: Path | None = None
-    """Build context. Default ``services/<service>``."""
+    """Build context. Default ``services/`` (every service's, so each can copy ``common``)."""
+    dockerfile: Path | None = None
+    """The Dockerfile. Default ``<context>/<service>/Dockerfile``."""
     prebuilt_uri: str | None = None
     """Use this image instead of building one (no Docker needed). Default: build."""
     keep_images: int = 20
@@ -83,11 +90,13 @@ class ServiceImage(pulumi.ComponentResource):
     """A service's container image and the ECR repository that holds it.
 
     Creates an ECR repository (scan on push, IMMUTABLE tags, KMS encryption, lifecycle
-    policy) and, unless a prebuilt URI is given, a ``docker.Image`` built from the service
-    directory for ``linux/amd64`` and pushed with a short-lived ECR token. The tag is the
-    content hash of the build context, so an immutable tag is never pushed twice with
-    different content and an unchanged service is not rebuilt. Task definitions use
-    :attr:`repo_digest`, which pins the exact image.
+    policy) and, unless a prebuilt URI is given, a ``docker.Image`` built from ``services/``
+    with the service's Dockerfile for ``linux/amd64`` and pushed with a short-lived ECR token.
+    The tag is the content hash of what that build reads (the Dockerfile, its ignore file and
+    the files it lets in: the service's own and ``services/common``'s), so an immutable tag is
+    never pushed twice with different content, and a service whose files and shared code are
+    unchanged is not rebuilt. Task definitions use :attr:`repo_digest`, which pins the exact
+    image.
     """
 
     TYPE = "mlplatform:images:ServiceImage"
@@ -133,15 +142,16 @@ class ServiceImage(pulumi.ComponentResource):
             self.tag = None
             self.repo_digest = pulumi.Output.from_input(args.prebuilt_uri)
         else:
-            context = args.context or SERVICES_DIR / args.service
-            self.tag = context_digest(context)
+            context = args.context or SERVICES_DIR
+            dockerfile = args.dockerfile or context / args.service / "Dockerfile"
+            self.tag = context_digest(context, dockerfile)
             token = aws.ecr.get_authorization_token_output(registry_id=self.repository.registry_id)
             self.image = docker.Image(
                 f"{name}-image",
                 image_name=self.repository.repository_url.apply(lambda url: f"{url}:{self.tag}"),
                 build=docker.DockerBuildArgs(
                     context=str(context),
-                    dockerfile=str(context / "Dockerfile"),
+                    dockerfile=str(dockerfile),
                     platform=PLATFORM,
                 ),
                 registry=docker.RegistryArgs(

@@ -1,4 +1,5 @@
-"""ServiceImage: the ECR repository and the linux/amd64 image built from a service directory."""
+"""ServiceImage: the ECR repository and the linux/amd64 image built from services/ with the
+service's own Dockerfile."""
 
 from __future__ import annotations
 
@@ -17,19 +18,30 @@ URI = f"{ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/team/worker@sha256:" + "b" 
 
 
 @pytest.fixture
-def service_dir(tmp_path):
-    context = tmp_path / "worker"
-    context.mkdir()
-    (context / "Dockerfile").write_text("FROM python:3.12-slim\nCOPY app.py /app/\n")
-    (context / "app.py").write_text("print('work')\n")
-    return context
+def services(tmp_path):
+    """A services/ tree: the worker, another service and the shared package, the worker's
+    ignore file letting in only its own app and common."""
+    root = tmp_path / "services"
+    files = {
+        "worker/Dockerfile": "FROM python:3.12-slim\nCOPY common/lib/ worker/app.py /app/\n",
+        "worker/Dockerfile.dockerignore": "*\n!common/lib/\n!worker/app.py\n",
+        "worker/app.py": "print('work')\n",
+        "worker/tests/test_app.py": "def test(): pass\n",
+        "common/lib/shared.py": "SHARED = 1\n",
+        "other/Dockerfile": "FROM python:3.12-slim\nCOPY common/lib/ other/app.py /app/\n",
+        "other/app.py": "print('other')\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
 
 
-def build(run_inline, **kwargs):
+def build(run_inline, service="worker", **kwargs):
     captured = {}
 
     def program():
-        args = ServiceImageArgs(service="worker", repository_name="mlplatform-test/worker",
+        args = ServiceImageArgs(service=service, repository_name="mlplatform-test/worker",
                                 tags={"project": "mlplatform"}, **kwargs)  # fmt: skip
         image = ServiceImage("worker", args)
         captured["image"] = image
@@ -39,8 +51,8 @@ def build(run_inline, **kwargs):
     return run, captured["image"]
 
 
-def test_repository_scans_on_push_with_immutable_encrypted_tags(run_inline, service_dir):
-    run, _ = build(run_inline, context=service_dir)
+def test_repository_scans_on_push_with_immutable_encrypted_tags(run_inline, services):
+    run, _ = build(run_inline, context=services)
     repo = run.one(REPO)
     assert repo.inputs["name"] == "mlplatform-test/worker"
     assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
@@ -50,8 +62,8 @@ def test_repository_scans_on_push_with_immutable_encrypted_tags(run_inline, serv
     assert repo.inputs["tags"] == {"project": "mlplatform"}
 
 
-def test_lifecycle_policy_keeps_the_last_n_images(run_inline, service_dir):
-    run, _ = build(run_inline, context=service_dir, keep_images=7)
+def test_lifecycle_policy_keeps_the_last_n_images(run_inline, services):
+    run, _ = build(run_inline, context=services, keep_images=7)
     policy = json.loads(run.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"])
     rules = {r["selection"]["tagStatus"]: r for r in policy["rules"]}
     assert rules["any"]["selection"] == {
@@ -63,16 +75,27 @@ def test_lifecycle_policy_keeps_the_last_n_images(run_inline, service_dir):
     assert all(r["action"] == {"type": "expire"} for r in policy["rules"])
 
 
-def test_image_is_built_for_linux_amd64_from_the_service_directory(run_inline, service_dir):
-    run, _ = build(run_inline, context=service_dir)
+def test_image_is_built_for_linux_amd64_from_services_with_its_own_dockerfile(run_inline, services):
+    run, _ = build(run_inline, context=services)
     image = run.one(IMAGE)
     assert image.inputs["build"]["platform"] == "linux/amd64"
-    assert image.inputs["build"]["context"] == str(service_dir)
-    assert image.inputs["build"]["dockerfile"] == str(service_dir / "Dockerfile")
+    assert image.inputs["build"]["context"] == str(services)
+    assert image.inputs["build"]["dockerfile"] == str(services / "worker" / "Dockerfile")
 
 
-def test_image_is_pushed_with_ecr_credentials_kept_secret(run_inline, service_dir):
-    run, _ = build(run_inline, context=service_dir)
+def test_by_default_the_context_is_the_projects_services_directory(run_inline):
+    from components.config.settings import SERVICES_DIR
+
+    run, component = build(run_inline, service="cmaes_worker")
+    dockerfile = SERVICES_DIR / "cmaes_worker" / "Dockerfile"
+    build_args = run.one(IMAGE).inputs["build"]
+    assert build_args["context"] == str(SERVICES_DIR)
+    assert build_args["dockerfile"] == str(dockerfile)
+    assert component.tag == context_digest(SERVICES_DIR, dockerfile)
+
+
+def test_image_is_pushed_with_ecr_credentials_kept_secret(run_inline, services):
+    run, _ = build(run_inline, context=services)
     image, repo = run.one(IMAGE), run.one(REPO)
     registry = image.inputs["registry"]
     assert registry["server"] == repo.outputs["repositoryUrl"]
@@ -83,26 +106,42 @@ def test_image_is_pushed_with_ecr_credentials_kept_secret(run_inline, service_di
     assert image.inputs.get("skipPush") in (None, False)
 
 
-def test_image_tag_is_the_content_hash_of_the_build_context(run_inline, service_dir):
-    run, component = build(run_inline, context=service_dir)
-    tag = context_digest(service_dir)
+def test_image_tag_is_the_content_hash_of_what_the_build_reads(run_inline, services):
+    run, component = build(run_inline, context=services)
+    tag = context_digest(services, services / "worker" / "Dockerfile")
     assert component.tag == tag
     repo = run.one(REPO)
     assert run.one(IMAGE).inputs["imageName"] == f"{repo.outputs['repositoryUrl']}:{tag}"
-    (service_dir / "app.py").write_text("print('changed')\n")
-    rerun, _ = build(run_inline, context=service_dir)
+    (services / "worker" / "app.py").write_text("print('changed')\n")
+    rerun, _ = build(run_inline, context=services)
     assert rerun.one(IMAGE).inputs["imageName"] != run.one(IMAGE).inputs["imageName"]
 
 
-def test_repo_digest_pins_the_pushed_image(run_inline, service_dir):
-    run, _ = build(run_inline, context=service_dir)
+def test_the_tag_changes_with_the_shared_package(run_inline, services):
+    _, before = build(run_inline, context=services)
+    (services / "common" / "lib" / "shared.py").write_text("SHARED = 2\n")
+    _, after = build(run_inline, context=services)
+    assert after.tag != before.tag
+
+
+def test_the_tag_ignores_other_services_and_the_services_tests(run_inline, services):
+    _, before = build(run_inline, context=services)
+    (services / "other" / "app.py").write_text("print('other, changed')\n")
+    (services / "other" / "new.py").write_text("NEW = 1\n")
+    (services / "worker" / "tests" / "test_app.py").write_text("def test(): assert 1\n")
+    _, after = build(run_inline, context=services)
+    assert after.tag == before.tag
+
+
+def test_repo_digest_pins_the_pushed_image(run_inline, services):
+    run, _ = build(run_inline, context=services)
     digest = run.outputs["repo_digest"]
     repo_url = run.one(REPO).outputs["repositoryUrl"]
     assert digest.startswith(f"{repo_url}@sha256:") and len(digest.split("@sha256:")[1]) == 64
 
 
-def test_image_is_a_child_of_the_component(run_inline, service_dir):
-    run, _ = build(run_inline, context=service_dir)
+def test_image_is_a_child_of_the_component(run_inline, services):
+    run, _ = build(run_inline, context=services)
     component = run.one("mlplatform:images:ServiceImage")
     assert {r.name for r in run.children_of(component)} == {
         "worker-repo", "worker-lifecycle", "worker-image"

@@ -1,8 +1,11 @@
-"""Pure helpers: subnet arithmetic, the Fargate size table, GPU types, build-context hashes."""
+"""Pure helpers: subnet arithmetic, the Fargate size table, GPU types, build-context hashes
+(of tmp trees, and of the real services/ with each image's ignore file)."""
 
 from __future__ import annotations
 
 import ipaddress
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -97,6 +100,107 @@ def test_caches_and_dockerignored_files_do_not_change_the_digest(tmp_path):
 def test_digest_of_a_missing_context_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         context_digest(tmp_path / "nope")
+
+
+def test_digest_of_a_missing_dockerfile_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Dockerfile"):
+        context_digest(tmp_path, tmp_path / "svc" / "Dockerfile")
+
+
+def _tree(root, files):
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def _names(context, dockerfile):
+    return [p.relative_to(context).as_posix() for p in context_files(context, dockerfile)]
+
+
+def test_the_ignore_file_beside_the_dockerfile_wins_over_the_contexts(tmp_path):
+    context = _tree(tmp_path, {
+        ".dockerignore": "svc/\n",
+        "svc/Dockerfile": "FROM scratch\n",
+        "svc/Dockerfile.dockerignore": "other/\n",
+        "svc/app.py": "",
+        "other/app.py": "",
+    })  # fmt: skip
+    assert _names(context, context / "svc" / "Dockerfile") == [
+        ".dockerignore", "svc/Dockerfile", "svc/Dockerfile.dockerignore", "svc/app.py"
+    ]  # fmt: skip
+    (context / "svc" / "Dockerfile.dockerignore").unlink()
+    assert _names(context, context / "svc" / "Dockerfile") == [".dockerignore", "other/app.py"]
+
+
+def test_ignore_patterns_follow_dockers_rules(tmp_path):
+    # given an allow-list: everything out, two paths back in, caches out again below them
+    context = _tree(tmp_path, {
+        "svc/Dockerfile": "FROM scratch\n",
+        "svc/Dockerfile.dockerignore": "*\n!common/lib/\n!svc/pkg\n**/*.log\nsvc/pkg/?.tmp\n",
+        "common/lib/a.py": "", "common/lib/sub/b.py": "", "common/lib/sub/b.log": "",
+        "common/other.py": "",
+        "svc/pkg/c.py": "", "svc/pkg/x.tmp": "", "svc/pkg/xy.tmp": "", "svc/README.md": "",
+        "debug.log": "",
+    })  # fmt: skip
+    # then "*" holds one segment and excludes what lies below, "!" lets a directory's files
+    # back in, "**" spans segments (none included), "?" is one character, the last match wins
+    assert _names(context, context / "svc" / "Dockerfile") == [
+        "common/lib/a.py", "common/lib/sub/b.py", "svc/pkg/c.py", "svc/pkg/xy.tmp"
+    ]  # fmt: skip
+
+
+def test_the_digest_covers_the_dockerfile_and_ignore_file_even_when_they_are_ignored(tmp_path):
+    context = _tree(tmp_path, {
+        "svc/Dockerfile": "FROM scratch\n",
+        "svc/Dockerfile.dockerignore": "*\n!svc/app.py\n",
+        "svc/app.py": "",
+    })  # fmt: skip
+    dockerfile = context / "svc" / "Dockerfile"
+    first = context_digest(context, dockerfile)
+    (context / "svc" / "Dockerfile").write_text("FROM scratch\nUSER 1\n")
+    second = context_digest(context, dockerfile)
+    assert second != first
+    (context / "svc" / "Dockerfile.dockerignore").write_text("*\n!svc/app.py\n# note\n")
+    assert context_digest(context, dockerfile) != second
+
+
+SERVICES = Path(__file__).resolve().parents[2] / "services"
+IMAGES = sorted(p.parent.name for p in SERVICES.glob("*/Dockerfile"))
+
+
+@pytest.fixture
+def services_copy(tmp_path):
+    """The project's services/ tree (without caches), to change files in."""
+    copy = tmp_path / "services"
+    shutil.copytree(SERVICES, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return copy
+
+
+@pytest.mark.parametrize("service", IMAGES)
+def test_each_image_reads_only_its_own_files_and_the_shared_package(service):
+    dockerfile = SERVICES / service / "Dockerfile"
+    names = _names(SERVICES, dockerfile)
+    assert "common/service_common/logs.py" in names
+    assert f"{service}/requirements.txt" in names
+    assert all(n.startswith((f"{service}/", "common/service_common/")) for n in names), names
+    out = [n for n in names if "/tests/" in n or n.endswith(("/README.md", "aws_access.yaml"))]
+    # ai_inference's models/ is copied whole, its README (why it is empty) included
+    assert out in ([], ["ai_inference/models/README.md"]), out
+
+
+@pytest.mark.parametrize("service", IMAGES)
+def test_each_tag_follows_the_shared_package_and_not_the_other_services(services_copy, service):
+    dockerfile = services_copy / service / "Dockerfile"
+    before = context_digest(services_copy, dockerfile)
+    for other in IMAGES:
+        if other != service:
+            (services_copy / other / "requirements.txt").write_text("changed==1\n")
+    (services_copy / service / "tests" / "test_new.py").write_text("def test(): pass\n")
+    (services_copy / service / "README.md").write_text("changed\n")
+    assert context_digest(services_copy, dockerfile) == before
+    (services_copy / "common" / "service_common" / "logs.py").write_text("# changed\n")
+    assert context_digest(services_copy, dockerfile) != before
 
 
 # --- queue scaling ------------------------------------------------------------------

@@ -23,15 +23,19 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from service_common.middleware import BodySizeLimit, RequestLog
 
 from agent_world import agents, llm, schema, worlds
-from agent_world.middleware import BodySizeLimit, RequestLog, StripBasePath
+from agent_world.middleware import StripBasePath
 from agent_world.settings import Settings
 from agent_world.store import BadTokenError, ConflictError, NotFoundError
 
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/health"
+# The logger of the request lines (their "logger" field), as it was when each service kept
+# its own copy of the layers: log queries that filter on it keep working.
+REQUEST_LOGGER = "agent_world.middleware"
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
 
 
@@ -102,7 +106,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.base_paths:
         app.add_middleware(StripBasePath, prefixes=settings.base_paths)
-    app.add_middleware(RequestLog, quiet_paths=(HEALTH_PATH,))
+    app.add_middleware(RequestLog, quiet_paths=(HEALTH_PATH,), logger=REQUEST_LOGGER)
     log.info(
         "app ready",
         extra={"role": settings.role, "docs": docs, "base_paths": list(settings.base_paths)},

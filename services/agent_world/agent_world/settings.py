@@ -11,17 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from service_common.env import ConfigError, EnvReader, server_problems
+
 from agent_world import schema
 
 SINGLE_ROLES = ("world-management", "agent-runtime", "llm-integration")
 ROLE_ALL = "all"
 ROLES = (*SINGLE_ROLES, ROLE_ALL)
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_PROVIDER = "agent_world.llm:EchoProvider"
 BEDROCK_PROVIDER = "agent_world.llm:BedrockProvider"
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off", "")
 
 # The tables (by their env variable) each role reads or writes.
 ROLE_TABLES: dict[str, tuple[str, ...]] = {
@@ -61,10 +60,6 @@ def is_base_path(prefix: str) -> bool:
         and not prefix.endswith("/")
         and not any(char.isspace() for char in prefix)
     )
-
-
-class ConfigError(ValueError):
-    """The configuration is unusable; the text names every variable at fault."""
 
 
 @dataclass(frozen=True)
@@ -116,12 +111,7 @@ class Settings:
         bedrock = self.serves("llm-integration") and self.llm_provider == BEDROCK_PROVIDER
         if bedrock and not self.model_ids:
             problems.append("BEDROCK_MODEL_IDS: required by the Bedrock provider")
-        if self.max_body_bytes < 1:
-            problems.append(f"MAX_BODY_BYTES: expected at least 1, got {self.max_body_bytes}")
-        if self.log_level not in LOG_LEVELS:
-            problems.append(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}")
-        if not 1 <= self.port <= 65535:
-            problems.append(f"PORT: expected 1 to 65535, got {self.port}")
+        problems += server_problems(self.max_body_bytes, self.log_level, self.port)
         if ":" not in self.llm_provider:
             problems.append(f"LLM_PROVIDER: expected module:attr, got {self.llm_provider!r}")
         bad_paths = [p for p in self.base_paths if not is_base_path(p)]
@@ -148,23 +138,9 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Settings from environment variables; ``ConfigError`` lists every problem."""
-        problems: list[str] = []
-
-        def integer(name: str, default: int, low: int, high: int) -> int:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                problems.append(f"{name}: expected an integer from {low} to {high}, got {raw!r}")
-                return default
-            return int(raw)
-
-        docs = env.get("ENABLE_DOCS", "").strip().lower()
-        if docs not in _TRUE + _FALSE:
-            problems.append(f"ENABLE_DOCS: expected true or false, got {docs!r}")
-        level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
-        if level not in LOG_LEVELS:
-            problems.append(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {level!r}")
+        read = EnvReader(env)
+        enable_docs = read.flag("ENABLE_DOCS")
+        log_level = read.log_level()
         values = {
             "role": env.get("SERVICE_ROLE", "").strip(),
             "tables": {t.env: env.get(t.env, "").strip() for t in schema.TABLES if env.get(t.env)},
@@ -176,10 +152,10 @@ class Settings:
             "model_ids": tuple(
                 m.strip() for m in env.get("BEDROCK_MODEL_IDS", "").split(",") if m.strip()
             ),
-            "enable_docs": docs in _TRUE,
-            "max_body_bytes": integer("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1, 64 << 20),
-            "log_level": level if level in LOG_LEVELS else "INFO",
-            "port": integer("PORT", 8000, 1, 65535),
+            "enable_docs": enable_docs,
+            "max_body_bytes": read.integer("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1, 64 << 20),
+            "log_level": log_level,
+            "port": read.integer("PORT", 8000, 1, 65535),
             "base_paths": tuple(
                 p.strip() for p in env.get("API_BASE_PATHS", "").split(",") if p.strip()
             ),
@@ -187,9 +163,8 @@ class Settings:
         try:
             settings = cls(**values)
         except ConfigError as error:
-            problems.append(str(error))
+            read.problem(str(error))
             settings = None
-        if problems:
-            raise ConfigError("; ".join(problems))
+        read.check()
         assert settings is not None
         return settings

@@ -205,7 +205,12 @@ def test_the_entry_point_refuses_an_incomplete_all_role(service_dir):
     done = subprocess.run(
         [sys.executable, "-m", "agent_world"],
         cwd=service_dir,
-        env={"SERVICE_ROLE": "all", "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"},
+        env={
+            "SERVICE_ROLE": "all",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(service_dir.parent / "common"),
+        },
         capture_output=True,
         text=True,
         timeout=30,

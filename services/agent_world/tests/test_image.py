@@ -51,12 +51,6 @@ def test_the_image_runs_the_service_as_uid_10001_on_port_8000_with_bytecode_comp
     assert "python -m compileall -q agent_world" in text
 
 
-def test_tests_and_caches_stay_out_of_the_image():
-    ignored = (SERVICE / ".dockerignore").read_text().split()
-    for pattern in ("tests/", "**/__pycache__", "**/*.pyc", ".pytest_cache"):
-        assert pattern in ignored
-
-
 def pins(path: Path) -> dict[str, str]:
     found = {}
     for line in path.read_text().splitlines():
@@ -76,18 +70,3 @@ def test_every_package_is_pinned_and_agrees_with_the_project():
     assert all(service.values())
     assert {name: others[name] for name in service} == service
     assert "-r services/agent_world/requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
-
-
-def test_the_shared_http_layers_match_the_other_services():
-    # Each image is built from its own directory, so the services hold copies; a fix to the
-    # request log or body limit must reach every one. The API key check is left out here
-    # (API Gateway authenticates), so the middleware is compared class by class.
-    other = ROOT / "services" / "vision_validator" / "vision_validator"
-    assert (SERVICE / "agent_world" / "logs.py").read_text() == (other / "logs.py").read_text()
-    ours = (SERVICE / "agent_world" / "middleware.py").read_text()
-    theirs = (other / "middleware.py").read_text()
-    for name in ("RequestLog", "BodySizeLimit"):
-        pattern = rf"^class {name}\b.*?(?=^class |\Z)"
-        mine = re.search(pattern, ours, re.MULTILINE | re.DOTALL)
-        reference = re.search(pattern, theirs, re.MULTILINE | re.DOTALL)
-        assert mine and reference and mine.group(0).strip() == reference.group(0).strip(), name

@@ -17,9 +17,9 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from service_common.middleware import ApiKeyAuth, BodySizeLimit, RequestLog
 from starlette.datastructures import Secret
 
-from ai_inference.middleware import ApiKeyAuth, BodySizeLimit, RequestLog
 from ai_inference.model_store import ModelStore, load_models
 from ai_inference.policy import choose
 from ai_inference.schemas import MoveRequest, MoveResponse
@@ -28,6 +28,9 @@ from ai_inference.settings import DEFAULT_MODEL_DIR, Settings
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/health"
+# The logger of the request lines (their "logger" field), as it was when each service kept
+# its own copy of the layers: log queries that filter on it keep working.
+REQUEST_LOGGER = "ai_inference.middleware"
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
 DEVICE = "cpu"
 """This image has no torch and so no GPU inference; the field keeps the seed's contract."""
@@ -85,7 +88,7 @@ def create_app(settings: Settings, *, store: ModelStore | None = None) -> FastAP
             thinking_ms=thinking_ms,
         )
 
-    # Added innermost first; see middleware.py for why this order.
+    # Added innermost first; see service_common.middleware for why this order.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         ApiKeyAuth,
@@ -93,7 +96,7 @@ def create_app(settings: Settings, *, store: ModelStore | None = None) -> FastAP
         api_key=Secret(settings.api_key),
         public_paths=(HEALTH_PATH, *(DOCS_PATHS if docs else ())),
     )
-    app.add_middleware(RequestLog, quiet_paths=(HEALTH_PATH,))
+    app.add_middleware(RequestLog, quiet_paths=(HEALTH_PATH,), logger=REQUEST_LOGGER)
     log.info("app ready", extra={"models": len(store.models), "docs": docs})
     return app
 

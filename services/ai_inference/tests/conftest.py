@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-# The service's package imports from any directory, as it does in its image.
+# The service's package and service_common import from any directory, as in its image.
 SERVICE = Path(__file__).resolve().parent.parent
-if str(SERVICE) not in sys.path:
-    sys.path.insert(0, str(SERVICE))
+for path in (SERVICE, SERVICE.parent / "common"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 from ai_inference.app import create_app  # noqa: E402
 from ai_inference.model_store import ModelStore  # noqa: E402

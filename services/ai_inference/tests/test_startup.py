@@ -113,7 +113,13 @@ def run_service(env: dict[str, str], service_dir) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "ai_inference"],
         cwd=service_dir,
-        env={**clean, "PYTHONDONTWRITEBYTECODE": "1", **env},
+        # service_common, which the image copies beside the package in /app.
+        env={
+            **clean,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": str(service_dir.parent / "common"),
+            **env,
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

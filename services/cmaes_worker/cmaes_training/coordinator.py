@@ -30,8 +30,9 @@ from typing import Any, Protocol
 
 import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from service_common import logs
 
-from cmaes_training import checkpoints, evaluators, logs, queues
+from cmaes_training import checkpoints, evaluators, queues
 from cmaes_training.checkpoints import CheckpointError
 from cmaes_training.evaluators import Evaluator
 from cmaes_training.protocol import (

@@ -35,19 +35,15 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from service_common import logs
+from service_common.env import ConfigError, EnvReader
 
-from cmaes_training import evaluators, logs, queues
+from cmaes_training import evaluators, queues
 from cmaes_training.evaluators import Evaluator
 from cmaes_training.protocol import ProtocolError, Result, Task, encode_result, parse_task
 from cmaes_training.state_pools import StatePools
 
 log = logging.getLogger("cmaes_training.worker")
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-
-
-class ConfigError(ValueError):
-    """The environment does not configure a worker; the text lists every problem."""
 
 
 @dataclass(frozen=True)
@@ -80,19 +76,16 @@ class WorkerSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
-        problems: list[str] = []
+        read = EnvReader(env)
 
         def required(name: str) -> str:
-            value = env.get(name, "").strip()
+            value = read.text(name)
             if not value:
-                problems.append(f"{name}: required (the queue URL)")
+                read.problem(f"{name}: required (the queue URL)")
             return value
 
-        def optional(name: str, default: str) -> str:
-            return env.get(name, "").strip() or default
-
         def number(name: str, default: float, low: float, high: float, kind: type) -> Any:
-            raw = env.get(name, "").strip()
+            raw = read.text(name)
             if not raw:
                 return default
             try:
@@ -101,29 +94,26 @@ class WorkerSettings:
                 value = None
             if value is None or not low <= value <= high:
                 form = "an integer" if kind is int else "a number"
-                problems.append(f"{name}: expected {form} from {low:g} to {high:g}, got {raw!r}")
+                read.problem(f"{name}: expected {form} from {low:g} to {high:g}, got {raw!r}")
                 return default
             return value
 
-        level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
-        if level not in LOG_LEVELS:
-            problems.append(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {level!r}")
+        log_level = read.log_level()
         settings = cls(
             task_queue_url=required("SQS_TASK_QUEUE_URL"),
             result_queue_url=required("SQS_RESULT_QUEUE_URL"),
-            bucket=optional("S3_BUCKET", "") or None,
+            bucket=read.text("S3_BUCKET") or None,
             state_pool_prefix=env.get("STATE_POOL_PREFIX", "state-pools/"),
             # SQS accepts visibility timeouts up to 12 hours.
             visibility_timeout=number("VISIBILITY_TIMEOUT_SECONDS", 300, 1, 43_200, int),
             concurrency=number("WORKER_CONCURRENCY", 1, 1, 64, int),
             wait_time=number("WAIT_TIME_SECONDS", 20, 0, 20, int),
-            evaluator=optional("EVALUATOR", evaluators.DEFAULT),
-            scratch_dir=optional("SCRATCH_DIR", tempfile.gettempdir()),
+            evaluator=read.text("EVALUATOR", evaluators.DEFAULT),
+            scratch_dir=read.text("SCRATCH_DIR", tempfile.gettempdir()),
             stop_grace=number("STOP_GRACE_SECONDS", 25.0, 0, 3600, float),
-            log_level=level if level in LOG_LEVELS else "INFO",
+            log_level=log_level,
         )
-        if problems:
-            raise ConfigError("; ".join(problems))
+        read.check()
         return settings
 
 

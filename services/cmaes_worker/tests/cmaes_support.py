@@ -19,6 +19,9 @@ from cmaes_training.evaluators import Evaluator
 from cmaes_training.worker import Worker, WorkerSettings
 
 SERVICE = Path(__file__).resolve().parent.parent
+# PYTHONPATH of a worker run as a process: its package and service_common, both of which the
+# image copies into /app.
+IMPORT_PATH = os.pathsep.join((str(SERVICE), str(SERVICE.parent / "common")))
 REGION = "us-east-1"
 MAX_RECEIVE_COUNT = 3
 
@@ -107,7 +110,7 @@ class WorkerProcess:
     """``python -m cmaes_training.worker`` as a real subprocess, its stdout read line by line."""
 
     def __init__(self, env: dict[str, str]):
-        full_env = {**os.environ, "PYTHONPATH": str(SERVICE), "PYTHONUNBUFFERED": "1", **env}
+        full_env = {**os.environ, "PYTHONPATH": IMPORT_PATH, "PYTHONUNBUFFERED": "1", **env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cmaes_training.worker"],
             env=full_env,

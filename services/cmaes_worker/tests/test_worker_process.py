@@ -11,7 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-from cmaes_support import SERVICE, make_queues, queue_depth, settings_for, wait_until, worker_env
+from cmaes_support import (
+    IMPORT_PATH,
+    make_queues,
+    queue_depth,
+    settings_for,
+    wait_until,
+    worker_env,
+)
 from cmaes_training import evaluators
 from cmaes_training.coordinator import SqsBackend
 from cmaes_training.protocol import Task, encode_task, parse_result
@@ -40,7 +47,7 @@ def test_without_queue_urls_the_worker_exits_2_naming_them():
     env = {k: v for k, v in os.environ.items() if not k.startswith("SQS_")}
     done = subprocess.run(
         [sys.executable, "-m", "cmaes_training.worker"],
-        env={**env, "PYTHONPATH": str(SERVICE)},
+        env={**env, "PYTHONPATH": IMPORT_PATH},
         capture_output=True,
         text=True,
         timeout=30,

@@ -14,6 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+# ConfigError is raised by EnvReader.check and caught by the entry point, through this module.
+from service_common.env import ConfigError as ConfigError
+from service_common.env import EnvReader
+
 # The modes that need nothing but the server: verify-ca and verify-full also need the RDS CA
 # bundle on disk (sslrootcert), which this image does not carry, so they would only fail later.
 SSL_MODES = ("disable", "allow", "prefer", "require")
@@ -35,10 +39,6 @@ _STATIC_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _ADMIN_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 # The hosts the container itself is reached by: the test harness and a container health check.
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
-
-
-class ConfigError(ValueError):
-    """The environment does not configure a server; the text names every variable at fault."""
 
 
 @dataclass(frozen=True)
@@ -153,19 +153,9 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Settings from environment variables; ``ConfigError`` names every bad variable."""
-        problems: list[str] = []
-
-        def text(name: str) -> str:
-            return env.get(name, "").strip()
-
-        def integer(name: str, default: int, low: int, high: int) -> int:
-            raw = text(name)
-            if not raw:
-                return default
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                problems.append(f"{name}: expected an integer from {low} to {high}, got {raw!r}")
-                return default
-            return int(raw)
+        read = EnvReader(env)
+        text, integer = read.text, read.integer
+        problems = read.problems  # the checks below note theirs in the same list
 
         def database_name(name: str, default: str) -> str:
             value = text(name) or default
@@ -265,8 +255,7 @@ class Settings:
         if not region:
             problems.append("AWS_REGION: required (the artifacts bucket's region)")
 
-        if problems:
-            raise ConfigError("; ".join(problems))
+        read.check()
         return cls(
             db_host=host,
             db_port=port,

@@ -18,8 +18,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-# The service's package, and mlflow_support beside this file, import from any directory.
-for path in (Path(__file__).resolve().parent.parent, Path(__file__).resolve().parent):
+# The service's package, service_common and mlflow_support beside this file import from any
+# directory.
+_SERVICE = Path(__file__).resolve().parent.parent
+for path in (_SERVICE, _SERVICE.parent / "common", Path(__file__).resolve().parent):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 

@@ -29,6 +29,7 @@ import pytest
 from psycopg2 import sql
 
 SERVICE = Path(__file__).resolve().parent.parent
+COMMON = SERVICE.parent / "common"  # service_common, which the image copies into /app too
 REGION = "us-east-1"
 SERVER_TOOLS = ("initdb", "pg_ctl", "postgres")
 # A password with every character that means something in a URL or an ini file.
@@ -223,7 +224,8 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "mlflow_entrypoint"],
                 cwd=SERVICE,
-                env=self.env,
+                # service_common, which the image copies beside the package in /app.
+                env={**self.env, "PYTHONPATH": str(COMMON)},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

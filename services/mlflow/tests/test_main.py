@@ -10,7 +10,7 @@ import sys
 import pytest
 from mlflow_entrypoint.__main__ import main
 from mlflow_entrypoint.auth import DatabaseError
-from mlflow_support import SERVICE
+from mlflow_support import COMMON, SERVICE
 
 
 class Recorder:
@@ -116,7 +116,7 @@ def test_the_module_as_a_process_exits_2_on_an_empty_environment(auth):
     done = subprocess.run(
         [sys.executable, "-m", "mlflow_entrypoint"],
         cwd=SERVICE,
-        env={"MLFLOW_AUTH": auth},
+        env={"MLFLOW_AUTH": auth, "PYTHONPATH": str(COMMON)},
         capture_output=True,
         text=True,
         timeout=60,

@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from vision_validator.logs import JsonFormatter
+from service_common.logs import JsonFormatter
 
 
 def test_health_answers_without_a_key(client):

@@ -16,17 +16,20 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from service_common.middleware import ApiKeyAuth, BodySizeLimit, RequestLog
 from starlette.datastructures import Secret
 
 from vision_validator.analyzers import Analyzer, load_analyzer
 from vision_validator.gpu import CachedProbe, GpuProbe, GpuStatus
-from vision_validator.middleware import ApiKeyAuth, BodySizeLimit, RequestLog
 from vision_validator.schemas import IssueOut, ValidationRequest, ValidationResponse
 from vision_validator.settings import Settings
 
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/health"
+# The logger of the request lines (their "logger" field), as it was when each service kept
+# its own copy of the layers: log queries that filter on it keep working.
+REQUEST_LOGGER = "vision_validator.middleware"
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
 
 
@@ -99,7 +102,7 @@ def create_app(
             analyzer=analyzer.name,
         )
 
-    # Added innermost first; see middleware.py for why this order.
+    # Added innermost first; see service_common.middleware for why this order.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         ApiKeyAuth,
@@ -107,7 +110,7 @@ def create_app(
         api_key=Secret(settings.api_key),
         public_paths=(HEALTH_PATH, *(DOCS_PATHS if docs else ())),
     )
-    app.add_middleware(RequestLog, quiet_paths=(HEALTH_PATH,))
+    app.add_middleware(RequestLog, quiet_paths=(HEALTH_PATH,), logger=REQUEST_LOGGER)
     log.info("app ready", extra={"analyzer": analyzer.name, "docs": docs})
     return app
 

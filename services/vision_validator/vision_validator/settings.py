@@ -9,32 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-MIN_API_KEY_LENGTH = 16
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+from service_common.env import (
+    ConfigError,
+    EnvReader,
+    api_key_problem,
+    server_problems,
+)
+
 DEFAULT_ANALYZER = "vision_validator.analyzers:heuristic"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off", "")
-
-
-class ConfigError(ValueError):
-    """The configuration is unusable; the text names every variable at fault."""
-
-
-def api_key_problem(key: str | None) -> str | None:
-    """Why ``key`` cannot be the API key, or ``None`` when it can."""
-    if not key:
-        return (
-            "API_KEY: required: the key clients send as X-API-Key or Authorization: Bearer "
-            f"(at least {MIN_API_KEY_LENGTH} characters; e.g. `openssl rand -base64 32`)"
-        )
-    if len(key) < MIN_API_KEY_LENGTH:
-        return f"API_KEY: shorter than {MIN_API_KEY_LENGTH} characters"
-    # A header value loses surrounding whitespace and cannot carry control or non-ASCII
-    # characters reliably, so such a key could never be presented.
-    if not all("!" <= character <= "~" for character in key):
-        return "API_KEY: only visible ASCII characters are allowed (no spaces, no control codes)"
-    return None
 
 
 @dataclass(frozen=True)
@@ -58,45 +41,25 @@ class Settings:
 
     def __post_init__(self) -> None:
         problems = [p for p in (api_key_problem(self.api_key),) if p]
-        if self.max_body_bytes < 1:
-            problems.append(f"MAX_BODY_BYTES: expected at least 1, got {self.max_body_bytes}")
-        if self.log_level not in LOG_LEVELS:
-            problems.append(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}")
-        if not 1 <= self.port <= 65535:
-            problems.append(f"PORT: expected 1 to 65535, got {self.port}")
+        problems += server_problems(self.max_body_bytes, self.log_level, self.port)
         if problems:
             raise ConfigError("; ".join(problems))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Settings from environment variables; ``ConfigError`` lists every problem."""
-        problems: list[str] = []
-
-        def integer(name: str, default: int, low: int, high: int) -> int:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                problems.append(f"{name}: expected an integer from {low} to {high}, got {raw!r}")
-                return default
-            return int(raw)
-
-        docs = env.get("ENABLE_DOCS", "").strip().lower()
-        if docs not in _TRUE + _FALSE:
-            problems.append(f"ENABLE_DOCS: expected true or false, got {docs!r}")
-        level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
-        if level not in LOG_LEVELS:
-            problems.append(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {level!r}")
+        read = EnvReader(env)
+        enable_docs = read.flag("ENABLE_DOCS")
+        log_level = read.log_level()
         key = env.get("API_KEY")
         if problem := api_key_problem(key):
-            problems.append(problem)
+            read.problem(problem)
         values = {
-            "enable_docs": docs in _TRUE,
-            "max_body_bytes": integer("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1, 64 << 20),
-            "analyzer": env.get("ANALYZER", "").strip() or DEFAULT_ANALYZER,
-            "log_level": level if level in LOG_LEVELS else "INFO",
-            "port": integer("PORT", 8000, 1, 65535),
+            "enable_docs": enable_docs,
+            "max_body_bytes": read.integer("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1, 64 << 20),
+            "analyzer": read.text("ANALYZER", DEFAULT_ANALYZER),
+            "log_level": log_level,
+            "port": read.integer("PORT", 8000, 1, 65535),
         }
-        if problems:
-            raise ConfigError("; ".join(problems))
+        read.check()
         return cls(api_key=key or "", **values)

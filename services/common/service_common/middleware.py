@@ -1,10 +1,12 @@
-"""The ASGI layers in front of the routes: request log and last-resort 500, API key, body limit.
+"""The ASGI layers in front of an HTTP service's routes: request log and last-resort 500, API
+key, body limit.
 
 They are plain ASGI middleware rather than route dependencies so that nothing reaches the
 router unchecked: a route added later is protected without anyone remembering to, and an
 unknown path answers 401 (not 404) to a caller without the key. Order, outermost first:
 ``RequestLog`` → ``ApiKeyAuth`` → ``BodySizeLimit`` → FastAPI, so an unauthenticated
-caller's body is never read and every response, 401 and 413 included, is logged.
+caller's body is never read and every response, 401 and 413 included, is logged. A service
+that API Gateway authenticates (the agent world) leaves ``ApiKeyAuth`` out.
 """
 
 from __future__ import annotations
@@ -20,16 +22,20 @@ from starlette.datastructures import MutableHeaders, Secret
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-log = logging.getLogger(__name__)
-
 
 class RequestLog:
     """Logs one JSON line per request (never headers or bodies), tags the response with
-    ``X-Request-Id``, and answers 500 with a bare JSON reason when the app raises."""
+    ``X-Request-Id``, and answers 500 with a bare JSON reason when the app raises.
 
-    def __init__(self, app: ASGIApp, quiet_paths: Iterable[str] = ()) -> None:
+    ``logger`` names the logger of those lines (their ``logger`` field): each service passes
+    its own, so a line says which service wrote it. Default this module's name."""
+
+    def __init__(
+        self, app: ASGIApp, quiet_paths: Iterable[str] = (), logger: str = __name__
+    ) -> None:
         self.app = app
         self.quiet_paths = frozenset(quiet_paths)
+        self.log = logging.getLogger(logger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,7 +60,7 @@ class RequestLog:
         try:
             await self.app(scope, receive, tagged_send)
         except Exception:
-            log.exception("unhandled error", extra=fields)
+            self.log.exception("unhandled error", extra=fields)
             if status is not None:
                 raise  # the response has started: only dropping the connection is left
             response = JSONResponse(
@@ -65,7 +71,9 @@ class RequestLog:
             # Health checks arrive every few seconds from every load balancer node.
             level = logging.DEBUG if scope["path"] in self.quiet_paths else logging.INFO
             duration = round((time.perf_counter() - started) * 1000, 3)
-            log.log(level, "request", extra={**fields, "status": status, "duration_ms": duration})
+            self.log.log(
+                level, "request", extra={**fields, "status": status, "duration_ms": duration}
+            )
 
 
 class ApiKeyAuth:

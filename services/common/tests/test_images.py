@@ -1,0 +1,54 @@
+"""Every service image: built from services/ with an ignore file that lets in exactly what its
+Dockerfile copies, service_common among it, and keeps caches out."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+SERVICES = Path(__file__).resolve().parents[2]
+IMAGES = sorted(p.parent.name for p in SERVICES.glob("*/Dockerfile"))
+
+
+def patterns(service: str) -> list[str]:
+    text = (SERVICES / service / "Dockerfile.dockerignore").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
+
+
+def copied(service: str) -> set[str]:
+    """The sources of the Dockerfile's COPY instructions that read the build context."""
+    text = (SERVICES / service / "Dockerfile").read_text()
+    return set(re.findall(r"^COPY (?!--from)(\S+) \S+$", text, re.MULTILINE))
+
+
+def test_every_service_has_an_image():
+    assert IMAGES == ["agent_world", "ai_inference", "cmaes_worker", "mlflow", "vision_validator"]
+    assert not (SERVICES / "common" / "Dockerfile").exists()  # a package, not an image
+
+
+@pytest.mark.parametrize("service", IMAGES)
+def test_the_ignore_file_lets_in_exactly_what_the_dockerfile_copies(service):
+    found = patterns(service)
+    # everything else in services/ (the other services, tests, READMEs) stays out
+    assert found[0] == "*"
+    assert {p[1:] for p in found if p.startswith("!")} == copied(service)
+    assert not (SERVICES / service / ".dockerignore").exists()  # never read: not the context
+
+
+@pytest.mark.parametrize("service", IMAGES)
+def test_caches_stay_out_even_of_what_is_let_in(service):
+    found = patterns(service)
+    last_allowed = max(i for i, p in enumerate(found) if p.startswith("!"))
+    for cache in ("**/__pycache__", "**/*.pyc", "**/.pytest_cache"):
+        assert found.index(cache) > last_allowed, cache
+
+
+@pytest.mark.parametrize("service", IMAGES)
+def test_the_shared_package_is_copied_beside_the_service_and_compiled(service):
+    text = (SERVICES / service / "Dockerfile").read_text()
+    assert re.search(r"^COPY common/service_common/ service_common/$", text, re.MULTILINE)
+    assert re.search(r"^RUN python -m compileall -q \S+ service_common$", text, re.MULTILINE)
+    # the package is found through the working directory, as the service's own is
+    assert re.findall(r"^WORKDIR (\S+)$", text, re.MULTILINE)[-1] == "/app"
