@@ -163,13 +163,3 @@ def test_the_tables_created_are_the_ones_the_service_defines_and_queries(each_st
         ttl = table.get("ttl")
         assert (ttl["attributeName"] if ttl else None) == spec.ttl_attribute, spec.stem
         assert bool(table.get("streamEnabled")) is spec.stream, spec.stem
-
-
-def test_the_component_reads_the_same_schema_module_as_the_service():
-    # One module object, however it is imported: nothing to drift.
-    from agent_world import schema
-
-    from components.lib import agent_world_schema
-
-    assert agent_world_schema.schema is schema
-    assert agent_world_schema.TABLES is schema.TABLES
