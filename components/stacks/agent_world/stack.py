@@ -45,6 +45,7 @@ from components.stacks.common import StackCommon
 
 SERVICE_DIR = "agent_world"
 
+# ROLES (defined in roles.py) is also read from here by components/lib/quotas.py.
 __all__ = ["ROLES", "SERVICE_DIR", "AgentWorldArgs", "AgentWorldStack"]
 
 
