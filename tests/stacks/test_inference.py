@@ -114,11 +114,12 @@ def test_logs_go_to_ecs_env_service_with_retention(dev, prod, service):
 
 
 def test_images_are_built_from_their_service_directories(dev):
-    contexts = sorted(
-        r.inputs["build"]["context"].rsplit("/", 1)[-1]
-        for r in dev.of_type("docker:index/image:Image")
-    )
-    assert contexts == ["ai_inference", "vision_validator"]
+    builds = [r.inputs["build"] for r in dev.of_type("docker:index/image:Image")]
+    # One context, services/ (so each build can copy services/common); a Dockerfile per service.
+    assert {b["context"].rsplit("/", 1)[-1] for b in builds} == {"services"}
+    dockerfiles = sorted(b["dockerfile"].rsplit("/", 2)[-2] for b in builds)
+    assert dockerfiles == ["ai_inference", "vision_validator"]
+    assert all(b["dockerfile"].endswith("/Dockerfile") for b in builds)
     image = dev.named("inference-vision-validator-image-image")
     assert container(dev, "vision-validator")["image"] == image.outputs["repoDigest"]
 
