@@ -72,6 +72,14 @@ def test_caches_stay_out_even_of_what_is_let_in(service):
         assert found.index(cache) > last_allowed, cache
 
 
+def test_builders_that_read_only_the_contexts_ignore_file_still_leave_caches_and_tests_out():
+    # Debian 12's buildah 1.28 (without --ignorefile) and Docker's classic builder read
+    # services/.dockerignore, not the file beside the Dockerfile.
+    found = (SERVICES / ".dockerignore").read_text().split()
+    for pattern in ("**/__pycache__", "**/*.pyc", "**/.pytest_cache", "*/tests"):
+        assert pattern in found
+
+
 @pytest.mark.parametrize("service", IMAGES)
 def test_the_shared_package_is_copied_beside_the_service_and_compiled(service):
     text = (SERVICES / service / "Dockerfile").read_text()
