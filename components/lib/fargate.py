@@ -47,3 +47,8 @@ def describe(cpu: int) -> str:
         return "memory 512, 1024 or 2048 with cpu 256"
     low, high, step = _MEMORY_RANGES[cpu]
     return f"memory {low}-{high} in steps of {step} with cpu {cpu}"
+
+
+HOKUSAI_API_SIZE = (512, 1024)
+"""CPU units and MiB of the one Hokusai API task, which no setting sizes: read by the data
+platform and by the quota plan (one definition for both)."""

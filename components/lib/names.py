@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from components.lib import agent_world_schema
+from components.lib import agent_world_roles, agent_world_schema
 
 if TYPE_CHECKING:
     from components.config.settings import Settings
@@ -34,8 +34,8 @@ REPOSITORY = "aws:ecr/repository:Repository"
 # The agent world's fixed parts (components/stacks/agent_world/); its tables are the
 # service's own definition (components/lib/agent_world_schema.py).
 AGENT_WORLD_SERVICE_DIR = "agent_world"
-AGENT_WORLD_ROLES = ("world-management", "agent-runtime", "llm-integration")
-AGENT_WORLD_ALL = "all"
+AGENT_WORLD_ROLES = tuple(role.name for role in agent_world_roles.ROLES)
+AGENT_WORLD_ALL = agent_world_roles.ALL.name
 MLFLOW_SERVICE_DIR = "mlflow"
 TRAINING_SERVICE_DIR = "cmaes_worker"
 

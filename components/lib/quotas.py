@@ -32,11 +32,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from components.config.settings import Settings
-from components.lib import instance_types, queue_scaling
-from components.stacks.agent_world.stack import ROLES
-from components.stacks.data_platform import API_CPU
+from components.lib import fargate, instance_types, queue_scaling
+from components.lib.agent_world_roles import ROLES
+
+if TYPE_CHECKING:
+    from components.config.settings import Settings
 
 ON_DEMAND = "On-Demand"
 SPOT = "Spot"
@@ -178,7 +180,9 @@ def demands(s: Settings) -> list[Demand]:
             "data-platform", "mlflow", d.mlflow_desired_count, d.mlflow_cpu, d.spot_percentage
         )
         if d.api:
-            out += _fargate("data-platform", "hokusai-api", 1, API_CPU, d.spot_percentage)
+            out += _fargate(
+                "data-platform", "hokusai-api", 1, fargate.HOKUSAI_API_SIZE[0], d.spot_percentage
+            )
     if s.stacks.agent_world:
         a = s.agent_world
         services = ["all"] if a.single_service else [r.name for r in ROLES]

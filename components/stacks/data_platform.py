@@ -20,7 +20,7 @@ from components.blocks.bucket import SecureBucket, SecureBucketArgs
 from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.config.settings import HOKUSAI_API_PATH, MLFLOW_PATH, DataPlatformSettings, Settings
-from components.lib import listener_rules, names, queue_scaling
+from components.lib import fargate, listener_rules, names, queue_scaling
 from components.lib.policies import (
     account_administers_key,
     allow,
@@ -40,7 +40,7 @@ MLFLOW_HEALTH_PATH = f"{MLFLOW_PREFIX}/health"
 """MLflow's health route under the prefix; it answers 200 without credentials."""
 API_PREFIX = HOKUSAI_API_PATH
 API_PORT = 8000
-API_CPU, API_MEMORY = 512, 1024
+API_CPU, API_MEMORY = fargate.HOKUSAI_API_SIZE
 """CPU units and MiB of the one Hokusai API task (the quota plan counts its vCPUs too)."""
 ARTIFACTS_PREFIX = "artifacts"
 DB_NAME = "mlflow"

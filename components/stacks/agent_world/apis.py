@@ -16,9 +16,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.lib.agent_world_roles import ROLES, STAGE
 from components.lib.policies import service_trust
 from components.stacks.agent_world import private_path
-from components.stacks.agent_world.roles import ROLES, STAGE
 
 if TYPE_CHECKING:
     from components.stacks.agent_world.stack import AgentWorldArgs, AgentWorldStack

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
+from components.lib.agent_world_roles import STAGE
 from components.lib.policies import Condition, Principal, Statement
-from components.stacks.agent_world.roles import STAGE
 
 if TYPE_CHECKING:
     from components.stacks.agent_world.stack import AgentWorldArgs, AgentWorldStack

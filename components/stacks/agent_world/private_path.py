@@ -15,8 +15,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.lib import names
+from components.lib.agent_world_roles import CONTAINER_PORT, RULE_PRIORITY, SERVICE_HEADER, Role
 from components.parts import security_groups
-from components.stacks.agent_world.roles import CONTAINER_PORT, RULE_PRIORITY, SERVICE_HEADER, Role
 
 if TYPE_CHECKING:
     from components.stacks.agent_world.stack import AgentWorldArgs, AgentWorldStack

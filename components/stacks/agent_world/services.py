@@ -16,12 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.lib import names, queue_scaling
-from components.lib.agent_world_schema import TABLES
-from components.lib.policies import Condition, allow
-from components.parts import ecs_scaling, security_groups
-from components.parts.ecs_tasks import awslogs, execution_policy
-from components.stacks.agent_world import private_path
-from components.stacks.agent_world.roles import (
+from components.lib.agent_world_roles import (
     ALL,
     CONTAINER_PORT,
     ROLES,
@@ -30,6 +25,11 @@ from components.stacks.agent_world.roles import (
     served_roles,
     table_access,
 )
+from components.lib.agent_world_schema import TABLES
+from components.lib.policies import Condition, allow
+from components.parts import ecs_scaling, security_groups
+from components.parts.ecs_tasks import awslogs, execution_policy
+from components.stacks.agent_world import private_path
 
 if TYPE_CHECKING:
     from components.stacks.agent_world.stack import AgentWorldArgs, AgentWorldStack

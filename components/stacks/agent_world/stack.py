@@ -37,10 +37,10 @@ import pulumi_aws as aws
 from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer
 from components.config.settings import AgentWorldSettings, Settings
+from components.lib.agent_world_roles import ALL, ROLES, Role, served_roles
 from components.parts.ecs_tasks import ecs_tasks_trust, fargate_cluster
 from components.stacks.agent_world import apis, cdn, observability, private_path, services
 from components.stacks.agent_world.data import AgentWorldData, AgentWorldDataArgs
-from components.stacks.agent_world.roles import ALL, ROLES, Role, served_roles
 from components.stacks.common import StackCommon
 
 SERVICE_DIR = "agent_world"

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from components.lib.agent_world_roles import ROLES, TABLE_ACCESS, table_access
 from components.stacks.agent_world import AgentWorldArgs, AgentWorldDataArgs
-from components.stacks.agent_world.roles import ROLES, TABLE_ACCESS, table_access
 from components.stacks.common import StackCommon
 from offline.mocks import ACCOUNT_ID, SECRET_PLACEHOLDER
 from offline.runner import ProgramError
