@@ -32,7 +32,9 @@ from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = ROOT / "services" / "cmaes_worker"
-sys.path.insert(0, str(SERVICE))
+COMMON = ROOT / "services" / "common"
+"""The package every image installs beside its own (service_common)."""
+sys.path[:0] = [str(SERVICE), str(COMMON)]
 
 from cmaes_training import coordinator  # noqa: E402
 
@@ -55,7 +57,7 @@ def make_queues(sqs) -> tuple[str, str]:
 def start_workers(count: int, tasks: str, results: str, sleep: float, logs: Path) -> list:
     env = {
         **os.environ,
-        "PYTHONPATH": str(SERVICE),
+        "PYTHONPATH": os.pathsep.join((str(SERVICE), str(COMMON))),
         "SQS_TASK_QUEUE_URL": tasks,
         "SQS_RESULT_QUEUE_URL": results,
         "EVALUATOR": "cmaes_training.evaluators:sleep",

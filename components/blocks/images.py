@@ -16,8 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
-from components.config.settings import SERVICES_DIR, Settings
-from components.lib import names
+from components.config.settings import SERVICES_DIR
 from components.lib.build_context import context_digest
 
 PLATFORM = "linux/amd64"
@@ -43,16 +42,6 @@ class ServiceImageArgs:
     """Let ``pulumi destroy`` delete a repository that still holds images. Default false."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the repository. Default none."""
-
-    @classmethod
-    def from_settings(cls, settings: Settings, service: str, component: str) -> ServiceImageArgs:
-        return cls(
-            service=service,
-            repository_name=names.repository(settings.prefix(), service),
-            prebuilt_uri=settings.images.get(service),
-            force_delete=not settings.deletion_protection,
-            tags=settings.base_tags(component),
-        )
 
 
 def lifecycle_policy(keep_images: int) -> str:

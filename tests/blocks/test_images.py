@@ -158,18 +158,23 @@ def test_a_prebuilt_uri_registers_no_docker_image(run_inline, tmp_path):
 
 
 def test_args_from_settings_follow_deletion_protection_and_images(run_stack):
+    # A stack's image args come from its shared fields (StackCommon.image_args).
     from components.config import settings as s
+    from components.stacks.common import StackCommon
     from offline.runner import apply_override, stack_config
+
+    def image_args(settings, service, component):
+        return StackCommon.from_settings(settings, component).image_args(service)
 
     config, _ = stack_config("dev")
     apply_override(config, "images.worker", URI)
     known = frozenset({"worker", "vision_validator", "ai_inference"})
     settings = s.parse(config, "dev", known_services=known)
-    args = ServiceImageArgs.from_settings(settings, "worker", component="training")
+    args = image_args(settings, "worker", component="training")
     assert args.repository_name == "mlplatform-dev/worker"
     assert args.prebuilt_uri == URI
     assert args.force_delete is True  # dev: no deletion protection, so destroy may empty it
     assert args.tags["component"] == "training"
     prod = s.parse(stack_config("prod")[0], "prod", known_services=known)
-    prod_args = ServiceImageArgs.from_settings(prod, "worker", component="training")
+    prod_args = image_args(prod, "worker", component="training")
     assert prod_args.force_delete is False and prod_args.prebuilt_uri is None

@@ -496,3 +496,10 @@ def test_an_aws_managed_policy_whose_content_is_not_on_record_is_reported(prod):
 
     proof = prove(prod, edited(prod, "agent-world-apigateway-logs-policy", attach_unknown))
     assert any("AdministratorAccess is neither registered" in p for p in proof.problems)
+
+
+def test_the_shared_service_package_makes_no_aws_call():
+    # Every image carries services/common; a boto3 call there would be made by each of
+    # them, and each image's list would need its entry (today there is none to list).
+    assert access.scan_image(SERVICES / "common") == []
+    assert access.scan_sources({"common/x.py": "import boto3\nboto3.client('sqs').send_message()"})
