@@ -12,10 +12,9 @@ import logging
 import os
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from service_common.handlers import lazy_app, validation_error
 from service_common.middleware import ApiKeyAuth, BodySizeLimit, RequestLog
 from starlette.datastructures import Secret
 
@@ -52,7 +51,7 @@ def create_app(
         redoc_url=DOCS_PATHS[2] if docs else None,
         openapi_url=DOCS_PATHS[3] if docs else None,
     )
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     # Plain (sync) handlers: FastAPI runs them in its thread pool, so a slow probe or a
     # blocking analyzer does not stall the event loop.
@@ -115,26 +114,4 @@ def create_app(
     return app
 
 
-async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
-    """FastAPI's 422 body without ``input`` (a bad request is not echoed back in full) and
-    with the ``ctx`` values as text (a validator's exception would otherwise read ``{}``)."""
-    assert isinstance(error, RequestValidationError)
-    detail = []
-    for entry in error.errors():
-        entry = {k: v for k, v in entry.items() if k != "input"}
-        if "ctx" in entry:
-            entry["ctx"] = {k: _plain(v) for k, v in entry["ctx"].items()}
-        detail.append(entry)
-    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
-
-
-def _plain(value: object) -> object:
-    return value if isinstance(value, str | int | float | bool | None) else str(value)
-
-
-def __getattr__(name: str) -> FastAPI:
-    if name != "app":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    built = create_app(Settings.from_env(os.environ))
-    globals()["app"] = built  # built once; later lookups find it without coming here
-    return built
+__getattr__ = lazy_app(__name__, globals(), lambda: create_app(Settings.from_env(os.environ)))
