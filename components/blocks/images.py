@@ -19,6 +19,9 @@ import pulumi_docker as docker
 from components.config.settings import SERVICES_DIR
 from components.lib.build_context import context_digest
 
+PROJECT_DIR = SERVICES_DIR.parent.resolve()
+"""The Pulumi project's directory, where the engine starts the docker provider."""
+
 PLATFORM = "linux/amd64"
 
 
@@ -42,6 +45,17 @@ class ServiceImageArgs:
     """Let ``pulumi destroy`` delete a repository that still holds images. Default false."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the repository. Default none."""
+
+
+def project_relative(path: Path) -> str:
+    """``path`` relative to the project directory when it lies inside it. The build args
+    are inputs the provider compares on every update: an absolute path would differ
+    between two checkouts (a laptop, CI) and rebuild an unchanged image. Pulumi runs the
+    docker provider in the project directory, where the relative path resolves."""
+    try:
+        return Path(path).resolve().relative_to(PROJECT_DIR).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def lifecycle_policy(keep_images: int) -> str:
@@ -139,8 +153,8 @@ class ServiceImage(pulumi.ComponentResource):
                 f"{name}-image",
                 image_name=self.repository.repository_url.apply(lambda url: f"{url}:{self.tag}"),
                 build=docker.DockerBuildArgs(
-                    context=str(context),
-                    dockerfile=str(dockerfile),
+                    context=project_relative(context),
+                    dockerfile=project_relative(dockerfile),
                     platform=PLATFORM,
                 ),
                 registry=docker.RegistryArgs(

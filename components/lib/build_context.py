@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -134,7 +135,11 @@ def context_files(context: Path, dockerfile: Path | None = None) -> list[Path]:
 def context_digest(context: Path, dockerfile: Path | None = None, length: int = 16) -> str:
     """A hex digest of what the build of ``dockerfile`` (default ``context/Dockerfile``) in
     ``context`` reads: the Dockerfile, its ignore file and every file it lets in, each by
-    relative path, executable bit, size and bytes."""
+    relative path, permission bits, size and bytes. The permission bits are there because
+    pulumi-docker hashes them into its own context digest (``hashPath`` writes each file's
+    ``fs.FileMode``, provider/provider.go, v4.11.2): whenever the provider sees a change
+    and rebuilds, the tag changes too, so a rebuild never pushes again a tag that the
+    repository's immutable tags already hold."""
     if not context.is_dir():
         raise FileNotFoundError(f"build context {context} is not a directory")
     dockerfile = dockerfile or context / "Dockerfile"
@@ -146,8 +151,8 @@ def context_digest(context: Path, dockerfile: Path | None = None, length: int = 
     root = context.resolve()
     digest = hashlib.sha256()
     for path in sorted(read, key=lambda p: _name(p, root)):
-        executable = "x" if path.stat().st_mode & 0o111 else "-"
-        digest.update(f"{_name(path, root)}\0{executable}\0{path.stat().st_size}\0".encode())
+        permissions = oct(stat.S_IMODE(path.stat().st_mode))
+        digest.update(f"{_name(path, root)}\0{permissions}\0{path.stat().st_size}\0".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:length]
 

@@ -73,12 +73,18 @@ def test_digest_is_stable_and_follows_content(tmp_path):
     assert context_digest(context) != first
 
 
-def test_digest_follows_renames_and_the_executable_bit(tmp_path):
+def test_digest_follows_renames_and_the_permission_bits(tmp_path):
+    # pulumi-docker hashes each file's mode into its own digest and rebuilds when it
+    # changes; the tag must change with it, or the rebuild re-pushes an immutable tag.
     context = _service(tmp_path)
+    (context / "app.py").chmod(0o644)
     first = context_digest(context)
+    (context / "app.py").chmod(0o664)
+    group_writable = context_digest(context)
+    assert group_writable != first
     (context / "app.py").chmod(0o755)
     second = context_digest(context)
-    assert second != first
+    assert second not in (first, group_writable)
     (context / "app.py").rename(context / "main.py")
     assert context_digest(context) != second
 
