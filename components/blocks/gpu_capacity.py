@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.lib.policies import Condition, allow, service_trust
 from components.parts import security_groups
+from components.parts.iam import role_with_policy
 
 # The ECS GPU-optimized Amazon Linux 2023 AMI, as AWS publishes it.
 GPU_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id"
@@ -130,19 +131,15 @@ class GpuCapacity(pulumi.ComponentResource):
             "/*",
         )
         on_this_cluster = Condition(test="ArnEquals", variable="ecs:cluster", values=[cluster_arn])
-        self.role = aws.iam.Role(
-            f"{name}-instance-role",
+        self.role = role_with_policy(
+            f"{name}-instance",
             name=f"{args.name_prefix}-gpu-instance",
             description="ECS agent on the GPU instances: join this cluster, report task state",
-            assume_role_policy=aws.iam.get_policy_document_output(
+            trust=aws.iam.get_policy_document_output(
                 statements=[service_trust("ec2.amazonaws.com", account)]
             ).json,
             tags=tags,
             opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-instance-policy",
-            role=self.role.id,
             policy=aws.iam.get_policy_document_output(
                 statements=[
                     allow(
@@ -188,7 +185,6 @@ class GpuCapacity(pulumi.ComponentResource):
                     allow(["ecs:DiscoverPollEndpoint"], ["*"], sid="FindTheEcsEndpoint"),
                 ]
             ).json,
-            opts=child,
         )
         profile = aws.iam.InstanceProfile(
             f"{name}-instance-profile",

@@ -29,6 +29,7 @@ from components.lib.policies import (
 )
 from components.parts import security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
+from components.parts.iam import role_with_policy
 from components.stacks.common import StackCommon
 
 MLFLOW_SERVICE = "mlflow"
@@ -369,32 +370,23 @@ class DataPlatformStack(pulumi.ComponentResource):
         if self.api_key_secret is not None and self.api_logs is not None:
             secrets.append(self.api_key_secret.arn)
             log_groups.append(self.api_logs)
-        self.execution_role = aws.iam.Role(
-            f"{name}-execution-role",
+        self.execution_role = role_with_policy(
+            f"{name}-execution",
             name=f"{prefix}-data-execution",
             description="ECS pulls the data platform images, writes their logs, reads secrets",
-            assume_role_policy=trust,
+            trust=trust,
             tags=tags,
             opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-execution-policy",
-            role=self.execution_role.id,
             policy=execution_policy(pull, log_groups, secrets),
-            opts=child,
         )
         artifacts_arn = self.artifacts.arn
-        self.mlflow_task_role = aws.iam.Role(
-            f"{name}-mlflow-task-role",
+        self.mlflow_task_role = role_with_policy(
+            f"{name}-mlflow-task",
             name=f"{prefix}-mlflow",
             description="MLflow server: proxy artifacts to and from its bucket",
-            assume_role_policy=trust,
+            trust=trust,
             tags=tags,
             opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-mlflow-task-policy",
-            role=self.mlflow_task_role.id,
             policy=aws.iam.get_policy_document_output(
                 statements=[
                     # AbortMultipartUpload: boto3 aborts a failed multipart upload of a large
@@ -412,7 +404,6 @@ class DataPlatformStack(pulumi.ComponentResource):
                     list_prefix(artifacts_arn, f"{ARTIFACTS_PREFIX}/", "ListArtifacts"),
                 ]
             ).json,
-            opts=child,
         )
 
     def _mlflow(self, name, args: DataPlatformArgs, capacity, child) -> None:

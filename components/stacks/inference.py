@@ -25,6 +25,7 @@ from components.config.settings import InferenceServiceSettings, InferenceSettin
 from components.lib import instance_types, listener_rules, names, queue_scaling
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy
+from components.parts.iam import role_with_policy
 from components.stacks.common import StackCommon
 
 WORKER_UID = "10001"
@@ -291,21 +292,16 @@ class InferenceStack(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-        self.execution_role = aws.iam.Role(
-            f"{name}-execution-role",
+        self.execution_role = role_with_policy(
+            f"{name}-execution",
             name=f"{prefix}-inference-execution",
             description="ECS pulls the inference images, writes their logs, reads the API key",
-            assume_role_policy=ecs_tasks_trust(args.common.region),
+            trust=ecs_tasks_trust(args.common.region),
             tags=tags,
             opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-execution-policy",
-            role=self.execution_role.id,
             policy=execution_policy(
                 pull_from, list(log_groups.values()), [self.api_key_secret.arn]
             ),
-            opts=child,
         )
         return images, log_groups
 

@@ -11,6 +11,7 @@ import pulumi_awsx as awsx
 from components.config.settings import Settings
 from components.lib import cidr as cidr_math
 from components.lib.policies import allow, service_trust
+from components.parts.iam import role_with_policy
 from components.stacks.common import StackCommon
 
 # Interface endpoints that let tasks in private subnets pull images, write logs, read
@@ -206,13 +207,6 @@ class NetworkStack(pulumi.ComponentResource):
         assume = aws.iam.get_policy_document_output(
             statements=[service_trust("vpc-flow-logs.amazonaws.com", identity.account_id)]
         )
-        self.flow_log_role = aws.iam.Role(
-            f"{name}-flow-logs-role",
-            description="Lets VPC flow logs write to their one log group",
-            assume_role_policy=assume.json,
-            tags=tags,
-            opts=child,
-        )
         write_logs = aws.iam.get_policy_document_output(
             statements=[
                 allow(
@@ -221,11 +215,13 @@ class NetworkStack(pulumi.ComponentResource):
                 )
             ]
         )
-        aws.iam.RolePolicy(
-            f"{name}-flow-logs-policy",
-            role=self.flow_log_role.id,
-            policy=write_logs.json,
+        self.flow_log_role = role_with_policy(
+            f"{name}-flow-logs",
+            description="Lets VPC flow logs write to their one log group",
+            trust=assume.json,
+            tags=tags,
             opts=child,
+            policy=write_logs.json,
         )
         self.flow_log = aws.ec2.FlowLog(
             f"{name}-flow-log",

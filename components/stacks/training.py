@@ -30,6 +30,7 @@ from components.lib.policies import (
 )
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
+from components.parts.iam import role_with_policy
 from components.stacks.common import StackCommon
 
 WORKER_SERVICE = "cmaes_worker"
@@ -321,36 +322,27 @@ class TrainingStack(pulumi.ComponentResource):
         bucket_arn = self.bucket.arn
 
         trust = ecs_tasks_trust(args.common.region)
-        self.execution_role = aws.iam.Role(
-            f"{name}-execution-role",
+        self.execution_role = role_with_policy(
+            f"{name}-execution",
             name=f"{prefix}-cmaes-execution",
             description="ECS pulls the worker image and writes its logs",
-            assume_role_policy=trust,
+            trust=trust,
             tags=tags,
             opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-execution-policy",
-            role=self.execution_role.id,
             policy=execution_policy(
                 [self.image.repository.arn],
                 [self.log_group],
                 [redis_secret.arn] if redis_secret is not None else None,
             ),
-            opts=child,
         )
 
-        self.task_role = aws.iam.Role(
-            f"{name}-task-role",
+        self.task_role = role_with_policy(
+            f"{name}-task",
             name=f"{prefix}-cmaes-worker",
             description="CMA-ES worker: consume tasks, send results, read state pools",
-            assume_role_policy=trust,
+            trust=trust,
             tags=tags,
             opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-task-policy",
-            role=self.task_role.id,
             policy=aws.iam.get_policy_document_output(
                 statements=[
                     allow(
@@ -371,7 +363,6 @@ class TrainingStack(pulumi.ComponentResource):
                     list_prefix(bucket_arn, STATE_POOLS_PREFIX, "ListStatePools"),
                 ]
             ).json,
-            opts=child,
         )
 
     def _worker(

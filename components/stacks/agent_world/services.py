@@ -29,6 +29,7 @@ from components.lib.agent_world_schema import TABLES
 from components.lib.policies import Condition, allow
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, execution_policy
+from components.parts.iam import role_with_policy
 from components.stacks.agent_world import private_path
 
 if TYPE_CHECKING:
@@ -84,17 +85,13 @@ def execution_role(
         for role in stack.deployed
     }
     redis_secrets = [stack.data.redis_auth_secret.arn] if stack.data.redis else []
-    stack.execution_role = aws.iam.Role(
-        f"{name}-execution-role",
+    stack.execution_role = role_with_policy(
+        f"{name}-execution",
         name=f"{args.common.name_prefix}-agent-world-execution",
         description="ECS pulls the agent world image, writes its logs, reads the Redis token",
-        assume_role_policy=trust,
+        trust=trust,
         tags=tags,
         opts=child,
-    )
-    aws.iam.RolePolicy(
-        f"{name}-execution-policy",
-        role=stack.execution_role.id,
         # The token's secret is encrypted with the stack's key.
         policy=execution_policy(
             [stack.image.repository.arn],
@@ -102,8 +99,7 @@ def execution_role(
             redis_secrets,
             [key_arn] if redis_secrets else [],
         ),
-        opts=child,
-    )  # fmt: skip
+    )
 
 
 def create_services(
@@ -331,23 +327,18 @@ def _task_definition(
     a = args.agent_world
     tags = dict(args.common.tags)
     child = pulumi.ResourceOptions(parent=stack)
-    task_role = aws.iam.Role(
-        f"{base}-task-role",
+    task_role = role_with_policy(
+        f"{base}-task",
         name=physical[:64],
         description=(
             "Agent world: every role's tables and models, nothing else"
             if role is ALL
             else f"Agent world {role.name}: its own tables and nothing else"
         ),
-        assume_role_policy=trust,
+        trust=trust,
         tags=tags,
         opts=child,
-    )
-    aws.iam.RolePolicy(
-        f"{base}-task-policy",
-        role=task_role.id,
         policy=task_policy(stack, role, args).json,
-        opts=child,
     )
     return aws.ecs.TaskDefinition(
         f"{base}-task",

@@ -1,0 +1,34 @@
+"""An IAM role and its one inline policy, the pair every task, instance and service role
+of the stacks is: ``<base>-role`` and ``<base>-policy`` under the caller's parent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+
+def role_with_policy(
+    base: str,
+    *,
+    trust: pulumi.Input[str],
+    policy: pulumi.Input[str],
+    description: str,
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+    name: pulumi.Input[str] | None = None,
+) -> aws.iam.Role:
+    """The role ``<base>-role`` (physical ``name``, or auto-named) assumed by ``trust``,
+    with ``policy`` as its inline policy ``<base>-policy``. Both names are fixed: they are
+    in the children's URNs."""
+    role = aws.iam.Role(
+        f"{base}-role",
+        name=name,
+        description=description,
+        assume_role_policy=trust,
+        tags=dict(tags),
+        opts=opts,
+    )
+    aws.iam.RolePolicy(f"{base}-policy", role=role.id, policy=policy, opts=opts)
+    return role
