@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import pulumi
+
 from components.blocks.images import ServiceImageArgs
 from components.config.settings import Settings
 from components.lib import names
@@ -41,6 +43,9 @@ class StackCommon:
     is not built. Default none."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on every taggable child (the base tag map of the component). Default none."""
+    log_key_arn: pulumi.Input[str] | None = None
+    """ARN of the customer-managed KMS key every log group of the stack is encrypted
+    with (``kms_key_id``). Default none: CloudWatch Logs' own encryption."""
 
     @classmethod
     def from_settings(cls, settings: Settings, component: str) -> StackCommon:
