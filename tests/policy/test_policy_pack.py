@@ -425,9 +425,13 @@ def stack_args(resources: list[Resource], config=None, unknown=None, property_de
     unknown, property_deps = unknown or {}, property_deps or {}
     built = {}
     for r in resources:
-        props = dict(r.props)
-        for key in unknown.get(r.urn, ()):
-            props[key] = UNKNOWN_STRING_VALUE
+        props = json.loads(json.dumps(r.props))
+        for path in unknown.get(r.urn, ()):  # dotted: "viewerCertificate.acmCertificateArn"
+            *parents, leaf = path.split(".")
+            node = props
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = UNKNOWN_STRING_VALUE
         opts = PolicyResourceOptions(False, [], False, [], None, [])
         name = r.urn.rsplit(":", 1)[-1]
         proxied = unknown_checking_proxy(props)
@@ -496,6 +500,15 @@ def test_through_the_proxies_rotation_and_logging_and_tls_are_judged():
     good = {"loggingLevel": "ERROR", "metricsEnabled": True}
     assert reported(policy("execution-logging"), stack_args(_rest(good))) == []
 
+    # A certificate created in the same update: its ARN is unknown, the policy is known.
+    certificate = {"minimumProtocolVersion": "TLSv1.2_2021", "sslSupportMethod": "sni-only"}
+    cdn = Resource(DISTRIBUTION, {"viewerCertificate": certificate}, "urn:cdn")
+    new_certificate = {"urn:cdn": ["viewerCertificate.acmCertificateArn"]}
+    assert reported(policy("edge-tls"), stack_args([cdn], unknown=new_certificate)) == []
+    unknown_version = {"urn:cdn": ["viewerCertificate.minimumProtocolVersion"]}
+    (problem,) = reported(policy("edge-tls"), stack_args([cdn], unknown=unknown_version))
+    assert problem == "urn:cdn: cannot judge: its viewer certificate is unknown in this preview"
+
     listener = Resource(LISTENER, {"protocol": "HTTPS"}, "urn:l")
     (unset,) = reported(policy("edge-tls"), stack_args([listener]))
     assert "unset (ELBSecurityPolicy-2016-08)" in unset
@@ -540,3 +553,14 @@ def reported(policy, args) -> list[str]:
 def policy(name: str):
     (found,) = [p for p in baseline.POLICIES if p.name == name]
     return found
+
+
+def test_method_settings_whose_stage_is_unknown_cannot_be_judged_as_a_pass():
+    api, stage = _rest(None)
+    good = {"loggingLevel": "ERROR", "metricsEnabled": True}
+    # A preview: stageName unknown and, says the engine, from nothing of the stack.
+    settings = Resource(SETTINGS, {"restApi": "api-id", "methodPath": "*/*", "settings": good},
+                        "urn:settings", (), {}, {"restApi": ("urn:api",), "stageName": ()},
+                        frozenset({"stageName"}))  # fmt: skip
+    (problem,) = baseline.execution_logging([api, stage, settings])
+    assert problem.startswith("urn:stage: cannot judge: urn:settings may cover it")
