@@ -428,7 +428,7 @@ def waf_on_internet_endpoints(resources: Iterable[Resource], production: bool = 
 def _judges_all_methods(settings: Resource) -> list[str]:
     """What one REST ``MethodSettings`` lacks for execution logging of every method."""
     missing = []
-    if settings.props.get("methodPath") != "*/*" and not _unknown(settings, "methodPath"):
+    if settings.props.get("methodPath") != "*/*":
         missing.append("methodPath */*")
     level = _get(settings.props, "settings.loggingLevel")
     if level not in EXECUTION_LOG_LEVELS:
@@ -443,7 +443,8 @@ def _rest_stage_logging(stage: Resource, settings: list[Resource], unresolved: l
         return None
     if not settings and unresolved:
         return _cannot_judge(stage.urn, unresolved, "stageName")
-    if any(_unknown(m, "settings") or _unknown(m, "settings.loggingLevel") for m in settings):
+    paths = ("methodPath", "settings.loggingLevel", "settings.metricsEnabled")
+    if any(_unknown(m, path) for m in settings for path in paths):
         return f"{stage.urn}: cannot judge: its method settings are unknown in this preview"
     lacking = "; ".join(f"{m.urn} lacks {', '.join(_judges_all_methods(m))}" for m in settings)
     return (
@@ -463,10 +464,11 @@ def _websocket_stage_logging(stage: Resource, by_urn: Mapping[str, Resource]) ->
     protocol = api.props.get("protocolType") if api else None
     if protocol == "HTTP":
         return None  # HTTP APIs have access logs only, no execution logging
-    if _unknown(stage, "defaultRouteSettings.loggingLevel") or protocol != "WEBSOCKET":
-        return f"{stage.urn}: cannot judge: " + (
-            "its loggingLevel is unknown in this preview" if api else "its API is not found"
-        )
+    if _unknown(stage, "defaultRouteSettings.loggingLevel"):
+        return f"{stage.urn}: cannot judge: its loggingLevel is unknown in this preview"
+    if protocol != "WEBSOCKET":
+        why = "its API's protocolType is unknown" if api else "its API is not in the stack"
+        return f"{stage.urn}: cannot judge whether it is a WebSocket stage: {why}"
     return (
         f"{stage.urn}: WebSocket stage without execution logging: expected "
         "defaultRouteSettings.loggingLevel ERROR or INFO"

@@ -564,3 +564,22 @@ def test_method_settings_whose_stage_is_unknown_cannot_be_judged_as_a_pass():
                         frozenset({"stageName"}))  # fmt: skip
     (problem,) = baseline.execution_logging([api, stage, settings])
     assert problem.startswith("urn:stage: cannot judge: urn:settings may cover it")
+
+
+def test_unknown_method_settings_or_websocket_levels_are_never_a_pass():
+    api, stage = _rest(None)
+    good = {"loggingLevel": "ERROR", "metricsEnabled": True}
+    settings = Resource(SETTINGS, {"stageName": "v1", "settings": good}, "urn:settings",
+                        ("urn:stage",), unknown=frozenset({"methodPath"}))  # fmt: skip
+    (problem,) = baseline.execution_logging([api, stage, settings])
+    assert problem == "urn:stage: cannot judge: its method settings are unknown in this preview"
+    ws_api = Resource("aws:apigatewayv2/api:Api", {"protocolType": "WEBSOCKET"}, "urn:ws")
+    ws_stage = Resource("aws:apigatewayv2/stage:Stage", {"defaultRouteSettings": {}},
+                        "urn:ws-stage", ("urn:ws",),
+                        unknown=frozenset({"defaultRouteSettings.loggingLevel"}))  # fmt: skip
+    (problem,) = baseline.execution_logging([ws_api, ws_stage])
+    assert problem == "urn:ws-stage: cannot judge: its loggingLevel is unknown in this preview"
+    (orphan,) = baseline.execution_logging([Resource(ws_stage.type, {}, "urn:s")])
+    assert (
+        orphan == "urn:s: cannot judge whether it is a WebSocket stage: its API is not in the stack"
+    )
