@@ -922,6 +922,14 @@ class DataPlatformStack(pulumi.ComponentResource):
             opts=child,
         )
 
+    @staticmethod
+    def _forward(target_group: aws.lb.TargetGroup, sign_in: dict | None) -> list[dict]:
+        """Forward to ``target_group``, after the ``sign_in`` action when there is one."""
+        forward = {"type": "forward", "target_group_arn": target_group.arn}
+        if sign_in is None:
+            return [forward]  # ELB wants an order on each of several actions only
+        return [{**sign_in, "order": 1}, {**forward, "order": 2}]
+
     def _fargate_service(
         self,
         base: str,
@@ -967,14 +975,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             listener_arn=self.load_balancer.listener.arn,
             priority=priority,
             conditions=[{"path_pattern": {"values": path_patterns}}],
-            actions=(
-                [{"type": "forward", "target_group_arn": target_group.arn}]
-                if sign_in is None  # ELB wants an order on each of several actions only
-                else [
-                    {**sign_in, "order": 1},
-                    {"type": "forward", "target_group_arn": target_group.arn, "order": 2},
-                ]
-            ),
+            actions=self._forward(target_group, sign_in),
             tags=tags,
             opts=child,
         )
