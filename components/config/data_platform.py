@@ -205,10 +205,11 @@ def check_data_platform(s: Settings, problems: list[str]) -> None:
     check_sso(s, problems)
 
 
-def mlflow_serves_https(s: Settings) -> bool:
-    """MLflow has a load balancer of its own with an HTTPS listener: what the ALB's
-    authenticate actions need (they exist on HTTPS listeners only)."""
-    return not s.data_platform.share_load_balancer and bool(s.ingress.certificate_arn)
+def mlflow_has_certificate(s: Settings) -> bool:
+    """MLflow's own load balancer gets a certificate, so an HTTPS listener: what the ALB's
+    authenticate actions need (ELB offers them on HTTPS listeners only). The one place
+    that says where the certificate comes from (here ``ingress.certificate_arn``)."""
+    return bool(s.ingress.certificate_arn)
 
 
 def cognito_domain_prefix(d: DataPlatformSettings, name_prefix: str) -> str:
@@ -235,7 +236,7 @@ def check_sso(s: Settings, problems: list[str]) -> None:
             f"{ns}share_load_balancer: expected false with sso {d.sso} (the sign-in needs "
             "MLflow's own HTTPS load balancer)"
         )
-    if not s.ingress.certificate_arn:
+    if not mlflow_has_certificate(s):
         problems.append(
             f"{PROJECT}:ingress.certificate_arn: expected an ACM certificate with "
             f"data_platform.sso {d.sso} (the load balancer authenticates on HTTPS only)"
