@@ -184,6 +184,8 @@ class PlatformMocks(mocks.Mocks):
             "aws:apigatewayv2/stage:Stage": self._websocket_stage,
             "aws:cloudfront/distribution:Distribution": self._distribution,
             "aws:servicequotas/serviceQuota:ServiceQuota": self._service_quota,
+            "aws:cognito/userPool:UserPool": self._user_pool,
+            "aws:cognito/userPoolClient:UserPoolClient": self._user_pool_client,
         }.get(args.typ)
         if args.typ.startswith("aws:"):
             state.setdefault("arn", self._arn(args, resource_id))
@@ -208,6 +210,12 @@ class PlatformMocks(mocks.Mocks):
             return "lt-" + _short_hash(args.name, length=17)
         if args.typ == "aws:iam/accessKey:AccessKey":
             return "AKIA" + _short_hash(args.name, length=16).upper()
+        if args.typ == "aws:cognito/userPool:UserPool":  # <region>_<9 characters>
+            return f"{self.region}_{_short_hash(args.name, length=9)}"
+        if args.typ == "aws:cognito/userPoolDomain:UserPoolDomain":  # the domain prefix
+            return str(args.inputs.get("domain") or args.name)
+        if args.typ == "aws:cognito/userPoolClient:UserPoolClient":  # 26 characters
+            return _short_hash(args.typ, args.name, length=26)
         if args.typ == "aws:servicequotas/serviceQuota:ServiceQuota":  # the provider's ID
             return f"{args.inputs.get('serviceCode')}/{args.inputs.get('quotaCode')}"
         name = (
@@ -361,6 +369,15 @@ class PlatformMocks(mocks.Mocks):
     def _secret(self, args, resource_id):
         arn = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{resource_id}-AbCdEf"
         return {"arn": arn}
+
+    def _user_pool(self, args, resource_id):
+        return {
+            "arn": f"arn:aws:cognito-idp:{self.region}:{ACCOUNT_ID}:userpool/{resource_id}",
+            "endpoint": f"cognito-idp.{self.region}.amazonaws.com/{resource_id}",
+        }
+
+    def _user_pool_client(self, args, resource_id):
+        return {"clientSecret": SECRET_PLACEHOLDER}
 
     def _replication_group(self, args, resource_id):
         group_id = args.inputs.get("replicationGroupId", resource_id)
@@ -533,6 +550,7 @@ class PlatformMocks(mocks.Mocks):
             "aws:ssm/getParameter:getParameter": self._ssm_parameter,
             "aws:elb/getServiceAccount:getServiceAccount": self._elb_service_account,
             "aws:servicequotas/getServiceQuota:getServiceQuota": self._quota,
+            "aws:secretsmanager/getSecretVersion:getSecretVersion": self._secret_version,
         }
         if args.token not in answers:
             raise UnknownInvokeError(
@@ -610,6 +628,22 @@ class PlatformMocks(mocks.Mocks):
                 "region": self.region, "serviceCode": service,
                 "serviceName": self.QUOTA_SERVICES[service], "usageMetrics": [],
                 "value": default}  # fmt: skip
+
+    def _secret_version(self, args: dict) -> dict:
+        """The current version of a secret the operator created (the program only reads it):
+        its value is the placeholder, as for every secret the mocks answer."""
+        secret_id = args.get("secretId", "")
+        if not secret_id:
+            raise UnknownInvokeError("getSecretVersion without a secretId")
+        arn = secret_id
+        if not secret_id.startswith("arn:"):
+            arn = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{secret_id}-AbCdEf"
+        stage = args.get("versionStage") or "AWSCURRENT"
+        h = _short_hash(arn, length=32)
+        return {"arn": arn, "id": f"{arn}|{stage}", "secretId": secret_id,
+                "secretString": SECRET_PLACEHOLDER, "secretBinary": "",
+                "versionId": f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
+                "versionStages": [stage], "createdDate": "2026-01-01T00:00:00Z"}  # fmt: skip
 
     def _elb_service_account(self, args: dict) -> dict:
         # The Elastic Load Balancing account of us-east-1 (per-region, published by AWS).

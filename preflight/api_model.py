@@ -31,7 +31,49 @@ FIELDS: dict[str, tuple[str, str, dict[str, str]]] = {
         "healthCheck.unhealthyThreshold": "UnhealthyThresholdCount"}),
     "aws:lb/listener:Listener": ("elbv2", "CreateListener", {
         "port": "Port", "protocol": "Protocol"}),
-    "aws:lb/listenerRule:ListenerRule": ("elbv2", "CreateRule", {"priority": "Priority"}),
+    "aws:lb/listenerRule:ListenerRule": ("elbv2", "CreateRule", {
+        "priority": "Priority", "actions[].type": "Actions[].Type",
+        "actions[].order": "Actions[].Order",
+        "conditions[].pathPattern.values": "Conditions[].PathPatternConfig.Values",
+        "actions[].authenticateOidc.issuer": "Actions[].AuthenticateOidcConfig.Issuer",
+        "actions[].authenticateOidc.clientId": "Actions[].AuthenticateOidcConfig.ClientId",
+        "actions[].authenticateOidc.scope": "Actions[].AuthenticateOidcConfig.Scope",
+        "actions[].authenticateOidc.sessionTimeout":
+        "Actions[].AuthenticateOidcConfig.SessionTimeout",
+        "actions[].authenticateOidc.onUnauthenticatedRequest":
+        "Actions[].AuthenticateOidcConfig.OnUnauthenticatedRequest",
+        "actions[].authenticateCognito.userPoolArn":
+        "Actions[].AuthenticateCognitoConfig.UserPoolArn",
+        "actions[].authenticateCognito.userPoolClientId":
+        "Actions[].AuthenticateCognitoConfig.UserPoolClientId",
+        "actions[].authenticateCognito.userPoolDomain":
+        "Actions[].AuthenticateCognitoConfig.UserPoolDomain",
+        "actions[].authenticateCognito.scope": "Actions[].AuthenticateCognitoConfig.Scope",
+        "actions[].authenticateCognito.sessionTimeout":
+        "Actions[].AuthenticateCognitoConfig.SessionTimeout",
+        "actions[].authenticateCognito.onUnauthenticatedRequest":
+        "Actions[].AuthenticateCognitoConfig.OnUnauthenticatedRequest"}),
+    "aws:cognito/userPool:UserPool": ("cognito-idp", "CreateUserPool", {
+        "name": "PoolName", "mfaConfiguration": "MfaConfiguration",
+        "deletionProtection": "DeletionProtection", "userPoolTier": "UserPoolTier",
+        "usernameAttributes[]": "UsernameAttributes[]",
+        "autoVerifiedAttributes[]": "AutoVerifiedAttributes[]",
+        "passwordPolicy.minimumLength": "Policies.PasswordPolicy.MinimumLength",
+        "passwordPolicy.temporaryPasswordValidityDays":
+        "Policies.PasswordPolicy.TemporaryPasswordValidityDays",
+        "userPoolAddOns.advancedSecurityMode": "UserPoolAddOns.AdvancedSecurityMode",
+        "accountRecoverySetting.recoveryMechanisms[].name":
+        "AccountRecoverySetting.RecoveryMechanisms[].Name",
+        "accountRecoverySetting.recoveryMechanisms[].priority":
+        "AccountRecoverySetting.RecoveryMechanisms[].Priority"}),
+    "aws:cognito/userPoolDomain:UserPoolDomain": ("cognito-idp", "CreateUserPoolDomain", {
+        "domain": "Domain", "managedLoginVersion": "ManagedLoginVersion"}),
+    "aws:cognito/userPoolClient:UserPoolClient": ("cognito-idp", "CreateUserPoolClient", {
+        "name": "ClientName", "allowedOauthFlows[]": "AllowedOAuthFlows[]",
+        "allowedOauthScopes[]": "AllowedOAuthScopes[]", "callbackUrls[]": "CallbackURLs[]",
+        "supportedIdentityProviders[]": "SupportedIdentityProviders[]",
+        "explicitAuthFlows[]": "ExplicitAuthFlows[]",
+        "preventUserExistenceErrors": "PreventUserExistenceErrors"}),
     "aws:ecs/service:Service": ("ecs", "CreateService", {
         "launchType": "launchType", "schedulingStrategy": "schedulingStrategy",
         "propagateTags": "propagateTags", "availabilityZoneRebalancing":

@@ -1,6 +1,7 @@
 """Values that stand in for one the operator must supply: reported as warnings naming the
 config key to set, never passed silently (AWS would refuse them at deploy time: an ACM
-certificate that does not exist)."""
+certificate that does not exist; or they would not work: a sign-in callback on a host name
+reserved for examples)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,20 @@ from preflight.model import WARNING, Context, Finding, Resource
 PLACEHOLDER = re.compile(
     r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:[a-z-]+/0{8}(-0{4}){3}-0{12}"
 )
+# A host name under the domains reserved for documentation (RFC 2606: example.com, .net,
+# .org), which no one can point at a load balancer.
+EXAMPLE_HOST = re.compile(
+    r"(?<![A-Za-z0-9-])(?:[a-z0-9-]+\.)*example\.(?:com|net|org)(?![A-Za-z0-9-])"
+)
 # Where a placeholder lands -> the config key that sets it.
 CONFIG_KEYS = {
     ("aws:lb/listener:Listener", "certificateArn"): "mlplatform:ingress.certificate_arn",
     ("aws:cloudfront/distribution:Distribution", "viewerCertificate.acmCertificateArn"):
         "mlplatform:agent_world.cdn_certificate_arn",
+    ("aws:cognito/userPoolClient:UserPoolClient", "callbackUrls.0"):
+        "mlplatform:data_platform.sso_host",
+    ("aws:ecs/taskDefinition:TaskDefinition", "containerDefinitions"):
+        "mlplatform:data_platform.sso_host",
 }  # fmt: skip
 
 
@@ -38,9 +48,11 @@ def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
     found: dict[tuple[str, str], list[tuple[Resource, str]]] = {}
     for r in resources:
         for path, value in _strings(r.props):
-            if PLACEHOLDER.fullmatch(value):
+            example = EXAMPLE_HOST.search(value)
+            if PLACEHOLDER.fullmatch(value) or example:
                 key = CONFIG_KEYS.get((r.type, path), "the stack configuration")
-                found.setdefault((key, value), []).append((r, path))
+                shown = value if not example or PLACEHOLDER.fullmatch(value) else example[0]
+                found.setdefault((key, shown), []).append((r, path))
     for (key, value), where in found.items():
         where.sort(key=lambda item: item[0].name)  # registration order varies between runs
         first, path = where[0]

@@ -30,6 +30,17 @@ MLFLOW_PATH = "/mlflow"
 HOKUSAI_API_PATH = "/api"
 """Where the data platform serves the Hokusai API (``data_platform.api``)."""
 
+SSO_KINDS = ("none", "oidc", "cognito")
+SESSION_TIMEOUT_MAX = 604800
+"""The longest authentication session ELB accepts: 7 days (its default), in seconds."""
+COGNITO_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+"""A Cognito domain prefix (botocore cognito-idp CreateUserPoolDomain: Domain)."""
+COGNITO_RESERVED = ("aws", "amazon", "cognito")
+"""Words a Cognito domain prefix may not contain (Cognito developer guide, "Using the Amazon
+Cognito domain for the managed login")."""
+_DNS_NAME = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+"
+_HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s]*)?")
+
 DB_INSTANCE_CLASS = priced_size("rds", "an RDS instance class (db.<family>.<size>)")
 
 
@@ -102,6 +113,58 @@ class DataPlatformSettings:
     db_connections_alarm: int = setting(
         80, "Alarm when the database has more connections than this.", int_range(1, 100000)
     )
+    sso: str = setting(
+        "none",
+        "Single sign-on in front of the MLflow UI: none (basic auth only, dev), oidc (the load "
+        "balancer's authenticate-oidc with the oidc_* keys) or cognito (a Cognito user pool the "
+        "stack creates, with MFA); needs MLflow's own HTTPS load balancer and sso_host. API "
+        "clients keep basic auth through /mlflow/api/.",
+        one_of(*SSO_KINDS),
+    )
+    sso_host: str = setting(
+        "",
+        "Host name browsers reach MLflow by with sso (a DNS name pointing at MLflow's load "
+        "balancer, covered by its certificate): the IdP's callback is "
+        "https://<sso_host>/oauth2/idpresponse.",
+    )
+    sso_scope: str = setting(
+        "openid email",
+        "OAuth scopes the load balancer requests, space-separated; openid first.",
+    )
+    sso_username_claim: str = setting(
+        "email", "The claim MLflow takes a signed-in user's name from (the IdP's user info)."
+    )
+    sso_session_timeout: int = setting(
+        43200,
+        "Seconds a sign-in lasts before the load balancer asks the IdP again (ELB allows up "
+        "to 604800).",
+        int_range(1, SESSION_TIMEOUT_MAX),
+    )
+    oidc_issuer: str = setting("", "oidc: the IdP's issuer URL (https).")
+    oidc_authorization_endpoint: str = setting("", "oidc: the IdP's authorization endpoint.")
+    oidc_token_endpoint: str = setting("", "oidc: the IdP's token endpoint.")
+    oidc_user_info_endpoint: str = setting("", "oidc: the IdP's user info endpoint.")
+    oidc_client_id: str = setting("", "oidc: the client ID registered at the IdP.")
+    oidc_client_secret_id: str = setting(
+        "",
+        "oidc: ARN or name of the Secrets Manager secret (created by the operator) whose "
+        "value is the client secret; read at deploy time.",
+    )
+    cognito_domain_prefix: str = setting(
+        "",
+        "cognito: the hosted sign-in domain prefix (<prefix>.auth.<region>.amazoncognito.com, "
+        "unique in the region); empty: <project>-<environment>-mlflow.",
+    )
+    cognito_mfa: str = setting(
+        "ON",
+        "cognito: ON (every user enrols a TOTP app at first sign-in) or OPTIONAL.",
+        one_of("ON", "OPTIONAL"),
+    )
+    cognito_threat_protection: bool = setting(
+        False,
+        "cognito: the Plus tier's threat protection (advanced security), which bills every "
+        "monthly active user; off: the Lite tier, free up to 10,000 of them.",
+    )
 
 
 def check_data_platform(s: Settings, problems: list[str]) -> None:
@@ -139,3 +202,105 @@ def check_data_platform(s: Settings, problems: list[str]) -> None:
             r"[a-z0-9*]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", host
         ):
             problems.append(f"{ns}allowed_hosts: expected DNS names (got {host!r})")
+    check_sso(s, problems)
+
+
+def mlflow_has_certificate(s: Settings) -> bool:
+    """MLflow's own load balancer gets a certificate, so an HTTPS listener: what the ALB's
+    authenticate actions need (ELB offers them on HTTPS listeners only). The one place
+    that says where the certificate comes from (here ``ingress.certificate_arn``)."""
+    return bool(s.ingress.certificate_arn)
+
+
+def cognito_domain_prefix(d: DataPlatformSettings, name_prefix: str) -> str:
+    """The Cognito domain prefix: the configured one, else ``<name_prefix>-mlflow``
+    (``<project>-<environment>-mlflow``)."""
+    return d.cognito_domain_prefix or f"{name_prefix}-mlflow"
+
+
+def check_sso(s: Settings, problems: list[str]) -> None:
+    """Single sign-on for the MLflow UI: where it can run, and each provider's keys."""
+    ns = f"{PROJECT}:data_platform."
+    d = s.data_platform
+    if s.production and s.stacks.data_platform and d.sso == "none":
+        problems.append(
+            f"{ns}sso: expected oidc or cognito when production is true (the MLflow UI "
+            "behind the load balancer's sign-in; basic auth alone is for dev)"
+        )
+    if d.sso_host and not re.fullmatch(_DNS_NAME, d.sso_host):
+        problems.append(f"{ns}sso_host: expected a DNS name (got {d.sso_host!r})")
+    if d.sso == "none":
+        return
+    if d.share_load_balancer:
+        problems.append(
+            f"{ns}share_load_balancer: expected false with sso {d.sso} (the sign-in needs "
+            "MLflow's own HTTPS load balancer)"
+        )
+    if not mlflow_has_certificate(s):
+        problems.append(
+            f"{PROJECT}:ingress.certificate_arn: expected an ACM certificate with "
+            f"data_platform.sso {d.sso} (the load balancer authenticates on HTTPS only)"
+        )
+    if not d.sso_host:
+        problems.append(
+            f"{ns}sso_host: expected the DNS name browsers use with sso {d.sso} (the IdP's "
+            "callback is https://<sso_host>/oauth2/idpresponse)"
+        )
+    scopes = d.sso_scope.split(" ")
+    if (
+        not scopes
+        or scopes[0] != "openid"
+        or any(not re.fullmatch(r"[!#-\[\]-~]+", x) for x in scopes)
+    ):
+        problems.append(
+            f"{ns}sso_scope: expected space-separated OAuth scopes starting with openid "
+            f"(got {d.sso_scope!r})"
+        )
+    if not re.fullmatch(r"[A-Za-z0-9_:.-]{1,64}", d.sso_username_claim):
+        problems.append(
+            f"{ns}sso_username_claim: expected a claim name such as email (got "
+            f"{d.sso_username_claim!r})"
+        )
+    if d.sso == "oidc":
+        _check_oidc(s, problems)
+    else:
+        _check_cognito(s, problems)
+
+
+def _check_oidc(s: Settings, problems: list[str]) -> None:
+    ns = f"{PROJECT}:data_platform."
+    d = s.data_platform
+    # AuthenticateOidcActionConfig (botocore elbv2): each endpoint "must be a full URL,
+    # including the HTTPS protocol, the domain, and the path"; the client ID is required.
+    for key in ("issuer", "authorization_endpoint", "token_endpoint", "user_info_endpoint"):
+        value = getattr(d, f"oidc_{key}")
+        if not _HTTPS_URL.fullmatch(value):
+            problems.append(
+                f"{ns}oidc_{key}: expected an https:// URL of the IdP with sso oidc (got {value!r})"
+            )
+    if not re.fullmatch(r"[\x21-\x7e]{1,255}", d.oidc_client_id):
+        problems.append(
+            f"{ns}oidc_client_id: expected the client ID registered at the IdP with sso oidc "
+            f"(got {d.oidc_client_id!r})"
+        )
+    secret = d.oidc_client_secret_id
+    arn = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+"
+    if not (re.fullmatch(arn, secret) or re.fullmatch(r"[A-Za-z0-9/_+=.@-]{1,512}", secret)):
+        problems.append(
+            f"{ns}oidc_client_secret_id: expected the ARN or name of the Secrets Manager "
+            f"secret holding the client secret with sso oidc (got {secret!r})"
+        )
+
+
+def _check_cognito(s: Settings, problems: list[str]) -> None:
+    ns = f"{PROJECT}:data_platform."
+    prefix = cognito_domain_prefix(s.data_platform, s.prefix())
+    reserved = [w for w in COGNITO_RESERVED if w in prefix]
+    if not COGNITO_DOMAIN.fullmatch(prefix) or reserved:
+        problems.append(
+            f"{ns}cognito_domain_prefix: expected 1-63 lowercase letters, digits and '-', "
+            f"without {', '.join(COGNITO_RESERVED)} (got {prefix!r})"
+        )
+    for key in ("oidc_issuer", "oidc_client_id", "oidc_client_secret_id"):
+        if getattr(s.data_platform, key):
+            problems.append(f"{ns}{key}: expected empty with sso cognito (an oidc key)")

@@ -12,6 +12,9 @@ from __future__ import annotations
 AGENT_WORLD_FIRST = 1
 """The agent world's rules take 1, 2, 3 (one per service) in shared-ALB mode."""
 MLFLOW = 100
+MLFLOW_API = 95
+"""With single sign-on, MLflow's REST paths (``/mlflow/api/*``...) forward without the
+sign-in; this rule must come before MLflow's catch-all (100), which signs the user in."""
 API = 110
 INFERENCE_STEP = 10
 
@@ -21,5 +24,5 @@ def inference(index: int) -> int:
     return INFERENCE_STEP * (index + 1)
 
 
-MAX_INFERENCE_SERVICES_BEFORE_DATA_PLATFORM = (MLFLOW - 1) // INFERENCE_STEP
+MAX_INFERENCE_SERVICES_BEFORE_DATA_PLATFORM = (min(MLFLOW, MLFLOW_API) - 1) // INFERENCE_STEP
 """Inference services whose rules fit below the data platform's on a shared listener (9)."""

@@ -19,6 +19,7 @@ import pulumi_random as random
 from components.blocks.bucket import SecureBucket, SecureBucketArgs
 from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
+from components.config.data_platform import cognito_domain_prefix
 from components.config.settings import HOKUSAI_API_PATH, MLFLOW_PATH, DataPlatformSettings, Settings
 from components.lib import fargate, listener_rules, names, queue_scaling
 from components.lib.policies import (
@@ -60,6 +61,20 @@ AURORA_VERSIONS = {"16": "16.6", "17": "17.4"}
 MLFLOW_RULE_PRIORITY = listener_rules.MLFLOW
 """Listener rule priorities of this stack; the inference services use 10, 20, ... below."""
 API_RULE_PRIORITY = listener_rules.API
+MLFLOW_API_RULE_PRIORITY = listener_rules.MLFLOW_API
+MLFLOW_CLIENT_PATHS = (
+    f"{MLFLOW_PREFIX}/api/*",
+    f"{MLFLOW_PREFIX}/version",
+    f"{MLFLOW_PREFIX}/v1/traces",
+)
+"""What MLflow's Python client (SDK, CI) calls, which with single sign-on bypass the sign-in
+and keep basic auth: the REST API and artifact proxy (``/api/2.0``, ``/api/3.0``, the auth
+app's user management), the server version the tracing client asks for and the OTLP span
+export (mlflow 3.17: ``store/tracking/rest_store.py``, ``tracing/utils/otlp.py``). The
+browser UI calls ``/ajax-api/`` (and ``get-artifact``, ``graphql``, static files): those
+stay behind the sign-in, so a browser is never asked for a password."""
+IDP_RESPONSE_PATH = "/oauth2/idpresponse"
+"""Where the load balancer receives the IdP's answer: the callback URL to register."""
 
 # Database Insights / Performance Insights is not offered on the smallest burstable classes.
 _NO_INSIGHTS = re.compile(r"db\.t[234]g?\.(micro|small)")
@@ -147,6 +162,12 @@ class DataPlatformStack(pulumi.ComponentResource):
       secret key (created only with the API).
     - Alarms to the alarm topic: unhealthy MLflow targets, target 5xx, RDS CPU, free
       storage and connections, MLflow tasks below the desired count.
+    - With ``sso`` (single sign-on): MLflow's catch-all rule signs the browser in first
+      (``authenticate-cognito`` or ``authenticate-oidc``, then forward), a rule before it
+      forwards the client paths (``/mlflow/api/*``...) straight to MLflow's basic auth, the
+      load balancer may reach the IdP on 443, and MLflow accepts the user the load balancer
+      signed (``MLFLOW_SSO_SIGNER``). ``cognito`` adds the user pool (TOTP MFA, users
+      created by an admin only), its domain and the load balancer's app client.
     """
 
     TYPE = "mlplatform:data:DataPlatformStack"
@@ -411,8 +432,10 @@ class DataPlatformStack(pulumi.ComponentResource):
         d = args.data_platform
         prefix = args.common.name_prefix
         self._rule(f"{name}-mlflow", self.mlflow_security_group, MLFLOW_PORT, child)
+        sign_in = self._sign_in(name, args, child) if d.sso != "none" else None
+        sso_hosts = [d.sso_host] if d.sso_host and d.sso_host not in d.allowed_hosts else []
         allowed_hosts = pulumi.Output.all(
-            self.load_balancer.load_balancer.dns_name, *d.allowed_hosts
+            self.load_balancer.load_balancer.dns_name, *d.allowed_hosts, *sso_hosts
         ).apply(lambda hosts: ",".join(hosts))
         mlflow_container = {
             "name": "mlflow",
@@ -441,6 +464,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                     "MLFLOW_AUTH": "true",
                     "AWS_REGION": args.common.region,
                     **self._pool_setting(d),
+                    **self._sso_setting(d),
                 }.items()
             ],
             "secrets": [
@@ -468,8 +492,23 @@ class DataPlatformStack(pulumi.ComponentResource):
             desired_count=d.mlflow_desired_count,
             capacity=capacity,
             child=child,
+            sign_in=sign_in,
         )
-        self.mlflow_endpoint = self.load_balancer.url.apply(lambda u: f"{u}{MLFLOW_PREFIX}/")
+        self.mlflow_client_rule = None
+        if sign_in is not None:
+            self.mlflow_client_rule = aws.lb.ListenerRule(
+                f"{name}-mlflow-client-rule",
+                listener_arn=self.load_balancer.listener.arn,
+                priority=MLFLOW_API_RULE_PRIORITY,
+                conditions=[{"path_pattern": {"values": list(MLFLOW_CLIENT_PATHS)}}],
+                actions=[{"type": "forward", "target_group_arn": self.mlflow_target_group.arn}],
+                tags=dict(args.common.tags),
+                opts=child,
+            )
+        if d.sso_host:
+            self.mlflow_endpoint = pulumi.Output.from_input(f"https://{d.sso_host}{MLFLOW_PREFIX}/")
+        else:
+            self.mlflow_endpoint = self.load_balancer.url.apply(lambda u: f"{u}{MLFLOW_PREFIX}/")
 
     def _api(self, name, args: DataPlatformArgs, capacity, child) -> aws.ec2.SecurityGroup:
         """The Hokusai API at ``/api``; returns its security group (a database client)."""
@@ -720,6 +759,125 @@ class DataPlatformStack(pulumi.ComponentResource):
             return {"MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool"}
         return {}
 
+    def _sso_setting(self, d: DataPlatformSettings) -> dict[str, pulumi.Input[str]]:
+        """With single sign-on, MLflow trusts the user claims only when signed by this load
+        balancer (services/mlflow: the ``x-amzn-oidc-data`` JWT's ``signer``)."""
+        if d.sso == "none":
+            return {}
+        return {
+            "MLFLOW_SSO_SIGNER": self.load_balancer.load_balancer.arn,
+            "MLFLOW_SSO_USERNAME_CLAIM": d.sso_username_claim,
+        }
+
+    def _sign_in(self, name, args: DataPlatformArgs, child) -> dict:
+        """The sign-in action of MLflow's catch-all rule (``authenticate-cognito`` with the
+        user pool this creates, or ``authenticate-oidc`` with the configured IdP), and the
+        load balancer's way out to the IdP.
+
+        The load balancer itself calls the IdP's token and user info endpoints (ELB user
+        guide, "Authenticate users using an Application Load Balancer": an outbound rule to
+        the IdP on 443); their addresses are the IdP's and not known here, so HTTPS out to
+        anywhere, from the load balancer's group only.
+        """
+        d = args.data_platform
+        security_groups.https_out(
+            f"{name}-alb-idp-out",
+            self.load_balancer.security_group.id,
+            description="HTTPS to the IdP token and user info endpoints (MLflow sign-in)",
+            opts=child,
+        )
+        common = {
+            "scope": d.sso_scope,
+            "session_timeout": d.sso_session_timeout,
+            "on_unauthenticated_request": "authenticate",
+        }
+        if d.sso == "oidc":
+            secret = aws.secretsmanager.get_secret_version_output(secret_id=d.oidc_client_secret_id)
+            return {
+                "type": "authenticate-oidc",
+                "authenticate_oidc": {
+                    "issuer": d.oidc_issuer,
+                    "authorization_endpoint": d.oidc_authorization_endpoint,
+                    "token_endpoint": d.oidc_token_endpoint,
+                    "user_info_endpoint": d.oidc_user_info_endpoint,
+                    "client_id": d.oidc_client_id,
+                    "client_secret": pulumi.Output.secret(secret.secret_string),
+                    **common,
+                },
+            }
+        pool, client, domain = self._user_pool(name, args, child)
+        return {
+            "type": "authenticate-cognito",
+            "authenticate_cognito": {
+                "user_pool_arn": pool.arn,
+                "user_pool_client_id": client.id,
+                "user_pool_domain": domain.domain,
+                **common,
+            },
+        }
+
+    def _user_pool(self, name, args: DataPlatformArgs, child):
+        """The MLflow users' Cognito user pool, its hosted sign-in domain and the load
+        balancer's app client; returns the three.
+
+        Users are created by an admin only (``aws cognito-idp admin-create-user``) and sign
+        in by e-mail address; MFA by a TOTP app (``cognito_mfa: ON``: enrolled at the first
+        sign-in). The Lite tier (free up to 10,000 monthly active users) unless
+        ``cognito_threat_protection`` asks for the Plus tier's threat protection, which
+        bills every active user.
+        """
+        d = args.data_platform
+        prefix = args.common.name_prefix
+        tags = dict(args.common.tags)
+        plus = d.cognito_threat_protection
+        self.user_pool = aws.cognito.UserPool(
+            f"{name}-user-pool",
+            name=f"{prefix}-mlflow",
+            user_pool_tier="PLUS" if plus else "LITE",
+            user_pool_add_ons={"advanced_security_mode": "ENFORCED"} if plus else None,
+            username_attributes=["email"],
+            auto_verified_attributes=["email"],
+            admin_create_user_config={"allow_admin_create_user_only": True},
+            mfa_configuration=d.cognito_mfa,
+            software_token_mfa_configuration={"enabled": True},
+            password_policy={
+                "minimum_length": 14,
+                "require_lowercase": True,
+                "require_uppercase": True,
+                "require_numbers": True,
+                "require_symbols": True,
+                "temporary_password_validity_days": 3,
+            },
+            account_recovery_setting={
+                "recovery_mechanisms": [{"name": "verified_email", "priority": 1}]
+            },
+            deletion_protection="ACTIVE" if args.common.deletion_protection else "INACTIVE",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.common.deletion_protection),
+        )
+        self.user_pool_domain = aws.cognito.UserPoolDomain(
+            f"{name}-user-pool-domain",
+            domain=cognito_domain_prefix(d, prefix),
+            user_pool_id=self.user_pool.id,
+            opts=child,
+        )
+        self.user_pool_client = aws.cognito.UserPoolClient(
+            f"{name}-user-pool-client",
+            name=f"{prefix}-mlflow-alb",
+            user_pool_id=self.user_pool.id,
+            generate_secret=True,
+            allowed_oauth_flows_user_pool_client=True,
+            allowed_oauth_flows=["code"],
+            allowed_oauth_scopes=d.sso_scope.split(" "),
+            callback_urls=[f"https://{d.sso_host}{IDP_RESPONSE_PATH}"],
+            supported_identity_providers=["COGNITO"],
+            explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"],
+            prevent_user_existence_errors="ENABLED",
+            enable_token_revocation=True,
+            opts=child,
+        )
+        return self.user_pool, self.user_pool_client, self.user_pool_domain
+
     def _generated_secret(self, name, role, description, args: DataPlatformArgs, child):
         value = random.RandomPassword(f"{name}-{role}", length=40, special=False, opts=child)
         secret = aws.secretsmanager.Secret(
@@ -764,6 +922,14 @@ class DataPlatformStack(pulumi.ComponentResource):
             opts=child,
         )
 
+    @staticmethod
+    def _forward(target_group: aws.lb.TargetGroup, sign_in: dict | None) -> list[dict]:
+        """Forward to ``target_group``, after the ``sign_in`` action when there is one."""
+        forward = {"type": "forward", "target_group_arn": target_group.arn}
+        if sign_in is None:
+            return [forward]  # ELB wants an order on each of several actions only
+        return [{**sign_in, "order": 1}, {**forward, "order": 2}]
+
     def _fargate_service(
         self,
         base: str,
@@ -782,6 +948,7 @@ class DataPlatformStack(pulumi.ComponentResource):
         desired_count: int,
         capacity,
         child,
+        sign_in: dict | None = None,
     ) -> tuple[aws.lb.TargetGroup, aws.ecs.Service]:
         tags = dict(args.common.tags)
         target_group = aws.lb.TargetGroup(
@@ -808,7 +975,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             listener_arn=self.load_balancer.listener.arn,
             priority=priority,
             conditions=[{"path_pattern": {"values": path_patterns}}],
-            actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+            actions=self._forward(target_group, sign_in),
             tags=tags,
             opts=child,
         )

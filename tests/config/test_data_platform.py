@@ -29,6 +29,29 @@ BAD_CONFIGS = [
      "mlplatform:data_platform.db_max_acu", "at least db_min_acu (8)"),
     ({"stacks.inference": False, "agent_world.share_load_balancer": False},
      "mlplatform:data_platform.share_load_balancer", "unless stacks.inference is true"),
+    ({"data_platform.sso": "saml"}, "mlplatform:data_platform.sso", "one of none, oidc, cognito"),
+    ({"data_platform.sso": "cognito"}, "mlplatform:data_platform.share_load_balancer",
+     "expected false with sso cognito"),
+    ({"data_platform.sso": "cognito"}, "mlplatform:ingress.certificate_arn",
+     "an ACM certificate with data_platform.sso cognito"),
+    ({"data_platform.sso": "cognito"}, "mlplatform:data_platform.sso_host",
+     "the DNS name browsers use with sso cognito"),
+    ({"data_platform.sso_host": "https://mlflow.corp.test"}, "mlplatform:data_platform.sso_host",
+     "a DNS name"),
+    ({"data_platform.sso": "oidc", "data_platform.oidc_issuer": "http://login.corp.test/"},
+     "mlplatform:data_platform.oidc_issuer", "an https:// URL of the IdP"),
+    ({"data_platform.sso": "oidc"}, "mlplatform:data_platform.oidc_client_secret_id",
+     "the ARN or name of the Secrets Manager secret"),
+    ({"data_platform.sso": "cognito", "data_platform.cognito_domain_prefix": "aws-mlflow"},
+     "mlplatform:data_platform.cognito_domain_prefix", "without aws, amazon, cognito"),
+    ({"data_platform.sso": "cognito", "data_platform.oidc_client_id": "x"},
+     "mlplatform:data_platform.oidc_client_id", "empty with sso cognito"),
+    ({"data_platform.sso": "oidc", "data_platform.sso_scope": "email openid"},
+     "mlplatform:data_platform.sso_scope", "starting with openid"),
+    ({"data_platform.sso_session_timeout": 0}, "mlplatform:data_platform.sso_session_timeout",
+     "from 1 to 604800"),
+    ({"data_platform.cognito_mfa": "OFF"}, "mlplatform:data_platform.cognito_mfa",
+     "one of ON, OPTIONAL"),
 ]  # fmt: skip
 
 
@@ -54,3 +77,45 @@ def test_an_rds_instance_class_the_price_file_does_not_list_is_refused(problems_
 def test_the_hokusai_api_with_an_image_is_accepted(parses):
     settings = parses("dev", data_platform__api=True, data_platform__api_image=IMAGE)
     assert settings.data_platform.api and settings.data_platform.api_image == IMAGE
+
+
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mlflow-oidc-AbCdEf"
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+OWN_HTTPS = {"data_platform__share_load_balancer": False, "ingress__certificate_arn": CERTIFICATE,
+             "agent_world__share_load_balancer": False}  # fmt: skip
+
+
+def test_production_refuses_the_mlflow_ui_behind_basic_auth_alone(problems_for, only):
+    message = only(problems_for("prod", data_platform__sso="none"), "mlplatform:data_platform.sso")
+    assert "expected oidc or cognito when production is true" in message
+
+
+def test_one_message_names_every_missing_oidc_key(problems_for):
+    problems = problems_for("dev", data_platform__sso="oidc", data_platform__sso_host="a.corp.test",
+                            **OWN_HTTPS)  # fmt: skip
+    keys = {p.split(": ")[0].removeprefix("mlplatform:data_platform.") for p in problems}
+    oidc = ("issuer", "authorization_endpoint", "token_endpoint", "user_info_endpoint",
+            "client_id", "client_secret_id")  # fmt: skip
+    assert keys == {f"oidc_{key}" for key in oidc}
+
+
+def test_an_oidc_provider_with_its_secret_by_arn_or_name_is_accepted(parses):
+    idp = "https://login.corp.test"
+    for secret in (SECRET_ARN, "mlplatform/prod/mlflow-oidc"):
+        settings = parses(
+            "dev", data_platform__sso="oidc", data_platform__sso_host="mlflow.corp.test",
+            data_platform__oidc_issuer=f"{idp}/", data_platform__oidc_authorization_endpoint=
+            f"{idp}/authorize", data_platform__oidc_token_endpoint=f"{idp}/token",
+            data_platform__oidc_user_info_endpoint=f"{idp}/userinfo",
+            data_platform__oidc_client_id="mlflow", data_platform__oidc_client_secret_id=secret,
+            **OWN_HTTPS,
+        )  # fmt: skip
+        assert settings.data_platform.oidc_client_secret_id == secret
+
+
+def test_prod_signs_in_with_cognito_and_a_derived_domain_prefix(parses):
+    from components.config.data_platform import cognito_domain_prefix
+
+    d = parses("prod").data_platform
+    assert (d.sso, d.sso_host, d.cognito_mfa) == ("cognito", "mlflow.example.com", "ON")
+    assert cognito_domain_prefix(d, "mlplatform-prod") == "mlplatform-prod-mlflow"

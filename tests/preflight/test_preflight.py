@@ -49,10 +49,11 @@ def test_dev_has_no_finding(dev_program):
     assert [f.line() for f in plan.preflight_findings(dev_program)] == []
 
 
-def test_prod_has_only_the_placeholder_certificate_warning(prod_program):
+def test_prod_has_only_the_placeholder_warnings(prod_program):
     found = plan.preflight_findings(prod_program)
-    assert [(f.severity, f.rule) for f in found] == [("warning", "placeholders/example-value")]
-    assert "mlplatform:ingress.certificate_arn" in found[0].message
+    assert [(f.severity, f.rule) for f in found] == [("warning", "placeholders/example-value")] * 2
+    keys = ("mlplatform:ingress.certificate_arn", "mlplatform:data_platform.sso_host")
+    assert all(any(key in f.message for f in found) for key in keys)
 
 
 def test_the_preflight_has_something_to_judge_in_every_family(prod_program):
@@ -586,6 +587,51 @@ def test_an_ebs_key_must_name_the_auto_scaling_service_linked_role():
 # --- API models, names, documented rules, regions, placeholders -------------------------------
 
 
+def test_a_sign_in_rule_is_held_to_the_elb_model():
+    sign_in = {"type": "authenticate-saml", "order": 0,
+               "authenticateCognito": {"onUnauthenticatedRequest": "redirect"}}  # fmt: skip
+    found = findings(
+        [one("aws:lb/listenerRule:ListenerRule", "rule", priority=1, actions=[sign_in])]
+    )
+    assert {(f.rule, f.property) for f in found} == {
+        ("api-model/enum", "actions.0.type"),
+        ("api-model/shape", "actions.0.order"),
+        ("api-model/enum", "actions.0.authenticateCognito.onUnauthenticatedRequest"),
+    }
+
+
+def test_cognito_values_are_held_to_the_cognito_idp_model():
+    found = findings([
+        one("aws:cognito/userPool:UserPool", "pool", name="pool", mfaConfiguration="REQUIRED",
+            userPoolTier="FREE", passwordPolicy={"minimumLength": 3}),
+        one("aws:cognito/userPoolDomain:UserPoolDomain", "domain", domain="Bad_Prefix"),
+        one("aws:cognito/userPoolClient:UserPoolClient", "client", name="client",
+            allowedOauthFlows=["code", "password"], allowedOauthScopes=['open"id']),
+    ])  # fmt: skip
+    assert {(f.resource, f.property) for f in found} == {
+        ("pool", "mfaConfiguration"),
+        ("pool", "userPoolTier"),
+        ("pool", "passwordPolicy.minimumLength"),
+        ("domain", "domain"),
+        ("client", "allowedOauthFlows.1"),
+        ("client", "allowedOauthScopes.0"),
+    }
+
+
+def test_a_host_name_reserved_for_examples_is_a_placeholder():
+    callback = ["https://mlflow.example.com/oauth2/idpresponse"]
+    client = one("aws:cognito/userPoolClient:UserPoolClient", "client", callbackUrls=callback)
+    kept = one("aws:cognito/userPoolClient:UserPoolClient", "real",
+               callbackUrls=["https://mlflow.myexample.com/oauth2/idpresponse"])  # fmt: skip
+    (found,) = findings([client, kept])
+    assert (found.severity, found.resource, found.value) == (
+        "warning",
+        "client",
+        "mlflow.example.com",
+    )
+    assert "mlplatform:data_platform.sso_host" in found.message
+
+
 def test_an_enum_value_the_api_does_not_know_is_refused():
     found = findings([one("aws:lb/targetGroup:TargetGroup", "tg", protocol="HTTPS2", port=70000)])
     assert {(f.rule, f.property) for f in found} == {
@@ -725,8 +771,8 @@ def policy(name: str):
 
 def test_the_pack_reports_the_placeholder_as_advisory_and_no_error(prod_program):
     assert reported(policy("aws-preflight"), pack_args(prod_program)) == []
-    (warning,) = reported(policy("aws-preflight-warnings"), pack_args(prod_program))
-    assert "ingress.certificate_arn" in warning
+    certificate, host = sorted(reported(policy("aws-preflight-warnings"), pack_args(prod_program)))
+    assert "ingress.certificate_arn" in certificate and "data_platform.sso_host" in host
 
 
 def test_the_pack_refuses_what_the_preflight_refuses(dev_program):

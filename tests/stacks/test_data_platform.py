@@ -407,7 +407,9 @@ def test_without_sharing_each_stack_has_its_own_alb(prod_program):
     assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     redirect = prod_program.named("data-platform-lb-http-redirect").inputs["defaultActions"][0]
     assert redirect["type"] == "redirect"
-    assert prod_program.outputs["mlflow_endpoint"].startswith("https://mlplatform-prod-data-")
+    # With single sign-on the endpoint is the host the certificate and the IdP's callback
+    # name (data_platform.sso_host), not the load balancer's own DNS name.
+    assert prod_program.outputs["mlflow_endpoint"] == "https://mlflow.example.com/mlflow/"
 
 
 def test_sharing_needs_the_inference_stack(run_stack):

@@ -9,6 +9,7 @@ environment is readable only by its own user and root.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,9 @@ from pathlib import Path
 from mlflow_entrypoint.settings import Settings
 
 LISTEN_ADDRESS = "0.0.0.0"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+"""Where ``mlflow_entrypoint`` imports from: MLflow's workers import its ``alb_sso`` module
+as the auth app's authorization function, whatever their working directory."""
 # Variables of the entrypoint that MLflow does not read; they hold secrets, so they stop here.
 # MLFLOW_AUTH_ADMIN_* would override the ini file's admin user, which must be the one source.
 DROPPED_VARIABLES = (
@@ -81,6 +85,9 @@ def server_environment(
         env["MLFLOW_AUTH_CONFIG_PATH"] = str(auth_config)
     else:
         env.pop("MLFLOW_AUTH_CONFIG_PATH", None)
+    if settings.sso_signer:
+        paths = [str(PACKAGE_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env
 
 
@@ -94,5 +101,6 @@ def describe(settings: Settings) -> str:
         f"static prefix {settings.static_prefix or '(none)'}",
         f"allowed hosts {','.join(settings.allowed_hosts)}",
         f"basic auth {'on, database ' + settings.db_auth_name if settings.auth else 'off'}",
+        f"single sign-on {'signed by ' + settings.sso_signer if settings.sso_signer else 'off'}",
     ]
     return "; ".join(parts)

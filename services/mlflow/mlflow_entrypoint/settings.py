@@ -37,6 +37,12 @@ _HOST_PATTERN = re.compile(r"[A-Za-z0-9*]([A-Za-z0-9.*-]*[A-Za-z0-9*])?(:([0-9]{
 _S3_DESTINATION = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\s]*)?")
 _STATIC_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _ADMIN_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+# An application load balancer's ARN: the `signer` of the claims it signs.
+_ALB_ARN = re.compile(
+    r"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/app/[A-Za-z0-9-]{1,32}"
+    r"/[0-9a-f]{1,32}"
+)
+_CLAIM = re.compile(r"[A-Za-z0-9_:.-]{1,64}")
 # The hosts the container itself is reached by: the test harness and a container health check.
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
@@ -98,6 +104,13 @@ class Settings:
     """PUBLIC_SCHEME: the scheme browsers use to reach the server through the load balancer,
     ``https``, or ``http`` where the load balancer serves plain HTTP (dev without a
     certificate). Default ``https``."""
+    sso_signer: str = ""
+    """MLFLOW_SSO_SIGNER: the ARN of the load balancer that signs users in (single sign-on);
+    requests it signed are accepted as their user (``alb_sso``). Default empty: basic auth
+    only. Needs MLFLOW_AUTH on."""
+    sso_username_claim: str = "email"
+    """MLFLOW_SSO_USERNAME_CLAIM: the claim a signed-in user's MLflow name is taken from.
+    Default ``email``."""
 
     def backend_store_uri(self) -> str:
         """The tracking store: ``postgresql+psycopg2://user:password@host:port/DB_NAME``."""
@@ -254,6 +267,20 @@ class Settings:
         region = text("AWS_REGION")
         if not region:
             problems.append("AWS_REGION: required (the artifacts bucket's region)")
+        sso_signer = text("MLFLOW_SSO_SIGNER")
+        if sso_signer and not _ALB_ARN.fullmatch(sso_signer):
+            problems.append(
+                "MLFLOW_SSO_SIGNER: expected an application load balancer's ARN "
+                f"(arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/...), got "
+                f"{sso_signer!r}"
+            )
+        if sso_signer and not auth:
+            problems.append("MLFLOW_SSO_SIGNER: needs MLFLOW_AUTH on (SSO users are its users)")
+        claim = text("MLFLOW_SSO_USERNAME_CLAIM") or "email"
+        if not _CLAIM.fullmatch(claim):
+            problems.append(
+                f"MLFLOW_SSO_USERNAME_CLAIM: expected a claim name such as email, got {claim!r}"
+            )
 
         read.check()
         return cls(
@@ -276,6 +303,8 @@ class Settings:
             port=server_port,
             db_wait_seconds=wait,
             public_scheme=scheme,
+            sso_signer=sso_signer,
+            sso_username_claim=claim,
         )
 
 

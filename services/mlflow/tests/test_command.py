@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alb_tokens import ALB_ARN
 from mlflow_entrypoint.command import server_command, server_environment
 from mlflow_entrypoint.settings import Settings
 from mlflow_support import MLFLOW_IMPORT_WARNINGS
@@ -162,6 +163,19 @@ def test_telemetry_and_the_job_runner_are_off_unless_the_task_says_otherwise(env
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "true"
 
     assert server_environment(settings, env, None)["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "true"
+
+
+def test_with_single_sign_on_the_workers_can_import_its_function_from_anywhere(env):
+    from mlflow_entrypoint.command import PACKAGE_ROOT
+
+    assert "PYTHONPATH" not in server_environment(Settings.from_env(env), env, None)
+    env.update({"MLFLOW_SSO_SIGNER": ALB_ARN, "PYTHONPATH": "/opt/extra"})
+
+    child = server_environment(Settings.from_env(env), env, None)
+
+    assert child["PYTHONPATH"].split(":") == [str(PACKAGE_ROOT), "/opt/extra"]
+    assert (PACKAGE_ROOT / "mlflow_entrypoint" / "alb_sso.py").is_file()
+    assert child["MLFLOW_SSO_SIGNER"] == ALB_ARN  # the function reads it in the workers
 
 
 def test_boto3_gets_the_region_as_aws_default_region(env):

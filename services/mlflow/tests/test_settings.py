@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from alb_tokens import ALB_ARN
 from mlflow_entrypoint.settings import ConfigError, Settings
 from mlflow_support import DB_PASSWORD
 from sqlalchemy.engine import make_url
@@ -211,6 +212,19 @@ def test_auth_off_needs_neither_the_admin_password_nor_the_flask_key(env):
         ({"PORT": "70000"}, "PORT: expected an integer from 1 to 65535"),
         ({"DB_WAIT_SECONDS": "-1"}, "DB_WAIT_SECONDS: expected an integer from 0 to 3600"),
         ({"AWS_REGION": None}, "AWS_REGION: required"),
+        (
+            {
+                "MLFLOW_SSO_SIGNER": "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+                "loadbalancer/net/nlb/0123abcd"
+            },
+            "MLFLOW_SSO_SIGNER: expected an application load",
+        ),
+        ({"MLFLOW_SSO_SIGNER": "my-alb"}, "MLFLOW_SSO_SIGNER: expected an application load"),
+        (
+            {"MLFLOW_SSO_SIGNER": ALB_ARN, "MLFLOW_AUTH": "false"},
+            "MLFLOW_SSO_SIGNER: needs MLFLOW_AUTH on",
+        ),
+        ({"MLFLOW_SSO_USERNAME_CLAIM": "e mail"}, "MLFLOW_SSO_USERNAME_CLAIM: expected a claim"),
     ],
     ids=lambda value: value if isinstance(value, str) else ",".join(value),
 )
@@ -223,6 +237,16 @@ def test_a_bad_variable_is_refused_by_name(env, changes, expected):
 
     with pytest.raises(ConfigError, match="^(.*; )?" + re.escape(expected)):
         Settings.from_env(env)
+
+
+def test_single_sign_on_is_off_unless_a_signer_is_given(env):
+    assert (Settings.from_env(env).sso_signer, Settings.from_env(env).sso_username_claim) == (
+        "",
+        "email",
+    )
+    env.update({"MLFLOW_SSO_SIGNER": ALB_ARN, "MLFLOW_SSO_USERNAME_CLAIM": "sub"})
+    settings = Settings.from_env(env)
+    assert (settings.sso_signer, settings.sso_username_claim) == (ALB_ARN, "sub")
 
 
 def test_every_bad_variable_is_named_at_once():
