@@ -106,9 +106,10 @@ class DataPlatformArgs:
         network,
         load_balancer: PublicLoadBalancer | None = None,
         alarm_topic_arn: pulumi.Input[str] | None = None,
+        audit=None,
     ) -> DataPlatformArgs:
         return cls(
-            common=StackCommon.from_settings(settings, "data_platform"),
+            common=StackCommon.from_settings(settings, "data_platform", audit),
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
             private_subnet_ids=network.private_subnet_ids,
@@ -249,6 +250,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                 bucket_prefix=f"{prefix}-mlflow-artifacts-",
                 retain=args.common.deletion_protection,
                 lifecycle_rules=[to_ia(f"{ARTIFACTS_PREFIX}/")],
+                access_log_bucket=args.common.access_log_bucket,
                 tags=tags,
             ),
             opts=child,
@@ -259,6 +261,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                 bucket_prefix=f"{prefix}-pipeline-data-",
                 retain=args.common.deletion_protection,
                 lifecycle_rules=[to_ia("")],
+                access_log_bucket=args.common.access_log_bucket,
                 tags=tags,
             ),
             opts=child,
@@ -342,6 +345,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             f"{name}-mlflow-logs",
             name=f"/ecs/{args.common.environment}/mlflow",
             retention_in_days=args.common.log_retention_days,
+            kms_key_id=args.common.log_key_arn,
             tags=tags,
             opts=child,
         )
@@ -351,6 +355,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                 f"{name}-api-logs",
                 name=f"/ecs/{args.common.environment}/hokusai-api",
                 retention_in_days=args.common.log_retention_days,
+                kms_key_id=args.common.log_key_arn,
                 tags=tags,
                 opts=child,
             )

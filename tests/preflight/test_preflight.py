@@ -428,23 +428,23 @@ def test_a_key_policy_without_the_account_locks_it_out(prod_program):
 
 
 def test_a_log_group_key_must_let_cloudwatch_logs_use_it(prod_program):
-    key = prod_program.named("agent-world-data-key")
+    key = prod_program.named("audit-key")
     policy = json.loads(key.inputs["policy"])
     policy["Statement"] = [
-        s for s in policy["Statement"] if s.get("Sid") != "CloudWatchLogsOfThisAccount"
+        s for s in policy["Statement"] if s.get("Sid") != "CloudWatchLogsOfThisAccountAndRegion"
     ]
-    resources = replaced(prod_program, "agent-world-data-key", policy=json.dumps(policy))
+    resources = replaced(prod_program, "audit-key", policy=json.dumps(policy))
     refused = [f for f in findings(resources) if f.rule == "kms/service-use"]
     assert refused and all("logs.us-east-1.amazonaws.com" in f.message for f in refused)
 
 
 def test_an_alarm_topic_key_must_let_cloudwatch_use_it(prod_program):
-    key = prod_program.named("alerts-key")
+    key = prod_program.named("audit-key")
     policy = json.loads(key.inputs["policy"])
     policy["Statement"] = [
         s for s in policy["Statement"] if s.get("Sid") != "CloudWatchAlarmsPublish"
     ]
-    resources = replaced(prod_program, "alerts-key", policy=json.dumps(policy))
+    resources = replaced(prod_program, "audit-key", policy=json.dumps(policy))
     (refused,) = [f for f in findings(resources) if f.rule == "kms/service-use"]
     assert "cloudwatch.amazonaws.com" in refused.message
 
@@ -789,7 +789,7 @@ def test_two_rules_of_one_listener_with_one_priority_collide(dev_program):
 
 def test_the_pack_reads_through_preview_proxies_and_skips_unknown_values(dev_program):
     # A key's policy unknown in a preview: nothing to judge there, and no crash.
-    args = pack_args(dev_program, unknown=("alerts-key", "policy"))
+    args = pack_args(dev_program, unknown=("audit-key", "policy"))
     assert reported(policy("aws-preflight"), args) == []
     assert reported(policy("aws-preflight-warnings"), args) == []
 

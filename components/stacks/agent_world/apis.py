@@ -101,7 +101,7 @@ def _access_logs(
         f"{name}-{api}-access-logs",
         name=f"/aws/apigateway/{args.common.name_prefix}-agent-world-{api}",
         retention_in_days=args.common.log_retention_days,
-        kms_key_id=stack.data.key.arn,
+        kms_key_id=args.common.log_key_arn,
         tags=dict(args.common.tags),
         opts=pulumi.ResourceOptions(parent=stack),
     )

@@ -255,9 +255,13 @@ def test_only_llm_integration_may_invoke_models_in_prod(prod):
         assert not {g for g in grants(document) if g[0].startswith("bedrock:")}
 
 
-def test_logs_are_encrypted_with_the_stack_key(each_stack):
-    key = each_stack.named("agent-world-data-key").outputs["arn"]
-    for group in each_stack.of_type("aws:cloudwatch/logGroup:LogGroup"):
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_logs_are_encrypted_with_the_platforms_logs_key(stack, dev, prod, dev_program,
+                                                        prod_program):  # fmt: skip
+    key = {"dev": dev_program, "prod": prod_program}[stack].named("audit-key").outputs["arn"]
+    groups = {"dev": dev, "prod": prod}[stack].of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert groups
+    for group in groups:
         assert group.inputs["kmsKeyId"] == key, group.name
         assert group.inputs["retentionInDays"] in (30, 365)
 
