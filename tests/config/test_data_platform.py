@@ -29,6 +29,8 @@ BAD_CONFIGS = [
      "mlplatform:data_platform.db_max_acu", "at least db_min_acu (8)"),
     ({"stacks.inference": False, "agent_world.share_load_balancer": False},
      "mlplatform:data_platform.share_load_balancer", "unless stacks.inference is true"),
+    ({"data_platform.db_log_min_duration_ms": -2},
+     "mlplatform:data_platform.db_log_min_duration_ms", "from -1 to 3600000"),
 ]  # fmt: skip
 
 
