@@ -19,14 +19,19 @@ except config.ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 
 on = settings.stacks
-alarms = on.training or on.data_platform or on.agent_world
+# The stacks that raise alarms are the ones with data buckets.
+alarms = data_buckets = on.training or on.data_platform or on.agent_world
 # One key for every log group (and the alarm topic) and one bucket for S3 access logs,
 # handed to each stack (StackCommon.log_key_arn, access_log_bucket).
 audit = None
 if on.network or on.training or on.inference or on.data_platform or on.agent_world:
-    audit = AuditLogs("audit", AuditLogsArgs.from_settings(settings, alarm_notifications=alarms))
+    audit = AuditLogs(
+        "audit",
+        AuditLogsArgs.from_settings(settings, access_logs=data_buckets, alarm_notifications=alarms),
+    )
     pulumi.export("logs_key_arn", audit.key_arn)
-    pulumi.export("access_log_bucket", audit.access_log_bucket)
+    if audit.access_log_bucket is not None:
+        pulumi.export("access_log_bucket", audit.access_log_bucket)
 
 # The config check guarantees the network for every other stack.
 if settings.stacks.network:

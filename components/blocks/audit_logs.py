@@ -42,6 +42,9 @@ class AuditLogsArgs:
     """Days access logs are kept before they expire (as every log group). Default 365."""
     retain: bool = True
     """Protect the access-log bucket (``protect``, ``retain_on_delete``). Default true."""
+    access_logs: bool = True
+    """Create the access-log bucket (only stacks with data buckets need one). Default
+    true."""
     alarm_notifications: bool = False
     """The alarm topic is encrypted with the key too, so its policy also lets CloudWatch
     alarms publish (one key for the platform's logs and alarm notifications instead of
@@ -50,11 +53,14 @@ class AuditLogsArgs:
     """Tags on the key and the bucket. Default none."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, alarm_notifications: bool) -> AuditLogsArgs:
+    def from_settings(
+        cls, settings: Settings, access_logs: bool, alarm_notifications: bool
+    ) -> AuditLogsArgs:
         return cls(
             name_prefix=settings.prefix(),
             log_retention_days=settings.log_retention_days,
             retain=settings.deletion_protection,
+            access_logs=access_logs,
             alarm_notifications=alarm_notifications,
             tags=settings.base_tags("audit"),
         )
@@ -67,7 +73,8 @@ class AuditLogs(pulumi.ComponentResource):
     to the account's IAM, admits CloudWatch Logs' regional principal only for log groups of
     this account and region (the ``kms:EncryptionContext:aws:logs:arn`` condition of the
     CloudWatch Logs guide) and, with ``alarm_notifications``, CloudWatch alarms publishing
-    to the alarm topic; and a :class:`SecureBucket` for S3 server access logs: SSE-S3
+    to the alarm topic; and, with ``access_logs``, a :class:`SecureBucket` for S3 server
+    access logs: SSE-S3
     (server access logging does not deliver to a bucket whose default encryption is
     SSE-KMS), ACLs off, every public-access block, TLS only, a policy that lets the S3
     logging service write only for this account's buckets of this platform, logs expired
@@ -80,11 +87,12 @@ class AuditLogs(pulumi.ComponentResource):
     """The logs key."""
     key_arn: pulumi.Output[str]
     """ARN of the logs key (``StackCommon.log_key_arn``)."""
-    bucket: SecureBucket
-    """The access-log bucket."""
-    access_log_bucket: pulumi.Output[str]
+    bucket: SecureBucket | None
+    """The access-log bucket; None without ``access_logs``."""
+    access_log_bucket: pulumi.Output[str] | None
     """Name of the access-log bucket, known only once its policy exists, so a bucket
-    logging into it (``StackCommon.access_log_bucket``) is configured after S3 may write."""
+    logging into it (``StackCommon.access_log_bucket``) is configured after S3 may write;
+    None without ``access_logs``."""
 
     def __init__(self, name: str, args: AuditLogsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
@@ -95,7 +103,15 @@ class AuditLogs(pulumi.ComponentResource):
         account = identity.account_id
         self.key = self._key(name, args, partition, region, account, child)
         self.key_arn = self.key.arn
+        self.bucket = self.access_log_bucket = None
+        if args.access_logs:
+            self._access_log_bucket(name, args, partition, account, child)
 
+        outputs = {"key_arn": self.key_arn, "access_log_bucket": self.access_log_bucket}
+        self.register_outputs({k: v for k, v in outputs.items() if v is not None})
+
+    def _access_log_bucket(self, name, args: AuditLogsArgs, partition, account, child) -> None:
+        """The SSE-S3 bucket S3 delivers server access logs to, kept log_retention_days."""
         self.bucket = SecureBucket(
             f"{name}-access-logs",
             SecureBucketArgs(
@@ -120,10 +136,6 @@ class AuditLogs(pulumi.ComponentResource):
         self.access_log_bucket = pulumi.Output.all(
             self.bucket.bucket_name, self.bucket.policy.id
         ).apply(lambda values: values[0])
-
-        self.register_outputs(
-            {"key_arn": self.key_arn, "access_log_bucket": self.access_log_bucket}
-        )
 
     @staticmethod
     def _key(name, args: AuditLogsArgs, partition, region, account, child) -> aws.kms.Key:

@@ -161,3 +161,13 @@ def test_every_data_bucket_logs_into_the_access_log_bucket_under_its_prefix(prog
     others = {b.name for b in program.of_type(BUCKET)} - {f"{n}-bucket" for n in data}
     assert others <= {"audit-access-logs-bucket", "inference-lb-logs-bucket",
                       "data-platform-lb-logs-bucket"}, others  # fmt: skip
+
+
+def test_network_alone_gets_the_key_for_its_flow_logs_and_no_access_log_bucket(run_stack):
+    off = {f"stacks.{s}": False for s in ("training", "inference", "data_platform", "agent_world")}
+    run = run_stack("dev", off)
+    key = run.named("audit-key")
+    assert "CloudWatchAlarmsPublish" not in statements(key)  # no alarm topic to encrypt
+    assert run.named("network-flow-logs").inputs["kmsKeyId"] == key.outputs["arn"]
+    assert not run.of_type(BUCKET)
+    assert "access_log_bucket" not in run.outputs
