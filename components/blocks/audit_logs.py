@@ -74,11 +74,10 @@ class AuditLogs(pulumi.ComponentResource):
     this account and region (the ``kms:EncryptionContext:aws:logs:arn`` condition of the
     CloudWatch Logs guide) and, with ``alarm_notifications``, CloudWatch alarms publishing
     to the alarm topic; and, with ``access_logs``, a :class:`SecureBucket` for S3 server
-    access logs: SSE-S3
-    (server access logging does not deliver to a bucket whose default encryption is
-    SSE-KMS), ACLs off, every public-access block, TLS only, a policy that lets the S3
-    logging service write only for this account's buckets of this platform, logs expired
-    after ``log_retention_days``, versioning, protected in prod.
+    access logs: SSE-S3 (server access logging does not deliver to a bucket whose default
+    encryption is SSE-KMS), ACLs off, every public-access block, TLS only, a policy that
+    lets the S3 logging service write only for this account's buckets of this platform,
+    logs expired after ``log_retention_days``, versioning, protected in prod.
     """
 
     TYPE = "mlplatform:audit:AuditLogs"
