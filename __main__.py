@@ -3,6 +3,7 @@
 import pulumi
 
 from components.blocks.alerts import AlarmTopic, AlarmTopicArgs
+from components.blocks.audit_logs import AuditLogs, AuditLogsArgs
 from components.blocks.quotas_requests import QuotaRequests, QuotaRequestsArgs
 from components.config import settings as config
 from components.stacks.agent_world.stack import AgentWorldArgs, AgentWorldStack
@@ -17,27 +18,45 @@ except config.ConfigError as error:
     # RunError ends the program with just this message: no resource has been registered.
     raise pulumi.RunError(str(error)) from None
 
+on = settings.stacks
+# The stacks that raise alarms are the ones with data buckets.
+alarms = data_buckets = on.training or on.data_platform or on.agent_world
+# One key for every log group (and the alarm topic) and one bucket for S3 access logs,
+# handed to each stack (StackCommon.log_key_arn, access_log_bucket).
+audit = None
+if on.network or on.training or on.inference or on.data_platform or on.agent_world:
+    audit = AuditLogs(
+        "audit",
+        AuditLogsArgs.from_settings(settings, access_logs=data_buckets, alarm_notifications=alarms),
+    )
+    pulumi.export("logs_key_arn", audit.key_arn)
+    if audit.access_log_bucket is not None:
+        pulumi.export("access_log_bucket", audit.access_log_bucket)
+
 # The config check guarantees the network for every other stack.
 if settings.stacks.network:
-    network = NetworkStack("network", NetworkArgs.from_settings(settings))
+    network = NetworkStack("network", NetworkArgs.from_settings(settings, audit))
     pulumi.export("vpc_id", network.vpc_id)
     pulumi.export("public_subnet_ids", network.public_subnet_ids)
     pulumi.export("private_subnet_ids", network.private_subnet_ids)
 
-# One alarm topic for every stack that raises alarms.
-if settings.stacks.training or settings.stacks.data_platform or settings.stacks.agent_world:
+# One alarm topic for every stack that raises alarms, encrypted with the logs key.
+if alarms:
     alerts = AlarmTopic(
         "alerts",
         AlarmTopicArgs(
             name_prefix=settings.prefix(),
             email=settings.alarm_email,
+            kms_key_arn=audit.key_arn,
             tags=settings.base_tags("alerts"),
         ),
     )
     pulumi.export("alarm_topic_arn", alerts.arn)
 
 if settings.stacks.training:
-    training = TrainingStack("training", TrainingArgs.from_settings(settings, network, alerts.arn))
+    training = TrainingStack(
+        "training", TrainingArgs.from_settings(settings, network, alerts.arn, audit)
+    )
     # The seed's output names, so its scripts and runbooks keep working.
     pulumi.export("ecr_repository_url", training.image.repository.repository_url)
     pulumi.export("s3_bucket_name", training.bucket.bucket_name)
@@ -54,7 +73,7 @@ if settings.stacks.training:
         pulumi.export("coordinator_secret_access_key", pulumi.Output.secret(key.secret))
 
 if settings.stacks.inference:
-    inference = InferenceStack("inference", InferenceArgs.from_settings(settings, network))
+    inference = InferenceStack("inference", InferenceArgs.from_settings(settings, network, audit))
     # The seed's output names; the API key is in Secrets Manager, never an output.
     pulumi.export("alb_url", inference.alb_url)
     pulumi.export("health_check_url", inference.health_check_url)
@@ -71,7 +90,7 @@ if settings.stacks.data_platform:
     shared = inference.load_balancer if settings.data_platform.share_load_balancer else None
     data_platform = DataPlatformStack(
         "data-platform",
-        DataPlatformArgs.from_settings(settings, network, shared, alerts.arn),
+        DataPlatformArgs.from_settings(settings, network, shared, alerts.arn, audit),
     )
     # The seed's output names; passwords stay in Secrets Manager.
     pulumi.export("mlflow_endpoint", data_platform.mlflow_endpoint)
@@ -86,7 +105,7 @@ if settings.stacks.agent_world:
     # Sharing the inference stack's load balancer saves the agent world's own NLB.
     shared = inference.load_balancer if settings.agent_world.share_load_balancer else None
     agent_world = AgentWorldStack(
-        "agent-world", AgentWorldArgs.from_settings(settings, network, alerts.arn, shared)
+        "agent-world", AgentWorldArgs.from_settings(settings, network, alerts.arn, shared, audit)
     )
     # The seed's outputs; the API key stays in Secrets Manager.
     pulumi.export("agent_world_rest_url", agent_world.rest_url)

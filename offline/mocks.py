@@ -206,6 +206,12 @@ class PlatformMocks(mocks.Mocks):
         }
         if args.typ in prefixes:
             return prefixes[args.typ] + _short_hash(args.typ, args.name, length=17)
+        if args.typ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+            # A bucket's ID is its name; with a prefix AWS appends a 26-character suffix.
+            if args.inputs.get("bucketPrefix"):
+                return args.inputs["bucketPrefix"] + _short_hash(args.name, length=26)
+            if args.inputs.get("bucket"):
+                return args.inputs["bucket"]
         if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             return "lt-" + _short_hash(args.name, length=17)
         if args.typ == "aws:iam/accessKey:AccessKey":
@@ -269,9 +275,7 @@ class PlatformMocks(mocks.Mocks):
         }
 
     def _bucket(self, args, resource_id):
-        bucket = args.inputs.get("bucket") or resource_id
-        if args.inputs.get("bucketPrefix"):  # AWS appends a 26-character unique suffix
-            bucket = args.inputs["bucketPrefix"] + _short_hash(args.name, length=26)
+        bucket = resource_id
         return {
             "bucket": bucket,
             "arn": f"arn:aws:s3:::{bucket}",

@@ -134,6 +134,13 @@ FIELDS: dict[str, tuple[str, str, dict[str, str]]] = {
         "apiKeySource": "apiKeySource"}),
     "aws:apigateway/stage:Stage": ("apigateway", "CreateStage", {
         "cacheClusterSize": "cacheClusterSize"}),
+    "aws:apigatewayv2/stage:Stage": ("apigatewayv2", "CreateStage", {
+        "name": "StageName",
+        "defaultRouteSettings.loggingLevel": "DefaultRouteSettings.LoggingLevel"}),
+    "aws:s3/bucketLogging:BucketLogging": ("s3", "PutBucketLogging", {
+        "targetObjectKeyFormat.partitionedPrefix.partitionDateSource":
+        "BucketLoggingStatus.LoggingEnabled.TargetObjectKeyFormat.PartitionedPrefix."
+        "PartitionDateSource"}),
     "aws:appautoscaling/policy:Policy": ("application-autoscaling", "PutScalingPolicy", {
         "name": "PolicyName", "policyType": "PolicyType", "serviceNamespace":
         "ServiceNamespace", "scalableDimension": "ScalableDimension",

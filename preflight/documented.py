@@ -243,6 +243,105 @@ def listener_rule_priorities(resources: list[Resource]) -> Iterator[Finding]:
             )  # fmt: skip
 
 
+# --- logs a service writes into a log group of its own naming ---------------------------
+# RDS publishes each exported log to "/aws/rds/instance/<instance>/<log type>" (Aurora:
+# "/aws/rds/cluster/<cluster>/<log type>") and creates that group, unencrypted and never
+# expiring, unless it exists ("Publishing database logs to Amazon CloudWatch Logs", RDS
+# and Aurora User Guides). API Gateway writes a REST stage's execution logs to
+# "API-Gateway-Execution-Logs_<rest api id>/<stage>" ("Set up CloudWatch logging for REST
+# APIs in API Gateway") and a WebSocket stage's to "/aws/apigateway/<api id>/<stage>",
+# creating the group the same way. The program creates each first, so it has retention
+# and the logs key: a group of another name is never written, and the service's own is.
+RDS_EXPORT_SOURCE = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/"
+    "USER_LogAccess.Procedural.UploadtoCloudWatch.html"
+)
+APIGATEWAY_EXECUTION_SOURCE = (
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html"
+)
+
+
+def _service_log_groups(resources: list[Resource]) -> Iterator[tuple[Resource, str, str, str]]:
+    """(resource, property, log group the service writes to, source) per service log."""
+    for r in resources:
+        if r.type == "aws:rds/instance:Instance":
+            kind, identifier = "instance", r.props.get("identifier")
+        elif r.type == "aws:rds/cluster:Cluster":
+            kind, identifier = "cluster", r.props.get("clusterIdentifier")
+        else:
+            kind = identifier = None
+        if kind is not None and isinstance(identifier, str):
+            for log in r.props.get("enabledCloudwatchLogsExports") or []:
+                group = f"/aws/rds/{kind}/{identifier}/{log}"
+                yield r, "enabledCloudwatchLogsExports", group, RDS_EXPORT_SOURCE
+        if r.type == "aws:apigateway/methodSettings:MethodSettings":
+            level = (r.props.get("settings") or {}).get("loggingLevel")
+            api, stage = r.props.get("restApi"), r.props.get("stageName")
+            if level not in (None, "OFF") and isinstance(api, str) and isinstance(stage, str):
+                group = f"API-Gateway-Execution-Logs_{api}/{stage}"
+                yield r, "settings.loggingLevel", group, APIGATEWAY_EXECUTION_SOURCE
+        if r.type == "aws:apigatewayv2/stage:Stage":
+            level = (r.props.get("defaultRouteSettings") or {}).get("loggingLevel")
+            api, stage = r.props.get("apiId"), r.props.get("name")
+            if level not in (None, "OFF") and isinstance(api, str) and isinstance(stage, str):
+                group = f"/aws/apigateway/{api}/{stage}"
+                yield r, "defaultRouteSettings.loggingLevel", group, APIGATEWAY_EXECUTION_SOURCE
+
+
+def service_log_groups(resources: list[Resource]) -> Iterator[Finding]:
+    """Every log a service writes goes to a log group the program creates."""
+    created = {
+        r.props.get("name") for r in resources if r.type == "aws:cloudwatch/logGroup:LogGroup"
+    }
+    for r, path, group, source in _service_log_groups(resources):
+        if group not in created:
+            yield Finding(
+                "documented/service-log-group", ERROR, r.name, r.type, path, group,
+                "the service writes to this log group and no log group of this name is "
+                "created: it would create it unencrypted and keep it forever",
+                source,
+            )  # fmt: skip
+
+
+# "You can use default bucket encryption on the destination bucket only if you use
+# server-side encryption with Amazon S3 managed keys (SSE-S3). Default server-side
+# encryption with AWS KMS keys (SSE-KMS) is not supported for server access logging
+# destination buckets." (S3 User Guide, troubleshooting server access logging); and the
+# destination "should not have server access logging enabled" (enabling it).
+ACCESS_LOG_SOURCE = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/troubleshooting-server-access-logging.html"
+
+
+def access_log_buckets(resources: list[Resource]) -> Iterator[Finding]:
+    """A bucket receiving S3 server access logs uses SSE-S3 and logs nowhere itself."""
+    logging = [r for r in resources if r.type == "aws:s3/bucketLogging:BucketLogging"]
+    named = {r.props.get("targetBucket") for r in logging} - {None}
+    targets: set[Any] = set()
+    for r in resources:  # a bucket is referred to by its name or its ID (the same in S3)
+        if r.type in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+            refs = {r.outputs.get("bucket"), r.outputs.get("id"), r.props.get("bucket")} - {None}
+            if refs & named:
+                targets |= refs
+    for r in logging:
+        if r.props.get("bucket") in targets:
+            yield Finding(
+                "documented/access-log-bucket", ERROR, r.name, r.type, "bucket",
+                r.props.get("bucket"), "a bucket receiving server access logs logs into "
+                "another: its own logs would log themselves", ACCESS_LOG_SOURCE,
+            )  # fmt: skip
+    for r in resources:
+        if r.type != SSE_CONFIGURATION or r.get("bucket") not in targets:
+            continue
+        for i, rule in enumerate(r.get("rules") or []):
+            algorithm = (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
+            if algorithm != "AES256":
+                yield Finding(
+                    "documented/access-log-bucket", ERROR, r.name, r.type,
+                    f"rules.{i}.applyServerSideEncryptionByDefault.sseAlgorithm", algorithm,
+                    "a bucket receiving S3 server access logs must use SSE-S3 (AES256)",
+                    ACCESS_LOG_SOURCE,
+                )  # fmt: skip
+
+
 def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
     for r in resources:
         yield from ec2_descriptions(r)
@@ -250,3 +349,5 @@ def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
         yield from flow_log_format(r)
     yield from alb_log_buckets(resources)
     yield from listener_rule_priorities(resources)
+    yield from service_log_groups(resources)
+    yield from access_log_buckets(resources)

@@ -65,6 +65,13 @@ DOCUMENTED: dict[tuple[str, str], tuple[frozenset[str], str]] = {
         BOTH,
         "https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html",
     ),
+    # S3 server access log delivery into a bucket with ACLs off: the documented bucket
+    # policy guards with both (aws:SourceArn: the source buckets).
+    ("logging.s3.amazonaws.com", "resource"): (
+        BOTH,
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html"
+        "#grant-log-delivery-permissions-general",
+    ),
     ("cloudfront.amazonaws.com", "resource"): (
         BOTH,
         "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/"

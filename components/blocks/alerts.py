@@ -25,6 +25,10 @@ class AlarmTopicArgs:
     """Prefix of physical names, e.g. ``mlplatform-dev``. Required."""
     email: str = ""
     """Address subscribed to the topic (AWS mails a confirmation link). Default none."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """A key to encrypt the topic with instead of one of its own (the platform's logs key
+    of :class:`~components.blocks.audit_logs.AuditLogs`, whose policy admits CloudWatch
+    alarms). Default none: the topic's own key."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the key and the topic. Default none."""
 
@@ -32,11 +36,11 @@ class AlarmTopicArgs:
 class AlarmTopic(pulumi.ComponentResource):
     """An encrypted SNS topic for alarms, with an optional e-mail subscription.
 
-    Creates a customer-managed KMS key with rotation (CloudWatch cannot publish to a topic
-    encrypted with the AWS-managed ``aws/sns`` key, so the key policy grants CloudWatch
-    alarms of this account the two actions publishing needs), the topic encrypted with
-    it, a topic policy that admits only CloudWatch alarms of this account and TLS, and the
-    e-mail subscription when an address is configured.
+    Creates, unless ``kms_key_arn`` names one, a customer-managed KMS key with rotation
+    (CloudWatch cannot publish to a topic encrypted with the AWS-managed ``aws/sns`` key,
+    so the key policy grants CloudWatch alarms of this account the two actions publishing
+    needs); the topic encrypted with it; a topic policy that admits only CloudWatch alarms
+    of this account and TLS; and the e-mail subscription when an address is configured.
     """
 
     TYPE = "mlplatform:alerts:AlarmTopic"
@@ -51,42 +55,17 @@ class AlarmTopic(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         identity = aws.get_caller_identity_output()
-        partition = aws.get_partition_output()
         account = identity.account_id
         cloudwatch = Principal(type="Service", identifiers=["cloudwatch.amazonaws.com"])
-        key_policy = aws.iam.get_policy_document_output(
-            statements=[
-                account_administers_key(partition.partition, account),
-                # No source condition here: CloudWatch sends none when it uses the key
-                # (preflight/principals.py); the topic policy admits only this account's
-                # alarms, and only this topic names the key.
-                Statement(
-                    sid="CloudWatchAlarmsPublish",
-                    principals=[cloudwatch],
-                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                    resources=["*"],
-                ),
-            ]
-        )
-        self.key = aws.kms.Key(
-            f"{name}-key",
-            description=f"{args.name_prefix} alarm notifications",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=key_policy.json,
-            tags=tags,
-            opts=child,
-        )
-        aws.kms.Alias(
-            f"{name}-key-alias",
-            name=f"alias/{args.name_prefix}-alarms",
-            target_key_id=self.key.key_id,
-            opts=child,
-        )
+        self.key = None
+        key_arn = args.kms_key_arn
+        if key_arn is None:
+            self.key = self._key(name, args, cloudwatch, account, child)
+            key_arn = self.key.arn
         self.topic = aws.sns.Topic(
             f"{name}-topic",
             name=f"{args.name_prefix}-alarms",
-            kms_master_key_id=self.key.arn,
+            kms_master_key_id=key_arn,
             tags=tags,
             opts=child,
         )
@@ -117,3 +96,38 @@ class AlarmTopic(pulumi.ComponentResource):
             )
 
         self.register_outputs({"arn": self.arn})
+
+    @staticmethod
+    def _key(name, args: AlarmTopicArgs, cloudwatch, account, child) -> aws.kms.Key:
+        """The topic's own key, which CloudWatch alarms may publish with."""
+        partition = aws.get_partition_output()
+        key_policy = aws.iam.get_policy_document_output(
+            statements=[
+                account_administers_key(partition.partition, account),
+                # No source condition here: CloudWatch sends none when it uses the key
+                # (preflight/principals.py); the topic policy admits only this account's
+                # alarms, and only this topic names the key.
+                Statement(
+                    sid="CloudWatchAlarmsPublish",
+                    principals=[cloudwatch],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
+                ),
+            ]
+        )
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{args.name_prefix} alarm notifications",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=key_policy.json,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        aws.kms.Alias(
+            f"{name}-key-alias",
+            name=f"alias/{args.name_prefix}-alarms",
+            target_key_id=key.key_id,
+            opts=child,
+        )
+        return key

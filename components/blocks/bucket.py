@@ -38,8 +38,17 @@ class SecureBucketArgs:
     """Create the bucket policy only when :meth:`SecureBucket.set_policy` is called, for
     statements that name a resource created after the bucket (a CloudFront distribution).
     Default false."""
+    access_log_bucket: pulumi.Input[str] | None = None
+    """Name of the bucket S3 server access logs of this one go to (the platform's
+    access-log bucket, ``StackCommon.access_log_bucket``). Default none: no access logs."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the bucket. Default none."""
+
+    @property
+    def access_log_prefix(self) -> str:
+        """Where this bucket's access logs go in the log bucket: ``<bucket_prefix>/``
+        without its trailing dash, e.g. ``mlplatform-dev-training/``."""
+        return f"{self.bucket_prefix.rstrip('-')}/"
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -49,8 +58,9 @@ class SecureBucket(pulumi.ComponentResource):
     every public-access block on (AWS FSBP S3.8); default encryption with the AWS-managed
     KMS key and S3 Bucket Keys (or SSE-S3 where a service requires it); versioning (so an
     overwrite or delete can be undone); a bucket policy denying any request not made over
-    TLS (S3.5), plus the caller's statements; and lifecycle rules that expire old versions
-    and abort abandoned multipart uploads, plus the caller's own.
+    TLS (S3.5), plus the caller's statements; lifecycle rules that expire old versions
+    and abort abandoned multipart uploads, plus the caller's own; and, given an access-log
+    bucket, S3 server access logging into it under the bucket's own prefix (S3.9).
     """
 
     TYPE = "mlplatform:storage:SecureBucket"
@@ -146,6 +156,20 @@ class SecureBucket(pulumi.ComponentResource):
             rules=rules,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
+
+        self.logging = None
+        if args.access_log_bucket is not None:
+            # Date-partitioned keys (by event time), which Athena can prune.
+            self.logging = aws.s3.BucketLogging(
+                f"{name}-access-logging",
+                bucket=self.bucket.id,
+                target_bucket=args.access_log_bucket,
+                target_prefix=args.access_log_prefix,
+                target_object_key_format={
+                    "partitioned_prefix": {"partition_date_source": "EventTime"}
+                },
+                opts=child,
+            )
 
         self.register_outputs({"bucket_name": self.bucket_name, "arn": self.arn})
 

@@ -80,6 +80,12 @@ class AgentWorldSettings:
     api_throttle_burst: int = setting(
         100, "Request burst the APIs accept (stage throttling).", int_range(1, 5000)
     )
+    execution_log_level: str = setting(
+        "ERROR",
+        "API Gateway execution logging of the REST and WebSocket stages: ERROR, INFO (every "
+        "request, more log ingestion) or OFF (refused in production).",
+        one_of("ERROR", "INFO", "OFF"),
+    )
     bedrock_model_ids: tuple[str, ...] = setting(
         ("anthropic.claude-3-haiku-20240307-v1:0",),
         "Bedrock foundation models llm-integration may invoke (nothing else).",
@@ -108,6 +114,10 @@ def check_agent_world(s: Settings, problems: list[str]) -> None:
     check_fargate_size(problems, f"{ns}task_cpu", f"{ns}task_memory", a.task_cpu, a.task_memory)
     if a.max_tasks < a.min_tasks:
         problems.append(f"{ns}max_tasks: expected at least min_tasks ({a.min_tasks})")
+    if s.production and a.execution_log_level == "OFF":
+        problems.append(
+            f"{ns}execution_log_level: expected ERROR or INFO when production is true (got OFF)"
+        )
     if a.domain_names and not a.cdn_certificate_arn.startswith("arn:aws:acm:us-east-1:"):
         problems.append(
             f"{ns}cdn_certificate_arn: expected an ACM certificate ARN in us-east-1 when "

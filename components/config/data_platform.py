@@ -85,6 +85,13 @@ class DataPlatformSettings:
     db_max_storage_gib: int = setting(
         100, "Storage autoscaling ceiling in GiB; at least db_storage_gib.", int_range(20, 65536)
     )
+    db_log_min_duration_ms: int = setting(
+        1000,
+        "PostgreSQL logs every statement that runs at least this many milliseconds "
+        "(log_min_duration_statement), besides every DDL statement (log_statement=ddl); "
+        "-1 logs none by duration.",
+        int_range(-1, 3600000),
+    )
     mlflow_cpu: int = setting(
         1024, "CPU units of an MLflow task (1024 = 1 vCPU).", one_of(*fargate.cpu_choices())
     )

@@ -87,6 +87,9 @@ def agent_world_physical(prefix: str, role: str) -> str:
 def physical_names(s: Settings) -> list[PhysicalName]:
     """Every explicit physical name the enabled stacks of ``s`` send to AWS."""
     names: list[PhysicalName] = []
+    on = s.stacks
+    if on.network or on.training or on.inference or on.data_platform or on.agent_world:
+        names += _audit(s)
     if s.stacks.network:
         names += _network(s)
     if s.stacks.training or s.stacks.data_platform or s.stacks.agent_world:
@@ -121,10 +124,16 @@ def _network(s: Settings) -> Iterator[PhysicalName]:
     yield _n("cloudwatch/logGroup:LogGroup", "name", f"/vpc/{s.prefix()}/flow-logs")
 
 
-def _alerts(s: Settings) -> Iterator[PhysicalName]:
+def _audit(s: Settings) -> Iterator[PhysicalName]:
     p = s.prefix()
-    yield _n("kms/alias:Alias", "name", f"alias/{p}-alarms")
-    yield _n("sns/topic:Topic", "name", f"{p}-alarms")
+    yield _n("kms/alias:Alias", "name", f"alias/{p}-logs")
+    if s.stacks.training or s.stacks.data_platform or s.stacks.agent_world:  # data buckets
+        yield _n("s3/bucket:Bucket", "bucketPrefix", f"{p}-access-logs-")
+
+
+def _alerts(s: Settings) -> Iterator[PhysicalName]:
+    # Encrypted with the logs key of the audit block: no key of its own.
+    yield _n("sns/topic:Topic", "name", f"{s.prefix()}-alarms")
 
 
 def _training(s: Settings) -> Iterator[PhysicalName]:
@@ -200,6 +209,8 @@ def _data_platform(s: Settings) -> Iterator[PhysicalName]:
         yield _n("rds/clusterParameterGroup:ClusterParameterGroup", "name",
                  f"{p}-mlflow-aurora-postgresql{d.postgres_version}")  # fmt: skip
         yield _n("rds/cluster:Cluster", "clusterIdentifier", f"{p}-mlflow")
+        yield _n("cloudwatch/logGroup:LogGroup", "name",
+                 f"/aws/rds/cluster/{p}-mlflow/postgresql")  # fmt: skip
         for n in range(2 if d.multi_az else 1):
             yield _n("rds/clusterInstance:ClusterInstance", "identifier", f"{p}-mlflow-{n}")
     else:
@@ -207,6 +218,8 @@ def _data_platform(s: Settings) -> Iterator[PhysicalName]:
                  f"{p}-mlflow-postgres{d.postgres_version}")  # fmt: skip
         yield _n("iam/role:Role", "name", f"{p}-mlflow-db-monitoring")
         yield _n("rds/instance:Instance", "identifier", f"{p}-mlflow")
+        for log in ("postgresql", "upgrade"):
+            yield _n("cloudwatch/logGroup:LogGroup", "name", f"/aws/rds/instance/{p}-mlflow/{log}")
     secrets = ["mlflow-admin-password", "mlflow-flask-secret-key"]
     if d.api:
         secrets.append("api-secret-key")
@@ -268,6 +281,14 @@ def _agent_world(s: Settings) -> Iterator[PhysicalName]:
     yield _n("iam/role:Role", "name", f"{p}-apigateway-cloudwatch")
     for api in ("rest", "websocket"):
         yield _n("cloudwatch/logGroup:LogGroup", "name", f"/aws/apigateway/{p}-agent-world-{api}")
+    if a.execution_log_level != "OFF":
+        # Named by API Gateway after each API's ID (10 characters); the API's name stands
+        # in for it here, never shorter, so the limit check holds for the real name.
+        stage = agent_world_roles.STAGE
+        yield _n("cloudwatch/logGroup:LogGroup", "name",
+                 f"API-Gateway-Execution-Logs_{p}-agent-world/{stage}")  # fmt: skip
+        yield _n("cloudwatch/logGroup:LogGroup", "name",
+                 f"/aws/apigateway/{p}-agent-world-ws/{stage}")  # fmt: skip
     yield _n("secretsmanager/secret:Secret", "name", f"{p}/agent-world/api-key")
     yield _n("apigatewayv2/api:Api", "name", f"{p}-agent-world-ws")
     yield _n("cloudfront/originAccessControl:OriginAccessControl", "name", f"{p}-world-assets")

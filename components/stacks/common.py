@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components.blocks.audit_logs import AuditLogs
 from components.blocks.images import ServiceImageArgs
 from components.config.settings import Settings
 from components.lib import names
@@ -46,10 +47,16 @@ class StackCommon:
     log_key_arn: pulumi.Input[str] | None = None
     """ARN of the customer-managed KMS key every log group of the stack is encrypted
     with (``kms_key_id``). Default none: CloudWatch Logs' own encryption."""
+    access_log_bucket: pulumi.Input[str] | None = None
+    """Name of the bucket every data bucket of the stack sends its S3 server access logs
+    to (``SecureBucketArgs.access_log_bucket``). Default none: no access logs."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, component: str) -> StackCommon:
-        """The shared inputs of ``component`` (its tag map names it) from the settings."""
+    def from_settings(
+        cls, settings: Settings, component: str, audit: AuditLogs | None = None
+    ) -> StackCommon:
+        """The shared inputs of ``component`` (its tag map names it) from the settings, with
+        the logs key and access-log bucket of ``audit`` (the platform's :class:`AuditLogs`)."""
         return cls(
             name_prefix=settings.prefix(),
             environment=settings.environment,
@@ -58,6 +65,8 @@ class StackCommon:
             log_retention_days=settings.log_retention_days,
             prebuilt_images=settings.images,
             tags=settings.base_tags(component),
+            log_key_arn=audit.key_arn if audit is not None else None,
+            access_log_bucket=audit.access_log_bucket if audit is not None else None,
         )
 
     @property

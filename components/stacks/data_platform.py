@@ -51,9 +51,23 @@ DB_PARAMETERS = [
     {"name": "rds.force_ssl", "value": "1"},
     {"name": "log_connections", "value": "1"},
     {"name": "log_disconnections", "value": "1"},
-    {"name": "log_min_duration_statement", "value": "1000"},
+    {"name": "log_statement", "value": "ddl"},
 ]
-"""The database's parameters (RDS or Aurora): TLS only, connections and slow queries logged."""
+"""The database's fixed parameters (RDS or Aurora): TLS only; connections and every DDL
+statement (CREATE, ALTER, DROP: who changed the schema) logged. All dynamic (applied
+without a reboot)."""
+RDS_LOG_EXPORTS = ("postgresql", "upgrade")
+AURORA_LOG_EXPORTS = ("postgresql",)
+
+
+def db_parameters(d: DataPlatformSettings) -> list[dict[str, str]]:
+    """:data:`DB_PARAMETERS` and the slow-statement threshold of ``db_log_min_duration_ms``."""
+    return [
+        *DB_PARAMETERS,
+        {"name": "log_min_duration_statement", "value": str(d.db_log_min_duration_ms)},
+    ]
+
+
 WORKER_UID = "10001"
 AURORA_ENGINE = "aurora-postgresql"
 AURORA_VERSIONS = {"16": "16.6", "17": "17.4"}
@@ -121,9 +135,10 @@ class DataPlatformArgs:
         network,
         load_balancer: PublicLoadBalancer | None = None,
         alarm_topic_arn: pulumi.Input[str] | None = None,
+        audit=None,
     ) -> DataPlatformArgs:
         return cls(
-            common=StackCommon.from_settings(settings, "data_platform"),
+            common=StackCommon.from_settings(settings, "data_platform", audit),
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
             private_subnet_ids=network.private_subnet_ids,
@@ -145,7 +160,8 @@ class DataPlatformStack(pulumi.ComponentResource):
     - RDS PostgreSQL in the private subnets: its own subnet group; the master password
       managed by RDS in Secrets Manager; storage encrypted with a customer-managed KMS
       key (rotated); not publicly accessible; a security group admitting only the MLflow
-      (and API) tasks on 5432; a parameter group forcing SSL and logging connections;
+      (and API) tasks on 5432; a parameter group forcing SSL and logging connections,
+      DDL and slow statements;
       automated backups, log exports, enhanced monitoring, Performance Insights where the
       class offers it, IAM authentication and automatic minor upgrades, no extended
       support. With deletion protection: multi-AZ as configured, deletion protection, a
@@ -270,6 +286,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                 bucket_prefix=f"{prefix}-mlflow-artifacts-",
                 retain=args.common.deletion_protection,
                 lifecycle_rules=[to_ia(f"{ARTIFACTS_PREFIX}/")],
+                access_log_bucket=args.common.access_log_bucket,
                 tags=tags,
             ),
             opts=child,
@@ -280,6 +297,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                 bucket_prefix=f"{prefix}-pipeline-data-",
                 retain=args.common.deletion_protection,
                 lifecycle_rules=[to_ia("")],
+                access_log_bucket=args.common.access_log_bucket,
                 tags=tags,
             ),
             opts=child,
@@ -363,6 +381,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             f"{name}-mlflow-logs",
             name=f"/ecs/{args.common.environment}/mlflow",
             retention_in_days=args.common.log_retention_days,
+            kms_key_id=args.common.log_key_arn,
             tags=tags,
             opts=child,
         )
@@ -372,6 +391,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                 f"{name}-api-logs",
                 name=f"/ecs/{args.common.environment}/hokusai-api",
                 retention_in_days=args.common.log_retention_days,
+                kms_key_id=args.common.log_key_arn,
                 tags=tags,
                 opts=child,
             )
@@ -590,8 +610,8 @@ class DataPlatformStack(pulumi.ComponentResource):
             f"{name}-db-parameters",
             name=f"{prefix}-mlflow-postgres{d.postgres_version}",
             family=f"postgres{d.postgres_version}",
-            description="MLflow database: TLS only, connections logged",
-            parameters=DB_PARAMETERS,
+            description="MLflow database: TLS only, connections, DDL and slow statements logged",
+            parameters=db_parameters(d),
             tags=tags,
             opts=child,
         )
@@ -614,9 +634,11 @@ class DataPlatformStack(pulumi.ComponentResource):
             opts=child,
         )
         insights = performance_insights_supported(d.db_instance_class)
+        identifier = f"{prefix}-mlflow"
+        exports = self._export_log_groups(name, args, "instance", identifier, RDS_LOG_EXPORTS)
         self.database = aws.rds.Instance(
             f"{name}-db",
-            identifier=f"{prefix}-mlflow",
+            identifier=identifier,
             engine="postgres",
             engine_version=d.postgres_version,
             engine_lifecycle_support="open-source-rds-extended-support-disabled",
@@ -642,7 +664,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             maintenance_window="sun:04:30-sun:05:30",
             copy_tags_to_snapshot=True,
             delete_automated_backups=not args.common.deletion_protection,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            enabled_cloudwatch_logs_exports=list(RDS_LOG_EXPORTS),
             monitoring_interval=60,
             monitoring_role_arn=monitoring_role.arn,
             performance_insights_enabled=insights,
@@ -656,7 +678,9 @@ class DataPlatformStack(pulumi.ComponentResource):
             ),
             apply_immediately=not args.common.deletion_protection,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.common.deletion_protection),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.common.deletion_protection, depends_on=exports
+            ),
         )
         self.db_host = self.database.address
 
@@ -672,18 +696,20 @@ class DataPlatformStack(pulumi.ComponentResource):
         tags = dict(args.common.tags)
         prefix = args.common.name_prefix
         version = AURORA_VERSIONS[d.postgres_version]
+        identifier = f"{prefix}-mlflow"
+        exports = self._export_log_groups(name, args, "cluster", identifier, AURORA_LOG_EXPORTS)
         parameters = aws.rds.ClusterParameterGroup(
             f"{name}-db-cluster-parameters",
             name=f"{prefix}-mlflow-aurora-postgresql{d.postgres_version}",
             family=f"aurora-postgresql{d.postgres_version}",
-            description="MLflow database: TLS only, connections logged",
-            parameters=DB_PARAMETERS,
+            description="MLflow database: TLS only, connections, DDL and slow statements logged",
+            parameters=db_parameters(d),
             tags=tags,
             opts=child,
         )
         self.database = aws.rds.Cluster(
             f"{name}-db-cluster",
-            cluster_identifier=f"{prefix}-mlflow",
+            cluster_identifier=identifier,
             engine=AURORA_ENGINE,
             engine_mode="provisioned",
             engine_version=version,
@@ -709,7 +735,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             preferred_maintenance_window="sun:04:30-sun:05:30",
             copy_tags_to_snapshot=True,
             delete_automated_backups=not args.common.deletion_protection,
-            enabled_cloudwatch_logs_exports=["postgresql"],
+            enabled_cloudwatch_logs_exports=list(AURORA_LOG_EXPORTS),
             deletion_protection=args.common.deletion_protection,
             skip_final_snapshot=not args.common.deletion_protection,
             final_snapshot_identifier=(
@@ -722,6 +748,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                 protect=args.common.deletion_protection,
                 # Minor versions are upgraded by AWS (auto_minor_version_upgrade below).
                 ignore_changes=["engineVersion"],
+                depends_on=exports,
             ),
         )
         self.db_instances = [
@@ -750,6 +777,26 @@ class DataPlatformStack(pulumi.ComponentResource):
         self.db_host = self.database.endpoint
 
     # --- pieces ---------------------------------------------------------------------------
+
+    def _export_log_groups(
+        self, name, args: DataPlatformArgs, kind: str, identifier: str, exports
+    ) -> list[aws.cloudwatch.LogGroup]:
+        """The log groups RDS exports the database's logs to, named as RDS names them
+        (``/aws/rds/<kind>/<identifier>/<log>``, ``kind`` ``instance`` or ``cluster``) and
+        created before the database with retention and the logs key: RDS would create them
+        unencrypted and keep them forever."""
+        role = "db" if kind == "instance" else "db-cluster"
+        return [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{role}-{log}-logs",
+                name=f"/aws/rds/{kind}/{identifier}/{log}",
+                retention_in_days=args.common.log_retention_days,
+                kms_key_id=args.common.log_key_arn,
+                tags=dict(args.common.tags),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for log in exports
+        ]
 
     @staticmethod
     def _pool_setting(d: DataPlatformSettings) -> dict[str, str]:

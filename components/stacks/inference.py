@@ -92,10 +92,10 @@ class InferenceArgs:
     """The services' API key (a secret). Default: generated."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, network) -> InferenceArgs:
+    def from_settings(cls, settings: Settings, network, audit=None) -> InferenceArgs:
         key = settings.inference_api_key
         return cls(
-            common=StackCommon.from_settings(settings, "inference"),
+            common=StackCommon.from_settings(settings, "inference", audit),
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
             workload_subnet_ids=network.workload_subnet_ids,
@@ -289,6 +289,7 @@ class InferenceStack(pulumi.ComponentResource):
                 f"{name}-{svc.name}-logs",
                 name=f"/ecs/{args.common.environment}/{svc.name}",
                 retention_in_days=args.common.log_retention_days,
+                kms_key_id=args.common.log_key_arn,
                 tags=tags,
                 opts=child,
             )

@@ -45,10 +45,10 @@ class NetworkArgs:
     """Traffic the flow log records. Default ``ALL``."""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> NetworkArgs:
+    def from_settings(cls, settings: Settings, audit=None) -> NetworkArgs:
         n = settings.network
         return cls(
-            common=StackCommon.from_settings(settings, "network"),
+            common=StackCommon.from_settings(settings, "network", audit),
             cidr=n.cidr,
             az_count=n.az_count,
             nat_strategy=n.nat_strategy,
@@ -199,6 +199,7 @@ class NetworkStack(pulumi.ComponentResource):
             f"{name}-flow-logs",
             name=f"/vpc/{args.common.name_prefix}/flow-logs",
             retention_in_days=args.common.log_retention_days,
+            kms_key_id=args.common.log_key_arn,
             tags=tags,
             opts=child,
         )

@@ -75,9 +75,10 @@ class TrainingArgs:
         settings: Settings,
         network,
         alarm_topic_arn: pulumi.Input[str] | None = None,
+        audit=None,
     ) -> TrainingArgs:
         return cls(
-            common=StackCommon.from_settings(settings, "training"),
+            common=StackCommon.from_settings(settings, "training", audit),
             vpc_id=network.vpc_id,
             workload_subnet_ids=network.workload_subnet_ids,
             private_subnet_ids=network.private_subnet_ids,
@@ -253,6 +254,7 @@ class TrainingStack(pulumi.ComponentResource):
                         expiration={"days": t.checkpoint_expire_days},
                     )
                 ],
+                access_log_bucket=args.common.access_log_bucket,
                 tags=tags,
             ),
             opts=child,
@@ -268,6 +270,7 @@ class TrainingStack(pulumi.ComponentResource):
             f"{name}-worker-logs",
             name=f"/ecs/{prefix}/cmaes-worker",
             retention_in_days=args.common.log_retention_days,
+            kms_key_id=args.common.log_key_arn,
             tags=tags,
             opts=child,
         )

@@ -17,16 +17,26 @@ def prod(prod):
     return prod.subtree("alerts")
 
 
-def test_topic_is_encrypted_with_a_rotated_customer_key(each_stack):
-    key = each_stack.one("aws:kms/key:Key")
+def test_topic_is_encrypted_with_the_platforms_logs_key_not_one_of_its_own(
+    each_stack, dev_program, prod_program
+):
+    program = {"dev": dev_program, "prod": prod_program}[each_stack.stack]
+    # One key for logs and alarm notifications: a second customer-managed key would add
+    # $1 a month to every stack for the same audience (CloudWatch of this account).
+    assert not each_stack.of_type("aws:kms/key:Key")
     topic = each_stack.one("aws:sns/topic:Topic")
-    assert key.inputs["enableKeyRotation"] is True
-    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    assert topic.inputs["kmsMasterKeyId"] == program.named("audit-key").outputs["arn"]
     assert topic.outputs["arn"] == each_stack.outputs["alarm_topic_arn"]
 
 
-def test_key_lets_cloudwatch_alarms_of_this_account_publish(dev):
-    policy = json.loads(dev.one("aws:kms/key:Key").inputs["policy"])
+def test_a_topic_without_a_given_key_gets_its_own_rotated_key_cloudwatch_may_use(run_inline):
+    from components.blocks.alerts import AlarmTopic, AlarmTopicArgs
+
+    run = run_inline(lambda: AlarmTopic("alerts", AlarmTopicArgs(name_prefix="mlplatform-t")))
+    key = run.one("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+    assert run.one("aws:sns/topic:Topic").inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    policy = json.loads(key.inputs["policy"])
     (cloudwatch,) = [s for s in policy["Statement"] if s.get("Sid") == "CloudWatchAlarmsPublish"]
     assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert cloudwatch["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]

@@ -108,3 +108,21 @@ def test_lifecycle_days_come_from_config(run_stack):
     assert rules["checkpoints-to-ia-then-expire"]["transitions"][0]["days"] == 60
     assert rules["checkpoints-to-ia-then-expire"]["expiration"] == {"days": 120}
     assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"]["noncurrentDays"] == 5
+
+
+def test_server_access_logs_go_to_the_platforms_log_bucket_under_the_bucket_prefix(
+    each_stack, dev_program, prod_program
+):
+    program = {"dev": dev_program, "prod": prod_program}[each_stack.stack]
+    logging = child(each_stack, "access-logging").inputs
+    assert logging["bucket"] == each_stack.one(BUCKET).id
+    assert logging["targetBucket"] == program.named("audit-access-logs-bucket").outputs["bucket"]
+    assert logging["targetPrefix"] == f"mlplatform-{each_stack.stack}-training/"
+
+
+def test_no_access_log_bucket_no_server_access_logging(run_inline):
+    from components.blocks.bucket import SecureBucket, SecureBucketArgs
+
+    run = run_inline(lambda: SecureBucket("b", SecureBucketArgs(bucket_prefix="p-b-")))
+    assert not run.of_type("aws:s3/bucketLogging:BucketLogging")
+    assert SecureBucketArgs(bucket_prefix="p-b-").access_log_prefix == "p-b/"

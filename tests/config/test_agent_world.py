@@ -26,6 +26,8 @@ BAD_CONFIGS = [
     ({"agent_world.single_service": "one"}, "mlplatform:agent_world.single_service", "boolean"),
     ({"agent_world.domain_names": ["app.example.com"]},
      "mlplatform:agent_world.cdn_certificate_arn", "in us-east-1 when domain_names is set"),
+    ({"agent_world.execution_log_level": "DEBUG"}, "mlplatform:agent_world.execution_log_level",
+     "one of ERROR, INFO, OFF"),
 ]  # fmt: skip
 
 
@@ -61,3 +63,13 @@ def test_a_cloudfront_alias_given_twice_is_refused(problems_for):
         agent_world__cdn_certificate_arn=CERT.format("us-east-1"),
     )  # fmt: skip
     assert "mlplatform:agent_world.domain_names: expected DNS names without duplicates" in problems
+
+
+def test_production_refuses_execution_logging_off_dev_may(problems_for, parses):
+    problems = problems_for("prod", agent_world__execution_log_level="OFF")
+    assert (
+        "mlplatform:agent_world.execution_log_level: expected ERROR or INFO when production "
+        "is true (got OFF)"
+    ) in problems
+    dev = parses("dev", agent_world__execution_log_level="OFF")
+    assert dev.agent_world.execution_log_level == "OFF"

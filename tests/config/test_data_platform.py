@@ -52,6 +52,8 @@ BAD_CONFIGS = [
      "from 1 to 604800"),
     ({"data_platform.cognito_mfa": "OFF"}, "mlplatform:data_platform.cognito_mfa",
      "one of ON, OPTIONAL"),
+    ({"data_platform.db_log_min_duration_ms": -2},
+     "mlplatform:data_platform.db_log_min_duration_ms", "from -1 to 3600000"),
 ]  # fmt: skip
 
 

@@ -33,12 +33,10 @@ ISSUE_14_RULES = {
 PENDING_MERGE: dict[str, set[str]] = {
     "prod": {
         "waf-internet-endpoints",
-        "log-groups-encrypted",
-        "execution-logging",
         "edge-tls",
         "secrets-rotate",
     },
-    "dev": {"log-groups-encrypted", "execution-logging", "secrets-rotate"},
+    "dev": {"secrets-rotate"},
 }
 
 

@@ -241,11 +241,12 @@ def test_every_key_the_stack_creates_delegates_to_iam_and_has_its_users_proven(
         proven = proof.keys[key.outputs["arn"]]
         assert "kms:Decrypt delegated to IAM" in proven, key.name
     world_key = run.named("agent-world-data-key").outputs["arn"]
-    # CloudWatch Logs for the agent world's log groups, and the task roles for the tables.
-    assert any("logs.us-east-1.amazonaws.com" in p for p in proof.keys[world_key])
+    # The task roles for the tables; CloudWatch Logs (every log group) and CloudWatch
+    # alarms (the alarm topic) on the platform's logs key.
     assert any(":role/" in p for p in proof.keys[world_key] if p.startswith("kms:Decrypt by"))
-    alarm_key = run.named("alerts-key").outputs["arn"]
-    assert any("cloudwatch.amazonaws.com" in p for p in proof.keys[alarm_key])
+    logs_key = run.named("audit-key").outputs["arn"]
+    assert any("logs.us-east-1.amazonaws.com" in p for p in proof.keys[logs_key])
+    assert any("cloudwatch.amazonaws.com" in p for p in proof.keys[logs_key])
 
 
 def test_dev_runs_the_agent_world_as_one_service_and_prod_as_three(proofs):

@@ -429,23 +429,23 @@ def test_a_key_policy_without_the_account_locks_it_out(prod_program):
 
 
 def test_a_log_group_key_must_let_cloudwatch_logs_use_it(prod_program):
-    key = prod_program.named("agent-world-data-key")
+    key = prod_program.named("audit-key")
     policy = json.loads(key.inputs["policy"])
     policy["Statement"] = [
-        s for s in policy["Statement"] if s.get("Sid") != "CloudWatchLogsOfThisAccount"
+        s for s in policy["Statement"] if s.get("Sid") != "CloudWatchLogsOfThisAccountAndRegion"
     ]
-    resources = replaced(prod_program, "agent-world-data-key", policy=json.dumps(policy))
+    resources = replaced(prod_program, "audit-key", policy=json.dumps(policy))
     refused = [f for f in findings(resources) if f.rule == "kms/service-use"]
     assert refused and all("logs.us-east-1.amazonaws.com" in f.message for f in refused)
 
 
 def test_an_alarm_topic_key_must_let_cloudwatch_use_it(prod_program):
-    key = prod_program.named("alerts-key")
+    key = prod_program.named("audit-key")
     policy = json.loads(key.inputs["policy"])
     policy["Statement"] = [
         s for s in policy["Statement"] if s.get("Sid") != "CloudWatchAlarmsPublish"
     ]
-    resources = replaced(prod_program, "alerts-key", policy=json.dumps(policy))
+    resources = replaced(prod_program, "audit-key", policy=json.dumps(policy))
     (refused,) = [f for f in findings(resources) if f.rule == "kms/service-use"]
     assert "cloudwatch.amazonaws.com" in refused.message
 
@@ -835,7 +835,7 @@ def test_two_rules_of_one_listener_with_one_priority_collide(dev_program):
 
 def test_the_pack_reads_through_preview_proxies_and_skips_unknown_values(dev_program):
     # A key's policy unknown in a preview: nothing to judge there, and no crash.
-    args = pack_args(dev_program, unknown=("alerts-key", "policy"))
+    args = pack_args(dev_program, unknown=("audit-key", "policy"))
     assert reported(policy("aws-preflight"), args) == []
     assert reported(policy("aws-preflight-warnings"), args) == []
 
@@ -878,3 +878,92 @@ def test_the_plan_fails_when_the_access_proof_finds_a_denial(monkeypatch, capsys
     assert plan.main(["dev", "--out", "/tmp/preflight-test-build"]) == 1
     out = capsys.readouterr().out
     assert "Access proof" in out and "kms:Decrypt" in out and "DENIED" in out
+
+
+# --- issue 14: audit logs ---------------------------------------------------------------------
+
+
+def without(run, *names: str) -> list[Resource]:
+    return [r for r in resources_of(run.resources) if r.name not in names]
+
+
+@pytest.mark.parametrize(
+    ("program", "group", "writer"),
+    [
+        ("prod_program", "data-platform-db-postgresql-logs", "data-platform-db"),
+        ("prod_program", "data-platform-db-upgrade-logs", "data-platform-db"),
+        ("dev_program", "data-platform-db-cluster-postgresql-logs", "data-platform-db-cluster"),
+        ("prod_program", "agent-world-rest-execution-logs", "agent-world-rest-throttling"),
+        ("prod_program", "agent-world-websocket-execution-logs", "agent-world-ws-stage"),
+    ],
+)
+def test_a_service_log_without_its_log_group_is_refused(request, program, group, writer):
+    run = request.getfixturevalue(program)
+    name = run.named(group).inputs["name"]
+    found = [f for f in findings(without(run, group)) if f.rule == "documented/service-log-group"]
+    assert [(f.resource, f.value) for f in found] == [(writer, name)]
+
+
+def test_rds_export_log_groups_follow_the_identifier(prod_program):
+    # A renamed instance exports to other log groups than the ones the program made.
+    resources = replaced(prod_program, "data-platform-db", identifier="mlplatform-prod-other")
+    found = [f for f in findings(resources) if f.rule == "documented/service-log-group"]
+    assert sorted(f.value for f in found) == [
+        "/aws/rds/instance/mlplatform-prod-other/postgresql",
+        "/aws/rds/instance/mlplatform-prod-other/upgrade",
+    ]
+
+
+def test_execution_logging_off_needs_no_log_group(prod_program):
+    settings = {**prod_program.named("agent-world-rest-throttling").inputs["settings"]}
+    settings["loggingLevel"] = "OFF"
+    resources = [
+        dataclasses.replace(r, props={**r.props, "settings": settings})
+        if r.name == "agent-world-rest-throttling"
+        else r
+        for r in without(prod_program, "agent-world-rest-execution-logs")
+    ]
+    assert "documented/service-log-group" not in rules_of(findings(resources))
+
+
+def test_an_access_log_bucket_with_sse_kms_is_refused(prod_program):
+    rules = [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]
+    resources = replaced(prod_program, "audit-access-logs-encryption", rules=rules)
+    (found,) = [f for f in findings(resources) if f.rule == "documented/access-log-bucket"]
+    assert (found.resource, found.value) == ("audit-access-logs-encryption", "aws:kms")
+
+
+def test_an_access_log_bucket_logging_itself_somewhere_is_refused(prod_program):
+    target = prod_program.named("audit-access-logs-bucket")
+    training = prod_program.named("training-state-bucket").outputs["bucket"]
+    logging = one("aws:s3/bucketLogging:BucketLogging", "loop",
+                  bucket=target.outputs["bucket"], targetBucket=training)  # fmt: skip
+    resources = [*resources_of(prod_program.resources), logging]
+    found = [f for f in findings(resources) if f.rule == "documented/access-log-bucket"]
+    # The training bucket now receives logs, with SSE-KMS and while logging elsewhere; the
+    # log bucket logs its own deliveries.
+    assert {f.resource for f in found} == {
+        "loop",
+        "training-state-encryption",
+        "training-state-access-logging",
+    }
+
+
+@pytest.mark.parametrize(
+    ("logical", "prop", "value"),
+    [
+        ("agent-world-ws-stage", "defaultRouteSettings", {"loggingLevel": "DEBUG"}),
+        ("training-state-access-logging", "targetObjectKeyFormat",
+         {"partitionedPrefix": {"partitionDateSource": "Tuesday"}}),
+    ],
+)  # fmt: skip
+def test_the_new_types_are_checked_against_their_api_models(prod_program, logical, prop, value):
+    resources = replaced(prod_program, logical, **{prop: value})
+    found = [f for f in findings(resources) if f.rule.startswith("api-model")]
+    assert [(f.resource, f.value) for f in found] == [(logical, next(_leaves(value)))]
+
+
+def _leaves(value):
+    while isinstance(value, dict):
+        (value,) = value.values()
+    yield value

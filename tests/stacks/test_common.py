@@ -43,6 +43,19 @@ def test_from_settings_reads_the_shared_keys_once():
     assert common.tags["component"] == "training"
 
 
+def test_from_settings_takes_the_logs_key_and_access_log_bucket_of_the_audit_block():
+    settings = settings_of("dev")
+    audit = dataclasses.make_dataclass("Audit", ["key_arn", "access_log_bucket"])(
+        "arn:aws:kms:us-east-1:123456789012:key/logs", "mlplatform-dev-access-logs-x"
+    )
+    common = StackCommon.from_settings(settings, "network", audit)
+    assert common.log_key_arn == audit.key_arn
+    assert common.access_log_bucket == audit.access_log_bucket
+    # Without one: CloudWatch Logs' own encryption, no access logs.
+    bare = StackCommon.from_settings(settings, "network")
+    assert (bare.log_key_arn, bare.access_log_bucket) == (None, None)
+
+
 def test_common_is_frozen():
     common = StackCommon(name_prefix="p", environment="e", region="us-east-1")
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -113,6 +113,48 @@ def test_parameter_group_forces_ssl(instance_stack):
     assert instance_stack.one(DB).inputs["parameterGroupName"] == group.outputs["name"]
 
 
+STATEMENT_LOGGING = [
+    {"name": "log_statement", "value": "ddl"},
+    {"name": "log_min_duration_statement", "value": "1000"},
+]
+
+
+def test_rds_logs_ddl_and_slow_statements_to_its_own_encrypted_export_log_groups(
+    instance_stack, dev_program, prod_program
+):
+    group = instance_stack.one("aws:rds/parameterGroup:ParameterGroup")
+    for parameter in STATEMENT_LOGGING:
+        assert parameter in group.inputs["parameters"]
+    db = instance_stack.one(DB)
+    key = {"dev": dev_program, "prod": prod_program}[instance_stack.stack].named("audit-key")
+    for log in ("postgresql", "upgrade"):
+        logs = instance_stack.named(f"data-platform-db-{log}-logs")
+        # The name RDS exports to; created first, so RDS does not make it unencrypted.
+        assert logs.inputs["name"] == f"/aws/rds/instance/{db.inputs['identifier']}/{log}"
+        assert logs.inputs["kmsKeyId"] == key.outputs["arn"]
+        assert logs.urn in db.options["depends_on"]
+    assert db.inputs["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+
+
+def test_aurora_logs_ddl_and_slow_statements_to_its_cluster_export_log_group(dev, dev_program):
+    group = dev.one("aws:rds/clusterParameterGroup:ClusterParameterGroup")
+    for parameter in STATEMENT_LOGGING:
+        assert parameter in group.inputs["parameters"]
+    cluster = dev.one(CLUSTER)
+    logs = dev.named("data-platform-db-cluster-postgresql-logs")
+    assert logs.inputs["name"] == "/aws/rds/cluster/mlplatform-dev-mlflow/postgresql"
+    assert logs.inputs["kmsKeyId"] == dev_program.named("audit-key").outputs["arn"]
+    assert logs.inputs["retentionInDays"] == 30
+    assert logs.urn in cluster.options["depends_on"]
+    assert cluster.inputs["enabledCloudwatchLogsExports"] == ["postgresql"]
+
+
+def test_the_slow_statement_threshold_is_configurable(run_program_module):
+    run = run_program_module("dev", {"data_platform.db_log_min_duration_ms": 250})
+    group = run.one("aws:rds/clusterParameterGroup:ClusterParameterGroup")
+    assert {"name": "log_min_duration_statement", "value": "250"} in group.inputs["parameters"]
+
+
 def test_database_admits_only_the_mlflow_tasks_on_5432(instance_stack):
     db_sg = instance_stack.named("data-platform-db-sg")
     assert instance_stack.one(DB).inputs["vpcSecurityGroupIds"] == [db_sg.id]

@@ -39,6 +39,12 @@ _ACCESS_LOG_COMMON = {
     "integrationStatus": "$context.integrationStatus",
     "error": "$context.error.message",
 }
+REST_REQUIRED_PARAMETERS = {
+    "method.request.path.proxy": True,
+    "method.request.header.x-api-key": True,
+}
+"""What every REST method requires (its request validator answers 400 without them): the
+proxied path, and the API key header the API contract names (README, Agent world)."""
 REST_ACCESS_LOG_FORMAT = {
     **_ACCESS_LOG_COMMON,
     "routeOrPath": "$context.httpMethod $context.resourcePath",
@@ -101,10 +107,30 @@ def _access_logs(
         f"{name}-{api}-access-logs",
         name=f"/aws/apigateway/{args.common.name_prefix}-agent-world-{api}",
         retention_in_days=args.common.log_retention_days,
-        kms_key_id=stack.data.key.arn,
+        kms_key_id=args.common.log_key_arn,
         tags=dict(args.common.tags),
         opts=pulumi.ResourceOptions(parent=stack),
     )
+
+
+def _execution_logs(
+    stack: AgentWorldStack, name: str, args: AgentWorldArgs, api: str, log_group: pulumi.Input[str]
+) -> list[aws.cloudwatch.LogGroup]:
+    """The log group API Gateway writes the ``api`` stage's execution logs to, created first
+    with retention and the logs key (API Gateway would create it unencrypted and keep it
+    forever); none with execution logging off."""
+    if args.agent_world.execution_log_level == "OFF":
+        return []
+    return [
+        aws.cloudwatch.LogGroup(
+            f"{name}-{api}-execution-logs",
+            name=log_group,
+            retention_in_days=args.common.log_retention_days,
+            kms_key_id=args.common.log_key_arn,
+            tags=dict(args.common.tags),
+            opts=pulumi.ResourceOptions(parent=stack),
+        )
+    ]
 
 
 def _rest_api(
@@ -134,6 +160,7 @@ def _rest_api(
                 for r in ROLES
             ),
             "path": "shared-alb" if stack.shared else "nlb",
+            "validation": ",".join(sorted(REST_REQUIRED_PARAMETERS)),
         },
         opts=pulumi.ResourceOptions(parent=stack, depends_on=pieces),
     )
@@ -151,6 +178,14 @@ def _rest_api(
         tags=dict(args.common.tags),
         opts=pulumi.ResourceOptions(parent=stack, depends_on=[account]),
     )
+    # API Gateway's own log group of the stage (documented name, "Set up CloudWatch
+    # logging for REST APIs in API Gateway").
+    execution_logs = _execution_logs(
+        stack, name, args, "rest",
+        pulumi.Output.concat("API-Gateway-Execution-Logs_", stack.rest_api.id, "/", STAGE),
+    )  # fmt: skip
+    # Every method of the stage: throttling, per-method metrics, execution logs (never the
+    # request and response bodies: data tracing would log the API key and payloads).
     aws.apigateway.MethodSettings(
         f"{name}-rest-throttling",
         rest_api=stack.rest_api.id,
@@ -160,8 +195,10 @@ def _rest_api(
             "throttling_rate_limit": a.api_throttle_rate,
             "throttling_burst_limit": a.api_throttle_burst,
             "metrics_enabled": True,
+            "logging_level": a.execution_log_level,
+            "data_trace_enabled": False,
         },
-        opts=child,
+        opts=pulumi.ResourceOptions(parent=stack, depends_on=execution_logs),
     )
     stack.rest_url = stack.rest_stage.invoke_url
 
@@ -177,7 +214,16 @@ def _rest_routes(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> lis
         path_part="api",
         opts=child,
     )
-    pieces: list[pulumi.Resource] = []
+    # Parameters only: the routes proxy any body to the services, so no model to check one.
+    validator = aws.apigateway.RequestValidator(
+        f"{name}-rest-validator",
+        rest_api=api.id,
+        name="required-parameters",
+        validate_request_parameters=True,
+        validate_request_body=False,
+        opts=child,
+    )
+    pieces: list[pulumi.Resource] = [validator]
     for role in ROLES:
         base = f"{name}-rest-{role.api_path}"
         prefix_resource = aws.apigateway.Resource(
@@ -199,7 +245,8 @@ def _rest_routes(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> lis
             # present the API key (x-api-key), which CloudFront forwards.
             authorization="NONE",
             api_key_required=True,
-            request_parameters={"method.request.path.proxy": True},
+            request_parameters=REST_REQUIRED_PARAMETERS,
+            request_validator_id=validator.id,
             opts=child,
         )
         integration = aws.apigateway.Integration(
@@ -270,6 +317,11 @@ def _websocket_api(
     bridge, stage_variables = _bridge_key(stack, name, args) if stack.shared else (None, None)
     routes = _websocket_routes(stack, name)
     ws_logs = _access_logs(stack, name, args, "websocket")
+    # API Gateway's own log group of a WebSocket stage: /aws/apigateway/<api id>/<stage>.
+    execution_logs = _execution_logs(
+        stack, name, args, "websocket",
+        pulumi.Output.concat("/aws/apigateway/", stack.websocket_api.id, "/", STAGE),
+    )  # fmt: skip
     stack.websocket_stage = aws.apigatewayv2.Stage(
         f"{name}-ws-stage",
         api_id=stack.websocket_api.id,
@@ -282,10 +334,13 @@ def _websocket_api(
         default_route_settings={
             "throttling_rate_limit": a.api_throttle_rate,
             "throttling_burst_limit": a.api_throttle_burst,
+            "logging_level": a.execution_log_level,
+            "data_trace_enabled": False,
+            "detailed_metrics_enabled": True,
         },
         stage_variables=stage_variables,
         tags=tags,
-        opts=pulumi.ResourceOptions(parent=stack, depends_on=[account, *routes]),
+        opts=pulumi.ResourceOptions(parent=stack, depends_on=[account, *routes, *execution_logs]),
     )
     stack.websocket_url = stack.websocket_stage.invoke_url
     return bridge

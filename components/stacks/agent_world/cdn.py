@@ -141,7 +141,7 @@ def _standard_logs(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> N
         f"{name}-cdn-logs",
         name=f"/aws/cloudfront/{prefix}-agent-world",
         retention_in_days=args.common.log_retention_days,
-        kms_key_id=stack.data.key.arn,
+        kms_key_id=args.common.log_key_arn,
         tags=dict(args.common.tags),
         opts=child,
     )

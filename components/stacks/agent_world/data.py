@@ -21,12 +21,7 @@ from components.blocks.bucket import SecureBucket, SecureBucketArgs
 from components.config.settings import Settings
 from components.lib import names
 from components.lib.agent_world_schema import TABLES
-from components.lib.policies import (
-    Condition,
-    Principal,
-    Statement,
-    account_administers_key,
-)
+from components.lib.policies import account_administers_key
 from components.parts import security_groups
 from components.stacks.common import StackCommon
 
@@ -53,10 +48,10 @@ class AgentWorldDataArgs:
     """Days before archived snapshots move to Glacier Flexible Retrieval. Default 30."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, network) -> AgentWorldDataArgs:
+    def from_settings(cls, settings: Settings, network, audit=None) -> AgentWorldDataArgs:
         a = settings.agent_world
         return cls(
-            common=StackCommon.from_settings(settings, "agent_world"),
+            common=StackCommon.from_settings(settings, "agent_world", audit),
             private_subnet_ids=network.private_subnet_ids,
             vpc_id=network.vpc_id,
             redis=a.redis,
@@ -69,8 +64,8 @@ class AgentWorldDataArgs:
 class AgentWorldData(pulumi.ComponentResource):
     """The agent world's storage, all encrypted with one customer-managed key.
 
-    Creates a KMS key with rotation whose policy also lets CloudWatch Logs of this account
-    use it (the stack's log groups); the six tables of the schema's ``TABLES`` - on-demand,
+    Creates a KMS key with rotation (its log groups use the platform's logs key,
+    ``StackCommon.log_key_arn``); the six tables of the schema's ``TABLES`` - on-demand,
     point-in-time recovery, SSE with that key, deletion protection and ``protect`` in prod; the
     snapshot archive bucket (moved to Glacier) and the static assets bucket; and, unless
     ``redis`` is off, a Redis replication group with in-transit and at-rest encryption
@@ -110,48 +105,22 @@ class AgentWorldData(pulumi.ComponentResource):
         )
 
     def _key(self, name: str, args: AgentWorldDataArgs, child) -> aws.kms.Key:
-        """The stack's key (rotated), which CloudWatch Logs of this account may use too."""
+        """The stack's key (rotated); the stack's log groups use the platform's logs key."""
         prefix = args.common.name_prefix
         identity = aws.get_caller_identity_output()
         partition = aws.get_partition_output().partition
-        region = aws.get_region_output().region
         account = identity.account_id
-        logs_service = pulumi.Output.concat("logs.", region, ".amazonaws.com")
-
         key = aws.kms.Key(
             f"{name}-key",
-            description=f"{prefix} agent world: tables, cache, secrets and logs",
+            description=f"{prefix} agent world: tables, cache and secrets",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=aws.iam.get_policy_document_output(
-                statements=[
-                    account_administers_key(partition, account),
-                    Statement(
-                        sid="CloudWatchLogsOfThisAccount",
-                        principals=[
-                            Principal(
-                                type="Service",
-                                identifiers=[logs_service],
-                            )
-                        ],
-                        actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
-                                 "kms:GenerateDataKey*", "kms:Describe*"],
-                        resources=["*"],
-                        conditions=[
-                            Condition(
-                                test="ArnLike",
-                                variable="kms:EncryptionContext:aws:logs:arn",
-                                values=[pulumi.Output.concat(
-                                    "arn:", partition, ":logs:", region, ":", account, ":*"
-                                )],
-                            )
-                        ],
-                    ),
-                ]
+                statements=[account_administers_key(partition, account)]
             ).json,
             tags=dict(args.common.tags),
             opts=child,
-        )  # fmt: skip
+        )
         aws.kms.Alias(
             f"{name}-key-alias",
             name=f"alias/{prefix}-agent-world",
@@ -216,6 +185,7 @@ class AgentWorldData(pulumi.ComponentResource):
                         ],
                     )
                 ],
+                access_log_bucket=args.common.access_log_bucket,
                 tags=tags,
             ),
             opts=child,
@@ -229,6 +199,7 @@ class AgentWorldData(pulumi.ComponentResource):
                 sse_algorithm="AES256",
                 # The policy names the CloudFront distribution, created after the bucket.
                 defer_policy=True,
+                access_log_bucket=args.common.access_log_bucket,
                 tags=tags,
             ),
             opts=child,

@@ -72,13 +72,12 @@ def execution_role(
     read the Redis token."""
     child = pulumi.ResourceOptions(parent=stack)
     tags = dict(args.common.tags)
-    key_arn = stack.data.key.arn
     stack.log_groups = {
         role.name: aws.cloudwatch.LogGroup(
             f"{name}-{role.name}-logs",
             name=f"/ecs/{args.common.environment}/agent-world/{role.name}",
             retention_in_days=args.common.log_retention_days,
-            kms_key_id=key_arn,
+            kms_key_id=args.common.log_key_arn,
             tags=tags,
             opts=child,
         )
@@ -97,7 +96,7 @@ def execution_role(
             [stack.image.repository.arn],
             list(stack.log_groups.values()),
             redis_secrets,
-            [key_arn] if redis_secrets else [],
+            [stack.data.key.arn] if redis_secrets else [],
         ),
     )
 

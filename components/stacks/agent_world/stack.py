@@ -79,16 +79,16 @@ class AgentWorldArgs:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, network, alarm_topic_arn=None, load_balancer=None
+        cls, settings: Settings, network, alarm_topic_arn=None, load_balancer=None, audit=None
     ) -> AgentWorldArgs:
         return cls(
-            common=StackCommon.from_settings(settings, "agent_world"),
+            common=StackCommon.from_settings(settings, "agent_world", audit),
             vpc_id=network.vpc_id,
             private_subnet_ids=network.private_subnet_ids,
             workload_subnet_ids=network.workload_subnet_ids,
             assign_public_ip=network.workloads_need_public_ip,
             vpc_cidr=network.vpc_cidr,
-            data=AgentWorldDataArgs.from_settings(settings, network),
+            data=AgentWorldDataArgs.from_settings(settings, network, audit),
             agent_world=settings.agent_world,
             alarm_topic_arn=alarm_topic_arn,
             load_balancer=load_balancer,

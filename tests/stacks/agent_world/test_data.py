@@ -137,13 +137,12 @@ def test_redis_admits_only_the_agent_world_tasks(prod_program):
     ]
 
 
-def test_the_key_lets_only_this_accounts_log_groups_use_it(dev):
-    policy = json.loads(dev.one("aws:kms/key:Key").inputs["policy"])
-    (logs,) = [st for st in policy["Statement"] if st["Sid"] == "CloudWatchLogsOfThisAccount"]
-    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
-    assert logs["Condition"] == {
-        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:123456789012:*"}
-    }
+def test_the_key_admits_no_service_of_its_own_the_logs_have_the_platforms_key(each_stack):
+    policy = json.loads(each_stack.one("aws:kms/key:Key").inputs["policy"])
+    # Only the delegation to IAM: the stack's log groups use the logs key (AuditLogs).
+    assert [st["Principal"] for st in policy["Statement"]] == [
+        {"AWS": "arn:aws:iam::123456789012:root"}
+    ]
 
 
 def test_the_tables_created_are_the_ones_the_service_defines_and_queries(each_stack):

@@ -255,9 +255,13 @@ def test_only_llm_integration_may_invoke_models_in_prod(prod):
         assert not {g for g in grants(document) if g[0].startswith("bedrock:")}
 
 
-def test_logs_are_encrypted_with_the_stack_key(each_stack):
-    key = each_stack.named("agent-world-data-key").outputs["arn"]
-    for group in each_stack.of_type("aws:cloudwatch/logGroup:LogGroup"):
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_logs_are_encrypted_with_the_platforms_logs_key(stack, dev, prod, dev_program,
+                                                        prod_program):  # fmt: skip
+    key = {"dev": dev_program, "prod": prod_program}[stack].named("audit-key").outputs["arn"]
+    groups = {"dev": dev, "prod": prod}[stack].of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert groups
+    for group in groups:
         assert group.inputs["kmsKeyId"] == key, group.name
         assert group.inputs["retentionInDays"] in (30, 365)
 
@@ -312,6 +316,65 @@ def test_rest_stage_traces_logs_and_throttles(each_stack):
     assert (settings["settings"]["throttlingRateLimit"],
             settings["settings"]["throttlingBurstLimit"]) == (50, 100)  # fmt: skip
     assert each_stack.one("aws:apigateway/account:Account").inputs["cloudwatchRoleArn"]
+
+
+def test_rest_stage_logs_execution_at_error_with_metrics_and_no_data_trace(each_stack):
+    settings = each_stack.one("aws:apigateway/methodSettings:MethodSettings")
+    assert settings.inputs["settings"]["loggingLevel"] == "ERROR"
+    assert settings.inputs["settings"]["metricsEnabled"] is True
+    assert settings.inputs["settings"]["dataTraceEnabled"] is False
+    api = each_stack.one("aws:apigateway/restApi:RestApi").id
+    logs = each_stack.named("agent-world-rest-execution-logs")
+    # The group API Gateway writes to, created first with retention and the logs key.
+    assert logs.inputs["name"] == f"API-Gateway-Execution-Logs_{api}/v1"
+    assert logs.urn in settings.options["depends_on"]
+
+
+def test_websocket_stage_logs_execution_with_detailed_metrics(each_stack):
+    stage = each_stack.one("aws:apigatewayv2/stage:Stage")
+    routes = stage.inputs["defaultRouteSettings"]
+    assert routes["loggingLevel"] == "ERROR"
+    assert (routes["dataTraceEnabled"], routes["detailedMetricsEnabled"]) == (False, True)
+    logs = each_stack.named("agent-world-websocket-execution-logs")
+    api = each_stack.one("aws:apigatewayv2/api:Api").id
+    assert logs.inputs["name"] == f"/aws/apigateway/{api}/v1"
+    assert logs.urn in stage.options["depends_on"]
+
+
+def test_info_execution_logging_is_a_config_choice(run_stack):
+    run = run_stack("dev", {"mlplatform:agent_world.execution_log_level": "INFO"})
+    settings = run.one("aws:apigateway/methodSettings:MethodSettings").inputs["settings"]
+    assert settings["loggingLevel"] == "INFO"
+    ws = run.one("aws:apigatewayv2/stage:Stage").inputs["defaultRouteSettings"]
+    assert ws["loggingLevel"] == "INFO"
+
+
+def test_execution_logging_off_creates_no_execution_log_groups(run_stack):
+    run = run_stack("dev", {"mlplatform:agent_world.execution_log_level": "OFF"})
+    assert run.one("aws:apigateway/methodSettings:MethodSettings").inputs["settings"][
+        "loggingLevel"] == "OFF"  # fmt: skip
+    names = {g.name for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    assert not {n for n in names if "execution-logs" in n}
+
+
+def test_every_rest_method_validates_its_required_parameters(each_stack):
+    (validator,) = each_stack.of_type("aws:apigateway/requestValidator:RequestValidator")
+    assert validator.inputs["validateRequestParameters"] is True
+    # No model: the routes proxy any body to the services.
+    assert validator.inputs["validateRequestBody"] is False
+    methods = each_stack.of_type("aws:apigateway/method:Method")
+    assert len(methods) == 3
+    for method in methods:
+        assert method.inputs["requestValidatorId"] == validator.id, method.name
+        assert method.inputs["requestParameters"] == {
+            "method.request.path.proxy": True,
+            "method.request.header.x-api-key": True,
+        }
+    # A changed validation redeploys the stage.
+    deployment = each_stack.one("aws:apigateway/deployment:Deployment")
+    assert deployment.inputs["triggers"]["validation"] == (
+        "method.request.header.x-api-key,method.request.path.proxy"
+    )
 
 
 def websocket_uris(run):
