@@ -180,6 +180,7 @@ class _Addresses:
     def __init__(self, resources: Iterable[RecordedResource]):
         self.address: dict[str, str] = {}
         self.targets: dict[str, list[tuple[str, str]]] = {}
+        self.stage_arns: dict[str, str] = {}
         taken: set[str] = set()
         for r in resources:
             tf_type = terraform_type(r.type)
@@ -195,6 +196,9 @@ class _Addresses:
             taken.add(address)
             self.address[r.urn] = address
             self._index(address, "id", r.outputs.get("vpcId") if tf_type == "aws_vpc" else r.id)
+            if r.type == "aws:apigateway/stage:Stage":  # its ARN as a program writes it out
+                suffix = f"/restapis/{r.get('restApi')}/stages/{r.get('stageName')}"
+                self.stage_arns[suffix] = address
             for attr in REFERENCE_OUTPUTS:
                 self._index(address, snake(attr), r.outputs.get(attr))
 
@@ -214,6 +218,9 @@ class _Addresses:
             named = [t for t in candidates if (word or _type_word(t[0])) in attribute
                      and (word is None or _type_word(t[0]) == word)]  # fmt: skip
             candidates = named or candidates[:1]
+        if not candidates and isinstance(value, str) and "/restapis/" in value:
+            stage = self.stage_arns.get("/restapis/" + value.split("/restapis/", 1)[1])
+            candidates = [(stage, "arn")] if stage and stage != own else []
         if not candidates:
             return None
         address, attr = candidates[0]

@@ -148,3 +148,34 @@ def test_bucket_settings_refer_to_their_bucket_in_each_stack(each_stack):
     assert parts
     for part in parts:
         assert part["expressions"]["bucket"]["references"][0].startswith("aws_s3_bucket.")
+
+
+def _waf_program():
+    import pulumi
+
+    alb = aws.lb.LoadBalancer("alb", load_balancer_type="application", subnets=["s-1", "s-2"])
+    acl = aws.wafv2.WebAcl(
+        "acl",
+        scope="REGIONAL",
+        default_action={"allow": {}},
+        visibility_config={"cloudwatch_metrics_enabled": True, "metric_name": "m",
+                           "sampled_requests_enabled": True},
+    )  # fmt: skip
+    aws.wafv2.WebAclAssociation("alb-waf", resource_arn=alb.arn, web_acl_arn=acl.arn)
+    api = aws.apigateway.RestApi("api", name="agent-api")
+    stage = aws.apigateway.Stage("stage", rest_api=api.id, deployment="dep-1", stage_name="v1")
+    arn = pulumi.Output.concat(
+        "arn:aws:apigateway:us-east-1::/restapis/", api.id, "/stages/", stage.stage_name
+    )
+    aws.wafv2.WebAclAssociation("stage-waf", resource_arn=arn, web_acl_arn=acl.arn)
+
+
+def test_a_waf_association_refers_to_what_it_protects_even_by_a_built_stage_arn():
+    from offline.runner import run_function
+
+    config = _by_address(tp.plan(run_function(_waf_program).resources), "configuration")
+    alb = config["aws_wafv2_web_acl_association.alb-waf"]["expressions"]
+    stage = config["aws_wafv2_web_acl_association.stage-waf"]["expressions"]
+    assert alb["resource_arn"]["references"][0] == "aws_lb.alb.arn"
+    assert stage["resource_arn"]["references"][0] == "aws_api_gateway_stage.stage.arn"
+    assert alb["web_acl_arn"]["references"][0] == "aws_wafv2_web_acl.acl.arn"
