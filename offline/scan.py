@@ -122,7 +122,7 @@ def checkov_failures(report: dict | list, stack: str) -> tuple[int, list[Failure
         for f in results.get("failed_checks", []):
             name = str(f.get("resource", "")).split(".", 1)[-1]
             failures.append(Failure(f["check_id"], stack, name, f.get("check_name", "")))
-    return passed, failures
+    return passed, sorted(failures, key=lambda f: (f.check, f.resource))
 
 
 def run_checkov(checkov: str, plan: Path) -> dict | list:

@@ -61,6 +61,9 @@ PROPERTY_RENAMES = {
 }
 """Inputs pulumi-aws renamed beyond case and plural (keyed by token or token prefix)."""
 
+LIST_ATTRIBUTES = frozenset({"target_arns"})
+"""Terraform lists whose one item pulumi-aws takes as a plain value (``targetArn``)."""
+
 PLURAL_BLOCKS = frozenset(
     {
         "ingress",
@@ -73,6 +76,8 @@ PLURAL_BLOCKS = frozenset(
         "routeSettings",
         "items",
         "elasticGpuSpecifications",
+        "metrics",
+        "dimensions",
     }
 )
 """Lists of objects whose Terraform block name is plural already (not singularised)."""
@@ -169,6 +174,8 @@ def terraform_values(token: str, inputs: dict[str, Any], nested: bool = False) -
                 terraform_values(token, v, nested=True) if isinstance(v, dict) else _number(v)
                 for v in value
             ]
+        elif name in LIST_ATTRIBUTES:  # a list pulumi-aws flattened to its one item
+            out[name] = [_number(value)]
         else:
             out[name] = _number(value)
     return out
