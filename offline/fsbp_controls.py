@@ -345,7 +345,8 @@ def _ec2_10(r, p):
 @control("EC2.15", "Amazon EC2 subnets should not automatically assign public IP addresses",
          "awsx:ec2:Vpc")  # fmt: skip
 def _ec2_15(r, p):
-    """awsx creates each ``Public`` subnet of ``subnetSpecs`` with ``mapPublicIpOnLaunch``."""
+    """awsx creates each ``Public`` subnet of ``subnetSpecs`` with ``mapPublicIpOnLaunch``
+    (pulumi/pulumi-awsx ``awsx/ec2/vpc.ts``: ``spec.type.toLowerCase() === "public"``)."""
     public = [s.get("name") for s in _listed(r.get("subnetSpecs")) if s.get("type") == "Public"]
     return f"public subnets {public} map public IPs on launch (awsx)" if public else None
 
