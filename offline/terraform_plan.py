@@ -45,10 +45,31 @@ TYPE_EXCEPTIONS = {
     "aws:rds/snapshot:Snapshot": "aws_db_snapshot",
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": "aws_sqs_queue_redrive_allow_policy",
     "aws:sqs/redrivePolicy:RedrivePolicy": "aws_sqs_queue_redrive_policy",
+    "aws:rds/clusterSnapshot:ClusterSnapshot": "aws_db_cluster_snapshot",
+    "aws:rds/eventSubscription:EventSubscription": "aws_db_event_subscription",
+    "aws:rds/proxy:Proxy": "aws_db_proxy",
+    "aws:rds/roleAssociation:RoleAssociation": "aws_db_instance_role_association",
     "aws:cfg/rule:Rule": "aws_config_config_rule",
-    "aws:ec2/eip:Eip": "aws_eip",
-}
-"""Tokens whose Terraform type is not module + resource in snake_case."""
+    "aws:cloudtrail/trail:Trail": "aws_cloudtrail",
+    "aws:ec2/dedicatedHost:DedicatedHost": "aws_ec2_host",
+    "aws:ec2/securityGroupAssociation:SecurityGroupAssociation":
+        "aws_vpc_endpoint_security_group_association",
+    "aws:s3/bucketObjectv2:BucketObjectv2": "aws_s3_object",
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig":
+        "aws_s3_bucket_replication_configuration",
+    "aws:s3/inventory:Inventory": "aws_s3_bucket_inventory",
+}  # fmt: skip
+"""Tokens whose Terraform type is not module + resource in snake_case (from pulumi-aws's
+``provider/cmd/pulumi-resource-aws/bridge-metadata.json``, ``renames.resources``)."""
+
+EC2_PREFIXED = frozenset(
+    {"availabilityZoneGroup", "capacityReservation", "carrierGateway", "fleet",
+     "localGatewayRoute", "localGatewayRouteTableVpcAssociation", "managedPrefixList",
+     "managedPrefixListEntry", "networkInsightsAnalysis", "networkInsightsPath",
+     "serialConsoleAccess", "subnetCidrReservation", "tag", "trafficMirrorFilter",
+     "trafficMirrorFilterRule", "trafficMirrorSession", "trafficMirrorTarget"}
+)  # fmt: skip
+"""ec2 resources whose Terraform type keeps the ``ec2_`` prefix (``aws_ec2_fleet``)."""
 
 MODULE_PREFIX = {"apigateway": "api_gateway", "ec2": "", "cfg": "config"}
 """Terraform's prefix per pulumi-aws module where it differs (ec2's resources have none:
@@ -131,7 +152,9 @@ def terraform_type(token: str) -> str | None:
     if len(parts) != 3 or parts[0] != "aws" or "/" not in parts[1]:
         return None
     module, resource = parts[1].split("/")
-    prefix = MODULE_PREFIX.get(module, module)
+    if module == "s3" and resource.endswith("V2"):  # pulumi-aws 6's names, aliases in 7
+        resource = resource[:-2]
+    prefix = "ec2" if resource in EC2_PREFIXED else MODULE_PREFIX.get(module, module)
     return "_".join(p for p in ("aws", prefix, snake(resource)) if p)
 
 
