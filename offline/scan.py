@@ -5,7 +5,7 @@ resources are exported as a Terraform plan (:mod:`offline.terraform_plan`) that 
 ``terraform_plan`` framework checks, and mapped control by control to AWS Foundational
 Security Best Practices (:mod:`offline.fsbp`). Every failure must have a written reason in
 ``SECURITY.md``'s reason table (check id, stack, resource, status, reason): the scan exits
-with status 1 while any failure has none, and warns about reasons for checks that pass now
+with status 1 while any failure has none, and warns about rows for checks that pass now
 (stale). A row whose status is ``issue 14`` is work still to do, not a reason.
 """
 
@@ -107,8 +107,7 @@ def judge(failures: list[Failure], reasons: list[Reason], stacks: set[str]) -> V
             continue
         used.add(reason)
         (explained if reason.status == ACCEPTED else pending).append((failure, reason))
-    stale = [r for r in reasons
-             if r.status == ACCEPTED and r not in used and r.stacks & stacks]  # fmt: skip
+    stale = [r for r in reasons if r not in used and r.stacks & stacks]
     return Verdict(explained, pending, unexplained, stale)
 
 
@@ -175,7 +174,8 @@ def render_verdict(verdict: Verdict) -> list[str]:
         lines.append(f"  NO REASON {f.stack:4s} {f.check:14s} {f.resource}  ({f.detail})")
     for r in verdict.stale:
         where = ",".join(sorted(r.stacks))
-        lines.append(f"  warning: stale reason (passes now): {r.check} {where} {r.resource}")
+        what = "stale reason" if r.status == ACCEPTED else "fixed, drop the issue 14 row"
+        lines.append(f"  warning: {what} (passes now): {r.check} {where} {r.resource}")
     return lines
 
 

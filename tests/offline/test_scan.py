@@ -66,12 +66,15 @@ def test_a_row_to_fix_by_issue_14_is_no_reason():
     assert len(other.unexplained) == 1
 
 
-def test_an_accepted_reason_for_a_check_that_passes_is_stale():
+def test_a_row_for_a_check_that_passes_is_stale():
     verdict = scan.judge([failure("CKV_AWS_1")], scan.parse_reasons(TABLE), {"dev", "prod"})
-    assert [r.check for r in verdict.stale] == ["EC2.10"]
+    assert [r.check for r in verdict.stale] == ["S3.9", "EC2.10"]
     assert verdict.ok  # stale is a warning, not a failure
-    only_prod = scan.judge([failure("CKV_AWS_1")], scan.parse_reasons(TABLE), {"prod"})
-    assert only_prod.stale == []  # dev was not scanned
+    lines = scan.render_verdict(verdict)
+    assert any("stale reason" in line and "EC2.10" in line for line in lines)
+    assert any("drop the issue 14 row" in line and "S3.9" in line for line in lines)
+    only_dev = scan.judge([failure("CKV_AWS_1", "dev")], scan.parse_reasons(TABLE), {"dev"})
+    assert [r.check for r in only_dev.stale] == ["EC2.10"]  # prod was not scanned
 
 
 def test_checkov_reports_become_failures_named_by_the_pulumi_name():
