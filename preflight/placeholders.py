@@ -1,6 +1,7 @@
 """Values that stand in for one the operator must supply: reported as warnings naming the
 config key to set, never passed silently (AWS would refuse them at deploy time: an ACM
-certificate that does not exist)."""
+certificate or a hosted zone that does not exist, a host name under a domain reserved for
+examples, RFC 2606, whose certificate could never be validated)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,30 @@ CONFIG_KEYS = {
     ("aws:cloudfront/distribution:Distribution", "viewerCertificate.acmCertificateArn"):
         "mlplatform:agent_world.cdn_certificate_arn",
 }  # fmt: skip
+EXAMPLE_ZONE = re.compile(r"Z0*EXAMPLE0*")
+"""The example hosted zone ID of ``Pulumi.prod.yaml``."""
+EXAMPLE_HOST = re.compile(r"(.+\.)?example\.(com|net|org)\.?")
+"""A name under a domain reserved for examples (a host, or its validation record)."""
+ZONE_KEY = "mlplatform:dns.zone_id"
+# The logical name of a host's certificate -> the config key that names the host.
+HOST_KEYS = {
+    "inference-lb-host-cert": "mlplatform:dns.inference_host",
+    "data-platform-lb-host-cert": "mlplatform:dns.mlflow_host",
+    "agent-world-cdn-host-cert": "mlplatform:dns.cdn_host",
+}
+
+
+def _example(r: Resource, path: str, value: str, hosts: dict[str, str]) -> tuple[str, str] | None:
+    """(config key, the example value) when ``value`` is an example zone or host."""
+    if PLACEHOLDER.fullmatch(value):
+        return CONFIG_KEYS.get((r.type, path), "the stack configuration"), value
+    if EXAMPLE_ZONE.fullmatch(value):
+        return ZONE_KEY, value
+    if EXAMPLE_HOST.fullmatch(value):
+        name = value.rstrip(".")
+        host = max((h for h in hosts if name == h or name.endswith(f".{h}")), key=len, default="")
+        return (hosts[host], host) if host else ("the dns host names", name)
+    return None
 
 
 def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -35,16 +60,20 @@ def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
     """One warning per config key (or value), naming every resource that carries it."""
+    hosts = {
+        str(r.props.get("domainName")): HOST_KEYS[r.name]
+        for r in resources
+        if r.type == "aws:acm/certificate:Certificate" and r.name in HOST_KEYS
+    }
     found: dict[tuple[str, str], list[tuple[Resource, str]]] = {}
     for r in resources:
         for path, value in _strings(r.props):
-            if PLACEHOLDER.fullmatch(value):
-                key = CONFIG_KEYS.get((r.type, path), "the stack configuration")
-                found.setdefault((key, value), []).append((r, path))
+            if example := _example(r, path, value, hosts):
+                found.setdefault(example, []).append((r, path))
     for (key, value), where in found.items():
         where.sort(key=lambda item: item[0].name)  # registration order varies between runs
         first, path = where[0]
-        others = [r.name for r, _ in where[1:]]
+        others = list(dict.fromkeys(r.name for r, _ in where[1:] if r.name != first.name))
         yield Finding(
             "placeholders/example-value", WARNING, first.name, first.type, path, value,
             f"an example value, not a real one: set {key} before `pulumi up`"

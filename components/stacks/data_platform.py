@@ -96,6 +96,13 @@ class DataPlatformArgs:
     """Ranges an own load balancer admits. Default anyone."""
     certificate_arn: str = ""
     """ACM certificate of an own load balancer. Default none (plain HTTP; dev only)."""
+    host: str = ""
+    """Host name of an own load balancer in ``zone_id`` (its own certificate and alias
+    record, before ``certificate_arn``). Default none."""
+    zone_id: str = ""
+    """Route 53 hosted zone of ``host``. Default none."""
+    web_acl_arn: pulumi.Input[str] | None = None
+    """Regional AWS WAF web ACL of an own load balancer. Default none."""
     alarm_topic_arn: pulumi.Input[str] | None = None
     """SNS topic the alarms notify. Default: alarms without actions."""
 
@@ -106,6 +113,7 @@ class DataPlatformArgs:
         network,
         load_balancer: PublicLoadBalancer | None = None,
         alarm_topic_arn: pulumi.Input[str] | None = None,
+        web_acl_arn: pulumi.Input[str] | None = None,
     ) -> DataPlatformArgs:
         return cls(
             common=StackCommon.from_settings(settings, "data_platform"),
@@ -118,6 +126,9 @@ class DataPlatformArgs:
             load_balancer=load_balancer,
             allowed_cidr_blocks=settings.ingress.allowed_cidr_blocks,
             certificate_arn=settings.ingress.certificate_arn,
+            host=settings.dns.mlflow_host,
+            zone_id=settings.dns.zone_id,
+            web_acl_arn=web_acl_arn,
             alarm_topic_arn=alarm_topic_arn,
         )
 
@@ -222,6 +233,9 @@ class DataPlatformStack(pulumi.ComponentResource):
                     subnet_ids=args.public_subnet_ids,
                     allowed_cidr_blocks=args.allowed_cidr_blocks,
                     certificate_arn=args.certificate_arn,
+                    host=args.host,
+                    zone_id=args.zone_id,
+                    web_acl_arn=args.web_acl_arn,
                     deletion_protection=args.common.deletion_protection,
                     access_logs=args.common.deletion_protection,
                     log_retention_days=args.common.log_retention_days,

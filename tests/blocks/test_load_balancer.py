@@ -103,6 +103,6 @@ def test_access_log_bucket_uses_sse_s3_and_admits_only_elb_log_delivery(prod):
     assert lifecycle["expire-access-logs"]["expiration"] == {"days": 365}
 
 
-def test_url_scheme_follows_the_certificate(dev, prod):
+def test_url_scheme_follows_the_certificate_and_the_host(dev, prod):
     assert dev.outputs["alb_url"].startswith("http://mlplatform-dev-inference")
-    assert prod.outputs["alb_url"].startswith("https://mlplatform-prod-inference")
+    assert prod.outputs["alb_url"] == "https://inference.example.com"
