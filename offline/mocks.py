@@ -108,6 +108,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     "additional_secret_outputs": list(request.additionalSecretOutputs),
                     "depends_on": list(request.dependencies),
                     "aliases": len(request.aliases),
+                    "provider": request.provider,
                 },
             )
         )
@@ -420,7 +421,8 @@ class PlatformMocks(mocks.Mocks):
     def _kms_key(self, args, resource_id):
         h = _short_hash(args.name, length=32)
         key_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-        return {"keyId": key_id, "arn": f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{key_id}"}
+        region = self._region_of(args)
+        return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key_id}"}
 
     def _secret(self, args, resource_id):
         arn = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{resource_id}-AbCdEf"

@@ -14,9 +14,9 @@ VALIDATION_TTL = 300
 
 def _field(option, snake: str, camel: str):
     """A validation option's field, whether the SDK gave it typed or as a plain mapping."""
-    if isinstance(option, Mapping):
-        return option.get(snake, option.get(camel))
-    return getattr(option, snake)
+    if hasattr(option, snake):
+        return getattr(option, snake)
+    return option.get(snake, option.get(camel))
 
 
 @dataclass(frozen=True)

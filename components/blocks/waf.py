@@ -113,7 +113,7 @@ def _login_scope(args: WebAclArgs) -> dict:
     included = _any_of(args.login_paths)
     if not args.login_excluded_paths:
         return included
-    excluded = {"not_statement": {"statements": [_any_of(args.login_excluded_paths)]}}
+    excluded = {"not_statement": {"statement": _any_of(args.login_excluded_paths)}}
     return {"and_statement": {"statements": [included, excluded]}}
 
 
