@@ -16,12 +16,13 @@ from components.config.security import (
     MANAGED_RULE_GROUPS,
     RATE_LIMIT_RULE,
 )
+from components.lib import names
 from components.lib.policies import Condition, Principal, Statement, account_administers_key
 
 if TYPE_CHECKING:
     from components.config.settings import Settings
 
-LOG_GROUP_PREFIX = "aws-waf-logs-"
+LOG_GROUP_PREFIX = names.WAF_LOGS_PREFIX
 """WAF delivers to a log group only under this prefix:
 https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html"""
 RATE_WINDOW_SECONDS = 300
@@ -288,7 +289,7 @@ def regional_args(
     its browser paths under the tighter login limit)."""
     w = settings.security
     return WebAclArgs(
-        name=f"{settings.prefix()}-regional",
+        name=names.web_acl(settings.prefix(), "regional"),
         scope="REGIONAL",
         rate_limit=w.waf_rate_limit,
         login_rate_limit=w.waf_login_rate_limit if data_platform_behind else 0,

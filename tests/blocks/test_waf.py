@@ -123,6 +123,8 @@ def test_logs_go_to_an_aws_waf_logs_group_with_retention(prod, name):
     assert logging.inputs["logDestinationConfigs"] == [logs.outputs["arn"]]
     policy = prod.named(f"{name}-log-delivery")
     assert policy.urn in logging.options["depends_on"]
+    if name == "agent-world-cdn-waf":  # the agent world's key (in us-east-1, as the group)
+        assert logs.inputs["kmsKeyId"] == prod.named("agent-world-data-key").outputs["arn"]
 
 
 def test_only_wafs_log_delivery_of_this_account_may_write_the_log_group(prod):
@@ -219,3 +221,17 @@ def test_the_preflight_judges_waf_values_against_botocore(prod):
     found = [f for f in check.run(bad_limit, context) if f.resource == "waf-acl"]
     assert [f.property for f in found] == ["rules.0.statement.rateBasedStatement.limit"]
     assert "at least 10" in found[0].message
+
+
+def test_a_prod_stack_in_eu_west_1_passes_the_preflight_with_its_us_east_1_logs_key(run_stack):
+    from offline import __main__ as plan
+
+    run = run_stack("prod", {"aws:region": "eu-west-1"})
+    key = run.named("agent-world-cdn-waf-log-key")
+    assert key.outputs["arn"].startswith("arn:aws:kms:us-east-1:")
+    assert run.named("agent-world-cdn-waf-logs").inputs["kmsKeyId"] == key.outputs["arn"]
+    assert run.named("agent-world-cdn-waf-logs").outputs["arn"].startswith(
+        "arn:aws:logs:us-east-1:"
+    )
+    errors = [f.line() for f in plan.preflight_findings(run) if f.severity == "error"]
+    assert errors == []

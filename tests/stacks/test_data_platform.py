@@ -407,7 +407,7 @@ def test_without_sharing_each_stack_has_its_own_alb(prod_program):
     assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     redirect = prod_program.named("data-platform-lb-http-redirect").inputs["defaultActions"][0]
     assert redirect["type"] == "redirect"
-    assert prod_program.outputs["mlflow_endpoint"].startswith("https://mlplatform-prod-data-")
+    assert prod_program.outputs["mlflow_endpoint"] == "https://mlflow.example.com/mlflow/"
 
 
 def test_sharing_needs_the_inference_stack(run_stack):

@@ -20,6 +20,7 @@ import pulumi_aws as aws
 
 from components.blocks.certificates import AliasTarget, DnsCertificate, DnsCertificateArgs
 from components.blocks.waf import WebAcl, WebAclArgs
+from components.lib import names
 from components.lib.agent_world_roles import STAGE
 from components.lib.policies import Condition, Principal, Statement
 
@@ -113,20 +114,22 @@ def _edge(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> Edge:
         )
     web_acl = None
     if security.waf:
-        # The stack's logs key serves its own region only; elsewhere the ACL brings one.
+        # The stack's logs key (until one is shared, its own key) serves its own region
+        # only; elsewhere the ACL brings one.
         local = common.region == CLOUDFRONT_REGION
+        key = common.log_key_arn or stack.data.key.arn
         web_acl = WebAcl(
             f"{name}-cdn-waf",
             WebAclArgs(
-                name=f"{common.name_prefix}-cdn",
+                name=names.web_acl(common.name_prefix, "cdn"),
                 scope="CLOUDFRONT",
                 rate_limit=security.waf_rate_limit,
                 count_rules=security.waf_count_rule_groups,
                 region=CLOUDFRONT_REGION,
                 provider=provider,
                 log_retention_days=common.log_retention_days,
-                log_key_arn=common.log_key_arn if local else None,
-                own_log_key=not local and common.log_key_arn is not None,
+                log_key_arn=key if local else None,
+                own_log_key=not local,
                 tags=dict(common.tags),
             ),
             opts=child,
