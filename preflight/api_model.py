@@ -145,6 +145,9 @@ FIELDS: dict[str, tuple[str, str, dict[str, str]]] = {
         "Rules[].Statement.ManagedRuleGroupStatement.VendorName",
         "rules[].statement.managedRuleGroupStatement.ruleActionOverrides[].name":
         "Rules[].Statement.ManagedRuleGroupStatement.RuleActionOverrides[].Name"}),
+    "aws:wafv2/ipSet:IpSet": ("wafv2", "CreateIPSet", {
+        "name": "Name", "scope": "Scope", "description": "Description",
+        "ipAddressVersion": "IPAddressVersion", "addresses": "Addresses"}),
     "aws:wafv2/webAclAssociation:WebAclAssociation": ("wafv2", "AssociateWebACL", {
         "resourceArn": "ResourceArn", "webAclArn": "WebACLArn"}),
     "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": (

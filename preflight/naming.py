@@ -165,6 +165,8 @@ _RULES = (
              form="letters, digits and ._-/#"),
     NameRule("aws:wafv2/webAcl:WebAcl", "name", shape=("wafv2", "EntityName"),
              form="letters, digits, '-' and '_'"),
+    NameRule("aws:wafv2/ipSet:IpSet", "name", shape=("wafv2", "EntityName"),
+             form="letters, digits, '-' and '_'"),
     NameRule("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "policyName", 255,
              source=f"{_DOC}/AmazonCloudWatchLogs/latest/APIReference/API_PutResourcePolicy.html"),
     NameRule("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy", "name", 128,

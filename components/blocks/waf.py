@@ -56,6 +56,10 @@ class WebAclArgs:
     large_bodies: bool = False
     """The endpoint takes bodies over 8 KB (MLflow's artifact uploads): the common rule
     set's ``SizeRestrictions_BODY`` only counts. Default false."""
+    uncounted_cidrs: Sequence[str] = ()
+    """Source ranges the rate limits do not count: the VPC, when the agent world's VPC link
+    brings every REST API client to the shared load balancer from a few of its addresses
+    (the REST stage's own association limits those clients). Default none."""
     count_rules: Sequence[str] = ()
     """Rules (the names in ``components/config/security.py``) that count instead of
     blocking, for a first rollout. Default none."""
@@ -74,12 +78,18 @@ class WebAclArgs:
     """Tags on the ACL, the log group and the key. Default none."""
 
 
-def _statement_for(rule: str, args: WebAclArgs) -> dict:
+def _statement_for(rule: str, args: WebAclArgs, uncounted: pulumi.Input[str] | None) -> dict:
+    outside = [{"not_statement": {"statement": {"ip_set_reference_statement": {"arn": uncounted}}}}]
     if rule == RATE_LIMIT_RULE:
-        return {"rate_based_statement": _rate(args.rate_limit)}
+        if uncounted is None:
+            return {"rate_based_statement": _rate(args.rate_limit)}
+        return {"rate_based_statement": {**_rate(args.rate_limit),
+                                          "scope_down_statement": outside[0]}}  # fmt: skip
     if rule == LOGIN_RATE_LIMIT_RULE:
-        return {"rate_based_statement": {**_rate(args.login_rate_limit),
-                                          "scope_down_statement": _login_scope(args)}}  # fmt: skip
+        return {"rate_based_statement": {
+            **_rate(args.login_rate_limit),
+            "scope_down_statement": _login_scope(args, outside if uncounted is not None else []),
+        }}  # fmt: skip
     group: dict = {"vendor_name": "AWS", "name": rule}
     if rule == "AWSManagedRulesCommonRuleSet" and args.large_bodies:
         group["rule_action_overrides"] = [{"name": BODY_SIZE_RULE, "action_to_use": {"count": {}}}]
@@ -110,12 +120,13 @@ def _any_of(prefixes: Sequence[str]) -> dict:
     return matches[0] if len(matches) == 1 else {"or_statement": {"statements": matches}}
 
 
-def _login_scope(args: WebAclArgs) -> dict:
-    included = _any_of(args.login_paths)
-    if not args.login_excluded_paths:
-        return included
-    excluded = {"not_statement": {"statement": _any_of(args.login_excluded_paths)}}
-    return {"and_statement": {"statements": [included, excluded]}}
+def _login_scope(args: WebAclArgs, also: list[dict]) -> dict:
+    """Requests under ``login_paths`` but not ``login_excluded_paths`` (and ``also``)."""
+    statements = [_any_of(args.login_paths)]
+    if args.login_excluded_paths:
+        statements.append({"not_statement": {"statement": _any_of(args.login_excluded_paths)}})
+    statements += also
+    return statements[0] if len(statements) == 1 else {"and_statement": {"statements": statements}}
 
 
 def rule_names(args: WebAclArgs) -> list[str]:
@@ -126,16 +137,17 @@ def rule_names(args: WebAclArgs) -> list[str]:
     return [RATE_LIMIT_RULE, *login, *groups]
 
 
-def rules(args: WebAclArgs) -> list[dict]:
+def rules(args: WebAclArgs, uncounted: pulumi.Input[str] | None = None) -> list[dict]:
     """The ``rules`` input: managed groups with ``override_action`` (none, or count), rate
-    rules with ``action`` (block, or count), every one with its metric."""
+    rules with ``action`` (block, or count; not counting the IP set ``uncounted``), every
+    one with its metric."""
     out = []
     for priority, rule in enumerate(rule_names(args)):
         counted = rule in args.count_rules
         entry = {
             "name": rule,
             "priority": priority,
-            "statement": _statement_for(rule, args),
+            "statement": _statement_for(rule, args, uncounted),
             "visibility_config": _visibility(f"{args.name}-{rule}"),
         }
         if rule in MANAGED_RULE_GROUPS:
@@ -154,7 +166,8 @@ def _visibility(metric: str) -> dict:
 class WebAcl(pulumi.ComponentResource):
     """A web ACL that allows by default and blocks what its rules match.
 
-    Creates the ACL (rate limits per client IP, then the AWS managed rule groups: common,
+    Creates the ACL (rate limits per client IP, not counting ``uncounted_cidrs`` when
+    given, an IP set of its own; then the AWS managed rule groups: common,
     known bad inputs, IP reputation, SQL injection where a SQL database is behind; each
     rule with CloudWatch metrics and sampled requests; any of them in count mode); its log
     group ``aws-waf-logs-<name>`` (retention, KMS key) with the resource policy that lets
@@ -176,13 +189,25 @@ class WebAcl(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         tags = dict(args.tags)
+        uncounted = None
+        if args.uncounted_cidrs:
+            uncounted = aws.wafv2.IpSet(
+                f"{name}-uncounted",
+                name=f"{args.name}-uncounted",
+                description=f"{args.name}: sources the rate limits do not count",
+                scope=args.scope,
+                ip_address_version="IPV4",
+                addresses=list(args.uncounted_cidrs),
+                tags=tags,
+                opts=child,
+            ).arn
         self.acl = aws.wafv2.WebAcl(
             f"{name}-acl",
             name=args.name,
             description=f"{args.name}: managed rule groups and rate limits per client IP",
             scope=args.scope,
             default_action={"allow": {}},
-            rules=rules(args),
+            rules=rules(args, uncounted),
             visibility_config=_visibility(args.name),
             tags=tags,
             opts=child,
@@ -288,6 +313,8 @@ def regional_args(
     platform, MLflow is behind one of them (a SQL database, artifact uploads over 8 KB,
     its browser paths under the tighter login limit)."""
     w = settings.security
+    # Dev's REST API reaches the shared inference ALB through the VPC link's addresses.
+    shared = settings.stacks.agent_world and settings.agent_world.share_load_balancer
     return WebAclArgs(
         name=names.web_acl(settings.prefix(), "regional"),
         scope="REGIONAL",
@@ -297,6 +324,7 @@ def regional_args(
         login_excluded_paths=(f"{MLFLOW_PATH}/api/",) if data_platform_behind else (),
         sql_database=data_platform_behind,
         large_bodies=data_platform_behind,
+        uncounted_cidrs=(settings.network.cidr,) if shared else (),
         count_rules=w.waf_count_rule_groups,
         region=settings.region,
         log_retention_days=settings.log_retention_days,

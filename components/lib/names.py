@@ -127,6 +127,8 @@ def _waf(s: Settings) -> Iterator[PhysicalName]:
         yield _n("cloudwatch/logGroup:LogGroup", "name", f"{WAF_LOGS_PREFIX}{acl}")
         yield _n("cloudwatch/logResourcePolicy:LogResourcePolicy", "policyName",
                  f"{WAF_LOGS_PREFIX}{acl}")  # fmt: skip
+        if role == "regional" and s.stacks.agent_world and s.agent_world.share_load_balancer:
+            yield _n("wafv2/ipSet:IpSet", "name", f"{acl}-uncounted")
 
 
 def _n(type_suffix: str, prop: str, value: str, key: str = ENVIRONMENT_KEY) -> PhysicalName:

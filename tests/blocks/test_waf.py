@@ -230,8 +230,37 @@ def test_a_prod_stack_in_eu_west_1_passes_the_preflight_with_its_us_east_1_logs_
     key = run.named("agent-world-cdn-waf-log-key")
     assert key.outputs["arn"].startswith("arn:aws:kms:us-east-1:")
     assert run.named("agent-world-cdn-waf-logs").inputs["kmsKeyId"] == key.outputs["arn"]
-    assert run.named("agent-world-cdn-waf-logs").outputs["arn"].startswith(
-        "arn:aws:logs:us-east-1:"
+    assert (
+        run.named("agent-world-cdn-waf-logs").outputs["arn"].startswith("arn:aws:logs:us-east-1:")
     )
     errors = [f.line() for f in plan.preflight_findings(run) if f.severity == "error"]
     assert errors == []
+
+
+def test_dev_shared_alb_rate_limits_do_not_count_the_vpc_link(run_stack):
+    # Dev's REST API reaches the shared ALB through the VPC link's few addresses: counted
+    # per IP, every API client would share one limit. The REST stage's ACL limits them.
+    run = run_stack("dev", {"security.waf": True})
+    ip_set = run.named("waf-uncounted")
+    assert ip_set.inputs["addresses"] == ["10.20.0.0/16"] and ip_set.inputs["scope"] == "REGIONAL"
+    outside = {"notStatement": {"statement": {"ipSetReferenceStatement": {
+        "arn": ip_set.outputs["arn"]}}}}  # fmt: skip
+    rules = {
+        r["name"]: r["statement"]["rateBasedStatement"]
+        for r in acl(run, "waf").inputs["rules"]
+        if "rateBasedStatement" in r["statement"]
+    }
+    assert rules["RateLimitPerIp"]["scopeDownStatement"] == outside
+    assert rules["LoginRateLimitPerIp"]["scopeDownStatement"]["andStatement"]["statements"][-1] == (
+        outside
+    )
+
+
+def test_prod_counts_every_source(prod):
+    assert not prod.of_type("aws:wafv2/ipSet:IpSet")
+    rules = {
+        r["name"]: r["statement"]["rateBasedStatement"]
+        for r in acl(prod, "waf").inputs["rules"]
+        if "rateBasedStatement" in r["statement"]
+    }
+    assert "scopeDownStatement" not in rules["RateLimitPerIp"]
