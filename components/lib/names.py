@@ -90,6 +90,11 @@ def web_acl(prefix: str, role: str) -> str:
 WAF_LOGS_PREFIX = "aws-waf-logs-"
 
 
+def response_headers_policy(prefix: str) -> str:
+    """The agent world distribution's security-headers policy."""
+    return f"{prefix}-agent-world-security-headers"
+
+
 # --- the enumeration -------------------------------------------------------------------
 
 
@@ -301,7 +306,7 @@ def _agent_world(s: Settings) -> Iterator[PhysicalName]:
     yield _n("apigatewayv2/api:Api", "name", f"{p}-agent-world-ws")
     yield _n("cloudfront/originAccessControl:OriginAccessControl", "name", f"{p}-world-assets")
     yield _n("cloudfront/responseHeadersPolicy:ResponseHeadersPolicy", "name",
-             f"{p}-agent-world-security-headers")  # fmt: skip
+             response_headers_policy(p))  # fmt: skip
     if s.deletion_protection:
         yield _n("cloudwatch/logGroup:LogGroup", "name", f"/aws/cloudfront/{p}-agent-world")
         yield _n("cloudwatch/logDeliverySource:LogDeliverySource", "name", f"{p}-agent-world-cdn")

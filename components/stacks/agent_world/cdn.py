@@ -13,6 +13,7 @@ logical names they always had, so their URNs do not change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -37,11 +38,14 @@ HSTS_MAX_AGE = 63072000
 """Two years: the max-age the HSTS preload list asks for."""
 
 
+@dataclass(frozen=True)
 class Edge:
-    """What the distribution takes from us-east-1: a certificate and a web ACL."""
+    """What the distribution takes from us-east-1, each when configured."""
 
-    def __init__(self, host: DnsCertificate | None, web_acl: WebAcl | None):
-        self.host, self.web_acl = host, web_acl
+    host: DnsCertificate | None = None
+    """The certificate (and aliases) of ``dns.cdn_host``."""
+    web_acl: WebAcl | None = None
+    """The CLOUDFRONT web ACL of ``security.waf``."""
 
 
 def create_cdn(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> None:
@@ -96,7 +100,7 @@ def _edge(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> Edge:
     dns, security, common = args.dns, args.security, args.common
     certify = bool(dns.cdn_host and dns.zone_id)
     if not (certify or security.waf):
-        return Edge(None, None)
+        return Edge()
     provider = aws.Provider(
         f"{name}-{CLOUDFRONT_REGION}",
         region=CLOUDFRONT_REGION,
@@ -144,7 +148,7 @@ def _response_headers(
     every answer, overriding what an origin sends."""
     return aws.cloudfront.ResponseHeadersPolicy(
         f"{name}-cdn-headers",
-        name=f"{args.common.name_prefix}-agent-world-security-headers",
+        name=names.response_headers_policy(args.common.name_prefix),
         comment="HSTS, nosniff, frame-options and referrer policy",
         security_headers_config={
             "strict_transport_security": {
