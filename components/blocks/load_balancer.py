@@ -16,10 +16,12 @@ from components.lib.policies import Principal, Statement
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ACCESS_LOG_PREFIX = "alb"
 HSTS = "max-age=63072000; includeSubDomains; preload"
-"""Strict-Transport-Security on every HTTPS answer: two years, the max-age the HSTS
-preload list asks for. ALB adds it where the target's response has none; it takes the
-header on HTTPS listeners only:
-https://docs.aws.amazon.com/elasticloadbalancing/latest/application/header-modification.html"""
+"""Strict-Transport-Security the ALB adds to every answer of its HTTPS listener (header
+modification, listener attribute ``routing.http.response.strict_transport_security.
+header_value``: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/
+header-modification.html): two years, the max-age the HSTS preload list asks for. Set on
+HTTPS listeners only: a host must not send HSTS over plain HTTP (RFC 6797, 7.2), where
+the listener only redirects."""
 NOT_FOUND = {
     "content_type": "application/json",
     "message_body": '{"detail": "Not Found"}',
