@@ -38,6 +38,7 @@ if settings.stacks.training or settings.stacks.data_platform or settings.stacks.
     pulumi.export("alarm_topic_arn", alerts.arn)
 
 # One regional WAF web ACL for every internet-facing load balancer and the REST stage.
+# Its log group takes the shared logs key once there is one: regional_args(..., log_key_arn=).
 web_acl_arn = None
 if settings.security.waf and (
     settings.stacks.inference or settings.stacks.data_platform or settings.stacks.agent_world
