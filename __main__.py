@@ -5,6 +5,7 @@ import pulumi
 from components.blocks.alerts import AlarmTopic, AlarmTopicArgs
 from components.blocks.audit_logs import AuditLogs, AuditLogsArgs
 from components.blocks.quotas_requests import QuotaRequests, QuotaRequestsArgs
+from components.blocks.waf import WebAcl, regional_args
 from components.config import settings as config
 from components.stacks.agent_world.stack import AgentWorldArgs, AgentWorldStack
 from components.stacks.data_platform import DataPlatformArgs, DataPlatformStack
@@ -53,6 +54,15 @@ if alarms:
     )
     pulumi.export("alarm_topic_arn", alerts.arn)
 
+# One regional WAF web ACL for every internet-facing load balancer and the REST stage.
+# Its log group is encrypted with the shared logs key.
+web_acl_arn = None
+if settings.security.waf and (
+    settings.stacks.inference or settings.stacks.data_platform or settings.stacks.agent_world
+):
+    web_acl = WebAcl("waf", regional_args(settings, settings.stacks.data_platform, audit.key_arn))
+    web_acl_arn = web_acl.arn
+
 if settings.stacks.training:
     training = TrainingStack(
         "training", TrainingArgs.from_settings(settings, network, alerts.arn, audit)
@@ -73,7 +83,9 @@ if settings.stacks.training:
         pulumi.export("coordinator_secret_access_key", pulumi.Output.secret(key.secret))
 
 if settings.stacks.inference:
-    inference = InferenceStack("inference", InferenceArgs.from_settings(settings, network, audit))
+    inference = InferenceStack(
+        "inference", InferenceArgs.from_settings(settings, network, audit, web_acl_arn)
+    )
     # The seed's output names; the API key is in Secrets Manager, never an output.
     pulumi.export("alb_url", inference.alb_url)
     pulumi.export("health_check_url", inference.health_check_url)
@@ -90,7 +102,7 @@ if settings.stacks.data_platform:
     shared = inference.load_balancer if settings.data_platform.share_load_balancer else None
     data_platform = DataPlatformStack(
         "data-platform",
-        DataPlatformArgs.from_settings(settings, network, shared, alerts.arn, audit),
+        DataPlatformArgs.from_settings(settings, network, shared, alerts.arn, audit, web_acl_arn),
     )
     # The seed's output names; passwords stay in Secrets Manager.
     pulumi.export("mlflow_endpoint", data_platform.mlflow_endpoint)
@@ -105,7 +117,8 @@ if settings.stacks.agent_world:
     # Sharing the inference stack's load balancer saves the agent world's own NLB.
     shared = inference.load_balancer if settings.agent_world.share_load_balancer else None
     agent_world = AgentWorldStack(
-        "agent-world", AgentWorldArgs.from_settings(settings, network, alerts.arn, shared, audit)
+        "agent-world",
+        AgentWorldArgs.from_settings(settings, network, alerts.arn, shared, audit, web_acl_arn),
     )
     # The seed's outputs; the API key stays in Secrets Manager.
     pulumi.export("agent_world_rest_url", agent_world.rest_url)

@@ -139,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(costs.render(estimate, args.usage.name)))
     print()
     print("\n".join(costs.render_largest(estimate)))
+    if edge := costs.render_edge(estimate):
+        print()
+        print("\n".join(edge))
     # The run passed the program's own config check; its secrets are offline placeholders.
     stack_settings = config.parse(run.config, run.stack, secret_keys=frozenset(run.config))
     print()

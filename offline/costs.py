@@ -4,11 +4,13 @@ Idle cost is what bills by the hour or the month whatever the traffic: load bala
 their public IPv4 addresses, NAT gateways, interface endpoints, Fargate tasks at their
 minimum count (with the Spot share), EC2 at the Auto Scaling group minimum with its root
 volumes, RDS and ElastiCache nodes and storage (Aurora Serverless v2: its minimum ACUs,
-0 when it pauses), KMS keys, secrets, dashboards and alarms. The usage profile adds GPU
+0 when it pauses), KMS keys, secrets, dashboards, alarms and AWS WAF web ACLs with their
+rules (ACM's public certificates are listed at no charge). The usage profile adds GPU
 instance hours, CMA-ES worker hours, API requests, GB stored and, for Aurora Serverless
-v2, ACU hours and database GB. Prices live in ``prices-us-east-1.json`` (source and date
-inside); anything not modelled (data transfer, LCUs, per-request charges other than the
-REST API, Container Insights metrics, log ingestion) is left out and said so in the README.
+v2, ACU hours and database GB, and the requests each web ACL inspects. Prices live in
+``prices-us-east-1.json`` (sources and dates inside); anything not modelled (data
+transfer, LCUs, per-request charges other than the REST API's and WAF's, Container
+Insights metrics, log ingestion) is left out and said so in the README.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class Estimate:
     usage: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     items: list[tuple[str, str, float]] = field(default_factory=list)
     """(component, what, monthly USD) of every idle charge, for the detail listing."""
+    edge: list[tuple[str, str, float]] = field(default_factory=list)
+    """(component, what, monthly USD) of each web ACL and certificate, free ones too."""
 
     def add(self, component: str, what: str, monthly: float) -> None:
         if monthly:
@@ -104,6 +108,7 @@ class _Pricer:
         self.gpu_hourly = 0.0
         self.aurora_min_acu: dict[str, float] = {}  # cluster id -> minimum ACU (registered first)
         self.aurora_instances: dict[str, int] = defaultdict(int)  # component -> instances
+        self.web_acls: dict[str, int] = defaultdict(int)  # component -> web ACLs
         self.by_type = {
             "aws:lb/loadBalancer:LoadBalancer": self.load_balancer,
             "awsx:ec2:Vpc": self.vpc,
@@ -127,6 +132,8 @@ class _Pricer:
                 )
             ),
             "aws:appautoscaling/policy:Policy": self.scaling_policy,
+            "aws:wafv2/webAcl:WebAcl": self.web_acl,
+            "aws:acm/certificate:Certificate": self.certificate,
         }
 
     def price(self, r) -> None:
@@ -234,6 +241,20 @@ class _Pricer:
             "metrics", []) if m.get("metricStat")) or 1  # fmt: skip
         self.add(r, f"tracking alarms of {r.name}", alarms * metrics * self.monthly["alarm_metric"])
 
+    def web_acl(self, r) -> None:
+        rules = len(r.inputs.get("rules") or [])
+        monthly = self.monthly["waf_web_acl"] + rules * self.monthly["waf_rule"]
+        what = f"WAF web ACL {r.inputs.get('name')} ({r.inputs.get('scope')}, {rules} rules)"
+        self.add(r, what, monthly)
+        self.result.edge.append((self.component[r.urn], what, monthly))
+        self.web_acls[self.component[r.urn]] += 1
+
+    def certificate(self, r) -> None:
+        what = f"ACM certificate {r.inputs.get('domainName')} (public)"
+        monthly = self.monthly["acm_public_certificate"]
+        self.add(r, what, monthly)
+        self.result.edge.append((self.component[r.urn], what, monthly))
+
     def add_usage(self, usage: dict[str, float]) -> None:
         """The usage profile's charges, per component that incurs them."""
         result, hourly, monthly = self.result, self.hourly, self.monthly
@@ -249,6 +270,9 @@ class _Pricer:
             )
         if "data-platform" in names:
             result.usage["data-platform"] += usage.get("gb_stored", 0) * monthly["s3_gb"]
+        per_million = self.prices["per_unit"]["waf_million_requests"]
+        for name, acls in self.web_acls.items():
+            result.usage[name] += acls * usage.get("waf_million_requests", 0) * per_million
         for name, instances in self.aurora_instances.items():  # hours awake, and storage
             result.usage[name] += (
                 instances * usage.get("db_acu_hours", 0) * hourly["aurora_serverless_acu"]
@@ -292,4 +316,14 @@ def render_largest(estimate_: Estimate, count: int = 8) -> list[str]:
     lines = ["Largest idle charges (USD/month, share of the idle total):"]
     lines += [f"  {monthly:8.2f}  {monthly / total:4.0%}  {component}: {what}"
               for component, what, monthly in items]  # fmt: skip
+    return lines
+
+
+def render_edge(estimate_: Estimate) -> list[str]:
+    """Each AWS WAF web ACL and ACM certificate with its monthly charge (none: no line)."""
+    if not estimate_.edge:
+        return []
+    total = sum(monthly for _, _, monthly in estimate_.edge)
+    lines = [f"AWS WAF and certificates (USD/month, idle; requests extra): {total:.2f}"]
+    lines += [f"  {monthly:8.2f}  {where}: {what}" for where, what, monthly in estimate_.edge]
     return lines

@@ -108,6 +108,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     "additional_secret_outputs": list(request.additionalSecretOutputs),
                     "depends_on": list(request.dependencies),
                     "aliases": len(request.aliases),
+                    "provider": request.provider,
                 },
             )
         )
@@ -133,6 +134,8 @@ class PlatformMocks(mocks.Mocks):
     def __init__(self, region: str = "us-east-1"):
         self.region = region
         self.monitor: RecordingMonitor | None = None
+        self.provider_regions: dict[str, str] = {}
+        """Explicit providers' IDs -> their region (CloudFront's us-east-1 one)."""
 
     # --- resources --------------------------------------------------------------
 
@@ -141,6 +144,8 @@ class PlatformMocks(mocks.Mocks):
             return f"{args.name}-component", self._awsx_vpc(args)
         state = dict(args.inputs)
         resource_id = self._physical_id(args)
+        if args.typ == "pulumi:providers:aws":
+            self.provider_regions[resource_id] = args.inputs.get("region") or self.region
         handler = {
             "aws:cloudwatch/logGroup:LogGroup": self._log_group,
             "aws:iam/role:Role": self._role,
@@ -186,6 +191,11 @@ class PlatformMocks(mocks.Mocks):
             "aws:servicequotas/serviceQuota:ServiceQuota": self._service_quota,
             "aws:cognito/userPool:UserPool": self._user_pool,
             "aws:cognito/userPoolClient:UserPoolClient": self._user_pool_client,
+            "aws:wafv2/webAcl:WebAcl": self._web_acl,
+            "aws:acm/certificate:Certificate": self._certificate,
+            "aws:acm/certificateValidation:CertificateValidation": self._certificate_validation,
+            "aws:route53/record:Record": self._record,
+            "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": self._uuid_id,
         }.get(args.typ)
         if args.typ.startswith("aws:"):
             state.setdefault("arn", self._arn(args, resource_id))
@@ -233,15 +243,70 @@ class PlatformMocks(mocks.Mocks):
             return name
         return f"{args.name}-{_short_hash(args.typ, args.name, length=7)}"
 
+    def _region_of(self, args: mocks.MockResourceArgs) -> str:
+        """The region of the resource's provider (``<urn>::<id>``), else the stack's."""
+        provider_id = (args.provider or "").rsplit("::", 1)[-1]
+        return self.provider_regions.get(provider_id, self.region)
+
     def _arn(self, args: mocks.MockResourceArgs, resource_id: str) -> str:
         module, kind = args.typ.split(":")[1].split("/")
-        return f"arn:aws:{module}:{self.region}:{ACCOUNT_ID}:{kind.lower()}/{resource_id}"
+        region = self._region_of(args)
+        return f"arn:aws:{module}:{region}:{ACCOUNT_ID}:{kind.lower()}/{resource_id}"
 
     def _log_group(self, args, resource_id):
+        region = self._region_of(args)
         return {
             "name": resource_id,
-            "arn": f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{resource_id}",
+            "arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{resource_id}",
         }
+
+    @staticmethod
+    def _uuid(*parts: str) -> str:
+        h = _short_hash(*parts, length=32)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def _uuid_id(self, args, resource_id):
+        return {"id": self._uuid(args.typ, args.name), "etag": _short_hash(args.name).upper()}
+
+    def _web_acl(self, args, resource_id):
+        scope = "global" if args.inputs.get("scope") == "CLOUDFRONT" else "regional"
+        acl_id = self._uuid(args.typ, args.name)
+        region = self._region_of(args)
+        return {
+            "id": acl_id,
+            "arn": f"arn:aws:wafv2:{region}:{ACCOUNT_ID}:{scope}/webacl/{resource_id}/{acl_id}",
+            "capacity": 1000,
+            "lockToken": self._uuid("lock", args.name),
+        }
+
+    def _certificate(self, args, resource_id):
+        """A requested public certificate: one DNS validation option per domain name."""
+        region = self._region_of(args)
+        cert_id = self._uuid(args.typ, args.name)
+        sans = args.inputs.get("subjectAlternativeNames") or []
+        domains = [args.inputs.get("domainName", ""), *sans]
+        return {
+            "id": f"arn:aws:acm:{region}:{ACCOUNT_ID}:certificate/{cert_id}",
+            "arn": f"arn:aws:acm:{region}:{ACCOUNT_ID}:certificate/{cert_id}",
+            "status": "PENDING_VALIDATION",
+            "domainValidationOptions": [
+                {
+                    "domainName": domain,
+                    "resourceRecordName": f"_{_short_hash(domain, length=32)}.{domain}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_{_short_hash(domain, 'v', length=32)}"
+                    ".acm-validations.aws.",
+                }
+                for domain in domains
+            ],
+        }
+
+    def _certificate_validation(self, args, resource_id):
+        return {"certificateArn": args.inputs.get("certificateArn", "")}
+
+    def _record(self, args, resource_id):
+        name = str(args.inputs.get("name", "")).rstrip(".")
+        return {"fqdn": name, "id": f"{args.inputs.get('zoneId')}_{name}_{args.inputs.get('type')}"}
 
     def _role(self, args, resource_id):
         return {
@@ -368,7 +433,8 @@ class PlatformMocks(mocks.Mocks):
     def _kms_key(self, args, resource_id):
         h = _short_hash(args.name, length=32)
         key_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-        return {"keyId": key_id, "arn": f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{key_id}"}
+        region = self._region_of(args)
+        return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key_id}"}
 
     def _secret(self, args, resource_id):
         arn = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{resource_id}-AbCdEf"

@@ -30,7 +30,7 @@ FIELDS: dict[str, tuple[str, str, dict[str, str]]] = {
         "healthCheck.healthyThreshold": "HealthyThresholdCount",
         "healthCheck.unhealthyThreshold": "UnhealthyThresholdCount"}),
     "aws:lb/listener:Listener": ("elbv2", "CreateListener", {
-        "port": "Port", "protocol": "Protocol"}),
+        "port": "Port", "protocol": "Protocol", "sslPolicy": "SslPolicy"}),
     "aws:lb/listenerRule:ListenerRule": ("elbv2", "CreateRule", {
         "priority": "Priority", "actions[].type": "Actions[].Type",
         "actions[].order": "Actions[].Order",
@@ -167,7 +167,8 @@ FIELDS: dict[str, tuple[str, str, dict[str, str]]] = {
         "defaultCacheBehavior.viewerProtocolPolicy":
         "DistributionConfig.DefaultCacheBehavior.ViewerProtocolPolicy",
         "orderedCacheBehaviors[].viewerProtocolPolicy":
-        "DistributionConfig.CacheBehaviors.Items[].ViewerProtocolPolicy"}),
+        "DistributionConfig.CacheBehaviors.Items[].ViewerProtocolPolicy",
+        "webAclId": "DistributionConfig.WebACLId"}),
     "aws:cloudfront/originAccessControl:OriginAccessControl": (
         "cloudfront", "CreateOriginAccessControl", {
             "originAccessControlOriginType":
@@ -178,6 +179,51 @@ FIELDS: dict[str, tuple[str, str, dict[str, str]]] = {
         "elasticache", "CreateReplicationGroup", {
             "networkType": "NetworkType", "ipDiscovery": "IpDiscovery",
             "transitEncryptionMode": "TransitEncryptionMode", "clusterMode": "ClusterMode"}),
+    "aws:wafv2/webAcl:WebAcl": ("wafv2", "CreateWebACL", {
+        "name": "Name", "scope": "Scope", "description": "Description",
+        "visibilityConfig.metricName": "VisibilityConfig.MetricName",
+        "rules[].name": "Rules[].Name", "rules[].priority": "Rules[].Priority",
+        "rules[].visibilityConfig.metricName": "Rules[].VisibilityConfig.MetricName",
+        "rules[].statement.rateBasedStatement.limit":
+        "Rules[].Statement.RateBasedStatement.Limit",
+        "rules[].statement.rateBasedStatement.aggregateKeyType":
+        "Rules[].Statement.RateBasedStatement.AggregateKeyType",
+        "rules[].statement.managedRuleGroupStatement.name":
+        "Rules[].Statement.ManagedRuleGroupStatement.Name",
+        "rules[].statement.managedRuleGroupStatement.vendorName":
+        "Rules[].Statement.ManagedRuleGroupStatement.VendorName",
+        "rules[].statement.managedRuleGroupStatement.ruleActionOverrides[].name":
+        "Rules[].Statement.ManagedRuleGroupStatement.RuleActionOverrides[].Name"}),
+    "aws:wafv2/ipSet:IpSet": ("wafv2", "CreateIPSet", {
+        "name": "Name", "scope": "Scope", "description": "Description",
+        "ipAddressVersion": "IPAddressVersion", "addresses": "Addresses"}),
+    "aws:wafv2/webAclAssociation:WebAclAssociation": ("wafv2", "AssociateWebACL", {
+        "resourceArn": "ResourceArn", "webAclArn": "WebACLArn"}),
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": (
+        "wafv2", "PutLoggingConfiguration", {
+            "resourceArn": "LoggingConfiguration.ResourceArn",
+            "logDestinationConfigs": "LoggingConfiguration.LogDestinationConfigs"}),
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": ("logs", "PutResourcePolicy", {
+        "policyName": "policyName", "policyDocument": "policyDocument"}),
+    "aws:acm/certificate:Certificate": ("acm", "RequestCertificate", {
+        "domainName": "DomainName", "validationMethod": "ValidationMethod",
+        "keyAlgorithm": "KeyAlgorithm",
+        "subjectAlternativeNames": "SubjectAlternativeNames"}),
+    "aws:route53/record:Record": ("route53", "ChangeResourceRecordSets", {
+        "zoneId": "HostedZoneId",
+        "name": "ChangeBatch.Changes[].ResourceRecordSet.Name",
+        "type": "ChangeBatch.Changes[].ResourceRecordSet.Type",
+        "ttl": "ChangeBatch.Changes[].ResourceRecordSet.TTL"}),
+    "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": (
+        "cloudfront", "CreateResponseHeadersPolicy", {
+            "name": "ResponseHeadersPolicyConfig.Name",
+            "securityHeadersConfig.frameOptions.frameOption":
+            "ResponseHeadersPolicyConfig.SecurityHeadersConfig.FrameOptions.FrameOption",
+            "securityHeadersConfig.referrerPolicy.referrerPolicy":
+            "ResponseHeadersPolicyConfig.SecurityHeadersConfig.ReferrerPolicy.ReferrerPolicy",
+            "securityHeadersConfig.strictTransportSecurity.accessControlMaxAgeSec":
+            "ResponseHeadersPolicyConfig.SecurityHeadersConfig.StrictTransportSecurity"
+            ".AccessControlMaxAgeSec"}),
 }  # fmt: skip
 
 

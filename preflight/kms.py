@@ -14,7 +14,7 @@ from typing import Any
 
 from preflight import simulate
 from preflight.documents import Document, as_list, documents
-from preflight.model import ERROR, WARNING, Context, Finding, Resource
+from preflight.model import ERROR, WARNING, Context, Finding, Resource, region_of
 
 KMS_GUIDE = "https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html"
 LOGS_GUIDE = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"
@@ -171,8 +171,10 @@ def _service_use(r, user, key, doc, use, root, as_root, publishers, context):
         name = r.outputs.get("name") or r.props.get("name")
         if not name:
             return  # a name_prefix completed at deploy: the ARN is not known yet
-        principal = f"logs.{context.region}.amazonaws.com"
-        arn = f"arn:{context.partition}:logs:{context.region}:{context.account}:log-group:{name}"
+        # A log group and its key are of one region, not always the stack's.
+        region = region_of(r.outputs.get("arn"), key.outputs.get("arn"), default=context.region)
+        principal = f"logs.{region}.amazonaws.com"
+        arn = f"arn:{context.partition}:logs:{region}:{context.account}:log-group:{name}"
         need = use(doc, principal, LOGS_ACTIONS, {"kms:EncryptionContext:aws:logs:arn": arn})
         checks = [(principal, need, LOGS_GUIDE)]
     elif user == "topic":

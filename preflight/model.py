@@ -59,6 +59,16 @@ class Context:
     stack: str = ""
 
 
+def region_of(*arns: Any, default: str) -> str:
+    """The region of the first regional ARN among ``arns`` (a resource created through an
+    explicit provider of another region, e.g. CloudFront's us-east-1 one), else ``default``."""
+    for arn in arns:
+        parts = arn.split(":") if isinstance(arn, str) else []
+        if len(parts) > 3 and parts[0] == "arn" and parts[3]:
+            return parts[3]
+    return default
+
+
 @dataclass(frozen=True)
 class Finding:
     """One value AWS would refuse (error) or that needs a person's attention (warning)."""

@@ -72,6 +72,13 @@ DOCUMENTED: dict[tuple[str, str], tuple[frozenset[str], str]] = {
         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html"
         "#grant-log-delivery-permissions-general",
     ),
+    # Vended log delivery (WAF's logs among them) to a log group: the documented log group
+    # resource policy guards with both keys.
+    ("delivery.logs.amazonaws.com", "resource"): (
+        BOTH,
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-infrastructure-CWL.html"
+        " (WAF: https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html)",
+    ),
     ("cloudfront.amazonaws.com", "resource"): (
         BOTH,
         "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/"

@@ -19,7 +19,8 @@ BAD = [
     ("dev", {"inference.instance_type": "c5.large"}),
     ("dev", {"training.spot_percentage": 101}),
     ("prod", {"mlplatform:deletion_protection": False}),
-    ("prod", {"ingress.certificate_arn": ""}),
+    ("prod", {"dns.zone_id": ""}),
+    ("prod", {"dns.cdn_host": ""}),
     ("prod", {"mlplatform:environment": None}),
 ]
 

@@ -9,11 +9,19 @@ import pulumi
 import pulumi_aws as aws
 
 from components.blocks.bucket import SecureBucket, SecureBucketArgs
+from components.blocks.certificates import AliasTarget, DnsCertificate, DnsCertificateArgs
 from components.lib.policies import Principal, Statement
 
 # TLS 1.3 with TLS 1.2 for older clients: AWS's recommended policy for HTTPS listeners.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ACCESS_LOG_PREFIX = "alb"
+HSTS = "max-age=63072000; includeSubDomains; preload"
+"""Strict-Transport-Security the ALB adds to every answer of its HTTPS listener (header
+modification, listener attribute ``routing.http.response.strict_transport_security.
+header_value``: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/
+header-modification.html): two years, the max-age the HSTS preload list asks for. Set on
+HTTPS listeners only: a host must not send HSTS over plain HTTP (RFC 6797, 7.2), where
+the listener only redirects."""
 NOT_FOUND = {
     "content_type": "application/json",
     "message_body": '{"detail": "Not Found"}',
@@ -36,7 +44,15 @@ class PublicLoadBalancerArgs:
     allowed_cidr_blocks: Sequence[str] = ("0.0.0.0/0",)
     """IPv4 ranges admitted on the listener ports. Default anyone."""
     certificate_arn: str = ""
-    """ACM certificate: HTTPS on 443 and HTTP redirected to it. Empty: plain HTTP (dev)."""
+    """ACM certificate brought by the operator: HTTPS on 443 and HTTP redirected to it.
+    Empty: the certificate of ``host``, else plain HTTP (dev)."""
+    host: str = ""
+    """Host name the load balancer serves, in ``zone_id``: a DNS-validated certificate of
+    its own (used before ``certificate_arn``) and A alias records. Default none."""
+    zone_id: str = ""
+    """Route 53 hosted zone of ``host``. Default none."""
+    web_acl_arn: pulumi.Input[str] | None = None
+    """Regional AWS WAF web ACL to associate with the load balancer. Default none."""
     deletion_protection: bool = True
     """AWS-side deletion protection of the load balancer. Default true."""
     access_logs: bool = True
@@ -47,8 +63,13 @@ class PublicLoadBalancerArgs:
     """Tags on every taggable child. Default none."""
 
     @property
+    def certified_host(self) -> bool:
+        """The load balancer's host gets a certificate and alias records of its own."""
+        return bool(self.host and self.zone_id)
+
+    @property
     def https(self) -> bool:
-        return bool(self.certificate_arn)
+        return bool(self.certificate_arn) or self.certified_host
 
 
 class PublicLoadBalancer(pulumi.ComponentResource):
@@ -59,10 +80,12 @@ class PublicLoadBalancer(pulumi.ComponentResource):
     ALB, dropping invalid header fields (FSBP ELB.4), with deletion protection and access
     logs when asked (to a :class:`SecureBucket` with SSE-S3, which log delivery requires,
     writable only by this region's load-balancing service under ``alb/``); with a
-    certificate, an HTTPS listener with a TLS 1.3 policy and an HTTP listener that
-    redirects to it, else a plain HTTP listener. The forwarding listener answers 404 to
-    anything no rule matches. Services add ``aws.lb.ListenerRule`` on :attr:`listener` and
-    egress rules from :attr:`security_group` to their targets.
+    certificate (brought, or a :class:`DnsCertificate` of ``host`` with its A alias), an
+    HTTPS listener with a TLS 1.3 policy that adds HSTS to every answer, and an HTTP
+    listener that redirects to it, else a plain HTTP listener; the AWS WAF association when
+    given a web ACL. The forwarding listener answers 404 to anything no rule matches.
+    Services add ``aws.lb.ListenerRule`` on :attr:`listener` and egress rules from
+    :attr:`security_group` to their targets.
     """
 
     TYPE = "mlplatform:ingress:PublicLoadBalancer"
@@ -77,6 +100,8 @@ class PublicLoadBalancer(pulumi.ComponentResource):
     """``https://<dns name>`` or ``http://<dns name>``."""
     access_log_bucket: SecureBucket | None
     """The access log bucket, when access logs are on."""
+    host: DnsCertificate | None
+    """The host name's certificate and alias records, with ``host`` and ``zone_id``."""
 
     def __init__(
         self, name: str, args: PublicLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
@@ -106,8 +131,32 @@ class PublicLoadBalancer(pulumi.ComponentResource):
             ),
         )
 
-        scheme = self._listeners(name, args, tags, child)
-        self.url = self.load_balancer.dns_name.apply(lambda dns: f"{scheme}://{dns}")
+        self.host = None
+        certificate_arn: pulumi.Input[str] = args.certificate_arn
+        if args.certified_host:
+            self.host = DnsCertificate(
+                f"{name}-host",
+                DnsCertificateArgs(host=args.host, zone_id=args.zone_id, tags=tags),
+                opts=child,
+            )
+            certificate_arn = self.host.arn
+            self.host.alias(
+                AliasTarget(
+                    dns_name=self.load_balancer.dns_name, zone_id=self.load_balancer.zone_id
+                )
+            )
+        scheme = self._listeners(name, args, certificate_arn, tags, child)
+        if args.certified_host:
+            self.url = pulumi.Output.from_input(f"{scheme}://{args.host}")
+        else:
+            self.url = self.load_balancer.dns_name.apply(lambda dns: f"{scheme}://{dns}")
+        if args.web_acl_arn is not None:
+            aws.wafv2.WebAclAssociation(
+                f"{name}-waf",
+                resource_arn=self.load_balancer.arn,
+                web_acl_arn=args.web_acl_arn,
+                opts=child,
+            )
 
         self.register_outputs({"url": self.url})
 
@@ -172,7 +221,9 @@ class PublicLoadBalancer(pulumi.ComponentResource):
             enabled=True,
         )
 
-    def _listeners(self, name, args: PublicLoadBalancerArgs, tags, child) -> str:
+    def _listeners(
+        self, name, args: PublicLoadBalancerArgs, certificate_arn: pulumi.Input[str], tags, child
+    ) -> str:
         """HTTPS with a redirect from HTTP, or HTTP alone (dev); returns the URL scheme."""
         if args.https:
             self.listener = aws.lb.Listener(
@@ -181,7 +232,8 @@ class PublicLoadBalancer(pulumi.ComponentResource):
                 port=443,
                 protocol="HTTPS",
                 ssl_policy=TLS_POLICY,
-                certificate_arn=args.certificate_arn,
+                certificate_arn=certificate_arn,
+                routing_http_response_strict_transport_security_header_value=HSTS,
                 default_actions=[{"type": "fixed-response", "fixed_response": NOT_FOUND}],
                 tags=tags,
                 opts=child,

@@ -215,8 +215,15 @@ def check_data_platform(s: Settings, problems: list[str]) -> None:
 def mlflow_has_certificate(s: Settings) -> bool:
     """MLflow's own load balancer gets a certificate, so an HTTPS listener: what the ALB's
     authenticate actions need (ELB offers them on HTTPS listeners only). The one place
-    that says where the certificate comes from (here ``ingress.certificate_arn``)."""
-    return bool(s.ingress.certificate_arn)
+    that says where the certificate comes from: ``ingress.certificate_arn``, or the one the
+    stack creates for ``dns.mlflow_host`` in ``dns.zone_id``."""
+    return bool(s.ingress.certificate_arn or (s.dns.zone_id and s.dns.mlflow_host))
+
+
+def sso_host(s: Settings) -> str:
+    """The host browsers sign in at: ``data_platform.sso_host``, else ``dns.mlflow_host``
+    (the host the stack's certificate covers), so the name is set once."""
+    return s.data_platform.sso_host or s.dns.mlflow_host
 
 
 def cognito_domain_prefix(d: DataPlatformSettings, name_prefix: str) -> str:
@@ -243,15 +250,22 @@ def check_sso(s: Settings, problems: list[str]) -> None:
             f"{ns}share_load_balancer: expected false with sso {d.sso} (the sign-in needs "
             "MLflow's own HTTPS load balancer)"
         )
-    if not mlflow_has_certificate(s):
+    # In production the dns check already asks every load balancer for a certificate.
+    if not mlflow_has_certificate(s) and not s.production:
         problems.append(
-            f"{PROJECT}:ingress.certificate_arn: expected an ACM certificate with "
-            f"data_platform.sso {d.sso} (the load balancer authenticates on HTTPS only)"
+            f"{PROJECT}:ingress.certificate_arn: expected an ACM certificate (or dns.zone_id and "
+            f"dns.mlflow_host) with data_platform.sso {d.sso} (the load balancer authenticates "
+            "on HTTPS only)"
         )
-    if not d.sso_host:
+    if not sso_host(s):
         problems.append(
-            f"{ns}sso_host: expected the DNS name browsers use with sso {d.sso} (the IdP's "
-            "callback is https://<sso_host>/oauth2/idpresponse)"
+            f"{ns}sso_host: expected the DNS name browsers use with sso {d.sso}, or "
+            "dns.mlflow_host (the IdP's callback is https://<sso_host>/oauth2/idpresponse)"
+        )
+    if d.sso_host and s.dns.mlflow_host and d.sso_host != s.dns.mlflow_host:
+        problems.append(
+            f"{ns}sso_host: expected empty or {s.dns.mlflow_host} (dns.mlflow_host, the host "
+            f"the stack's certificate covers; got {d.sso_host!r})"
         )
     scopes = d.sso_scope.split(" ")
     if (

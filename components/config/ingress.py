@@ -51,12 +51,29 @@ class IngressSettings:
     )
 
 
+def load_balancer_host_keys(s: Settings) -> dict[str, str]:
+    """The internet-facing load balancers the configuration builds: the ``dns`` key of
+    each one's host name -> that host (empty when none is set)."""
+    keys = {}
+    if s.stacks.inference:
+        keys["dns.inference_host"] = s.dns.inference_host
+    if s.stacks.data_platform and not s.data_platform.share_load_balancer:
+        keys["dns.mlflow_host"] = s.dns.mlflow_host
+    return keys
+
+
 def check_ingress(s: Settings, problems: list[str]) -> None:
-    """A listener serves HTTPS with a certificate, or plain HTTP only when asked to."""
-    if not s.ingress.certificate_arn and not s.ingress.allow_http:
+    """A listener serves HTTPS with a certificate (brought, or created for its host name
+    in ``dns.zone_id``), or plain HTTP only when asked to."""
+    if s.ingress.certificate_arn or s.ingress.allow_http:
+        return
+    missing = [key for key, host in load_balancer_host_keys(s).items()
+               if not (host and s.dns.zone_id)]  # fmt: skip
+    if missing:
         problems.append(
-            f"{PROJECT}:ingress.certificate_arn: expected an ACM certificate ARN, "
-            "or ingress.allow_http true to serve plain HTTP (dev only)"
+            f"{PROJECT}:ingress.certificate_arn: expected an ACM certificate ARN, or "
+            f"dns.zone_id with {' and '.join(missing)} (the stack then creates the "
+            "certificate), or ingress.allow_http true to serve plain HTTP (dev only)"
         )
 
 

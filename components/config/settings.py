@@ -3,9 +3,10 @@
 :class:`Settings` composes the top-level keys of the ``mlplatform`` config namespace and
 one section per stack, each defined with its checks in its own module beside this one
 (``network.py``, ``ingress.py``, ``training.py``, ``inference.py``, ``data_platform.py``,
-``agent_world.py``, ``quotas.py``), from the field machinery in ``fields.py``. This module
-holds what spans stacks: the top-level keys and their checks, the paths the stacks share
-on one load balancer, and every physical name the configuration derives.
+``agent_world.py``, ``quotas.py``, ``security.py``, ``dns.py``), from the field machinery
+in ``fields.py``. This module holds what spans stacks: the top-level keys and their
+checks, the paths the stacks share on one load balancer, and every physical name the
+configuration derives.
 
 The Pulumi engine hands a Python program its config as strings: a scalar key as its text
 (``"true"``, ``"30"``), a structured key as JSON. :func:`parse` takes exactly that map, so
@@ -35,6 +36,7 @@ from components.config.data_platform import (
     DataPlatformSettings,
     check_data_platform,
 )
+from components.config.dns import DnsSettings, check_dns
 from components.config.fields import (
     IMAGE_URI,
     PRICES_FILE,
@@ -59,6 +61,7 @@ from components.config.inference import (
 from components.config.ingress import IngressSettings, check_certificate_region, check_ingress
 from components.config.network import NetworkSettings
 from components.config.quotas import QuotaSettings
+from components.config.security import SecuritySettings, check_security
 from components.config.training import TrainingSettings, check_training
 from components.lib import listener_rules, names
 from preflight import naming
@@ -74,11 +77,13 @@ __all__ = [
     "AgentWorldSettings",
     "ConfigError",
     "DataPlatformSettings",
+    "DnsSettings",
     "InferenceServiceSettings",
     "InferenceSettings",
     "IngressSettings",
     "NetworkSettings",
     "QuotaSettings",
+    "SecuritySettings",
     "Settings",
     "StackSwitches",
     "TrainingSettings",
@@ -147,7 +152,9 @@ class Settings:
     production: bool = setting(
         False,
         "A production stack: refuses ingress.allow_http, log_retention_days under 365, "
-        "deletion_protection false and data_platform.backup_retention_days under 14.",
+        "deletion_protection false, data_platform.backup_retention_days under 14, a load "
+        "balancer without a certificate (dns host or ingress.certificate_arn) and CloudFront's "
+        "default certificate.",
     )
     deletion_protection: bool = setting(
         True, "Protect stateful resources from deletion; required in production."
@@ -183,6 +190,8 @@ class Settings:
     data_platform: DataPlatformSettings = setting(DataPlatformSettings(), "Data platform stack.")
     agent_world: AgentWorldSettings = setting(AgentWorldSettings(), "Agent world stack.")
     quotas: QuotaSettings = setting(QuotaSettings(), "Service Quotas requests.")
+    security: SecuritySettings = setting(SecuritySettings(), "AWS WAF on the public endpoints.")
+    dns: DnsSettings = setting(DnsSettings(), "Host names, certificates and alias records.")
 
     # Not config keys: filled in from the engine.
     project: str = field(default=PROJECT, metadata={"config": False})
@@ -214,6 +223,8 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
     _check_stack_switches(s, problems)
     _check_production(s, problems)
     check_ingress(s, problems)
+    check_dns(s, problems)
+    check_security(s, problems)
     check_training(s, problems)
     check_data_platform(s, problems)
     check_agent_world(s, problems)

@@ -81,6 +81,20 @@ def agent_world_physical(prefix: str, role: str) -> str:
     return f"{prefix}-agent-world" if role == AGENT_WORLD_ALL else f"{prefix}-{role}"
 
 
+def web_acl(prefix: str, role: str) -> str:
+    """A WAF web ACL (``regional`` or ``cdn``); its log group and that group's resource
+    policy are ``aws-waf-logs-<this>`` (WAF delivers only under that prefix)."""
+    return f"{prefix}-{role}"
+
+
+WAF_LOGS_PREFIX = "aws-waf-logs-"
+
+
+def response_headers_policy(prefix: str) -> str:
+    """The agent world distribution's security-headers policy."""
+    return f"{prefix}-agent-world-security-headers"
+
+
 # --- the enumeration -------------------------------------------------------------------
 
 
@@ -102,7 +116,27 @@ def physical_names(s: Settings) -> list[PhysicalName]:
         names += _data_platform(s)
     if s.stacks.agent_world:
         names += _agent_world(s)
+    names += _waf(s)
     return names
+
+
+def _waf(s: Settings) -> Iterator[PhysicalName]:
+    """The web ACLs of ``security.waf``: the regional one, and CloudFront's."""
+    if not s.security.waf:
+        return
+    roles = []
+    if s.stacks.inference or s.stacks.data_platform or s.stacks.agent_world:
+        roles.append("regional")
+    if s.stacks.agent_world:
+        roles.append("cdn")
+    for role in roles:
+        acl = web_acl(s.prefix(), role)
+        yield _n("wafv2/webAcl:WebAcl", "name", acl)
+        yield _n("cloudwatch/logGroup:LogGroup", "name", f"{WAF_LOGS_PREFIX}{acl}")
+        yield _n("cloudwatch/logResourcePolicy:LogResourcePolicy", "policyName",
+                 f"{WAF_LOGS_PREFIX}{acl}")  # fmt: skip
+        if role == "regional" and s.stacks.agent_world and s.agent_world.share_load_balancer:
+            yield _n("wafv2/ipSet:IpSet", "name", f"{acl}-uncounted")
 
 
 def _n(type_suffix: str, prop: str, value: str, key: str = ENVIRONMENT_KEY) -> PhysicalName:
@@ -292,6 +326,8 @@ def _agent_world(s: Settings) -> Iterator[PhysicalName]:
     yield _n("secretsmanager/secret:Secret", "name", f"{p}/agent-world/api-key")
     yield _n("apigatewayv2/api:Api", "name", f"{p}-agent-world-ws")
     yield _n("cloudfront/originAccessControl:OriginAccessControl", "name", f"{p}-world-assets")
+    yield _n("cloudfront/responseHeadersPolicy:ResponseHeadersPolicy", "name",
+             response_headers_policy(p))  # fmt: skip
     if s.deletion_protection:
         yield _n("cloudwatch/logGroup:LogGroup", "name", f"/aws/cloudfront/{p}-agent-world")
         yield _n("cloudwatch/logDeliverySource:LogDeliverySource", "name", f"{p}-agent-world-cdn")

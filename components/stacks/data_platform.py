@@ -125,6 +125,13 @@ class DataPlatformArgs:
     """Ranges an own load balancer admits. Default anyone."""
     certificate_arn: str = ""
     """ACM certificate of an own load balancer. Default none (plain HTTP; dev only)."""
+    host: str = ""
+    """Host name of an own load balancer in ``zone_id`` (its own certificate and alias
+    record, before ``certificate_arn``). Default none."""
+    zone_id: str = ""
+    """Route 53 hosted zone of ``host``. Default none."""
+    web_acl_arn: pulumi.Input[str] | None = None
+    """Regional AWS WAF web ACL of an own load balancer. Default none."""
     alarm_topic_arn: pulumi.Input[str] | None = None
     """SNS topic the alarms notify. Default: alarms without actions."""
 
@@ -136,6 +143,7 @@ class DataPlatformArgs:
         load_balancer: PublicLoadBalancer | None = None,
         alarm_topic_arn: pulumi.Input[str] | None = None,
         audit=None,
+        web_acl_arn: pulumi.Input[str] | None = None,
     ) -> DataPlatformArgs:
         return cls(
             common=StackCommon.from_settings(settings, "data_platform", audit),
@@ -148,8 +156,17 @@ class DataPlatformArgs:
             load_balancer=load_balancer,
             allowed_cidr_blocks=settings.ingress.allowed_cidr_blocks,
             certificate_arn=settings.ingress.certificate_arn,
+            host=settings.dns.mlflow_host,
+            zone_id=settings.dns.zone_id,
+            web_acl_arn=web_acl_arn,
             alarm_topic_arn=alarm_topic_arn,
         )
+
+
+def sign_in_host(args: DataPlatformArgs) -> str:
+    """The host browsers reach MLflow's UI at: ``data_platform.sso_host``, else the host
+    of the stack's certificate (``dns.mlflow_host``); empty: the load balancer's name."""
+    return args.data_platform.sso_host or args.host
 
 
 class DataPlatformStack(pulumi.ComponentResource):
@@ -259,6 +276,9 @@ class DataPlatformStack(pulumi.ComponentResource):
                     subnet_ids=args.public_subnet_ids,
                     allowed_cidr_blocks=args.allowed_cidr_blocks,
                     certificate_arn=args.certificate_arn,
+                    host=args.host,
+                    zone_id=args.zone_id,
+                    web_acl_arn=args.web_acl_arn,
                     deletion_protection=args.common.deletion_protection,
                     access_logs=args.common.deletion_protection,
                     log_retention_days=args.common.log_retention_days,
@@ -453,7 +473,8 @@ class DataPlatformStack(pulumi.ComponentResource):
         prefix = args.common.name_prefix
         self._rule(f"{name}-mlflow", self.mlflow_security_group, MLFLOW_PORT, child)
         sign_in = self._sign_in(name, args, child) if d.sso != "none" else None
-        sso_hosts = [d.sso_host] if d.sso_host and d.sso_host not in d.allowed_hosts else []
+        host = sign_in_host(args)
+        sso_hosts = [host] if host and host not in d.allowed_hosts else []
         allowed_hosts = pulumi.Output.all(
             self.load_balancer.load_balancer.dns_name, *d.allowed_hosts, *sso_hosts
         ).apply(lambda hosts: ",".join(hosts))
@@ -525,8 +546,8 @@ class DataPlatformStack(pulumi.ComponentResource):
                 tags=dict(args.common.tags),
                 opts=child,
             )
-        if d.sso_host:
-            self.mlflow_endpoint = pulumi.Output.from_input(f"https://{d.sso_host}{MLFLOW_PREFIX}/")
+        if host := sign_in_host(args):
+            self.mlflow_endpoint = pulumi.Output.from_input(f"https://{host}{MLFLOW_PREFIX}/")
         else:
             self.mlflow_endpoint = self.load_balancer.url.apply(lambda u: f"{u}{MLFLOW_PREFIX}/")
 
@@ -916,7 +937,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             allowed_oauth_flows_user_pool_client=True,
             allowed_oauth_flows=["code"],
             allowed_oauth_scopes=d.sso_scope.split(" "),
-            callback_urls=[f"https://{d.sso_host}{IDP_RESPONSE_PATH}"],
+            callback_urls=[f"https://{sign_in_host(args)}{IDP_RESPONSE_PATH}"],
             supported_identity_providers=["COGNITO"],
             explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"],
             prevent_user_existence_errors="ENABLED",

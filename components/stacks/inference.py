@@ -88,11 +88,20 @@ class InferenceArgs:
     """Ranges admitted by the load balancer. Default anyone."""
     certificate_arn: str = ""
     """ACM certificate for HTTPS. Default none (plain HTTP; dev only)."""
+    host: str = ""
+    """Host name of the load balancer in ``zone_id`` (its own certificate and alias record,
+    before ``certificate_arn``). Default none."""
+    zone_id: str = ""
+    """Route 53 hosted zone of ``host``. Default none."""
+    web_acl_arn: pulumi.Input[str] | None = None
+    """Regional AWS WAF web ACL of the load balancer. Default none."""
     api_key: pulumi.Input[str] | None = None
     """The services' API key (a secret). Default: generated."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, network, audit=None) -> InferenceArgs:
+    def from_settings(
+        cls, settings: Settings, network, audit=None, web_acl_arn=None
+    ) -> InferenceArgs:
         key = settings.inference_api_key
         return cls(
             common=StackCommon.from_settings(settings, "inference", audit),
@@ -103,6 +112,9 @@ class InferenceArgs:
             inference=settings.inference,
             allowed_cidr_blocks=settings.ingress.allowed_cidr_blocks,
             certificate_arn=settings.ingress.certificate_arn,
+            host=settings.dns.inference_host,
+            zone_id=settings.dns.zone_id,
+            web_acl_arn=web_acl_arn,
             api_key=pulumi.Output.secret(key) if key else None,
         )
 
@@ -185,6 +197,9 @@ class InferenceStack(pulumi.ComponentResource):
                 subnet_ids=args.public_subnet_ids,
                 allowed_cidr_blocks=args.allowed_cidr_blocks,
                 certificate_arn=args.certificate_arn,
+                host=args.host,
+                zone_id=args.zone_id,
+                web_acl_arn=args.web_acl_arn,
                 deletion_protection=args.common.deletion_protection,
                 access_logs=i.access_logs,
                 log_retention_days=args.common.log_retention_days,

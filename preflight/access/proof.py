@@ -21,7 +21,7 @@ from preflight.access.stack import (
     resolve,
     runners,
 )
-from preflight.model import Context, Resource
+from preflight.model import Context, Resource, region_of
 from preflight.principals import documented_source_keys
 from preflight.simulate import Decision, Policy, Request, evaluate, evaluate_kms
 
@@ -462,7 +462,8 @@ def prove_keys(stack: Stack, proof: Proof) -> None:
                     and user.outputs.get("arn") not in alarm_topics
                 ):
                     continue
-                service = principal.format(region=c.region)
+                region = region_of(user.outputs.get("arn"), arn, default=c.region)
+                service = principal.format(region=region)
                 # Only what the service is documented to send: the encryption context, and
                 # the source keys preflight.principals has on record (none, today).
                 context: dict[str, Any] = {}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.blocks.load_balancer import TLS_POLICY
+from components.blocks.load_balancer import HSTS, TLS_POLICY
 
 LB = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
@@ -48,6 +48,11 @@ def test_prod_serves_https_with_tls13_and_redirects_http(prod):
     https, http = found[443], found[80]
     assert https.inputs["protocol"] == "HTTPS"
     assert https.inputs["sslPolicy"] == TLS_POLICY == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    # The certificate the stack created for dns.inference_host, once ACM has issued it.
+    assert (
+        https.inputs["certificateArn"]
+        == prod.named("inference-lb-host-validated").outputs["certificateArn"]
+    )
     assert https.inputs["certificateArn"].startswith("arn:aws:acm:us-east-1:")
     assert http.inputs["defaultActions"] == [
         {"type": "redirect",
@@ -103,6 +108,49 @@ def test_access_log_bucket_uses_sse_s3_and_admits_only_elb_log_delivery(prod):
     assert lifecycle["expire-access-logs"]["expiration"] == {"days": 365}
 
 
-def test_url_scheme_follows_the_certificate(dev, prod):
+def test_url_scheme_follows_the_certificate_and_the_host(dev, prod):
     assert dev.outputs["alb_url"].startswith("http://mlplatform-dev-inference")
-    assert prod.outputs["alb_url"].startswith("https://mlplatform-prod-inference")
+    assert prod.outputs["alb_url"] == "https://inference.example.com"
+
+
+def test_https_answers_carry_hsts_and_only_https_listeners_set_it(prod, dev, request):
+    whole = request.getfixturevalue("prod_program")
+    https = [r for r in whole.of_type(LISTENER) if r.inputs["protocol"] == "HTTPS"]
+    assert len(https) == 2  # the inference ALB and the data platform's own
+    for listener in https:
+        value = listener.inputs["routingHttpResponseStrictTransportSecurityHeaderValue"]
+        assert value == HSTS == "max-age=63072000; includeSubDomains; preload"
+    plain = [r for r in [*whole.of_type(LISTENER), *dev.of_type(LISTENER)]
+             if r.inputs["protocol"] == "HTTP"]  # fmt: skip
+    assert plain and not any(
+        "routingHttpResponseStrictTransportSecurityHeaderValue" in r.inputs for r in plain
+    )
+
+
+def test_a_brought_certificate_serves_a_load_balancer_without_a_host(run_stack):
+    cert = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+    run = run_stack(
+        "prod",
+        {"ingress.certificate_arn": cert, "dns.inference_host": "", "dns.mlflow_host": "",
+         "data_platform.allowed_hosts": [], "data_platform.sso_host": "mlflow.corp.test"},
+    )  # fmt: skip
+    https = [r for r in run.of_type(LISTENER) if r.inputs["protocol"] == "HTTPS"]
+    assert [r.inputs["certificateArn"] for r in https] == [cert, cert]
+    assert [r.inputs["domainName"] for r in run.of_type("aws:acm/certificate:Certificate")] == [
+        "world.example.com"  # CloudFront's only
+    ]
+    assert run.outputs["alb_url"].startswith("https://mlplatform-prod-inference")
+
+
+def test_the_data_platforms_own_alb_serves_its_host(request):
+    prod = request.getfixturevalue("prod_program")
+    assert prod.outputs["mlflow_endpoint"] == "https://mlflow.example.com/mlflow/"
+    listener = prod.named("data-platform-lb-https").inputs
+    validated = prod.named("data-platform-lb-host-validated").outputs["certificateArn"]
+    assert listener["certificateArn"] == validated
+
+
+def test_dev_shared_alb_keeps_plain_http_without_certificate_or_waf(dev):
+    assert not dev.of_type("aws:acm/certificate:Certificate")
+    assert not dev.of_type("aws:wafv2/webAclAssociation:WebAclAssociation")
+    assert [r.inputs["protocol"] for r in dev.of_type(LISTENER)] == ["HTTP"]

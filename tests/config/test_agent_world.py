@@ -47,12 +47,12 @@ def test_cloudfront_aliases_are_dns_names_not_urls(problems_for, only, parses):
     cdn = CERT.format("us-east-1")
     problems = problems_for(
         "prod", agent_world__domain_names=["https://app.example.com/"],
-        agent_world__cdn_certificate_arn=cdn,
+        agent_world__cdn_certificate_arn=cdn, dns__cdn_host="",
     )  # fmt: skip
     assert "not a URL" in only(problems, "mlplatform:agent_world.domain_names")
     settings = parses(
         "prod", agent_world__domain_names=["app.example.com", "*.example.org"],
-        agent_world__cdn_certificate_arn=cdn,
+        agent_world__cdn_certificate_arn=cdn, dns__cdn_host="",
     )  # fmt: skip
     assert settings.agent_world.domain_names == ("app.example.com", "*.example.org")
 
@@ -60,7 +60,7 @@ def test_cloudfront_aliases_are_dns_names_not_urls(problems_for, only, parses):
 def test_a_cloudfront_alias_given_twice_is_refused(problems_for):
     problems = problems_for(
         "prod", agent_world__domain_names=["app.example.com", "app.example.com"],
-        agent_world__cdn_certificate_arn=CERT.format("us-east-1"),
+        agent_world__cdn_certificate_arn=CERT.format("us-east-1"), dns__cdn_host="",
     )  # fmt: skip
     assert "mlplatform:agent_world.domain_names: expected DNS names without duplicates" in problems
 

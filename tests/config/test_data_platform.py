@@ -33,7 +33,7 @@ BAD_CONFIGS = [
     ({"data_platform.sso": "cognito"}, "mlplatform:data_platform.share_load_balancer",
      "expected false with sso cognito"),
     ({"data_platform.sso": "cognito"}, "mlplatform:ingress.certificate_arn",
-     "an ACM certificate with data_platform.sso cognito"),
+     "an ACM certificate (or dns.zone_id and dns.mlflow_host) with data_platform.sso cognito"),
     ({"data_platform.sso": "cognito"}, "mlplatform:data_platform.sso_host",
      "the DNS name browsers use with sso cognito"),
     ({"data_platform.sso_host": "https://mlflow.corp.test"}, "mlplatform:data_platform.sso_host",
@@ -116,8 +116,12 @@ def test_an_oidc_provider_with_its_secret_by_arn_or_name_is_accepted(parses):
 
 
 def test_prod_signs_in_with_cognito_and_a_derived_domain_prefix(parses):
-    from components.config.data_platform import cognito_domain_prefix
+    from components.config.data_platform import cognito_domain_prefix, sso_host
 
-    d = parses("prod").data_platform
-    assert (d.sso, d.sso_host, d.cognito_mfa) == ("cognito", "mlflow.example.com", "ON")
+    settings = parses("prod")
+    d = settings.data_platform
+    # The sign-in host is dns.mlflow_host, the host of the stack's certificate: set once.
+    assert (d.sso, d.sso_host, sso_host(settings), d.cognito_mfa) == (
+        "cognito", "", "mlflow.example.com", "ON",
+    )  # fmt: skip
     assert cognito_domain_prefix(d, "mlplatform-prod") == "mlplatform-prod-mlflow"

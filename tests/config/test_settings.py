@@ -44,7 +44,9 @@ def test_dev_and_prod_differ_where_cost_and_safety_do(config_for):
     assert (dev.network.az_count, prod.network.az_count) == (2, 3)
     assert (dev.deletion_protection, prod.deletion_protection) == (False, True)
     assert dev.ingress.allow_http and not prod.ingress.allow_http
-    assert not dev.ingress.certificate_arn and prod.ingress.certificate_arn
+    assert not dev.ingress.certificate_arn and not dev.dns.zone_id
+    assert prod.dns.zone_id and prod.dns.inference_host and prod.dns.mlflow_host
+    assert (dev.security.waf, prod.security.waf) == (False, True)
     assert dev.training.spot_percentage == 100 and dev.training.min_workers == 0
     assert dev.inference.min_instances == 0
     assert not dev.data_platform.multi_az and prod.data_platform.multi_az

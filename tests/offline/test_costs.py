@@ -207,3 +207,39 @@ def test_every_dev_http_service_without_a_gpu_keeps_a_task_running(dev_program):
     assert {"data-platform-mlflow-service", "inference-ai-inference-service",
             "agent-world-all-service",
             "inference-vision-validator-service"} <= set(served)  # fmt: skip
+
+
+def test_a_web_acl_bills_5_a_month_and_1_per_rule_and_certificates_nothing():
+    acl = resource(
+        "aws:wafv2/webAcl:WebAcl",
+        "acl",
+        {"name": "x", "scope": "REGIONAL", "rules": [{"name": "a"}, {"name": "b"}]},
+    )
+    cert = resource("aws:acm/certificate:Certificate", "cert", {"domainName": "a.example.org"})
+    estimate = costs.estimate(run_of(acl, cert), PRICES, {"waf_million_requests": 10})
+    assert estimate.idle["stack"] == pytest.approx(5.0 + 2 * 1.0)
+    assert estimate.usage["stack"] == pytest.approx(10 * 0.60)
+    assert [(what, monthly) for _, what, monthly in estimate.edge] == [
+        ("WAF web ACL x (REGIONAL, 2 rules)", 7.0),
+        ("ACM certificate a.example.org (public)", 0.0),
+    ]
+    assert costs.render_edge(estimate)[0].endswith(": 7.00")
+
+
+def test_waf_prices_name_their_source_and_date():
+    waf = PRICES["sources"]["waf"]
+    assert waf["url"] == "https://aws.amazon.com/waf/pricing/" and waf["date"]
+    assert (PRICES["monthly"]["waf_web_acl"], PRICES["monthly"]["waf_rule"]) == (5.0, 1.0)
+    assert PRICES["per_unit"]["waf_million_requests"] == 0.6
+
+
+def test_prod_pays_for_its_two_web_acls_and_dev_for_none(dev_program, prod_program):
+    dev = costs.estimate(dev_program, PRICES)
+    prod = costs.estimate(prod_program, PRICES)
+    assert not [w for _, w, _ in dev.edge]
+    acls = {what: monthly for _, what, monthly in prod.edge if what.startswith("WAF")}
+    assert acls == {
+        "WAF web ACL mlplatform-prod-regional (REGIONAL, 6 rules)": 11.0,
+        "WAF web ACL mlplatform-prod-cdn (CLOUDFRONT, 4 rules)": 9.0,
+    }
+    assert prod.idle["waf"] == 11.0

@@ -32,8 +32,6 @@ ISSUE_14_RULES = {
 # (test_the_rules_pending_the_merge_really_fail_today), so none can pass unnoticed.
 PENDING_MERGE: dict[str, set[str]] = {
     "prod": {
-        "waf-internet-endpoints",
-        "edge-tls",
         "secrets-rotate",
     },
     "dev": {"secrets-rotate"},

@@ -49,11 +49,22 @@ def test_dev_has_no_finding(dev_program):
     assert [f.line() for f in plan.preflight_findings(dev_program)] == []
 
 
-def test_prod_has_only_the_placeholder_warnings(prod_program):
+def test_prod_has_only_the_example_zone_and_host_warnings(prod_program):
     found = plan.preflight_findings(prod_program)
-    assert [(f.severity, f.rule) for f in found] == [("warning", "placeholders/example-value")] * 2
-    keys = ("mlplatform:ingress.certificate_arn", "mlplatform:data_platform.sso_host")
-    assert all(any(key in f.message for f in found) for key in keys)
+    assert {(f.severity, f.rule) for f in found} == {("warning", "placeholders/example-value")}
+    keys = sorted(f.message.split("set ")[1].split(" before")[0] for f in found)
+    assert keys == [f"mlplatform:dns.{k}" for k in ("cdn_host", "inference_host", "mlflow_host",
+                                                      "zone_id")]  # fmt: skip
+    assert {f.value for f in found} >= {"Z0000000000EXAMPLE0000", "mlflow.example.com"}
+
+
+def test_a_brought_placeholder_certificate_is_still_named(run_stack):
+    zero = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    run = run_stack("prod", {"ingress.certificate_arn": zero, "dns.inference_host": "",
+                             "dns.mlflow_host": "", "data_platform.allowed_hosts": [],
+                             "data_platform.sso_host": "mlflow.corp.test"})  # fmt: skip
+    messages = [f.message for f in plan.preflight_findings(run)]
+    assert sum("mlplatform:ingress.certificate_arn" in m for m in messages) == 1
 
 
 def test_the_preflight_has_something_to_judge_in_every_family(prod_program):
@@ -769,10 +780,10 @@ def policy(name: str):
     return found
 
 
-def test_the_pack_reports_the_placeholder_as_advisory_and_no_error(prod_program):
+def test_the_pack_reports_the_placeholders_as_advisory_and_no_error(prod_program):
     assert reported(policy("aws-preflight"), pack_args(prod_program)) == []
-    certificate, host = sorted(reported(policy("aws-preflight-warnings"), pack_args(prod_program)))
-    assert "ingress.certificate_arn" in certificate and "data_platform.sso_host" in host
+    warnings = reported(policy("aws-preflight-warnings"), pack_args(prod_program))
+    assert len(warnings) == 4 and any("dns.zone_id" in w for w in warnings)
 
 
 def test_the_pack_refuses_what_the_preflight_refuses(dev_program):

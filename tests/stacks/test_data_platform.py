@@ -450,7 +450,7 @@ def test_without_sharing_each_stack_has_its_own_alb(prod_program):
     redirect = prod_program.named("data-platform-lb-http-redirect").inputs["defaultActions"][0]
     assert redirect["type"] == "redirect"
     # With single sign-on the endpoint is the host the certificate and the IdP's callback
-    # name (data_platform.sso_host), not the load balancer's own DNS name.
+    # name (dns.mlflow_host), not the load balancer's own DNS name.
     assert prod_program.outputs["mlflow_endpoint"] == "https://mlflow.example.com/mlflow/"
 
 

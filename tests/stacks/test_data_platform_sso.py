@@ -83,18 +83,19 @@ def test_prod_user_pool_requires_totp_mfa_and_admin_created_users(prod):
     assert p["passwordPolicy"]["minimumLength"] >= 14
     assert all(p["passwordPolicy"][f"require{k}"] for k in ("Lowercase", "Uppercase", "Numbers"))
     assert p["passwordPolicy"]["requireSymbols"] is True
-    # Lite: free up to 10,000 monthly active users; no per-user threat protection charge.
-    assert p["userPoolTier"] == "LITE" and "userPoolAddOns" not in p
-    assert p["deletionProtection"] == "ACTIVE" and pool.options["protect"] is True
-
-
-def test_threat_protection_is_the_plus_tier_when_asked(run_stack):
-    run = run_stack("prod", {"data_platform.cognito_threat_protection": True})
-    p = run.one(POOL).inputs
+    # Prod asks for threat protection (FSBP Cognito.1): the Plus tier, enforced.
     assert (p["userPoolTier"], p["userPoolAddOns"]) == (
         "PLUS",
         {"advancedSecurityMode": "ENFORCED"},
     )
+    assert p["deletionProtection"] == "ACTIVE" and pool.options["protect"] is True
+
+
+def test_without_threat_protection_the_pool_is_the_free_lite_tier(run_stack):
+    # Lite: free up to 10,000 monthly active users; no per-user threat protection charge.
+    run = run_stack("prod", {"data_platform.cognito_threat_protection": False})
+    p = run.one(POOL).inputs
+    assert p["userPoolTier"] == "LITE" and "userPoolAddOns" not in p
 
 
 def test_dev_with_cognito_can_tear_the_pool_down(run_stack):
@@ -214,6 +215,12 @@ def test_oidc_signs_in_with_the_configured_idp_and_the_secret_read_at_deploy_tim
 
 
 def test_prod_without_a_host_placeholder_exports_the_sign_in_host(run_stack):
-    run = run_stack("prod", {"data_platform.sso_host": "mlflow.corp.test"})
+    run = run_stack(
+        "prod",
+        {
+            "dns.mlflow_host": "mlflow.corp.test",
+            "data_platform.allowed_hosts": ["mlflow.corp.test"],
+        },
+    )
     assert run.outputs["mlflow_endpoint"] == "https://mlflow.corp.test/mlflow/"
     assert run.one(CLIENT).inputs["callbackUrls"] == ["https://mlflow.corp.test/oauth2/idpresponse"]

@@ -201,6 +201,19 @@ def _rest_api(
         opts=pulumi.ResourceOptions(parent=stack, depends_on=execution_logs),
     )
     stack.rest_url = stack.rest_stage.invoke_url
+    if args.web_acl_arn is not None:
+        region = args.common.region
+        aws.wafv2.WebAclAssociation(
+            f"{name}-rest-waf",
+            resource_arn=pulumi.Output.concat(
+                f"arn:aws:apigateway:{region}::/restapis/",
+                stack.rest_api.id,
+                "/stages/",
+                stack.rest_stage.stage_name,
+            ),
+            web_acl_arn=args.web_acl_arn,
+            opts=child,
+        )
 
 
 def _rest_routes(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> list[pulumi.Resource]:

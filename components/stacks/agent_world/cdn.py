@@ -1,18 +1,27 @@
 """The agent world's CloudFront distribution: the assets bucket and ``/api/*`` to the REST API.
 
 The assets bucket is read through an origin access control and admits only this
-distribution; HTTPS only (TLS 1.2 2021 with a custom domain); standard logs (v2) to a log
-group in prod. Each function creates children of the stack (``parent=stack``) under the
+distribution; HTTPS only (TLS 1.2 2021 with a custom domain: ``dns.cdn_host``, whose
+certificate and A/AAAA aliases the stack creates, or ``agent_world.domain_names`` with a
+certificate brought); a response-headers policy (HSTS, nosniff, frame and referrer
+policies) on every behaviour; with ``security.waf`` a CLOUDFRONT-scope web ACL; standard
+logs (v2) to a log group in prod. CloudFront takes certificates and web ACLs from
+us-east-1 only, so those are created through an explicit us-east-1 provider whatever the
+stack's region. Each function creates children of the stack (``parent=stack``) under the
 logical names they always had, so their URNs do not change.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
+from components.blocks.certificates import AliasTarget, DnsCertificate, DnsCertificateArgs
+from components.blocks.waf import WebAcl, WebAclArgs
+from components.lib import names
 from components.lib.agent_world_roles import STAGE
 from components.lib.policies import Condition, Principal, Statement
 
@@ -23,6 +32,20 @@ if TYPE_CHECKING:
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+CLOUDFRONT_REGION = "us-east-1"
+"""Where CloudFront's certificates and web ACLs must be (ACM and WAF CLOUDFRONT scope)."""
+HSTS_MAX_AGE = 63072000
+"""Two years: the max-age the HSTS preload list asks for."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """What the distribution takes from us-east-1, each when configured."""
+
+    host: DnsCertificate | None = None
+    """The certificate (and aliases) of ``dns.cdn_host``."""
+    web_acl: WebAcl | None = None
+    """The CLOUDFRONT web ACL of ``security.waf``."""
 
 
 def create_cdn(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> None:
@@ -39,7 +62,17 @@ def create_cdn(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> None:
         signing_protocol="sigv4",
         opts=child,
     )
-    stack.distribution = _distribution(stack, name, args, oac)
+    edge = _edge(stack, name, args)
+    headers = _response_headers(name, args, child)
+    stack.distribution = _distribution(stack, name, args, oac, edge, headers)
+    if edge.host is not None:
+        edge.host.alias(
+            AliasTarget(
+                dns_name=stack.distribution.domain_name,
+                zone_id=stack.distribution.hosted_zone_id,
+                ipv6=True,
+            )
+        )
     assets.set_policy(
         [
             Statement(
@@ -61,23 +94,104 @@ def create_cdn(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> None:
         _standard_logs(stack, name, args)
 
 
+def _edge(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> Edge:
+    """The us-east-1 provider, and through it the host's certificate (``dns.cdn_host``) and
+    the CLOUDFRONT web ACL (``security.waf``), each only when configured."""
+    dns, security, common = args.dns, args.security, args.common
+    certify = bool(dns.cdn_host and dns.zone_id)
+    if not (certify or security.waf):
+        return Edge()
+    provider = aws.Provider(
+        f"{name}-{CLOUDFRONT_REGION}",
+        region=CLOUDFRONT_REGION,
+        opts=pulumi.ResourceOptions(parent=stack),
+    )
+    child = pulumi.ResourceOptions(parent=stack)
+    host = None
+    if certify:
+        host = DnsCertificate(
+            f"{name}-cdn-host",
+            DnsCertificateArgs(
+                host=dns.cdn_host, zone_id=dns.zone_id, provider=provider, tags=dict(common.tags)
+            ),
+            opts=child,
+        )
+    web_acl = None
+    if security.waf:
+        # The stack's logs key (until one is shared, its own key) serves its own region
+        # only; elsewhere the ACL brings one.
+        local = common.region == CLOUDFRONT_REGION
+        key = common.log_key_arn or stack.data.key.arn
+        web_acl = WebAcl(
+            f"{name}-cdn-waf",
+            WebAclArgs(
+                name=names.web_acl(common.name_prefix, "cdn"),
+                scope="CLOUDFRONT",
+                rate_limit=security.waf_rate_limit,
+                count_rules=security.waf_count_rule_groups,
+                region=CLOUDFRONT_REGION,
+                provider=provider,
+                log_retention_days=common.log_retention_days,
+                log_key_arn=key if local else None,
+                own_log_key=not local,
+                tags=dict(common.tags),
+            ),
+            opts=child,
+        )
+    return Edge(host, web_acl)
+
+
+def _response_headers(
+    name: str, args: AgentWorldArgs, child: pulumi.ResourceOptions
+) -> aws.cloudfront.ResponseHeadersPolicy:
+    """HSTS (preload-ready), nosniff, frame-options DENY and a strict referrer policy on
+    every answer, overriding what an origin sends."""
+    return aws.cloudfront.ResponseHeadersPolicy(
+        f"{name}-cdn-headers",
+        name=names.response_headers_policy(args.common.name_prefix),
+        comment="HSTS, nosniff, frame-options and referrer policy",
+        security_headers_config={
+            "strict_transport_security": {
+                "access_control_max_age_sec": HSTS_MAX_AGE,
+                "include_subdomains": True,
+                "preload": True,
+                "override": True,
+            },
+            "content_type_options": {"override": True},
+            "frame_options": {"frame_option": "DENY", "override": True},
+            "referrer_policy": {
+                "referrer_policy": "strict-origin-when-cross-origin",
+                "override": True,
+            },
+        },
+        opts=child,
+    )
+
+
+def _viewer_certificate(args: AgentWorldArgs, edge: Edge) -> tuple[list, dict]:
+    """The distribution's aliases and viewer certificate: the host's (created), the
+    domain names' (brought), or CloudFront's default (dev only)."""
+    a = args.agent_world
+    tls = {"ssl_support_method": "sni-only", "minimum_protocol_version": "TLSv1.2_2021"}
+    if edge.host is not None:
+        return [args.dns.cdn_host], {"acm_certificate_arn": edge.host.arn, **tls}
+    if a.domain_names:
+        return list(a.domain_names), {"acm_certificate_arn": a.cdn_certificate_arn, **tls}
+    return [], {"cloudfront_default_certificate": True}
+
+
 def _distribution(
     stack: AgentWorldStack,
     name: str,
     args: AgentWorldArgs,
     oac: aws.cloudfront.OriginAccessControl,
+    edge: Edge,
+    headers: aws.cloudfront.ResponseHeadersPolicy,
 ) -> aws.cloudfront.Distribution:
     a = args.agent_world
     region = args.common.region
     api_domain = stack.rest_api.id.apply(lambda i: f"{i}.execute-api.{region}.amazonaws.com")
-    if a.domain_names:
-        certificate = {
-            "acm_certificate_arn": a.cdn_certificate_arn,
-            "ssl_support_method": "sni-only",
-            "minimum_protocol_version": "TLSv1.2_2021",
-        }
-    else:
-        certificate = {"cloudfront_default_certificate": True}
+    aliases, certificate = _viewer_certificate(args, edge)
     return aws.cloudfront.Distribution(
         f"{name}-cdn",
         comment=f"{args.common.name_prefix} agent world",
@@ -85,7 +199,8 @@ def _distribution(
         is_ipv6_enabled=True,
         http_version="http2and3",
         price_class=a.price_class,
-        aliases=list(a.domain_names),
+        aliases=aliases,
+        web_acl_id=edge.web_acl.arn if edge.web_acl is not None else None,
         default_root_object="index.html",
         origins=[
             {
@@ -111,6 +226,7 @@ def _distribution(
             "allowed_methods": ["GET", "HEAD"],
             "cached_methods": ["GET", "HEAD"],
             "cache_policy_id": CACHING_OPTIMIZED,
+            "response_headers_policy_id": headers.id,
             "compress": True,
         },
         ordered_cache_behaviors=[
@@ -123,6 +239,7 @@ def _distribution(
                 "cached_methods": ["GET", "HEAD"],
                 "cache_policy_id": CACHING_DISABLED,
                 "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST_HEADER,
+                "response_headers_policy_id": headers.id,
                 "compress": True,
             }
         ],

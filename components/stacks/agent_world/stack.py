@@ -36,7 +36,12 @@ import pulumi_aws as aws
 
 from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer
-from components.config.settings import AgentWorldSettings, Settings
+from components.config.settings import (
+    AgentWorldSettings,
+    DnsSettings,
+    SecuritySettings,
+    Settings,
+)
 from components.lib.agent_world_roles import ALL, ROLES, Role, served_roles
 from components.parts.ecs_tasks import ecs_tasks_trust, fargate_cluster
 from components.stacks.agent_world import apis, cdn, observability, private_path, services
@@ -76,11 +81,18 @@ class AgentWorldArgs:
     """SNS topic of the alarms. Default: alarms without actions."""
     load_balancer: PublicLoadBalancer | None = None
     """A shared ALB to reach the services through (VPC link v2). Default: an internal NLB."""
+    web_acl_arn: pulumi.Input[str] | None = None
+    """Regional AWS WAF web ACL of the REST stage. Default none."""
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    """WAF switches: with ``waf``, a CLOUDFRONT web ACL on the distribution. Default off."""
+    dns: DnsSettings = field(default_factory=DnsSettings)
+    """``cdn_host`` in ``zone_id``: the distribution's certificate and aliases. Default none."""
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, network, alarm_topic_arn=None, load_balancer=None, audit=None
-    ) -> AgentWorldArgs:
+        cls, settings: Settings, network, alarm_topic_arn=None, load_balancer=None, audit=None,
+        web_acl_arn=None,
+    ) -> AgentWorldArgs:  # fmt: skip
         return cls(
             common=StackCommon.from_settings(settings, "agent_world", audit),
             vpc_id=network.vpc_id,
@@ -92,6 +104,9 @@ class AgentWorldArgs:
             agent_world=settings.agent_world,
             alarm_topic_arn=alarm_topic_arn,
             load_balancer=load_balancer,
+            web_acl_arn=web_acl_arn,
+            security=settings.security,
+            dns=settings.dns,
         )
 
 
