@@ -161,6 +161,7 @@ class PlatformMocks(mocks.Mocks):
             "aws:sns/topic:Topic": self._topic,
             "aws:kms/key:Key": self._kms_key,
             "aws:secretsmanager/secret:Secret": self._secret,
+            "aws:lambda/function:Function": self._function,
             "aws:elasticache/replicationGroup:ReplicationGroup": self._replication_group,
             "aws:iam/user:User": self._iam_named("user"),
             "aws:iam/group:Group": self._iam_named("group"),
@@ -361,6 +362,13 @@ class PlatformMocks(mocks.Mocks):
     def _secret(self, args, resource_id):
         arn = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{resource_id}-AbCdEf"
         return {"arn": arn}
+
+    def _function(self, args, resource_id):
+        arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{resource_id}"
+        invoke = (
+            f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+        )
+        return {"arn": arn, "qualifiedArn": f"{arn}:$LATEST", "invokeArn": invoke}
 
     def _replication_group(self, args, resource_id):
         group_id = args.inputs.get("replicationGroupId", resource_id)
