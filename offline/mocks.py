@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import pulumi
 from pulumi.runtime import mocks, rpc
 
 from preflight.model import at_path
@@ -61,6 +62,13 @@ def unwrap_secrets(value: Any, path: str = "", found: set[str] | None = None) ->
         return {k: unwrap_secrets(v, f"{path}.{k}".lstrip("."), found) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap_secrets(v, f"{path}.{i}".lstrip("."), found) for i, v in enumerate(value)]
+    # A Lambda function's code: recorded as the engine sends it ({"assets": {name: {"path":
+    # ...}}}), so a plan's inputs stay plain JSON.
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assets": {k: unwrap_secrets(v, f"{path}.{k}", found)
+                           for k, v in value.assets.items()}}  # fmt: skip
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        return {"path": str(value.path)}
     return value
 
 
