@@ -118,8 +118,9 @@ class InferenceStack(pulumi.ComponentResource):
     given to every container as the ``API_KEY`` ECS secret; one execution role allowed
     to pull these images, write these log groups and read that one secret. Per service:
     its image, log group ``/ecs/<env>/<name>``, task definition (non-root, read-only root
-    filesystem with a ``/tmp`` volume, GPU ``resourceRequirements``, no task role: the
-    services call no AWS API), target group with the health path, listener rule by path,
+    filesystem with a ``/tmp`` volume, GPU ``resourceRequirements``, a task role that may
+    only read the API key's secret, whose stages the services accept during a rotation),
+    target group with the health path, listener rule by path,
     ECS service with circuit breaker and rollback, and target tracking on CPU and memory;
     a service with ``min_count`` 0 also starts from zero on the first request and stops
     after ``scale_in_idle_minutes`` without one.
