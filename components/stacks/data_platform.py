@@ -743,7 +743,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                 f"{name}-mlflow-admin-password-rotation",
                 SecretRotatorArgs(
                     secret=self.admin_password_secret,
-                    function_name=f"{prefix}-rotate-mlflow-admin-password",
+                    function_name=names.rotation_function(prefix, "mlflow-admin-password"),
                     kind="mlflow-admin",
                     description="Rotates the MLflow admin password (users/update-password)",
                     environment={"MLFLOW_URL": self.mlflow_endpoint},
@@ -761,7 +761,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                 f"{name}-{role}-rotation",
                 SecretRotatorArgs(
                     secret=secret,
-                    function_name=f"{prefix}-rotate-{role}",
+                    function_name=names.rotation_function(prefix, role),
                     kind="random",
                     description=f"Rotates the {role} and redeploys the service reading it",
                     environment={"RESTART_SERVICES": arn},

@@ -276,7 +276,7 @@ class InferenceStack(pulumi.ComponentResource):
             f"{name}-api-key-rotation",
             SecretRotatorArgs(
                 secret=self.api_key_secret,
-                function_name=f"{prefix}-rotate-inference-api-key",
+                function_name=names.rotation_function(prefix, "inference-api-key"),
                 kind="random",
                 description="Rotates the inference API key (the services read its stages)",
                 environment={"VALUE_LENGTH": "48"},

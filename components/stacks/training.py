@@ -803,7 +803,7 @@ class TrainingStack(pulumi.ComponentResource):
             f"{name}-redis-token-rotation",
             SecretRotatorArgs(
                 secret=secret,
-                function_name=f"{prefix}-rotate-training-redis-token",
+                function_name=names.rotation_function(prefix, "training-redis-token"),
                 kind="redis-auth",
                 description="Rotates the training Redis AUTH token (ROTATE, then redeploys)",
                 environment={

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.blocks.function import LambdaFunction, LambdaFunctionArgs
+from components.lib import names
 from components.lib.agent_world_roles import ROLES, STAGE
 from components.lib.policies import Condition, allow, service_trust
 from components.stacks.agent_world import private_path, rotation
@@ -353,16 +354,19 @@ def _websocket_authorizer(
     stack.websocket_authorizer_function = LambdaFunction(
         f"{name}-ws-authorizer",
         LambdaFunctionArgs(
-            function_name=f"{args.common.name_prefix}-agent-world-ws-authorizer",
+            function_name=names.websocket_authorizer(args.common.name_prefix),
             package="websocket_authorizer",
             handler=AUTHORIZER_HANDLER,
             description="Agent world WebSocket $connect: the API key, checked on its secret",
             statements=[
+                # The API key: its stages and their values (the key ring); the bridge
+                # key (shared-ALB mode): its current value only.
                 allow(
-                    ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-                    secrets,
-                    sid="ReadTheKeys",
+                    ["secretsmanager:DescribeSecret"],
+                    [stack.api_key_secret.arn],
+                    sid="ReadTheApiKeyStages",
                 ),
+                allow(["secretsmanager:GetSecretValue"], secrets, sid="ReadTheKeys"),
                 allow(
                     ["kms:Decrypt"],
                     [stack.data.key.arn],

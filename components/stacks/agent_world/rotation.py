@@ -22,6 +22,7 @@ from components.blocks.rotation import (
     restart_statement,
     service_arn,
 )
+from components.lib import names
 from components.lib.policies import Statement, allow
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def create_rotations(
             f"{name}-{role}-rotation",
             SecretRotatorArgs(
                 secret=secret,
-                function_name=f"{prefix}-rotate-agent-world-{role}",
+                function_name=names.rotation_function(prefix, f"agent-world-{role}"),
                 kind="apigateway-key",
                 description=f"Rotates the agent world {role} (a second key in the usage plan)",
                 environment={"USAGE_PLAN_ID": plan.id, "KEY_NAME": key_name},
@@ -89,7 +90,7 @@ def create_rotations(
         f"{name}-redis-token-rotation",
         SecretRotatorArgs(
             secret=stack.data.redis_auth_secret,
-            function_name=f"{prefix}-rotate-agent-world-redis-token",
+            function_name=names.rotation_function(prefix, "agent-world-redis-token"),
             kind="redis-auth",
             description="Rotates the agent world Redis AUTH token (ROTATE, then redeploys)",
             environment={

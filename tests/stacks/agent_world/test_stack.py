@@ -433,8 +433,11 @@ def test_the_authorizer_reads_only_the_keys_it_checks(dev, prod):
         assert variables.get("BRIDGE_KEY_SECRET_ARN") == (arns[1] if len(arns) > 1 else None)
         policy = json.loads(run.named("agent-world-ws-authorizer-policy").inputs["policy"])
         read = next(s for s in policy["Statement"] if s["Sid"] == "ReadTheKeys")
+        assert read["Action"] == "secretsmanager:GetSecretValue"
         assert sorted(read["Resource"] if isinstance(read["Resource"], list)
                       else [read["Resource"]]) == sorted(arns)  # fmt: skip
+        stages = next(s for s in policy["Statement"] if s["Sid"] == "ReadTheApiKeyStages")
+        assert (stages["Action"], stages["Resource"]) == ("secretsmanager:DescribeSecret", arns[0])
 
 
 def test_api_key_lives_in_secrets_manager_and_never_in_outputs(dev_program):
