@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import pulumi
 from pulumi.runtime import mocks, rpc
 
 from preflight.model import at_path
@@ -61,6 +62,13 @@ def unwrap_secrets(value: Any, path: str = "", found: set[str] | None = None) ->
         return {k: unwrap_secrets(v, f"{path}.{k}".lstrip("."), found) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap_secrets(v, f"{path}.{i}".lstrip("."), found) for i, v in enumerate(value)]
+    # A Lambda function's code: recorded as the engine sends it ({"assets": {name: {"path":
+    # ...}}}), so a plan's inputs stay plain JSON.
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assets": {k: unwrap_secrets(v, f"{path}.{k}", found)
+                           for k, v in value.assets.items()}}  # fmt: skip
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        return {"path": str(value.path)}
     return value
 
 
@@ -166,6 +174,7 @@ class PlatformMocks(mocks.Mocks):
             "aws:sns/topic:Topic": self._topic,
             "aws:kms/key:Key": self._kms_key,
             "aws:secretsmanager/secret:Secret": self._secret,
+            "aws:lambda/function:Function": self._function,
             "aws:elasticache/replicationGroup:ReplicationGroup": self._replication_group,
             "aws:iam/user:User": self._iam_named("user"),
             "aws:iam/group:Group": self._iam_named("group"),
@@ -448,6 +457,13 @@ class PlatformMocks(mocks.Mocks):
 
     def _user_pool_client(self, args, resource_id):
         return {"clientSecret": SECRET_PLACEHOLDER}
+
+    def _function(self, args, resource_id):
+        arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{resource_id}"
+        invoke = (
+            f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+        )
+        return {"arn": arn, "qualifiedArn": f"{arn}:$LATEST", "invokeArn": invoke}
 
     def _replication_group(self, args, resource_id):
         group_id = args.inputs.get("replicationGroupId", resource_id)

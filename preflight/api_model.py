@@ -130,6 +130,23 @@ FIELDS: dict[str, tuple[str, str, dict[str, str]]] = {
         "timeoutMilliseconds": "TimeoutInMillis"}),
     "aws:apigatewayv2/route:Route": ("apigatewayv2", "CreateRoute", {
         "authorizationType": "AuthorizationType"}),
+    "aws:apigatewayv2/authorizer:Authorizer": ("apigatewayv2", "CreateAuthorizer", {
+        "name": "Name", "authorizerType": "AuthorizerType",
+        "identitySources[]": "IdentitySource[]",
+        "authorizerResultTtlInSeconds": "AuthorizerResultTtlInSeconds",
+        "authorizerUri": "AuthorizerUri"}),
+    "aws:lambda/function:Function": ("lambda", "CreateFunction", {
+        "name": "FunctionName", "runtime": "Runtime", "handler": "Handler", "role": "Role",
+        "description": "Description", "timeout": "Timeout", "memorySize": "MemorySize",
+        "architectures[]": "Architectures[]", "tracingConfig.mode": "TracingConfig.Mode",
+        "loggingConfig.logFormat": "LoggingConfig.LogFormat",
+        "loggingConfig.logGroup": "LoggingConfig.LogGroup"}),
+    "aws:lambda/permission:Permission": ("lambda", "AddPermission", {
+        "function": "FunctionName", "action": "Action", "principal": "Principal",
+        "sourceAccount": "SourceAccount", "sourceArn": "SourceArn"}),
+    "aws:secretsmanager/secretRotation:SecretRotation": ("secretsmanager", "RotateSecret", {
+        "secretId": "SecretId", "rotationLambdaArn": "RotationLambdaARN",
+        "rotationRules.automaticallyAfterDays": "RotationRules.AutomaticallyAfterDays"}),
     "aws:apigateway/restApi:RestApi": ("apigateway", "CreateRestApi", {
         "apiKeySource": "apiKeySource"}),
     "aws:apigateway/stage:Stage": ("apigateway", "CreateStage", {

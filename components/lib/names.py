@@ -95,6 +95,16 @@ def response_headers_policy(prefix: str) -> str:
     return f"{prefix}-agent-world-security-headers"
 
 
+def rotation_function(prefix: str, secret: str) -> str:
+    """The rotation function (and its role) of a secret: ``<prefix>-rotate-<secret>``."""
+    return f"{prefix}-rotate-{secret}"
+
+
+def websocket_authorizer(prefix: str) -> str:
+    """The agent world's ``$connect`` authorizer function (and its role)."""
+    return f"{prefix}-agent-world-ws-authorizer"
+
+
 # --- the enumeration -------------------------------------------------------------------
 
 
@@ -117,6 +127,7 @@ def physical_names(s: Settings) -> list[PhysicalName]:
     if s.stacks.agent_world:
         names += _agent_world(s)
     names += _waf(s)
+    names += _functions(s)
     return names
 
 
@@ -339,3 +350,36 @@ def _agent_world(s: Settings) -> Iterator[PhysicalName]:
     alarms += [f"{table.stem}-throttles" for table in agent_world_schema.TABLES]
     for alarm in alarms:
         yield _n("cloudwatch/metricAlarm:MetricAlarm", "name", f"{p}-agent-world-{alarm}")
+
+
+def _function(physical: str) -> Iterator[PhysicalName]:
+    """A LambdaFunction's three names: the function, its role and its log group."""
+    yield _n("lambda/function:Function", "name", physical)
+    yield _n("iam/role:Role", "name", physical)
+    yield _n("cloudwatch/logGroup:LogGroup", "name", f"/aws/lambda/{physical}")
+
+
+def _functions(s: Settings) -> Iterator[PhysicalName]:
+    """The rotation function of every secret the stacks create, the inference tasks' role
+    (it reads the API key's stages), the bridge key's secret and the WebSocket authorizer."""
+    p, a = s.prefix(), s.agent_world
+    rotated = []
+    if s.stacks.training and s.training.redis:
+        rotated.append("training-redis-token")
+    if s.stacks.inference:
+        rotated.append("inference-api-key")
+        yield _n("iam/role:Role", "name", f"{p}-inference-task")
+    if s.stacks.data_platform:
+        rotated += ["mlflow-admin-password", "mlflow-flask-secret-key"]
+        rotated += ["api-secret-key"] if s.data_platform.api else []
+    if s.stacks.agent_world:
+        rotated.append("agent-world-api-key")
+        if a.share_load_balancer:
+            yield _n("secretsmanager/secret:Secret", "name", f"{p}/agent-world/bridge-key")
+            rotated.append("agent-world-bridge-key")
+        if a.redis:
+            rotated.append("agent-world-redis-token")
+        yield from _function(websocket_authorizer(p))
+        yield _n("apigatewayv2/authorizer:Authorizer", "name", f"{p}-agent-world-api-key")
+    for secret in rotated:
+        yield from _function(rotation_function(p, secret))

@@ -19,6 +19,12 @@ import pulumi_random as random
 from components.blocks.bucket import SecureBucket, SecureBucketArgs
 from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
+from components.blocks.rotation import (
+    SecretRotator,
+    SecretRotatorArgs,
+    restart_statement,
+    service_arn,
+)
 from components.config.data_platform import cognito_domain_prefix
 from components.config.settings import HOKUSAI_API_PATH, MLFLOW_PATH, DataPlatformSettings, Settings
 from components.lib import fargate, listener_rules, names, queue_scaling
@@ -248,6 +254,7 @@ class DataPlatformStack(pulumi.ComponentResource):
         if d.api:
             clients.append(self._api(name, args, capacity, child))
         self._database_clients(name, clients, child)
+        self._rotations(name, args, child)
         self._alarms(name, args, child)
 
         self.register_outputs(
@@ -945,6 +952,50 @@ class DataPlatformStack(pulumi.ComponentResource):
             opts=child,
         )
         return self.user_pool, self.user_pool_client, self.user_pool_domain
+
+    def _rotations(self, name, args: DataPlatformArgs, child) -> None:
+        """Each generated secret rotates every 30 days (the RDS-managed master secret is
+        rotated by RDS): the admin password through MLflow's REST API, the Flask secret key
+        and the API secret key with a new deployment of the service that reads it at start."""
+        prefix = args.common.name_prefix
+        region = args.common.region
+        common = {
+            "log_retention_days": args.common.log_retention_days,
+            "log_key_arn": args.common.log_key_arn,
+            "tags": dict(args.common.tags),
+        }
+        self.rotators = {
+            "mlflow-admin-password": SecretRotator(
+                f"{name}-mlflow-admin-password-rotation",
+                SecretRotatorArgs(
+                    secret=self.admin_password_secret,
+                    function_name=names.rotation_function(prefix, "mlflow-admin-password"),
+                    kind="mlflow-admin",
+                    description="Rotates the MLflow admin password (users/update-password)",
+                    environment={"MLFLOW_URL": self.mlflow_endpoint},
+                    **common,
+                ),
+                opts=child,
+            )
+        }
+        restarts = {"mlflow-flask-secret-key": (self.flask_key_secret, self.mlflow_service)}
+        if self.api_key_secret is not None and self.api_service is not None:
+            restarts["api-secret-key"] = (self.api_key_secret, self.api_service)
+        for role, (secret, service) in restarts.items():
+            arn = service_arn(self.cluster.name, service.name, region)
+            self.rotators[role] = SecretRotator(
+                f"{name}-{role}-rotation",
+                SecretRotatorArgs(
+                    secret=secret,
+                    function_name=names.rotation_function(prefix, role),
+                    kind="random",
+                    description=f"Rotates the {role} and redeploys the service reading it",
+                    environment={"RESTART_SERVICES": arn},
+                    statements=[restart_statement([arn])],
+                    **common,
+                ),
+                opts=child,
+            )
 
     def _generated_secret(self, name, role, description, args: DataPlatformArgs, child):
         value = random.RandomPassword(f"{name}-{role}", length=40, special=False, opts=child)

@@ -21,8 +21,10 @@ import pulumi_random as random
 from components.blocks.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapacityArgs
 from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
+from components.blocks.rotation import SecretRotator, SecretRotatorArgs
 from components.config.settings import InferenceServiceSettings, InferenceSettings, Settings
 from components.lib import instance_types, listener_rules, names, queue_scaling
+from components.lib.policies import allow
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy
 from components.parts.iam import role_with_policy
@@ -128,8 +130,9 @@ class InferenceStack(pulumi.ComponentResource):
     given to every container as the ``API_KEY`` ECS secret; one execution role allowed
     to pull these images, write these log groups and read that one secret. Per service:
     its image, log group ``/ecs/<env>/<name>``, task definition (non-root, read-only root
-    filesystem with a ``/tmp`` volume, GPU ``resourceRequirements``, no task role: the
-    services call no AWS API), target group with the health path, listener rule by path,
+    filesystem with a ``/tmp`` volume, GPU ``resourceRequirements``, a task role that may
+    only read the API key's secret, whose stages the services accept during a rotation),
+    target group with the health path, listener rule by path,
     ECS service with circuit breaker and rollback, and target tracking on CPU and memory;
     a service with ``min_count`` 0 also starts from zero on the first request and stops
     after ``scale_in_idle_minutes`` without one.
@@ -283,6 +286,39 @@ class InferenceStack(pulumi.ComponentResource):
             secret_id=self.api_key_secret.id,
             secret_string=pulumi.Output.secret(api_key),
             opts=child,
+        )
+        self.api_key_rotation = SecretRotator(
+            f"{name}-api-key-rotation",
+            SecretRotatorArgs(
+                secret=self.api_key_secret,
+                function_name=names.rotation_function(prefix, "inference-api-key"),
+                kind="random",
+                description="Rotates the inference API key (the services read its stages)",
+                environment={"VALUE_LENGTH": "48"},
+                log_retention_days=args.common.log_retention_days,
+                log_key_arn=args.common.log_key_arn,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        # The services accept the key's current, previous and pending values, read at run
+        # time (an ECS secret is fixed at task start): the task role may read its stages.
+        self.task_role = role_with_policy(
+            f"{name}-task",
+            name=f"{prefix}-inference-task",
+            description="Inference services: read the API key's versions during a rotation",
+            trust=ecs_tasks_trust(args.common.region),
+            tags=tags,
+            opts=child,
+            policy=aws.iam.get_policy_document_output(
+                statements=[
+                    allow(
+                        ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+                        [self.api_key_secret.arn],
+                        sid="ReadTheApiKeyStages",
+                    )
+                ]
+            ).json,
         )
 
     def _images_and_execution_role(self, name, args: InferenceArgs, tags, child):
@@ -441,7 +477,10 @@ class InferenceStack(pulumi.ComponentResource):
                 }
             ],
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": TMP_PATH, "readOnly": False}],
-            "environment": [{"name": "PORT", "value": str(svc.container_port)}],
+            "environment": [
+                {"name": "API_KEY_SECRET_ID", "value": self.api_key_secret.arn},
+                {"name": "PORT", "value": str(svc.container_port)},
+            ],
             "secrets": [{"name": "API_KEY", "valueFrom": self.api_key_secret.arn}],
             "stopTimeout": 30,
             "linuxParameters": {"initProcessEnabled": True},
@@ -458,6 +497,7 @@ class InferenceStack(pulumi.ComponentResource):
             memory=str(svc.memory),
             runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
             execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
             volumes=[{"name": "tmp"}],
             container_definitions=pulumi.Output.json_dumps([container]),
             tags=tags,

@@ -18,6 +18,7 @@ import pulumi_random as random
 
 from components.blocks.bucket import SecureBucket, SecureBucketArgs
 from components.blocks.images import ServiceImage
+from components.blocks.rotation import SecretRotator, SecretRotatorArgs, restart_statement
 from components.config.settings import Settings, TrainingSettings
 from components.lib import names, queue_scaling
 from components.lib.policies import (
@@ -152,6 +153,8 @@ class TrainingStack(pulumi.ComponentResource):
         self._roles(name, args, redis_secret, tags, child)
         self._worker(name, args, concurrency, redis_secret, capacity, tags, child)
         service_arn = self._service_arn(args)
+        if self.redis is not None and redis_secret is not None:
+            self._redis_rotation(name, args, redis_secret, service_arn, tags, child)
         bucket_arn = self.bucket.arn
         self._scaling(name, args, concurrency, tags, child)
         self._alarms(name, args, tags, child)
@@ -792,6 +795,41 @@ class TrainingStack(pulumi.ComponentResource):
             f"{name}-coordinator-key",
             user=user.name,
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["id", "secret"]),
+        )
+
+    def _redis_rotation(self, name, args: TrainingArgs, secret, service_arn, tags, child) -> None:
+        """The Redis token rotates every 30 days: ROTATE (both tokens work), then a new
+        deployment of the workers, which read it at start (``blocks/rotation.py``)."""
+        assert self.redis is not None
+        prefix = args.common.name_prefix
+        self.redis_rotation = SecretRotator(
+            f"{name}-redis-token-rotation",
+            SecretRotatorArgs(
+                secret=secret,
+                function_name=names.rotation_function(prefix, "training-redis-token"),
+                kind="redis-auth",
+                description="Rotates the training Redis AUTH token (ROTATE, then redeploys)",
+                environment={
+                    "REPLICATION_GROUP_ID": self.redis.replication_group_id,
+                    "RESTART_SERVICES": service_arn,
+                },
+                statements=[
+                    allow(
+                        [
+                            "elasticache:DescribeReplicationGroups",
+                            "elasticache:ModifyReplicationGroup",
+                        ],
+                        [self.redis.arn],
+                        sid="ChangeTheToken",
+                    ),
+                    restart_statement([service_arn]),
+                ],
+                timeout=900,
+                log_retention_days=args.common.log_retention_days,
+                log_key_arn=args.common.log_key_arn,
+                tags=tags,
+            ),
+            opts=child,
         )
 
     def _redis(self, name, args: TrainingArgs, tags, child):

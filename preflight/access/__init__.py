@@ -7,7 +7,8 @@ stack, :func:`prove` takes the resources the program registers and, for every pr
 every image that the stack deploys:
 
 - finds the role that runs it (the task definition's ``taskRoleArn`` or
-  ``executionRoleArn``, the instance profile's role of the GPU capacity, or a named role);
+  ``executionRoleArn``, the instance profile's role of the GPU capacity, a named role, or
+  the role of each Lambda function whose handler is in a function package of ``services/``);
 - gathers that role's policies (inline ``aws:iam/rolePolicy``, ``inlinePolicies``, attached
   ``aws:iam/policy`` and the AWS managed policies of :data:`AWS_MANAGED_POLICIES`);
 - resolves each symbolic resource (``table:worlds``) to the ARN the stack registered and
@@ -48,6 +49,7 @@ from preflight.access.lists import (
     Call,
     FoundCall,
     Program,
+    functions,
     images,
     load_access_list,
     load_access_lists,
@@ -71,6 +73,7 @@ __all__ = [
     "Proof",
     "Stack",
     "aws_managed_key_policy",
+    "functions",
     "images",
     "load_access_list",
     "load_access_lists",

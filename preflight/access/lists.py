@@ -120,6 +120,16 @@ def images(services: Path) -> list[Path]:
     return sorted(p.parent for p in services.glob("*/Dockerfile"))
 
 
+def functions(services: Path) -> list[Path]:
+    """The Lambda function packages: a directory with an access list and no Dockerfile
+    (``components/blocks/function.py`` zips it)."""
+    return sorted(
+        p.parent
+        for p in services.glob(f"*/{ACCESS_FILE}")
+        if not (p.parent / "Dockerfile").exists()
+    )
+
+
 # --- the AST scan -----------------------------------------------------------------------------
 
 
@@ -226,13 +236,38 @@ def scan_sources(sources: Mapping[str, str]) -> list[FoundCall]:
     return sorted(set(found), key=lambda c: (c.path, c.line, c.service, c.method))
 
 
+SHARED_PACKAGE = "service_common"
+"""The package every image and function carries (``services/common/service_common``)."""
+
+
+def _shared_imports(sources: Mapping[str, str]) -> set[str]:
+    """The ``service_common`` modules the sources import."""
+    found = set()
+    for text in sources.values():
+        for node in ast.walk(ast.parse(text)):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            found |= {n.split(".")[1] for n in names if n.startswith(f"{SHARED_PACKAGE}.")}
+    return found
+
+
 def scan_image(directory: Path) -> list[FoundCall]:
-    """The boto3 calls of every non-test Python file of one image."""
+    """The boto3 calls of every non-test Python file of one image (or function package),
+    and of each module of the shared package it imports: its copy makes them too."""
     sources = {
         str(p.relative_to(directory.parent)): p.read_text()
         for p in sorted(directory.rglob("*.py"))
         if "tests" not in p.relative_to(directory).parts and not p.name.startswith("test_")
     }
+    shared = directory.parent / "common" / SHARED_PACKAGE
+    if directory != shared.parent:
+        for module in sorted(_shared_imports(sources)):
+            path = shared / f"{module}.py"
+            if path.exists():
+                sources[str(path.relative_to(directory.parent))] = path.read_text()
     return scan_sources(sources)
 
 

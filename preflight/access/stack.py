@@ -29,6 +29,7 @@ GROUP_ATTACHMENT = "aws:iam/groupPolicyAttachment:GroupPolicyAttachment"
 MANAGED_POLICY = "aws:iam/policy:Policy"
 KMS_KEY = "aws:kms/key:Key"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+FUNCTION = "aws:lambda/function:Function"
 ECS_SERVICE = "aws:ecs/service:Service"
 
 
@@ -243,13 +244,20 @@ class Runner:
     container: Mapping[str, Any] | None = None
     """The container whose variables decide ``when`` and name the resources."""
     cluster_arn: str | None = None
+    function: Resource | None = None
+    """The Lambda function running the program (``runs_as: function``)."""
 
     @property
     def subject(self) -> str:
         where = f" in {self.task_definition.name}" if self.task_definition else ""
+        if self.function is not None:
+            where = f" in {self.function.name}"
         return f"{self.image}/{self.program.name}{where}"
 
     def env(self) -> dict[str, str]:
+        if self.function is not None:
+            variables = (self.function.props.get("environment") or {}).get("variables") or {}
+            return {k: str(v) for k, v in variables.items()}
         return {e["name"]: e["value"] for e in (self.container or {}).get("environment", [])}
 
 
@@ -312,6 +320,9 @@ def runners(stack: Stack, access: AccessList) -> tuple[list[Runner], list[str]]:
     problems: list[str] = []
     tasks = deployed_tasks(stack, access.image)
     for program in access.programs.values():
+        if program.runs_as == "function":
+            found += _function_runners(stack, access, program, problems)
+            continue
         if isinstance(program.runs_as, Mapping):
             # A named role, or a named user (policies through its groups), where registered.
             for kind, type_token in (("role", ROLE), ("user", USER)):
@@ -359,6 +370,22 @@ def runners(stack: Stack, access: AccessList) -> tuple[list[Runner], list[str]]:
     return found, problems
 
 
+def _function_runners(
+    stack: Stack, access: AccessList, program: Program, problems: list[str]
+) -> list[Runner]:
+    """A runner per Lambda function whose handler is in this package (its first module)."""
+    found = []
+    for function in stack.of_type(FUNCTION):
+        if str(function.props.get("handler", "")).split(".", 1)[0] != access.image:
+            continue
+        role = stack.role_by_arn(function.props.get("role"))
+        if role is None:
+            problems.append(f"{access.image}/{program.name} in {function.name}: no role")
+            continue
+        found.append(Runner(access.image, program, role, role.outputs["arn"], function=function))
+    return found
+
+
 # --- symbolic resources -------------------------------------------------------------------------
 
 
@@ -380,6 +407,23 @@ def resolve(
         return [Target("*")], []
     if symbol.startswith("task:"):
         return _resolve_task(stack, runner, symbol)
+    if symbol == "function:log-stream":
+        function = runner.function
+        if function is None:
+            return [], [f"{runner.subject}: {symbol} needs a function"]
+        group_name = (function.props.get("loggingConfig") or {}).get("logGroup")
+        group_name = group_name or f"/aws/lambda/{function.props.get('name')}"
+        group = next(
+            (
+                g
+                for g in stack.of_type("aws:cloudwatch/logGroup:LogGroup")
+                if g.props.get("name") == group_name
+            ),
+            None,
+        )
+        if group is None:
+            return [], [f"{runner.subject}: log group {group_name!r} is not registered"]
+        return [Target(f"{group.outputs['arn']}:log-stream:{SAMPLE}", group)], []
     if symbol.startswith("instance:"):
         cluster = runner.cluster_arn or ""
         if symbol == "instance:cluster":
@@ -398,6 +442,8 @@ def resolve(
             v.strip() for v in runner.env().get(binding["env_list"], "").split(",") if v.strip()
         ]
         if not values:
+            if binding.get("optional"):
+                return [], []  # the variable is unset: the code makes no such call
             return [], [
                 f"{runner.subject}: {binding['env_list']} is empty, so {symbol} names nothing"
             ]
@@ -406,7 +452,8 @@ def resolve(
             template.format(partition=c.partition, region=c.region, account=c.account, value=v)
             for v in values
         ]
-        return [Target(arn) for arn in arns], []
+        # A registered secret is found by its ARN, so the proof checks its key too.
+        return [Target(arn, stack.secret(arn)) for arn in arns], []
     resource = stack.named(binding["type"], binding["name"])
     if resource is None:
         return [], [

@@ -25,21 +25,6 @@ ISSUE_14_RULES = {
     "edge-tls",
     "secrets-rotate",
 }
-# Which of them each real stack still fails until the branches that build what they check
-# (edge: WAF and edge TLS; audit: log-group keys and execution logging; lambda: rotation) are
-# merged. THE COORDINATOR EMPTIES THESE SETS AFTER THE MERGE. Only issue 14's rules may be
-# listed, and each listed rule must really fail today
-# (test_the_rules_pending_the_merge_really_fail_today), so none can pass unnoticed.
-PENDING_MERGE: dict[str, set[str]] = {
-    "prod": {
-        "secrets-rotate",
-    },
-    "dev": {"secrets-rotate"},
-}
-
-
-def without_pending(found: dict[str, list[str]], stack: str) -> dict[str, list[str]]:
-    return {rule: problems for rule, problems in found.items() if rule not in PENDING_MERGE[stack]}
 
 
 def test_dev_and_prod_pass_the_whole_baseline(dev_program, prod_program):
@@ -49,16 +34,16 @@ def test_dev_and_prod_pass_the_whole_baseline(dev_program, prod_program):
         if r.inputs.get("cidrIpv4") == "0.0.0.0/0"
     ]  # fmt: skip
     assert open_rules and prod_program.of_type("aws:s3/bucket:Bucket")
-    assert without_pending(baseline.check_all(resources(prod_program)), "prod") == {}
+    assert baseline.check_all(resources(prod_program)) == {}
     # Dev serves plain HTTP on purpose (no certificate) and is no production stack: only those
     # rules are relaxed.
     dev = baseline.check_all(resources(dev_program), allow_plain_http=True, production=False)
-    assert without_pending(dev, "dev") == {}
+    assert dev == {}
 
 
 def test_dev_would_fail_the_https_rule_without_its_exemption(dev_program):
     found = baseline.check_all(resources(dev_program), production=False)
-    assert set(without_pending(found, "dev")) == {"https-listeners"}
+    assert set(found) == {"https-listeners"}
 
 
 def test_dev_would_fail_the_waf_rule_were_it_production(dev_program):
@@ -66,18 +51,6 @@ def test_dev_would_fail_the_waf_rule_were_it_production(dev_program):
     relaxed = baseline.check_all(resources(dev_program), allow_plain_http=True, production=False)
     strict = baseline.check_all(resources(dev_program), allow_plain_http=True)
     assert "waf-internet-endpoints" in set(strict) - set(relaxed)
-
-
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_the_rules_pending_the_merge_really_fail_today(stack, dev_program, prod_program):
-    run = {"dev": dev_program, "prod": prod_program}[stack]
-    production = run.config["mlplatform:production"] == "true"
-    assert production == (stack == "prod")
-    found = baseline.check_all(resources(run), allow_plain_http=not production,
-                               production=production)  # fmt: skip
-    assert PENDING_MERGE[stack] <= ISSUE_14_RULES
-    # A listed rule that passes must leave the list; an unlisted new rule must pass.
-    assert set(found) & ISSUE_14_RULES == PENDING_MERGE[stack], found
 
 
 def test_the_pack_lists_every_rule():

@@ -69,11 +69,18 @@ def denied(proof, action=None):
 # --- the lists cover the code ------------------------------------------------------------------
 
 
-def test_every_service_image_has_an_access_list():
-    assert [p.name for p in access.images(SERVICES)] == sorted(a.image for a in LISTS)
+PACKAGES = sorted(p.name for p in [*access.images(SERVICES), *access.functions(SERVICES)])
+"""The service images and the Lambda function packages: each has an access list."""
 
 
-@pytest.mark.parametrize("image", [p.name for p in access.images(SERVICES)])
+def test_every_service_image_and_function_package_has_an_access_list():
+    assert sorted(a.image for a in LISTS) == PACKAGES
+    assert {"secret_rotation", "websocket_authorizer"} <= {
+        p.name for p in access.functions(SERVICES)
+    }
+
+
+@pytest.mark.parametrize("image", PACKAGES)
 def test_every_boto3_call_of_an_image_has_an_entry(image):
     found = access.scan_image(SERVICES / image)
     listed = next(a for a in LISTS if a.image == image)
@@ -83,7 +90,7 @@ def test_every_boto3_call_of_an_image_has_an_entry(image):
     )
 
 
-@pytest.mark.parametrize("image", [p.name for p in access.images(SERVICES)])
+@pytest.mark.parametrize("image", PACKAGES)
 def test_every_code_entry_is_a_call_the_code_makes(image):
     found = {(c.service, c.method) for c in access.scan_image(SERVICES / image)}
     listed = next(a for a in LISTS if a.image == image)
@@ -499,8 +506,17 @@ def test_an_aws_managed_policy_whose_content_is_not_on_record_is_reported(prod):
     assert any("AdministratorAccess is neither registered" in p for p in proof.problems)
 
 
-def test_the_shared_service_package_makes_no_aws_call():
-    # Every image carries services/common; a boto3 call there would be made by each of
-    # them, and each image's list would need its entry (today there is none to list).
-    assert access.scan_image(SERVICES / "common") == []
-    assert access.scan_sources({"common/x.py": "import boto3\nboto3.client('sqs').send_message()"})
+def test_the_shared_package_calls_aws_only_in_the_key_ring_and_its_users_list_the_calls():
+    # Every image carries services/common; a call there is made by each image that imports
+    # the module, so each image's scan includes the shared modules it imports.
+    found = access.scan_image(SERVICES / "common")
+    assert {(c.path, c.service, c.method) for c in found} == {
+        ("common/service_common/secret_keys.py", "secretsmanager", "describe_secret"),
+        ("common/service_common/secret_keys.py", "secretsmanager", "get_secret_value"),
+    }
+    for user in ("ai_inference", "vision_validator", "websocket_authorizer"):
+        calls = {(c.service, c.method) for c in access.scan_image(SERVICES / user)}
+        assert ("secretsmanager", "describe_secret") in calls, user
+    assert not any(
+        c.path.startswith("common/") for c in access.scan_image(SERVICES / "agent_world")
+    )

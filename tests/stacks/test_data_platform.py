@@ -548,3 +548,28 @@ def test_outputs(each_stack, output):
     assert isinstance(value, str) and value
     assert output not in each_stack.secret_outputs
     assert each_stack.outputs["db_endpoint"].endswith(".rds.amazonaws.com:5432")
+
+
+# --- rotation ------------------------------------------------------------------------------
+
+
+def test_the_admin_password_rotates_through_the_mlflow_endpoint(each_stack):
+    function = each_stack.named("data-platform-mlflow-admin-password-rotation-fn-function")
+    found = function.inputs["environment"]["variables"]
+    assert found["ROTATION_KIND"] == "mlflow-admin"
+    # the endpoint the stack exports: where MLflow's REST API (users/update-password) is
+    assert found["MLFLOW_URL"] == each_stack.outputs["mlflow_endpoint"]
+    policy = json.loads(
+        each_stack.named("data-platform-mlflow-admin-password-rotation-fn-policy").inputs["policy"]
+    )
+    assert "ecs:UpdateService" not in json.dumps(policy)  # nothing to redeploy
+
+
+def test_the_flask_key_rotates_and_only_mlflow_is_redeployed(each_stack):
+    base = "data-platform-mlflow-flask-secret-key-rotation-fn"
+    found = each_stack.named(f"{base}-function").inputs["environment"]["variables"]
+    mlflow = each_stack.named("data-platform-mlflow-service").outputs["arn"]
+    assert (found["ROTATION_KIND"], found["RESTART_SERVICES"]) == ("random", mlflow)
+    policy = json.loads(each_stack.named(f"{base}-policy").inputs["policy"])
+    redeploy = next(s for s in policy["Statement"] if s["Sid"] == "RedeployTheConsumers")
+    assert (redeploy["Action"], redeploy["Resource"]) == ("ecs:UpdateService", mlflow)

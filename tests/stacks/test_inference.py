@@ -99,7 +99,8 @@ def test_containers_are_non_root_with_a_read_only_root(each_stack, service):
     assert c["privileged"] is False
     assert c["mountPoints"] == [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}]
     task = each_stack.named(f"inference-{service}-task")
-    assert "taskRoleArn" not in task.inputs  # the services call no AWS API
+    # The one AWS call of the services: reading the API key's stages (see below).
+    assert task.inputs["taskRoleArn"] == each_stack.named("inference-task-role").outputs["arn"]
 
 
 @pytest.mark.parametrize("service", ["vision-validator", "ai-inference"])
@@ -189,8 +190,36 @@ def test_api_key_is_an_ecs_secret_never_plain_environment(each_stack, service):
     secret = each_stack.one("aws:secretsmanager/secret:Secret")
     c = container(each_stack, service)
     assert c["secrets"] == [{"name": "API_KEY", "valueFrom": secret.outputs["arn"]}]
-    assert [e["name"] for e in c["environment"]] == ["PORT"]
+    # the secret's ARN (not its value), so the service reads every stage at run time
+    assert c["environment"] == [
+        {"name": "API_KEY_SECRET_ID", "value": secret.outputs["arn"]},
+        {"name": "PORT", "value": "8000"},
+    ]
     assert SECRET_PLACEHOLDER not in json.dumps(c)
+
+
+def test_the_task_role_may_only_read_the_api_key_secret(each_stack):
+    secret = each_stack.one("aws:secretsmanager/secret:Secret")
+    policy = json.loads(each_stack.named("inference-task-policy").inputs["policy"])
+    assert policy["Statement"] == [{
+        "Sid": "ReadTheApiKeyStages", "Effect": "Allow",
+        "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+        "Resource": secret.outputs["arn"],
+    }]  # fmt: skip
+
+
+def test_the_api_key_rotates_every_30_days_by_its_own_function(each_stack):
+    secret = each_stack.one("aws:secretsmanager/secret:Secret")
+    rotation = each_stack.one("aws:secretsmanager/secretRotation:SecretRotation")
+    function = each_stack.one("aws:lambda/function:Function")
+    assert rotation.inputs["secretId"] == secret.id
+    assert rotation.inputs["rotationRules"] == {"automaticallyAfterDays": 30}
+    assert rotation.inputs["rotationLambdaArn"] == function.outputs["arn"]
+    assert function.inputs["environment"]["variables"]["ROTATION_KIND"] == "random"
+    permission = each_stack.one("aws:lambda/permission:Permission")
+    assert permission.inputs["principal"] == "secretsmanager.amazonaws.com"
+    assert permission.inputs["sourceArn"] == secret.outputs["arn"]
+    assert permission.inputs["sourceAccount"] == "123456789012"
 
 
 def test_api_key_is_generated_when_not_configured(dev):
@@ -232,7 +261,9 @@ def test_execution_role_pulls_these_images_writes_these_logs_reads_this_secret(d
     secret = dev.one("aws:secretsmanager/secret:Secret").outputs["arn"]
     repos = {r.outputs["arn"] for r in dev.of_type("aws:ecr/repository:Repository")}
     logs = {
-        f"{r.outputs['arn']}:log-stream:*" for r in dev.of_type("aws:cloudwatch/logGroup:LogGroup")
+        f"{r.outputs['arn']}:log-stream:*"
+        for r in dev.of_type("aws:cloudwatch/logGroup:LogGroup")
+        if r.inputs["name"].startswith("/ecs/")  # not the rotation function's own
     }
     allowed = grants(json.loads(dev.named("inference-execution-policy").inputs["policy"]))
     assert allowed == (

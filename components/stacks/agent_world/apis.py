@@ -16,15 +16,19 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.blocks.function import LambdaFunction, LambdaFunctionArgs
+from components.lib import names
 from components.lib.agent_world_roles import ROLES, STAGE
-from components.lib.policies import service_trust
-from components.stacks.agent_world import private_path
+from components.lib.policies import Condition, allow, service_trust
+from components.stacks.agent_world import private_path, rotation
 
 if TYPE_CHECKING:
     from components.stacks.agent_world.stack import AgentWorldArgs, AgentWorldStack
 
-BRIDGE_KEY_VARIABLE = "restApiKey"
-"""Shared-ALB mode: the WebSocket stage variable holding the bridge key."""
+BRIDGE_KEY_CONTEXT = "bridgeKey"
+"""Shared-ALB mode: the key of the ``$connect`` authorizer's context holding the bridge key
+(``websocket_authorizer.handler.CONTEXT_BRIDGE_KEY``), which the integrations send on."""
+AUTHORIZER_HANDLER = "websocket_authorizer.handler.lambda_handler"
 
 # Access-log lines of the two stages. REST and WebSocket stages accept different
 # $context variables (a stage with one the other knows is refused: BadRequestException),
@@ -64,7 +68,9 @@ def create_apis(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> None
     _rest_api(stack, name, args, account)
     api_key = _api_key(stack, name, args)
     bridge = _websocket_api(stack, name, args, account)
-    _usage_plan(stack, name, args, {"usage-plan-key": api_key, "bridge-usage-plan-key": bridge})
+    keys = {"usage-plan-key": api_key, "bridge-usage-plan-key": bridge}
+    plan = _usage_plan(stack, name, args, keys)
+    rotation.create_rotations(stack, name, args, plan)
 
 
 def _apigateway_account(
@@ -306,7 +312,11 @@ def _api_key(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> aws.api
         name=f"{prefix}-agent-world",
         value=key_value.result,
         tags=tags,
-        opts=pulumi.ResourceOptions(parent=stack, additional_secret_outputs=["value"]),
+        # The rotation disables this first key once two newer ones exist (see rotation.py):
+        # a `pulumi up` after a refresh must not turn it back on.
+        opts=pulumi.ResourceOptions(
+            parent=stack, additional_secret_outputs=["value"], ignore_changes=["enabled"]
+        ),
     )
 
 
@@ -327,8 +337,9 @@ def _websocket_api(
         tags=tags,
         opts=pulumi.ResourceOptions(parent=stack),
     )
-    bridge, stage_variables = _bridge_key(stack, name, args) if stack.shared else (None, None)
-    routes = _websocket_routes(stack, name)
+    bridge = _bridge_key(stack, name, args) if stack.shared else None
+    authorizer = _websocket_authorizer(stack, name, args)
+    routes = _websocket_routes(stack, name, authorizer)
     ws_logs = _access_logs(stack, name, args, "websocket")
     # API Gateway's own log group of a WebSocket stage: /aws/apigateway/<api id>/<stage>.
     execution_logs = _execution_logs(
@@ -351,7 +362,6 @@ def _websocket_api(
             "data_trace_enabled": False,
             "detailed_metrics_enabled": True,
         },
-        stage_variables=stage_variables,
         tags=tags,
         opts=pulumi.ResourceOptions(parent=stack, depends_on=[account, *routes, *execution_logs]),
     )
@@ -359,27 +369,126 @@ def _websocket_api(
     return bridge
 
 
-def _bridge_key(
-    stack: AgentWorldStack, name: str, args: AgentWorldArgs
-) -> tuple[aws.apigateway.ApiKey, dict]:
-    """No VPC link v2 for WebSocket APIs: through the REST API, with a key of its own
-    (kept, secret, in the WebSocket stage's variables)."""
+def _bridge_key(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> aws.apigateway.ApiKey:
+    """No VPC link v2 for WebSocket APIs: through the REST API, with a key of its own, kept
+    only in Secrets Manager (``stack.bridge_key_secret``, the stack's key): the ``$connect``
+    authorizer hands it to the connection's integrations in its context."""
     child = pulumi.ResourceOptions(parent=stack)
+    tags = dict(args.common.tags)
     bridge_key = random.RandomPassword(f"{name}-bridge-key-value", length=40,
                                        special=False, opts=child)  # fmt: skip
-    bridge = aws.apigateway.ApiKey(
+    stack.bridge_key_secret = aws.secretsmanager.Secret(
+        f"{name}-bridge-key-secret",
+        name=f"{args.common.name_prefix}/agent-world/bridge-key",
+        description="The WebSocket routes' key for the REST API (shared-ALB mode)",
+        kms_key_id=stack.data.key.arn,
+        recovery_window_in_days=args.common.secret_recovery_days,
+        tags=tags,
+        opts=child,
+    )
+    aws.secretsmanager.SecretVersion(
+        f"{name}-bridge-key-secret-value",
+        secret_id=stack.bridge_key_secret.id,
+        secret_string=bridge_key.result,
+        opts=child,
+    )
+    return aws.apigateway.ApiKey(
         f"{name}-bridge-key",
         name=f"{args.common.name_prefix}-agent-world-websocket",
         description="The WebSocket API's routes calling the REST API",
         value=bridge_key.result,
-        tags=dict(args.common.tags),
-        opts=pulumi.ResourceOptions(parent=stack, additional_secret_outputs=["value"]),
+        tags=tags,
+        opts=pulumi.ResourceOptions(
+            parent=stack, additional_secret_outputs=["value"], ignore_changes=["enabled"]
+        ),
     )
-    return bridge, {BRIDGE_KEY_VARIABLE: pulumi.Output.secret(bridge_key.result)}
 
 
-def _websocket_routes(stack: AgentWorldStack, name: str) -> list[aws.apigatewayv2.Route]:
-    """``$connect``, ``$disconnect`` and ``$default``, each to agent-runtime's ``/ws/...``."""
+def _websocket_authorizer(
+    stack: AgentWorldStack, name: str, args: AgentWorldArgs
+) -> aws.apigatewayv2.Authorizer:
+    """The ``$connect`` REQUEST authorizer (``services/websocket_authorizer``): the API key's
+    current, previous or pending value, checked against its secret; in shared-ALB mode it
+    also returns the bridge key. WebSocket APIs cache no authorizer result (API Gateway
+    caches only HTTP APIs' Lambda authorizers: botocore apigatewayv2 CreateAuthorizer,
+    AuthorizerResultTtlInSeconds); the function keeps the secret's values for 300 s."""
+    child = pulumi.ResourceOptions(parent=stack)
+    secrets = [stack.api_key_secret.arn]
+    environment = {"API_KEY_SECRET_ARN": stack.api_key_secret.arn}
+    if stack.shared:
+        secrets.append(stack.bridge_key_secret.arn)
+        environment["BRIDGE_KEY_SECRET_ARN"] = stack.bridge_key_secret.arn
+    region = aws.get_region_output().region
+    stack.websocket_authorizer_function = LambdaFunction(
+        f"{name}-ws-authorizer",
+        LambdaFunctionArgs(
+            function_name=names.websocket_authorizer(args.common.name_prefix),
+            package="websocket_authorizer",
+            handler=AUTHORIZER_HANDLER,
+            description="Agent world WebSocket $connect: the API key, checked on its secret",
+            statements=[
+                # The API key: its stages and their values (the key ring); the bridge
+                # key (shared-ALB mode): its current value only.
+                allow(
+                    ["secretsmanager:DescribeSecret"],
+                    [stack.api_key_secret.arn],
+                    sid="ReadTheApiKeyStages",
+                ),
+                allow(["secretsmanager:GetSecretValue"], secrets, sid="ReadTheKeys"),
+                allow(
+                    ["kms:Decrypt"],
+                    [stack.data.key.arn],
+                    sid="TheirKeyThroughSecretsManager",
+                    conditions=[
+                        Condition(
+                            test="StringEquals",
+                            variable="kms:ViaService",
+                            values=[
+                                pulumi.Output.concat("secretsmanager.", region, ".amazonaws.com")
+                            ],
+                        )
+                    ],
+                ),
+            ],
+            environment=environment,
+            timeout=10,
+            log_retention_days=args.common.log_retention_days,
+            # Like the stack's other log groups: its key, unless a logs key is given.
+            log_key_arn=args.common.log_key_arn or stack.data.key.arn,
+            tags=dict(args.common.tags),
+        ),
+        opts=child,
+    )
+    function = stack.websocket_authorizer_function
+    authorizer = aws.apigatewayv2.Authorizer(
+        f"{name}-ws-authorizer",
+        api_id=stack.websocket_api.id,
+        name=f"{args.common.name_prefix}-agent-world-api-key",
+        authorizer_type="REQUEST",
+        authorizer_uri=function.invoke_arn,
+        identity_sources=["route.request.header.x-api-key"],
+        opts=child,
+    )
+    permission = aws.lambda_.Permission(
+        f"{name}-ws-authorizer-permission",
+        action="lambda:InvokeFunction",
+        function=function.name,
+        principal="apigateway.amazonaws.com",
+        source_arn=pulumi.Output.concat(
+            stack.websocket_api.execution_arn, "/authorizers/", authorizer.id
+        ),
+        opts=child,
+    )
+    stack.websocket_authorizer = authorizer
+    stack.websocket_authorizer_permission = permission
+    return authorizer
+
+
+def _websocket_routes(
+    stack: AgentWorldStack, name: str, authorizer: aws.apigatewayv2.Authorizer
+) -> list[aws.apigatewayv2.Route]:
+    """``$connect``, ``$disconnect`` and ``$default``, each to agent-runtime's ``/ws/...``;
+    ``$connect`` behind ``authorizer`` (and the usage plan's API key)."""
     child = pulumi.ResourceOptions(parent=stack)
     routes = []
     for route_key, path in (("$connect", "connect"), ("$disconnect", "disconnect"),
@@ -400,23 +509,31 @@ def _websocket_routes(stack: AgentWorldStack, name: str) -> list[aws.apigatewayv
                 route_key=route_key,
                 # The key is checked once, when the connection opens.
                 api_key_required=route_key == "$connect",
-                authorization_type="NONE",
+                authorization_type="CUSTOM" if route_key == "$connect" else "NONE",
+                authorizer_id=authorizer.id if route_key == "$connect" else None,
                 target=integration.id.apply(lambda i: f"integrations/{i}"),
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=stack,
+                    depends_on=[stack.websocket_authorizer_permission]
+                    if route_key == "$connect"
+                    else [],
+                ),
             )
         )
     return routes
 
 
 def _websocket_target(stack: AgentWorldStack, path: str) -> dict:
-    """Where a WebSocket route goes: agent-runtime's NLB port, or the REST API (bridge key)."""
+    """Where a WebSocket route goes: agent-runtime's NLB port, or the REST API with the
+    bridge key the ``$connect`` authorizer returned for the connection (never a stage
+    variable: the key lives in Secrets Manager only)."""
     parameters = {"integration.request.header.X-Connection-Id": "context.connectionId"}
     if stack.shared:
         return {
             "integration_uri": stack.rest_url.apply(lambda u: f"{u}/api/runtime/ws/{path}"),
             "request_parameters": {
                 **parameters,
-                "integration.request.header.x-api-key": f"stageVariables.{BRIDGE_KEY_VARIABLE}",
+                "integration.request.header.x-api-key": f"context.authorizer.{BRIDGE_KEY_CONTEXT}",
             },
         }
     runtime = stack.serving["agent-runtime"]
@@ -435,9 +552,9 @@ def _usage_plan(
     name: str,
     args: AgentWorldArgs,
     keys: dict[str, aws.apigateway.ApiKey | None],
-) -> None:
+) -> aws.apigateway.UsagePlan:
     """One usage plan for both APIs: the WebSocket API checks the key on $connect only
-    when its stage is in a plan that holds the key."""
+    when its stage is in a plan that holds the key. Returned (the key rotations add keys)."""
     a = args.agent_world
     child = pulumi.ResourceOptions(parent=stack)
     plan = aws.apigateway.UsagePlan(
@@ -461,3 +578,4 @@ def _usage_plan(
                 usage_plan_id=plan.id,
                 opts=child,
             )
+    return plan

@@ -23,7 +23,8 @@ How API Gateway reaches the private services, one of two paths:
   come from inside the VPC (``source-ip``), so the internet cannot reach the services
   past API Gateway, however it sets its headers. The WebSocket API cannot use a VPC link
   v2, so its routes call the REST API over HTTPS with a key of their own (a second API
-  key of the usage plan, kept in the WebSocket stage's variables; no person needs it).
+  key of the usage plan, kept only in Secrets Manager and handed to each connection's
+  integrations by the ``$connect`` authorizer; no person needs it).
 """
 
 from __future__ import annotations

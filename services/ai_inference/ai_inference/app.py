@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from service_common.handlers import lazy_app, validation_error
 from service_common.middleware import ApiKeyAuth, BodySizeLimit, RequestLog
+from service_common.secret_keys import KeyRing, ring_for
 from starlette.datastructures import Secret
 
 from ai_inference.model_store import ModelStore, load_models
@@ -35,9 +36,12 @@ DEVICE = "cpu"
 """This image has no torch and so no GPU inference; the field keeps the seed's contract."""
 
 
-def create_app(settings: Settings, *, store: ModelStore | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, store: ModelStore | None = None, key_ring: KeyRing | None = None
+) -> FastAPI:
     """The app for ``settings``. ``store`` defaults to the models in ``settings.model_dir``
-    (or ``DEFAULT_MODEL_DIR``), loaded now."""
+    (or ``DEFAULT_MODEL_DIR``), loaded now; ``key_ring`` to the ring of
+    ``settings.api_key_secret_id`` (none without one: ``API_KEY`` alone)."""
     if store is None:
         store = load_models(settings.model_dir or DEFAULT_MODEL_DIR)
     docs = settings.enable_docs
@@ -93,6 +97,9 @@ def create_app(settings: Settings, *, store: ModelStore | None = None) -> FastAP
         ApiKeyAuth,
         # Secret: the middleware list is printable, the key must not be.
         api_key=Secret(settings.api_key),
+        key_ring=key_ring
+        if key_ring is not None
+        else ring_for(settings.api_key_secret_id, settings.api_key),
         public_paths=(HEALTH_PATH, *(DOCS_PATHS if docs else ())),
     )
     app.add_middleware(RequestLog, quiet_paths=(HEALTH_PATH,), logger=REQUEST_LOGGER)

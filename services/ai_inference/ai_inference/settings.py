@@ -30,6 +30,11 @@ class Settings:
     api_key: str = field(repr=False)
     """API_KEY: the key every request but ``/health`` must present. Required, 16+ visible
     ASCII characters. Never printed (not even by ``repr``)."""
+    api_key_secret_id: str | None = None
+    """API_KEY_SECRET_ID: the secret (ARN or name) that ``API_KEY`` came from; when set, every
+    value its AWSCURRENT, AWSPREVIOUS and AWSPENDING versions hold is accepted, read at run
+    time (``service_common.secret_keys``), so a rotation refuses no client. Default none:
+    ``API_KEY`` alone."""
     model_dir: Path | None = None
     """MODEL_DIR: the directory models are loaded from; when set it must exist. Default
     ``DEFAULT_MODEL_DIR``, which may be absent or empty (then every move is the fallback's)."""
@@ -69,5 +74,6 @@ class Settings:
             "log_level": log_level,
             "port": read.integer("PORT", 8000, 1, 65535),
         }
+        values["api_key_secret_id"] = read.text("API_KEY_SECRET_ID") or None
         read.check()
         return cls(api_key=key or "", **values)

@@ -7,6 +7,10 @@ unknown path answers 401 (not 404) to a caller without the key. Order, outermost
 ``RequestLog`` → ``ApiKeyAuth`` → ``BodySizeLimit`` → FastAPI, so an unauthenticated
 caller's body is never read and every response, 401 and 413 included, is logged. A service
 that API Gateway authenticates (the agent world) leaves ``ApiKeyAuth`` out.
+
+``ApiKeyAuth`` given a :class:`~service_common.secret_keys.KeyRing` accepts every value the
+ring holds (the secret's current, previous and pending versions), so a rotation of the key
+never refuses a client; the ring's reads of Secrets Manager run in a worker thread.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from anyio import to_thread
 from starlette.datastructures import MutableHeaders, Secret
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service_common.secret_keys import KeyRing
 
 
 class RequestLog:
@@ -79,18 +86,29 @@ class RequestLog:
 class ApiKeyAuth:
     """Lets a request through only with ``X-API-Key: <key>`` or ``Authorization: Bearer
     <key>`` (either one matching is enough), except on ``public_paths``; otherwise 401 with
-    ``WWW-Authenticate: Bearer`` and the reason. Keys are compared in constant time."""
+    ``WWW-Authenticate: Bearer`` and the reason. Keys are compared in constant time. With
+    ``key_ring`` the accepted keys are the ring's (``api_key`` is then only what the ring
+    falls back to), else ``api_key`` alone."""
 
-    def __init__(self, app: ASGIApp, api_key: Secret, public_paths: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        api_key: Secret,
+        public_paths: Iterable[str] = (),
+        key_ring: KeyRing | None = None,
+    ) -> None:
         self.app = app
         self._key = str(api_key).encode("ascii")
         self.public_paths = frozenset(public_paths)
+        self.key_ring = key_ring
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.public_paths:
             await self.app(scope, receive, send)
             return
-        reason = self.refusal(scope["headers"])
+        presented, reason = self.presented(scope["headers"])
+        if reason is None and not await self._accepted(presented):
+            reason = "invalid API key"
         if reason is None:
             await self.app(scope, receive, send)
             return
@@ -99,8 +117,26 @@ class ApiKeyAuth:
         )
         await response(scope, receive, send)
 
+    async def _accepted(self, presented: list[bytes]) -> bool:
+        ring = self.key_ring
+        if ring is None:
+            # Every candidate is compared, so the time taken does not depend on which matched.
+            return any([hmac.compare_digest(c, self._key) for c in presented])
+        if ring.needs_read(presented):
+            return await to_thread.run_sync(ring.matches, presented)
+        return ring.matches(presented)
+
     def refusal(self, headers: list[tuple[bytes, bytes]]) -> str | None:
-        """Why the request is not authenticated, or ``None`` when it is."""
+        """Why the request is not authenticated by ``api_key`` alone, or ``None`` when it is."""
+        presented, reason = self.presented(headers)
+        if reason is not None:
+            return reason
+        matches = [hmac.compare_digest(candidate, self._key) for candidate in presented]
+        return None if any(matches) else "invalid API key"
+
+    @staticmethod
+    def presented(headers: list[tuple[bytes, bytes]]) -> tuple[list[bytes], str | None]:
+        """The keys a request presents, or why it presents none."""
         presented: list[bytes] = []
         other_scheme = False
         for name, value in headers:
@@ -114,11 +150,9 @@ class ApiKeyAuth:
                     other_scheme = True
         if not presented:
             if other_scheme:
-                return "unsupported authorization scheme: use Authorization: Bearer <key>"
-            return "missing API key: send X-API-Key: <key> or Authorization: Bearer <key>"
-        # Every candidate is compared, so the time taken does not depend on which matched.
-        matches = [hmac.compare_digest(candidate, self._key) for candidate in presented]
-        return None if any(matches) else "invalid API key"
+                return [], "unsupported authorization scheme: use Authorization: Bearer <key>"
+            return [], "missing API key: send X-API-Key: <key> or Authorization: Bearer <key>"
+        return presented, None
 
 
 class BodySizeLimit:

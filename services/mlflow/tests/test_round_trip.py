@@ -294,6 +294,32 @@ def test_no_secret_is_on_any_command_line_or_in_the_log(server):
     assert "mlflow_admin:***@" in server.process.output
 
 
+def test_the_rotation_function_changes_the_admin_password_through_the_rest_api(server):
+    # The secret_rotation function's mlflow-admin kind, against this real server: setSecret
+    # authenticates with the current password and sets the pending one
+    # (PATCH users/update-password); testSecret signs in with it.
+    from secret_rotation.kinds import MlflowAdminPassword
+    from secret_rotation.steps import RotationError
+
+    kind = MlflowAdminPassword(server.tracking_uri)
+    pending = kind.generate(ADMIN_PASSWORD)
+    path = "/mlflow/api/2.0/mlflow/experiments/search?max_results=1"
+    try:
+        kind.set(ADMIN_PASSWORD, pending, None, None)
+        kind.test(pending)
+        assert server.get(path, login=("admin", pending))[0] == 200
+        assert server.get(path, login=ADMIN)[0] == 401
+        kind.set(ADMIN_PASSWORD, pending, None, None)  # a retried setSecret: already done
+        kind.test(pending)
+        # a current value MLflow refuses changes nothing
+        with pytest.raises(RotationError, match="refuses the current admin password"):
+            kind.set("not-the-password-0123", kind.generate(""), None, None)
+        kind.test(pending)
+    finally:
+        kind.set(pending, ADMIN_PASSWORD, None, None)  # back, for the tests after this one
+    assert server.get(path, login=ADMIN)[0] == 200
+
+
 def test_sigterm_stops_the_server_and_its_workers_cleanly(server):
     # Last in the module: ECS stops a task with SIGTERM to the entrypoint's pid, which
     # exec made the `mlflow server` process; it forwards the signal to uvicorn.

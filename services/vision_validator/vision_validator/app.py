@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from service_common.handlers import lazy_app, validation_error
 from service_common.middleware import ApiKeyAuth, BodySizeLimit, RequestLog
+from service_common.secret_keys import KeyRing, ring_for
 from starlette.datastructures import Secret
 
 from vision_validator.analyzers import Analyzer, load_analyzer
@@ -37,10 +38,12 @@ def create_app(
     *,
     gpu_probe: GpuProbe | None = None,
     analyzer: Analyzer | None = None,
+    key_ring: KeyRing | None = None,
 ) -> FastAPI:
     """The app for ``settings``. ``gpu_probe`` defaults to the real one (cached 30 s);
     ``analyzer`` defaults to the one ``settings.analyzer`` names (``ConfigError`` if it
-    cannot be loaded)."""
+    cannot be loaded); ``key_ring`` to the ring of ``settings.api_key_secret_id`` (none
+    without one: ``API_KEY`` alone)."""
     analyzer = analyzer or load_analyzer(settings.analyzer)
     probe = gpu_probe or CachedProbe()
     docs = settings.enable_docs
@@ -107,6 +110,9 @@ def create_app(
         ApiKeyAuth,
         # Secret: the middleware list is printable, the key must not be.
         api_key=Secret(settings.api_key),
+        key_ring=key_ring
+        if key_ring is not None
+        else ring_for(settings.api_key_secret_id, settings.api_key),
         public_paths=(HEALTH_PATH, *(DOCS_PATHS if docs else ())),
     )
     app.add_middleware(RequestLog, quiet_paths=(HEALTH_PATH,), logger=REQUEST_LOGGER)

@@ -27,6 +27,11 @@ class Settings:
     api_key: str = field(repr=False)
     """API_KEY: the key every request but ``/health`` must present. Required, 16+ visible
     ASCII characters. Never printed (not even by ``repr``)."""
+    api_key_secret_id: str | None = None
+    """API_KEY_SECRET_ID: the secret (ARN or name) that ``API_KEY`` came from; when set, every
+    value its AWSCURRENT, AWSPREVIOUS and AWSPENDING versions hold is accepted, read at run
+    time (``service_common.secret_keys``), so a rotation refuses no client. Default none:
+    ``API_KEY`` alone."""
     enable_docs: bool = False
     """ENABLE_DOCS: serve ``/docs``, ``/redoc`` and ``/openapi.json`` without a key.
     Default false (production)."""
@@ -61,5 +66,6 @@ class Settings:
             "log_level": log_level,
             "port": read.integer("PORT", 8000, 1, 65535),
         }
+        values["api_key_secret_id"] = read.text("API_KEY_SECRET_ID") or None
         read.check()
         return cls(api_key=key or "", **values)

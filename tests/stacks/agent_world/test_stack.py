@@ -430,17 +430,77 @@ def test_dev_websocket_reaches_agent_runtime_through_the_rest_api_with_its_own_k
     )
     for integration in dev.of_type("aws:apigatewayv2/integration:Integration"):
         assert "connectionType" not in integration.inputs  # over the internet, with TLS
+        # the bridge key comes from the $connect authorizer's context, not from the stage
         assert integration.inputs["requestParameters"][
-            "integration.request.header.x-api-key"] == "stageVariables.restApiKey"  # fmt: skip
+            "integration.request.header.x-api-key"] == "context.authorizer.bridgeKey"  # fmt: skip
     bridge = dev.named("agent-world-bridge-key")
     assert "value" in bridge.options["additional_secret_outputs"]
-    stage = dev.one("aws:apigatewayv2/stage:Stage")
-    assert stage.inputs["stageVariables"]["restApiKey"] == bridge.inputs["value"]
-    assert "stageVariables" in stage.secret_paths
+    # its value lives in Secrets Manager, encrypted with the stack's key
+    secret = dev.named("agent-world-bridge-key-secret")
+    assert secret.inputs["kmsKeyId"] == dev.named("agent-world-data-key").outputs["arn"]
+    version = dev.named("agent-world-bridge-key-secret-value")
+    assert version.inputs["secretString"] == bridge.inputs["value"]
+    assert "secretString" in version.secret_paths
     plan = dev.one("aws:apigateway/usagePlan:UsagePlan").id
     keys = {k.inputs["keyId"] for k in dev.of_type("aws:apigateway/usagePlanKey:UsagePlanKey")
             if k.inputs["usagePlanId"] == plan}  # fmt: skip
     assert keys == {bridge.id, dev.named("agent-world-api-key").id}
+
+
+def test_no_websocket_stage_variable_holds_a_key(each_stack):
+    stage = each_stack.one("aws:apigatewayv2/stage:Stage")
+    assert not stage.inputs.get("stageVariables")
+    assert SECRET_PLACEHOLDER not in json.dumps(stage.inputs)
+    for integration in each_stack.of_type("aws:apigatewayv2/integration:Integration"):
+        assert "stageVariables" not in json.dumps(integration.inputs)
+
+
+def test_connect_is_behind_the_request_authorizer_and_the_key(each_stack):
+    api = each_stack.one("aws:apigatewayv2/api:Api")
+    authorizer = each_stack.one("aws:apigatewayv2/authorizer:Authorizer")
+    function = each_stack.named("agent-world-ws-authorizer-function")
+    assert authorizer.inputs["apiId"] == api.id
+    assert authorizer.inputs["authorizerType"] == "REQUEST"
+    assert authorizer.inputs["identitySources"] == ["route.request.header.x-api-key"]
+    assert authorizer.inputs["authorizerUri"] == function.outputs["invokeArn"]
+    # WebSocket APIs cache no authorizer result: no TTL is sent
+    assert "authorizerResultTtlInSeconds" not in authorizer.inputs
+    routes = {r.inputs["routeKey"]: r.inputs for r in
+              each_stack.of_type("aws:apigatewayv2/route:Route")}  # fmt: skip
+    assert routes["$connect"]["authorizationType"] == "CUSTOM"
+    assert routes["$connect"]["authorizerId"] == authorizer.id
+    assert routes["$connect"]["apiKeyRequired"] is True
+    for key in ("$disconnect", "$default"):
+        assert routes[key]["authorizationType"] == "NONE" and "authorizerId" not in routes[key]
+
+
+def test_only_this_apis_authorizer_may_invoke_the_function(each_stack):
+    api = each_stack.one("aws:apigatewayv2/api:Api")
+    authorizer = each_stack.one("aws:apigatewayv2/authorizer:Authorizer")
+    permission = each_stack.named("agent-world-ws-authorizer-permission")
+    assert permission.inputs["principal"] == "apigateway.amazonaws.com"
+    assert permission.inputs["action"] == "lambda:InvokeFunction"
+    assert permission.inputs["function"] == each_stack.named(
+        "agent-world-ws-authorizer-function").outputs["name"]  # fmt: skip
+    assert permission.inputs["sourceArn"] == (
+        f"{api.outputs['executionArn']}/authorizers/{authorizer.id}"
+    )
+
+
+def test_the_authorizer_reads_only_the_keys_it_checks(dev, prod):
+    for run, secrets in ((dev, ("api-key", "bridge-key")), (prod, ("api-key",))):
+        function = run.named("agent-world-ws-authorizer-function")
+        variables = function.inputs["environment"]["variables"]
+        arns = [run.named(f"agent-world-{s}-secret").outputs["arn"] for s in secrets]
+        assert variables["API_KEY_SECRET_ARN"] == arns[0]
+        assert variables.get("BRIDGE_KEY_SECRET_ARN") == (arns[1] if len(arns) > 1 else None)
+        policy = json.loads(run.named("agent-world-ws-authorizer-policy").inputs["policy"])
+        read = next(s for s in policy["Statement"] if s["Sid"] == "ReadTheKeys")
+        assert read["Action"] == "secretsmanager:GetSecretValue"
+        assert sorted(read["Resource"] if isinstance(read["Resource"], list)
+                      else [read["Resource"]]) == sorted(arns)  # fmt: skip
+        stages = next(s for s in policy["Statement"] if s["Sid"] == "ReadTheApiKeyStages")
+        assert (stages["Action"], stages["Resource"]) == ("secretsmanager:DescribeSecret", arns[0])
 
 
 def test_api_key_lives_in_secrets_manager_and_never_in_outputs(dev_program):
