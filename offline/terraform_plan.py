@@ -129,6 +129,13 @@ ATTRIBUTE_TYPES = {"connection_id": "vpc_link", "key_id": "api_key", "usage_plan
 NOT_REFERENCES = frozenset({"name", "namePrefix", "description", "comment", "family", "identifier"})
 """Inputs that name the resource itself, never another one."""
 
+ALIAS_TARGETS = {
+    "aws:lb/loadBalancer:LoadBalancer": ("dnsName", "dns_name"),
+    "aws:cloudfront/distribution:Distribution": ("domainName", "domain_name"),
+}
+"""Endpoints a Route 53 alias record points at: the output that is the alias's ``name``, and
+its Terraform attribute (``alias { name = aws_lb.x.dns_name }``)."""
+
 
 def snake(name: str) -> str:
     """``cidrIpv4`` -> ``cidr_ipv4``, ``serverlessv2Scaling`` -> ``serverlessv2_scaling``."""
@@ -211,6 +218,8 @@ class _Addresses:
         self.address: dict[str, str] = {}
         self.targets: dict[str, list[tuple[str, str]]] = {}
         self.stage_arns: dict[str, str] = {}
+        self.stages: dict[tuple[Any, Any], str] = {}
+        self.alias_targets: dict[str, tuple[str, str]] = {}
         taken: set[str] = set()
         for r in resources:
             tf_type = terraform_type(r.type)
@@ -229,6 +238,11 @@ class _Addresses:
             if r.type == "aws:apigateway/stage:Stage":  # its ARN as a program writes it out
                 suffix = f"/restapis/{r.get('restApi')}/stages/{r.get('stageName')}"
                 self.stage_arns[suffix] = address
+                self.stages[(r.get("restApi"), r.get("stageName"))] = address
+            if r.type in ALIAS_TARGETS:
+                output, attr = ALIAS_TARGETS[r.type]
+                if isinstance(r.outputs.get(output), str):
+                    self.alias_targets[r.outputs[output]] = (address, attr)
             for attr in REFERENCE_OUTPUTS:
                 self._index(address, snake(attr), r.outputs.get(attr))
 
@@ -294,6 +308,51 @@ def _split_references(
     return known, expressions, unknown
 
 
+def _refer(
+    known: dict[str, Any], expressions: dict[str, Any], unknown: dict[str, Any],
+    key: str, address: str, attr: str,
+) -> None:  # fmt: skip
+    """``key`` of one block becomes Terraform's unknown value referring to ``address.attr``."""
+    known.pop(key, None)
+    expressions[key] = {"references": [f"{address}.{attr}", address]}
+    unknown[key] = True
+
+
+def _named_references(
+    r: RecordedResource,
+    addresses: _Addresses,
+    split: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
+) -> None:
+    """References to attributes that are names, not IDs or ARNs, where the program passes
+    the other resource's attribute (so they are matched on more than the value alone).
+
+    - A REST stage's method settings name the stage by ``stage_name``, which the program
+      passes as ``stage.stage_name``: it refers to the stage whose REST API and stage name
+      are the settings' own (Checkov's CKV2_AWS_4 joins the two through it).
+    - A Route 53 alias record's ``alias.name`` is the DNS name of the load balancer or
+      distribution it points at (``load_balancer.dns_name``, ``distribution.domain_name``):
+      it refers to the endpoint with exactly that name (CKV2_AWS_23).
+    """
+    known, expressions, unknown = split
+    if r.type == "aws:apigateway/methodSettings:MethodSettings":
+        stage = addresses.stages.get((r.get("restApi"), r.get("stageName")))
+        if stage is not None and "stage_name" in known:
+            _refer(known, expressions, unknown, "stage_name", stage, "stage_name")
+    elif r.type == "aws:route53/record:Record" and isinstance(known.get("alias"), list):
+        blocks = known["alias"]
+        block_expressions = expressions.get("alias") or [{} for _ in blocks]
+        block_unknown = unknown.get("alias") or [{} for _ in blocks]
+        for block, block_expr, block_unk in zip(
+            blocks, block_expressions, block_unknown, strict=True
+        ):
+            target = addresses.alias_targets.get(block.get("name"))
+            if target is not None:
+                _refer(block, block_expr, block_unk, "name", *target)
+        if any(block_expressions):
+            expressions["alias"] = block_expressions
+            unknown["alias"] = block_unknown
+
+
 def _vpc_of_awsx(resource: RecordedResource) -> dict[str, Any] | None:
     if not resource.outputs.get("vpcId"):
         return None
@@ -320,6 +379,7 @@ def plan(resources: list[RecordedResource]) -> dict[str, Any]:
         if values is None:
             continue
         known, expressions, unknown = _split_references(values, addresses, own)
+        _named_references(r, addresses, (known, expressions, unknown))
         tf_type, name = own.split(".", 1)
         common = {"address": own, "mode": "managed", "type": tf_type, "name": name}
         planned.append({**common, "provider_name": PROVIDER, "schema_version": 0, "values": known})

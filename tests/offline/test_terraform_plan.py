@@ -189,3 +189,96 @@ def test_a_waf_association_refers_to_what_it_protects_even_by_a_built_stage_arn(
     assert alb["resource_arn"]["references"][0] == "aws_lb.alb.arn"
     assert stage["resource_arn"]["references"][0] == "aws_api_gateway_stage.stage.arn"
     assert alb["web_acl_arn"]["references"][0] == "aws_wafv2_web_acl.acl.arn"
+
+
+def _named_program():
+    api = aws.apigateway.RestApi("api", name="agent-api")
+    stage = aws.apigateway.Stage("stage", rest_api=api.id, deployment="dep-1", stage_name="v1")
+    other = aws.apigateway.RestApi("other", name="other-api")
+    settings = {"metrics_enabled": True, "logging_level": "ERROR"}
+    aws.apigateway.MethodSettings(
+        "settings", rest_api=api.id, stage_name=stage.stage_name, method_path="*/*",
+        settings=settings,
+    )  # fmt: skip
+    # Same stage name on another API: not that stage's settings.
+    aws.apigateway.MethodSettings(
+        "elsewhere", rest_api=other.id, stage_name="v1", method_path="*/*", settings=settings
+    )
+    alb = aws.lb.LoadBalancer("alb", load_balancer_type="application", subnets=["s-1", "s-2"])
+    cdn = aws.cloudfront.Distribution(
+        "cdn",
+        enabled=True,
+        origins=[{"domain_name": "o.example.com", "origin_id": "o"}],
+        default_cache_behavior={"allowed_methods": ["GET", "HEAD"],
+                                "cached_methods": ["GET", "HEAD"], "target_origin_id": "o",
+                                "viewer_protocol_policy": "https-only"},
+        restrictions={"geo_restriction": {"restriction_type": "none"}},
+        viewer_certificate={"cloudfront_default_certificate": True},
+    )  # fmt: skip
+    for name, target in (("lb", alb.dns_name), ("cdn", cdn.domain_name)):
+        aws.route53.Record(
+            f"{name}-alias", zone_id="Z123", name=f"{name}.example.com", type="A",
+            aliases=[{"name": target, "zone_id": "Z2FDTNDATAQYW2",
+                      "evaluate_target_health": False}],
+        )  # fmt: skip
+    aws.route53.Record(
+        "elsewhere-alias", zone_id="Z123", name="x.example.com", type="A",
+        aliases=[{"name": "other.elb.amazonaws.com", "zone_id": "Z1",
+                  "evaluate_target_health": False}],
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def named_plan():
+    from offline.runner import run_function
+
+    return tp.plan(run_function(_named_program).resources)
+
+
+def test_method_settings_refer_to_the_stage_of_their_rest_api_by_its_name(named_plan):
+    config = _by_address(named_plan, "configuration")
+    planned = _by_address(named_plan, "planned")
+    changes = _by_address(named_plan, "changes")
+    settings = "aws_api_gateway_method_settings.settings"
+    assert config[settings]["expressions"]["stage_name"]["references"] == [
+        "aws_api_gateway_stage.stage.stage_name",
+        "aws_api_gateway_stage.stage",
+    ]
+    assert "stage_name" not in planned[settings]["values"]
+    assert changes[settings]["change"]["after_unknown"]["stage_name"] is True
+    assert planned[settings]["values"]["settings"] == [
+        {"metrics_enabled": True, "logging_level": "ERROR"}
+    ]
+    elsewhere = "aws_api_gateway_method_settings.elsewhere"
+    assert "stage_name" not in config[elsewhere]["expressions"]
+    assert planned[elsewhere]["values"]["stage_name"] == "v1"
+
+
+def test_an_alias_record_refers_to_the_endpoint_whose_dns_name_it_holds(named_plan):
+    config = _by_address(named_plan, "configuration")
+    planned = _by_address(named_plan, "planned")
+    changes = _by_address(named_plan, "changes")
+    lb = config["aws_route53_record.lb-alias"]["expressions"]["alias"]
+    cdn = config["aws_route53_record.cdn-alias"]["expressions"]["alias"]
+    assert lb == [{"name": {"references": ["aws_lb.alb.dns_name", "aws_lb.alb"]}}]
+    assert cdn[0]["name"]["references"][0] == "aws_cloudfront_distribution.cdn.domain_name"
+    record = planned["aws_route53_record.lb-alias"]["values"]
+    assert record["alias"] == [{"zone_id": "Z2FDTNDATAQYW2", "evaluate_target_health": False}]
+    assert record["name"] == "lb.example.com"  # the record's own name stays a value
+    unknown = changes["aws_route53_record.lb-alias"]["change"]["after_unknown"]
+    assert unknown == {"alias": [{"name": True}]}
+    assert "alias" not in config["aws_route53_record.elsewhere-alias"]["expressions"]
+
+
+def test_prod_joins_the_rest_stage_settings_and_every_alias_record_to_its_target(prod):
+    config = _by_address(tp.plan(prod.resources), "configuration")
+    settings = config["aws_api_gateway_method_settings.agent-world-rest-throttling"]
+    assert settings["expressions"]["stage_name"]["references"][0] == (
+        "aws_api_gateway_stage.agent-world-rest-stage.stage_name"
+    )
+    aliases = {a: c for a, c in config.items() if c["type"] == "aws_route53_record"
+               and "-alias-" in a}  # fmt: skip
+    assert len(aliases) >= 3
+    for address, record in aliases.items():
+        target = record["expressions"]["alias"][0]["name"]["references"][0]
+        assert target.startswith(("aws_lb.", "aws_cloudfront_distribution.")), address
