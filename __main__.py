@@ -20,8 +20,10 @@ except config.ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 
 on = settings.stacks
-# The stacks that raise alarms are the ones with data buckets.
-alarms = data_buckets = on.training or on.data_platform or on.agent_world
+# The stacks that raise alarms are the ones with data buckets; a load balancer's log bucket
+# (inference.access_logs, the data platform's own load balancer) logs its requests too.
+alarms = on.training or on.data_platform or on.agent_world
+data_buckets = alarms or (on.inference and settings.inference.access_logs)
 # One key for every log group (and the alarm topic) and one bucket for S3 access logs,
 # handed to each stack (StackCommon.log_key_arn, access_log_bucket).
 audit = None

@@ -41,14 +41,17 @@ class SecureBucketArgs:
     access_log_bucket: pulumi.Input[str] | None = None
     """Name of the bucket S3 server access logs of this one go to (the platform's
     access-log bucket, ``StackCommon.access_log_bucket``). Default none: no access logs."""
+    access_log_name: str = ""
+    """The name its access logs are filed under there, for buckets that share a prefix
+    (the load balancers' log buckets). Default: ``bucket_prefix``."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the bucket. Default none."""
 
     @property
     def access_log_prefix(self) -> str:
-        """Where this bucket's access logs go in the log bucket: ``<bucket_prefix>/``
-        without its trailing dash, e.g. ``mlplatform-dev-training/``."""
-        return f"{self.bucket_prefix.rstrip('-')}/"
+        """Where this bucket's access logs go in the log bucket: ``<access_log_name>/``,
+        else ``<bucket_prefix>/`` without its trailing dash, e.g. ``mlplatform-dev-training/``."""
+        return f"{(self.access_log_name or self.bucket_prefix).rstrip('-')}/"
 
 
 class SecureBucket(pulumi.ComponentResource):

@@ -59,6 +59,9 @@ class PublicLoadBalancerArgs:
     """Access logs to a bucket of their own. Default true."""
     log_retention_days: int = 365
     """Days access logs are kept. Default 365."""
+    access_log_bucket: pulumi.Input[str] | None = None
+    """Name of the bucket the log bucket's own S3 requests are logged to (server access
+    logs, ``StackCommon.access_log_bucket``). Default none."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on every taggable child. Default none."""
 
@@ -203,6 +206,8 @@ class PublicLoadBalancer(pulumi.ComponentResource):
                         expiration={"days": args.log_retention_days},
                     )
                 ],
+                access_log_bucket=args.access_log_bucket,
+                access_log_name=f"{args.lb_name}-logs",
                 policy_statements=lambda arn: [
                     Statement(
                         sid="LoadBalancerLogDelivery",

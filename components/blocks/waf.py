@@ -29,6 +29,11 @@ RATE_WINDOW_SECONDS = 300
 """The rate-based rules count each client IP's requests over 5 minutes (WAF's default
 window; it accepts 60, 120, 300 and 600)."""
 SQLI_RULE_GROUP = "AWSManagedRulesSQLiRuleSet"
+ANONYMOUS_IP_RULE_GROUP = "AWSManagedRulesAnonymousIpList"
+HOSTING_PROVIDER_RULE = "HostingProviderIPList"
+"""The anonymous IP list's rule for cloud hosting providers' addresses (the AWS WAF
+developer guide, "IP reputation rule groups", the anonymous IP list: AnonymousIPList and
+HostingProviderIPList), which only counts here."""
 BODY_SIZE_RULE = "SizeRestrictions_BODY"
 """The common rule set's rule that blocks a request body over 8 KB."""
 
@@ -93,6 +98,12 @@ def _statement_for(rule: str, args: WebAclArgs, uncounted: pulumi.Input[str] | N
     group: dict = {"vendor_name": "AWS", "name": rule}
     if rule == "AWSManagedRulesCommonRuleSet" and args.large_bodies:
         group["rule_action_overrides"] = [{"name": BODY_SIZE_RULE, "action_to_use": {"count": {}}}]
+    if rule == ANONYMOUS_IP_RULE_GROUP:
+        # Tor exits and anonymizers are blocked; cloud hosting addresses only count: CI
+        # runners and training fleets calling MLflow or the APIs run there.
+        group["rule_action_overrides"] = [
+            {"name": HOSTING_PROVIDER_RULE, "action_to_use": {"count": {}}}
+        ]
     return {"managed_rule_group_statement": group}
 
 

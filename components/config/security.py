@@ -19,6 +19,7 @@ MANAGED_RULE_GROUPS = (
     "AWSManagedRulesCommonRuleSet",
     "AWSManagedRulesKnownBadInputsRuleSet",
     "AWSManagedRulesAmazonIpReputationList",
+    "AWSManagedRulesAnonymousIpList",
     "AWSManagedRulesSQLiRuleSet",
 )
 """The AWS managed rule groups a web ACL may hold, in priority order; each is also the

@@ -289,6 +289,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                     deletion_protection=args.common.deletion_protection,
                     access_logs=args.common.deletion_protection,
                     log_retention_days=args.common.log_retention_days,
+                    access_log_bucket=args.common.access_log_bucket,
                     tags=tags,
                 ),
                 opts=child,

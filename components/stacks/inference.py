@@ -206,6 +206,7 @@ class InferenceStack(pulumi.ComponentResource):
                 deletion_protection=args.common.deletion_protection,
                 access_logs=i.access_logs,
                 log_retention_days=args.common.log_retention_days,
+                access_log_bucket=args.common.access_log_bucket,
                 tags=tags,
             ),
             opts=child,

@@ -21,11 +21,11 @@ DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 REGIONAL_RULES = [
     "RateLimitPerIp", "LoginRateLimitPerIp", "AWSManagedRulesCommonRuleSet",
     "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesAmazonIpReputationList",
-    "AWSManagedRulesSQLiRuleSet",
+    "AWSManagedRulesAnonymousIpList", "AWSManagedRulesSQLiRuleSet",
 ]  # fmt: skip
 CDN_RULES = [
     "RateLimitPerIp", "AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
-    "AWSManagedRulesAmazonIpReputationList",
+    "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesAnonymousIpList",
 ]  # fmt: skip
 
 
@@ -86,6 +86,18 @@ def test_mlflow_uploads_over_8_kb_only_count_on_the_regional_acl(prod):
 
     assert overrides("waf") == [{"name": "SizeRestrictions_BODY", "actionToUse": {"count": {}}}]
     assert overrides("agent-world-cdn-waf") is None
+
+
+def test_anonymizers_are_blocked_and_cloud_hosting_addresses_only_count(prod):
+    # Known bad inputs (Log4j among them) and the anonymous IP list: Checkov's Log4j checks
+    # (CKV2_AWS_47/76/77) ask for both; CI runners and fleets in the cloud still get through.
+    for name in ("waf", "agent-world-cdn-waf"):
+        rules = {r["name"]: r for r in acl(prod, name).inputs["rules"]}
+        group = rules["AWSManagedRulesAnonymousIpList"]["statement"]["managedRuleGroupStatement"]
+        assert group["ruleActionOverrides"] == [
+            {"name": "HostingProviderIPList", "actionToUse": {"count": {}}}
+        ]
+        assert rules["AWSManagedRulesAnonymousIpList"]["overrideAction"] == {"none": {}}
 
 
 def test_every_internet_facing_endpoint_is_associated(prod):

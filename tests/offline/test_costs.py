@@ -239,7 +239,7 @@ def test_prod_pays_for_its_two_web_acls_and_dev_for_none(dev_program, prod_progr
     assert not [w for _, w, _ in dev.edge]
     acls = {what: monthly for _, what, monthly in prod.edge if what.startswith("WAF")}
     assert acls == {
-        "WAF web ACL mlplatform-prod-regional (REGIONAL, 6 rules)": 11.0,
-        "WAF web ACL mlplatform-prod-cdn (CLOUDFRONT, 4 rules)": 9.0,
+        "WAF web ACL mlplatform-prod-regional (REGIONAL, 7 rules)": 12.0,
+        "WAF web ACL mlplatform-prod-cdn (CLOUDFRONT, 5 rules)": 10.0,
     }
-    assert prod.idle["waf"] == 11.0
+    assert prod.idle["waf"] == 12.0
