@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from components.config.data_platform import MLFLOW_PATH
+from components.config.data_platform import MLFLOW_PATH, client_path_prefixes
 from components.config.security import (
     LOGIN_RATE_LIMIT_RULE,
     MANAGED_RULE_GROUPS,
@@ -332,7 +332,7 @@ def regional_args(
         rate_limit=w.waf_rate_limit,
         login_rate_limit=w.waf_login_rate_limit if data_platform_behind else 0,
         login_paths=(MLFLOW_PATH,) if data_platform_behind else (),
-        login_excluded_paths=(f"{MLFLOW_PATH}/api/",) if data_platform_behind else (),
+        login_excluded_paths=client_path_prefixes() if data_platform_behind else (),
         sql_database=data_platform_behind,
         large_bodies=data_platform_behind,
         uncounted_cidrs=(settings.network.cidr,) if shared else (),

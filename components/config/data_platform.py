@@ -27,6 +27,26 @@ if TYPE_CHECKING:
 
 MLFLOW_PATH = "/mlflow"
 """Where the data platform serves MLflow on its load balancer (its own or the shared one)."""
+
+MLFLOW_CLIENT_PATHS = (
+    f"{MLFLOW_PATH}/api/*",
+    f"{MLFLOW_PATH}/version",
+    f"{MLFLOW_PATH}/v1/traces",
+)
+"""What MLflow's Python client (SDK, CI) calls, which with single sign-on bypass the sign-in
+and keep basic auth: the REST API and artifact proxy (``/api/2.0``, ``/api/3.0``, the auth
+app's user management), the server version the tracing client asks for and the OTLP span
+export (mlflow 3.17: ``store/tracking/rest_store.py``, ``tracing/utils/otlp.py``). The
+browser UI calls ``/ajax-api/`` (and ``get-artifact``, ``graphql``, static files): those
+stay behind the sign-in, so a browser is never asked for a password. WAF's tighter login
+rate limit spares them too (``client_path_prefixes``)."""
+
+
+def client_path_prefixes() -> tuple[str, ...]:
+    """:data:`MLFLOW_CLIENT_PATHS` as URI prefixes (``/mlflow/api/``, ...), for WAF."""
+    return tuple(p.removesuffix("*") for p in MLFLOW_CLIENT_PATHS)
+
+
 HOKUSAI_API_PATH = "/api"
 """Where the data platform serves the Hokusai API (``data_platform.api``)."""
 

@@ -25,7 +25,7 @@ from components.blocks.rotation import (
     restart_statement,
     service_arn,
 )
-from components.config.data_platform import cognito_domain_prefix
+from components.config.data_platform import MLFLOW_CLIENT_PATHS, cognito_domain_prefix
 from components.config.settings import HOKUSAI_API_PATH, MLFLOW_PATH, DataPlatformSettings, Settings
 from components.lib import fargate, listener_rules, names, queue_scaling
 from components.lib.policies import (
@@ -82,17 +82,6 @@ MLFLOW_RULE_PRIORITY = listener_rules.MLFLOW
 """Listener rule priorities of this stack; the inference services use 10, 20, ... below."""
 API_RULE_PRIORITY = listener_rules.API
 MLFLOW_API_RULE_PRIORITY = listener_rules.MLFLOW_API
-MLFLOW_CLIENT_PATHS = (
-    f"{MLFLOW_PREFIX}/api/*",
-    f"{MLFLOW_PREFIX}/version",
-    f"{MLFLOW_PREFIX}/v1/traces",
-)
-"""What MLflow's Python client (SDK, CI) calls, which with single sign-on bypass the sign-in
-and keep basic auth: the REST API and artifact proxy (``/api/2.0``, ``/api/3.0``, the auth
-app's user management), the server version the tracing client asks for and the OTLP span
-export (mlflow 3.17: ``store/tracking/rest_store.py``, ``tracing/utils/otlp.py``). The
-browser UI calls ``/ajax-api/`` (and ``get-artifact``, ``graphql``, static files): those
-stay behind the sign-in, so a browser is never asked for a password."""
 IDP_RESPONSE_PATH = "/oauth2/idpresponse"
 """Where the load balancer receives the IdP's answer: the callback URL to register."""
 

@@ -74,8 +74,12 @@ def test_rate_limits_count_each_client_ip_over_five_minutes(prod):
     included, excluded = login["scopeDownStatement"]["andStatement"]["statements"]
     assert included["byteMatchStatement"]["searchString"] == "/mlflow"
     assert included["byteMatchStatement"]["positionalConstraint"] == "STARTS_WITH"
-    sdk = excluded["notStatement"]["statement"]["byteMatchStatement"]
-    assert sdk["searchString"] == "/mlflow/api/"
+    # The SDK's paths (MLflow's client paths, the ones that skip the sign-in) are spared.
+    sdk = excluded["notStatement"]["statement"]["orStatement"]["statements"]
+    assert [s["byteMatchStatement"]["searchString"] for s in sdk] == [
+        "/mlflow/api/", "/mlflow/version", "/mlflow/v1/traces",
+    ]  # fmt: skip
+    assert all(s["byteMatchStatement"]["positionalConstraint"] == "STARTS_WITH" for s in sdk)
 
 
 def test_mlflow_uploads_over_8_kb_only_count_on_the_regional_acl(prod):
