@@ -37,6 +37,7 @@ from components.lib.policies import (
 from components.parts import security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.parts.iam import role_with_policy
+from components.parts.secrets import secret_with_value
 from components.stacks.common import StackCommon
 
 MLFLOW_SERVICE = "mlflow"
@@ -989,21 +990,16 @@ class DataPlatformStack(pulumi.ComponentResource):
 
     def _generated_secret(self, name, role, description, args: DataPlatformArgs, child):
         value = random.RandomPassword(f"{name}-{role}", length=40, special=False, opts=child)
-        secret = aws.secretsmanager.Secret(
+        return secret_with_value(
             f"{name}-{role}-secret",
+            value_name=f"{name}-{role}-value",
             name=f"{args.common.name_prefix}/data-platform/{role}",
             description=description,
+            value=value.result,
             recovery_window_in_days=args.common.secret_recovery_days,
-            tags=dict(args.common.tags),
+            tags=args.common.tags,
             opts=child,
         )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-{role}-value",
-            secret_id=secret.id,
-            secret_string=value.result,
-            opts=child,
-        )
-        return secret
 
     def _rule(self, name, task_sg: aws.ec2.SecurityGroup, port: int, child) -> None:
         """The load balancer to ``task_sg`` on ``port``, and HTTPS out of the tasks."""

@@ -28,6 +28,7 @@ from components.lib.policies import allow
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy
 from components.parts.iam import role_with_policy
+from components.parts.secrets import secret_with_value
 from components.stacks.common import StackCommon
 
 WORKER_UID = "10001"
@@ -274,18 +275,14 @@ class InferenceStack(pulumi.ComponentResource):
             api_key = random.RandomPassword(
                 f"{name}-api-key", length=48, special=False, opts=child
             ).result
-        self.api_key_secret = aws.secretsmanager.Secret(
+        self.api_key_secret = secret_with_value(
             f"{name}-api-key-secret",
+            value_name=f"{name}-api-key-value",
             name=f"{prefix}/inference/api-key",
             description="API key of the inference services (X-API-Key or Bearer)",
+            value=pulumi.Output.secret(api_key),
             recovery_window_in_days=args.common.secret_recovery_days,
             tags=tags,
-            opts=child,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-api-key-value",
-            secret_id=self.api_key_secret.id,
-            secret_string=pulumi.Output.secret(api_key),
             opts=child,
         )
         self.api_key_rotation = SecretRotator(

@@ -32,6 +32,7 @@ from components.lib.policies import (
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy, fargate_cluster
 from components.parts.iam import role_with_policy
+from components.parts.secrets import secret_with_value
 from components.stacks.common import StackCommon
 
 WORKER_SERVICE = "cmaes_worker"
@@ -854,18 +855,14 @@ class TrainingStack(pulumi.ComponentResource):
             opts=child,
         )
         token = random.RandomPassword(f"{name}-redis-token", length=48, special=False, opts=child)
-        secret = aws.secretsmanager.Secret(
+        secret = secret_with_value(
             f"{name}-redis-token-secret",
+            value_name=f"{name}-redis-token-value",
             name=f"{prefix}/training/redis-auth-token",
             description="AUTH token of the training Redis",
+            value=token.result,
             recovery_window_in_days=args.common.secret_recovery_days,
             tags=tags,
-            opts=child,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-redis-token-value",
-            secret_id=secret.id,
-            secret_string=token.result,
             opts=child,
         )
         redis = aws.elasticache.ReplicationGroup(

@@ -20,6 +20,7 @@ from components.blocks.function import LambdaFunction, LambdaFunctionArgs
 from components.lib import names
 from components.lib.agent_world_roles import ROLES, STAGE
 from components.lib.policies import Condition, allow, service_trust
+from components.parts.secrets import secret_with_value
 from components.stacks.agent_world import private_path, rotation
 
 if TYPE_CHECKING:
@@ -292,19 +293,15 @@ def _api_key(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> aws.api
     tags = dict(args.common.tags)
     key_value = random.RandomPassword(f"{name}-api-key-value", length=40, special=False,
                                       opts=child)  # fmt: skip
-    stack.api_key_secret = aws.secretsmanager.Secret(
+    stack.api_key_secret = secret_with_value(
         f"{name}-api-key-secret",
+        value_name=f"{name}-api-key-secret-value",
         name=f"{prefix}/agent-world/api-key",
         description="API key of the agent world APIs (x-api-key)",
+        value=key_value.result,
         kms_key_id=stack.data.key.arn,
         recovery_window_in_days=args.common.secret_recovery_days,
         tags=tags,
-        opts=child,
-    )
-    aws.secretsmanager.SecretVersion(
-        f"{name}-api-key-secret-value",
-        secret_id=stack.api_key_secret.id,
-        secret_string=key_value.result,
         opts=child,
     )
     return aws.apigateway.ApiKey(
@@ -377,19 +374,15 @@ def _bridge_key(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> aws.
     tags = dict(args.common.tags)
     bridge_key = random.RandomPassword(f"{name}-bridge-key-value", length=40,
                                        special=False, opts=child)  # fmt: skip
-    stack.bridge_key_secret = aws.secretsmanager.Secret(
+    stack.bridge_key_secret = secret_with_value(
         f"{name}-bridge-key-secret",
+        value_name=f"{name}-bridge-key-secret-value",
         name=f"{args.common.name_prefix}/agent-world/bridge-key",
         description="The WebSocket routes' key for the REST API (shared-ALB mode)",
+        value=bridge_key.result,
         kms_key_id=stack.data.key.arn,
         recovery_window_in_days=args.common.secret_recovery_days,
         tags=tags,
-        opts=child,
-    )
-    aws.secretsmanager.SecretVersion(
-        f"{name}-bridge-key-secret-value",
-        secret_id=stack.bridge_key_secret.id,
-        secret_string=bridge_key.result,
         opts=child,
     )
     return aws.apigateway.ApiKey(

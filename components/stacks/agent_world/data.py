@@ -23,6 +23,7 @@ from components.lib import names
 from components.lib.agent_world_schema import TABLES
 from components.lib.policies import account_administers_key
 from components.parts import security_groups
+from components.parts.secrets import secret_with_value
 from components.stacks.common import StackCommon
 
 
@@ -224,19 +225,15 @@ class AgentWorldData(pulumi.ComponentResource):
             opts=child,
         )
         token = random.RandomPassword(f"{name}-redis-token", length=48, special=False, opts=child)
-        self.redis_auth_secret = aws.secretsmanager.Secret(
+        self.redis_auth_secret = secret_with_value(
             f"{name}-redis-token-secret",
+            value_name=f"{name}-redis-token-value",
             name=f"{prefix}/agent-world/redis-auth-token",
             description="AUTH token of the agent world Redis",
+            value=token.result,
             kms_key_id=self.key.arn,
             recovery_window_in_days=args.common.secret_recovery_days,
             tags=tags,
-            opts=child,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-redis-token-value",
-            secret_id=self.redis_auth_secret.id,
-            secret_string=token.result,
             opts=child,
         )
         nodes = 2 if args.redis_multi_az else 1
