@@ -477,6 +477,9 @@ class InferenceStack(pulumi.ComponentResource):
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": TMP_PATH, "readOnly": False}],
             "environment": [
                 {"name": "API_KEY_SECRET_ID", "value": self.api_key_secret.arn},
+                # boto3's region: on EC2 (bridge mode, hop limit 1) neither the ECS agent nor
+                # the instance metadata gives it to the container.
+                {"name": "AWS_REGION", "value": args.common.region},
                 {"name": "PORT", "value": str(svc.container_port)},
             ],
             "secrets": [{"name": "API_KEY", "valueFrom": self.api_key_secret.arn}],

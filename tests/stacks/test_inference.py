@@ -193,6 +193,7 @@ def test_api_key_is_an_ecs_secret_never_plain_environment(each_stack, service):
     # the secret's ARN (not its value), so the service reads every stage at run time
     assert c["environment"] == [
         {"name": "API_KEY_SECRET_ID", "value": secret.outputs["arn"]},
+        {"name": "AWS_REGION", "value": "us-east-1"},  # boto3's region, on EC2 too
         {"name": "PORT", "value": "8000"},
     ]
     assert SECRET_PLACEHOLDER not in json.dumps(c)

@@ -141,4 +141,8 @@ def ring_for(secret_id: str | None, fallback_key: str, **options) -> KeyRing | N
     falling back to its ``API_KEY`` until Secrets Manager has been read."""
     if not secret_id:
         return None
+    # A service told to read its secret must be able to: without boto3 it would silently
+    # keep its start-up key and refuse every client after the first rotation.
+    import boto3  # noqa: F401
+
     return KeyRing(secret_stages(secret_id), fallback=[fallback_key], **options)

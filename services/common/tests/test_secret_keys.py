@@ -166,3 +166,23 @@ def test_an_outage_after_a_read_keeps_the_values_read(sm):
 def test_without_a_secret_id_there_is_no_ring():
     assert ring_for(None, OLD) is None
     assert ring_for("", OLD) is None
+
+
+def test_a_secret_id_without_boto3_fails_at_start_not_after_the_first_rotation(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "boto3", None)  # as in an image without it
+    with pytest.raises(ImportError):
+        ring_for("mlplatform-test/svc/api-key", OLD)
+
+
+def test_every_image_that_reads_a_key_ring_installs_boto3():
+    from pathlib import Path
+
+    services = Path(__file__).resolve().parents[2]
+    for package in services.glob("*/*/"):
+        # Images only: the Lambda functions' runtime brings boto3 with it.
+        if package.name == "tests" or not (package.parent / "Dockerfile").exists():
+            continue
+        uses = any("secret_keys" in f.read_text() for f in package.glob("*.py"))
+        if uses:
+            wants = (package.parent / "requirements.txt").read_text()
+            assert "\nboto3==" in wants, package.parent.name

@@ -55,7 +55,7 @@ def pins(path: Path) -> dict[str, str]:
 def test_every_package_is_pinned_and_agrees_with_the_other_http_service():
     service = pins(SERVICE / "requirements.txt")
     other = pins(ROOT / "services" / "ai_inference" / "requirements.txt")
-    assert set(service) == {"fastapi", "starlette", "pydantic", "uvicorn"}
+    assert set(service) == {"fastapi", "starlette", "pydantic", "uvicorn", "boto3"}
     assert all(service.values())
     assert {name: other[name] for name in service if name in other} == service
     assert (
