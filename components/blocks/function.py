@@ -17,7 +17,7 @@ import pulumi_aws as aws
 from components.blocks.images import PROJECT_DIR
 from components.lib.function_package import package_files
 from components.lib.policies import Statement, allow, service_trust
-from components.parts.iam import role_with_policy
+from components.parts.iam import role_and_policy
 
 RUNTIME = "python3.13"
 """The newest Python runtime in botocore's Lambda model that AWS supports on arm64 (Amazon
@@ -96,7 +96,7 @@ class LambdaFunction(pulumi.ComponentResource):
             opts=child,
         )
         account = aws.get_caller_identity_output().account_id
-        self.role = role_with_policy(
+        self.role, self.policy = role_and_policy(
             name,
             name=args.function_name,
             description=args.description[:1000],
@@ -129,8 +129,11 @@ class LambdaFunction(pulumi.ComponentResource):
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
             environment={"variables": dict(args.environment)} if args.environment else None,
             tags=tags,
-            # The group must exist first, or the first invocation makes one of Lambda's own.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, self.role]),
+            # The group must exist first, or the first invocation makes one of Lambda's own;
+            # the role's policy too, or a first invocation (a rotation starts at once) is denied.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.log_group, self.role, self.policy]
+            ),
         )
         self.arn = self.function.arn
         self.invoke_arn = self.function.invoke_arn

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from components.blocks.function import LambdaFunction, LambdaFunctionArgs
 from components.lib.policies import Condition, Statement, allow
+from components.parts.secrets import first_value
 
 ROTATION_DAYS = 30
 """Days between two rotations of every secret."""
@@ -137,7 +138,16 @@ class SecretRotator(pulumi.ComponentResource):
             secret_id=args.secret.id,
             rotation_lambda_arn=self.function.arn,
             rotation_rules={"automatically_after_days": args.days},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.permission]),
+            # Its first rotation starts at once: the function's permission and policy, and the
+            # secret's first value (AWSCURRENT, which createSecret reads), must exist by then.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[
+                    self.permission,
+                    self.function.policy,
+                    *filter(None, [first_value(args.secret)]),
+                ],
+            ),
         )
         self.register_outputs({"function_arn": self.function.arn})
 

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 
-def role_with_policy(
+def role_and_policy(
     base: str,
     *,
     trust: pulumi.Input[str],
@@ -18,7 +18,7 @@ def role_with_policy(
     tags: Mapping[str, str],
     opts: pulumi.ResourceOptions,
     name: pulumi.Input[str] | None = None,
-) -> aws.iam.Role:
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     """The role ``<base>-role`` (physical ``name``, or auto-named) assumed by ``trust``,
     with ``policy`` as its inline policy ``<base>-policy``. Both names are fixed: they are
     in the children's URNs."""
@@ -30,5 +30,9 @@ def role_with_policy(
         tags=dict(tags),
         opts=opts,
     )
-    aws.iam.RolePolicy(f"{base}-policy", role=role.id, policy=policy, opts=opts)
-    return role
+    return role, aws.iam.RolePolicy(f"{base}-policy", role=role.id, policy=policy, opts=opts)
+
+
+def role_with_policy(base: str, **kwargs) -> aws.iam.Role:
+    """The role of :func:`role_and_policy` (same arguments), for callers that need only it."""
+    return role_and_policy(base, **kwargs)[0]

@@ -3,10 +3,13 @@ password of the stacks is (the value's rotation, if any, is the caller's)."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
+
+_FIRST_VALUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def secret_with_value(
@@ -33,7 +36,13 @@ def secret_with_value(
         tags=dict(tags),
         opts=opts,
     )
-    aws.secretsmanager.SecretVersion(
+    _FIRST_VALUES[secret] = aws.secretsmanager.SecretVersion(
         value_name, secret_id=secret.id, secret_string=value, opts=opts
     )
     return secret
+
+
+def first_value(secret: aws.secretsmanager.Secret) -> aws.secretsmanager.SecretVersion | None:
+    """The first version :func:`secret_with_value` gave ``secret``, for what must wait for
+    it (a rotation schedule, whose first rotation starts at once and reads AWSCURRENT)."""
+    return _FIRST_VALUES.get(secret)

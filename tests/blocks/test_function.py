@@ -55,6 +55,8 @@ def test_each_log_group_exists_first_with_retention_and_json_logs(dev, prod):
                 "logFormat": "JSON", "logGroup": group.inputs["name"]
             }  # fmt: skip
             assert group.urn in function.options["depends_on"]
+            # and its role's policy: a first invocation must not be denied
+            assert sibling(run, function, "policy").urn in function.options["depends_on"]
 
 
 def test_every_function_logs_under_the_shared_logs_key(each_stack):

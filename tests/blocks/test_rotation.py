@@ -11,6 +11,7 @@ from offline.mocks import ACCOUNT_ID
 
 SECRET = "aws:secretsmanager/secret:Secret"
 ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
+VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 
 
 def rotator_of(run, secret):
@@ -61,8 +62,12 @@ def test_secrets_manager_may_invoke_each_function_for_its_secret_of_this_account
             "sourceAccount": ACCOUNT_ID,
             "sourceArn": secret.outputs["arn"],
         }
-        # the schedule starts only once the permission exists (it rotates at once)
+        # the schedule starts only once the permission exists (it rotates at once), the
+        # function may do its steps, and the secret has the value createSecret reads
         assert permission.urn in rotation.options["depends_on"]
+        assert each_stack.named(f"{base}-fn-policy").urn in rotation.options["depends_on"]
+        (version,) = [v for v in each_stack.of_type(VERSION) if v.inputs["secretId"] == secret.id]
+        assert version.urn in rotation.options["depends_on"]
 
 
 def test_a_secret_under_a_customer_key_gets_that_keys_use_through_secrets_manager(each_stack):
