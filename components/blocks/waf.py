@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from components.config.data_platform import MLFLOW_PATH, client_path_prefixes
+from components.config.data_platform import MLFLOW_ARTIFACT_PATHS, MLFLOW_LOGIN_PATHS
 from components.config.security import (
     LOGIN_RATE_LIMIT_RULE,
     MANAGED_RULE_GROUPS,
@@ -30,6 +30,9 @@ RATE_WINDOW_SECONDS = 300
 window; it accepts 60, 120, 300 and 600)."""
 SQLI_RULE_GROUP = "AWSManagedRulesSQLiRuleSet"
 ANONYMOUS_IP_RULE_GROUP = "AWSManagedRulesAnonymousIpList"
+BODY_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", SQLI_RULE_GROUP)
+"""The groups whose rules match a request body's content (cross-site scripting, file
+inclusion, SQL injection), which a file upload sets off."""
 HOSTING_PROVIDER_RULE = "HostingProviderIPList"
 """The anonymous IP list's rule for cloud hosting providers' addresses (the AWS WAF
 developer guide, "IP reputation rule groups", the anonymous IP list: AnonymousIPList and
@@ -54,8 +57,9 @@ class WebAclArgs:
     """A tighter limit on ``login_paths``. Default 0: no such rule."""
     login_paths: Sequence[str] = ()
     """URI path prefixes the login limit counts. Default none."""
-    login_excluded_paths: Sequence[str] = ()
-    """Prefixes under ``login_paths`` it does not count (an SDK's API). Default none."""
+    file_upload_paths: Sequence[str] = ()
+    """URI prefixes whose bodies are files of any content (MLflow's artifact uploads): the
+    body-inspecting common and SQL injection rule groups skip them. Default none."""
     sql_database: bool = False
     """A SQL database is behind the endpoint: add the SQL injection rule set. Default false."""
     large_bodies: bool = False
@@ -98,6 +102,10 @@ def _statement_for(rule: str, args: WebAclArgs, uncounted: pulumi.Input[str] | N
     group: dict = {"vendor_name": "AWS", "name": rule}
     if rule == "AWSManagedRulesCommonRuleSet" and args.large_bodies:
         group["rule_action_overrides"] = [{"name": BODY_SIZE_RULE, "action_to_use": {"count": {}}}]
+    if rule in BODY_RULE_GROUPS and args.file_upload_paths:
+        group["scope_down_statement"] = {
+            "not_statement": {"statement": _any_of(args.file_upload_paths)}
+        }
     if rule == ANONYMOUS_IP_RULE_GROUP:
         # Tor exits and anonymizers are blocked; cloud hosting addresses only count: CI
         # runners and training fleets calling MLflow or the APIs run there.
@@ -132,11 +140,8 @@ def _any_of(prefixes: Sequence[str]) -> dict:
 
 
 def _login_scope(args: WebAclArgs, also: list[dict]) -> dict:
-    """Requests under ``login_paths`` but not ``login_excluded_paths`` (and ``also``)."""
-    statements = [_any_of(args.login_paths)]
-    if args.login_excluded_paths:
-        statements.append({"not_statement": {"statement": _any_of(args.login_excluded_paths)}})
-    statements += also
+    """Requests under ``login_paths`` (and ``also``)."""
+    statements = [_any_of(args.login_paths), *also]
     return statements[0] if len(statements) == 1 else {"and_statement": {"statements": statements}}
 
 
@@ -321,8 +326,8 @@ def regional_args(
     settings: Settings, data_platform_behind: bool, log_key_arn: pulumi.Input[str] | None = None
 ) -> WebAclArgs:
     """The regional web ACL of the stack's load balancers and REST stage: with the data
-    platform, MLflow is behind one of them (a SQL database, artifact uploads over 8 KB,
-    its browser paths under the tighter login limit)."""
+    platform, MLflow is behind one of them (a SQL database, artifact uploads over 8 KB that
+    the body rules skip, its sign-in and account paths under the tighter login limit)."""
     w = settings.security
     # Dev's REST API reaches the shared inference ALB through the VPC link's addresses.
     shared = settings.stacks.agent_world and settings.agent_world.share_load_balancer
@@ -331,8 +336,8 @@ def regional_args(
         scope="REGIONAL",
         rate_limit=w.waf_rate_limit,
         login_rate_limit=w.waf_login_rate_limit if data_platform_behind else 0,
-        login_paths=(MLFLOW_PATH,) if data_platform_behind else (),
-        login_excluded_paths=client_path_prefixes() if data_platform_behind else (),
+        login_paths=MLFLOW_LOGIN_PATHS if data_platform_behind else (),
+        file_upload_paths=MLFLOW_ARTIFACT_PATHS if data_platform_behind else (),
         sql_database=data_platform_behind,
         large_bodies=data_platform_behind,
         uncounted_cidrs=(settings.network.cidr,) if shared else (),

@@ -38,13 +38,28 @@ and keep basic auth: the REST API and artifact proxy (``/api/2.0``, ``/api/3.0``
 app's user management), the server version the tracing client asks for and the OTLP span
 export (mlflow 3.17: ``store/tracking/rest_store.py``, ``tracing/utils/otlp.py``). The
 browser UI calls ``/ajax-api/`` (and ``get-artifact``, ``graphql``, static files): those
-stay behind the sign-in, so a browser is never asked for a password. WAF's tighter login
-rate limit spares them too (``client_path_prefixes``)."""
+stay behind the sign-in, so a browser is never asked for a password."""
 
 
-def client_path_prefixes() -> tuple[str, ...]:
-    """:data:`MLFLOW_CLIENT_PATHS` as URI prefixes (``/mlflow/api/``, ...), for WAF."""
-    return tuple(p.removesuffix("*") for p in MLFLOW_CLIENT_PATHS)
+IDP_RESPONSE_PATH = "/oauth2/idpresponse"
+"""Where the load balancer receives the IdP's answer: the callback URL to register."""
+MLFLOW_LOGIN_PATHS = (
+    IDP_RESPONSE_PATH,
+    f"{MLFLOW_PATH}/signup",
+    f"{MLFLOW_PATH}/api/2.0/mlflow/users/",
+    f"{MLFLOW_PATH}/ajax-api/2.0/mlflow/users/",
+)
+"""Where MLflow is signed in to or its accounts changed (URI prefixes): the load balancer's
+sign-in callback, MLflow's signup page and its users API (create, update-password...;
+mlflow 3.17 ``server/auth/routes.py``). WAF's tighter login limit counts these only: the
+UI's own pages and calls, and the SDK's traffic, come in far larger numbers."""
+MLFLOW_ARTIFACT_PATHS = (
+    f"{MLFLOW_PATH}/api/2.0/mlflow-artifacts/",
+    f"{MLFLOW_PATH}/ajax-api/2.0/mlflow-artifacts/",
+)
+"""MLflow's artifact proxy (uploads, multipart uploads; mlflow 3.17
+``server/artifact_router.py``), whose bodies are files of any content (HTML reports,
+pickles): the body-inspecting WAF rule groups skip them."""
 
 
 HOKUSAI_API_PATH = "/api"

@@ -25,7 +25,11 @@ from components.blocks.rotation import (
     restart_statement,
     service_arn,
 )
-from components.config.data_platform import MLFLOW_CLIENT_PATHS, cognito_domain_prefix
+from components.config.data_platform import (
+    IDP_RESPONSE_PATH,
+    MLFLOW_CLIENT_PATHS,
+    cognito_domain_prefix,
+)
 from components.config.settings import HOKUSAI_API_PATH, MLFLOW_PATH, DataPlatformSettings, Settings
 from components.lib import fargate, listener_rules, names, queue_scaling
 from components.lib.policies import (
@@ -83,8 +87,6 @@ MLFLOW_RULE_PRIORITY = listener_rules.MLFLOW
 """Listener rule priorities of this stack; the inference services use 10, 20, ... below."""
 API_RULE_PRIORITY = listener_rules.API
 MLFLOW_API_RULE_PRIORITY = listener_rules.MLFLOW_API
-IDP_RESPONSE_PATH = "/oauth2/idpresponse"
-"""Where the load balancer receives the IdP's answer: the callback URL to register."""
 
 # Database Insights / Performance Insights is not offered on the smallest burstable classes.
 _NO_INSIGHTS = re.compile(r"db\.t[234]g?\.(micro|small)")

@@ -71,15 +71,29 @@ def test_rate_limits_count_each_client_ip_over_five_minutes(prod):
     assert general == {"limit": 2000, "aggregateKeyType": "IP", "evaluationWindowSec": 300}
     login = rules["LoginRateLimitPerIp"]["rateBasedStatement"]
     assert login["limit"] == 300 and login["aggregateKeyType"] == "IP"
-    included, excluded = login["scopeDownStatement"]["andStatement"]["statements"]
-    assert included["byteMatchStatement"]["searchString"] == "/mlflow"
-    assert included["byteMatchStatement"]["positionalConstraint"] == "STARTS_WITH"
-    # The SDK's paths (MLflow's client paths, the ones that skip the sign-in) are spared.
-    sdk = excluded["notStatement"]["statement"]["orStatement"]["statements"]
-    assert [s["byteMatchStatement"]["searchString"] for s in sdk] == [
-        "/mlflow/api/", "/mlflow/version", "/mlflow/v1/traces",
+    # Only MLflow's sign-in and account paths: the UI's pages and the SDK's traffic are far
+    # more numerous and would trip it.
+    paths = login["scopeDownStatement"]["orStatement"]["statements"]
+    assert [p["byteMatchStatement"]["searchString"] for p in paths] == [
+        "/oauth2/idpresponse", "/mlflow/signup", "/mlflow/api/2.0/mlflow/users/",
+        "/mlflow/ajax-api/2.0/mlflow/users/",
     ]  # fmt: skip
-    assert all(s["byteMatchStatement"]["positionalConstraint"] == "STARTS_WITH" for s in sdk)
+    assert all(p["byteMatchStatement"]["positionalConstraint"] == "STARTS_WITH" for p in paths)
+
+
+def test_the_body_rule_groups_skip_mlflows_artifact_uploads(prod):
+    def scope(name, group):
+        rules = {r["name"]: r for r in acl(prod, name).inputs["rules"]}
+        return rules[group]["statement"]["managedRuleGroupStatement"].get("scopeDownStatement")
+
+    for group in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesSQLiRuleSet"):
+        skipped = scope("waf", group)["notStatement"]["statement"]["orStatement"]["statements"]
+        assert [s["byteMatchStatement"]["searchString"] for s in skipped] == [
+            "/mlflow/api/2.0/mlflow-artifacts/", "/mlflow/ajax-api/2.0/mlflow-artifacts/",
+        ]  # fmt: skip
+    # the other groups see every request, and CloudFront's ACL has no MLflow behind it
+    assert scope("waf", "AWSManagedRulesKnownBadInputsRuleSet") is None
+    assert scope("agent-world-cdn-waf", "AWSManagedRulesCommonRuleSet") is None
 
 
 def test_mlflow_uploads_over_8_kb_only_count_on_the_regional_acl(prod):
