@@ -243,7 +243,9 @@ class RedisAuthToken:
     ecs: Any = None
     restart: Sequence[str] = ()
     length: int = 48
-    wait_seconds: float = 600.0
+    wait_seconds: float = 420.0
+    """Per wait: setSecret may wait twice (before and after a SET) within the function's
+    900 s, with time left for the calls."""
     poll_seconds: float = 15.0
     sleep: Callable[[float], None] | None = None
     """Default ``time.sleep`` (looked up when called)."""
@@ -280,12 +282,14 @@ class RedisAuthToken:
     def set(self, current: str, pending: str, previous: str | None, created: datetime) -> None:
         group = self._wait_available()
         changed = group.get("AuthTokenLastModifiedDate")
-        if changed is not None and changed >= created:
-            log.info("setSecret: the AUTH token changed since the pending version: done")
-            return
-        if previous is not None:
-            # The last rotation's ROTATE left two tokens (previous and current); a SET of the
-            # current one drops the previous, unused since that rotation's new deployment.
+        # A run of this step got this far before (the token changed after the pending
+        # version): it may have stopped between its SET and its ROTATE, which ElastiCache
+        # does not tell apart, so both are done again; either way the group ends holding
+        # the current token and the pending one.
+        retried = changed is not None and changed >= created
+        if previous is not None or retried:
+            # The last rotation's ROTATE (or this step's) left two tokens; a SET of the
+            # current one drops the other, unused since that rotation's new deployment.
             try:
                 self._modify(current, "SET")
             except self.elasticache.exceptions.InvalidParameterValueException as error:

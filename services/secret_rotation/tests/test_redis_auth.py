@@ -100,8 +100,10 @@ def test_a_rotation_adds_the_new_token_beside_the_old_and_restarts_the_clients(
     values = stage_values(sm, secret)
     # both tokens work: the tasks still holding the old one keep their connections
     assert fake.tokens == [OLD, values["AWSCURRENT"]]
-    # one ROTATE, though setSecret ran twice (the token changed after the pending version)
-    assert fake.modifications == [("ROTATE", values["AWSCURRENT"])]
+    # setSecret ran twice: the second run, not knowing whether the first stopped between
+    # a SET and its ROTATE, does both again, and the group holds the same two tokens
+    new = values["AWSCURRENT"]
+    assert fake.modifications == [("ROTATE", new), ("SET", OLD), ("ROTATE", new)]
     # the consumers get a new deployment (finishSecret ran twice: twice)
     assert ecs.calls == [{"cluster": "mlplatform-prod-agent-world", "service": "world",
                           "forceNewDeployment": True}] * 2  # fmt: skip
@@ -119,8 +121,46 @@ def test_the_next_rotation_first_drops_the_token_before_the_current(
     rotator.rotate(secret)
     second = stage_values(sm, secret)["AWSCURRENT"]
     assert fake.tokens == [first, second]
-    assert [m[0] for m in fake.modifications] == ["ROTATE", "SET", "ROTATE"]
+    # each setSecret runs twice (the harness re-runs every step): SET, then ROTATE, each time
+    assert [m[0] for m in fake.modifications[3:]] == ["SET", "ROTATE"] * 2
     assert OLD not in fake.tokens
+
+
+def test_a_set_secret_that_died_between_set_and_rotate_is_finished_by_its_retry(redis):
+    from secret_rotation.kinds import RedisAuthToken
+
+    _, fake, _ = redis
+    kind = RedisAuthToken(fake, GROUP, sleep=lambda s: None)
+    fake.busy_describes = 0
+    # given the last rotation left two tokens, and this one's pending version
+    fake.modify_replication_group(
+        ReplicationGroupId=GROUP,
+        AuthToken="current-" + "c" * 40,
+        AuthTokenUpdateStrategy="ROTATE",
+        ApplyImmediately=True,
+    )
+    current, pending = "current-" + "c" * 40, "pending-" + "p" * 40
+    created = dt.datetime.now(dt.UTC)
+    # when setSecret dies right after its SET (a timeout), before the ROTATE
+    real_modify = fake.modify_replication_group
+
+    def dies_at_rotate(**kw):
+        if kw["AuthTokenUpdateStrategy"] == "ROTATE":
+            raise TimeoutError("the function ran out of time")
+        return real_modify(**kw)
+
+    fake.modify_replication_group = dies_at_rotate
+    with pytest.raises(TimeoutError):
+        kind.set(current, pending, OLD, created)
+    assert fake.tokens == [current]  # the SET went through: only the current token works
+    # and Secrets Manager retries the step (same pending version)
+    fake.modify_replication_group = real_modify
+    kind.set(current, pending, OLD, created)
+    # then the pending token is in the group before finishSecret makes it current
+    assert fake.tokens == [current, pending]
+    # and a further retry leaves the same two tokens
+    kind.set(current, pending, OLD, created)
+    assert fake.tokens == [current, pending]
 
 
 def test_a_group_that_stays_busy_fails_set_and_leaves_awscurrent(rotator, sm, redis, monkeypatch):
