@@ -63,8 +63,10 @@ class WebAclArgs:
     sql_database: bool = False
     """A SQL database is behind the endpoint: add the SQL injection rule set. Default false."""
     large_bodies: bool = False
-    """The endpoint takes bodies over 8 KB (MLflow's artifact uploads): the common rule
-    set's ``SizeRestrictions_BODY`` only counts. Default false."""
+    """The endpoints take bodies over 8 KB (MLflow's artifact uploads, the agent world's
+    documents up to 64 KB, images for ``/validate``) and limit them themselves
+    (``MAX_BODY_BYTES``): the common rule set's ``SizeRestrictions_BODY`` only counts.
+    Default false."""
     uncounted_cidrs: Sequence[str] = ()
     """Source ranges the rate limits do not count: the VPC, when the agent world's VPC link
     brings every REST API client to the shared load balancer from a few of its addresses
@@ -339,7 +341,7 @@ def regional_args(
         login_paths=MLFLOW_LOGIN_PATHS if data_platform_behind else (),
         file_upload_paths=MLFLOW_ARTIFACT_PATHS if data_platform_behind else (),
         sql_database=data_platform_behind,
-        large_bodies=data_platform_behind,
+        large_bodies=True,  # every service behind it takes larger bodies and limits them
         uncounted_cidrs=(settings.network.cidr,) if shared else (),
         count_rules=w.waf_count_rule_groups,
         region=settings.region,

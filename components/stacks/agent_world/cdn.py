@@ -128,6 +128,8 @@ def _edge(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> Edge:
                 name=names.web_acl(common.name_prefix, "cdn"),
                 scope="CLOUDFRONT",
                 rate_limit=security.waf_rate_limit,
+                # /api/* takes documents up to 64 KB; the service limits bodies itself.
+                large_bodies=True,
                 count_rules=security.waf_count_rule_groups,
                 region=CLOUDFRONT_REGION,
                 provider=provider,
