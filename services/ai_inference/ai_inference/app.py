@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.exceptions import RequestValidationError
 from service_common.handlers import lazy_app, validation_error
 from service_common.middleware import ApiKeyAuth, BodySizeLimit, RequestLog
@@ -65,10 +65,13 @@ def create_app(
 
     # A plain (sync) handler: FastAPI runs it in its thread pool, so ranking a long list of
     # moves does not stall the event loop.
+    # The move goes back as it came: a ``NaN`` or ``Infinity`` the caller's parser produced
+    # is written back as that literal (pydantic's JSON mode would make it ``null``, and
+    # FastAPI's own response refuses it with a 500), hence a Response written here.
     @app.post("/move", response_model=MoveResponse)
-    def move(body: MoveRequest) -> MoveResponse:
+    def move(body: MoveRequest) -> Response:
         started = time.perf_counter()
-        game_state = body.game_state.model_dump(mode="json")
+        game_state = body.game_state.model_dump()
         moves = game_state["legal_moves"]
         choice = choose(game_state, moves, body.player_number, body.difficulty, store)
         thinking_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -83,13 +86,14 @@ def create_app(
                 **({"model_not_used": choice.reason} if choice.reason else {}),
             },
         )
-        return MoveResponse(
+        answer = MoveResponse(
             move=moves[choice.index],
             player_number=body.player_number,
             difficulty=body.difficulty,
             policy=choice.policy,
             thinking_ms=thinking_ms,
         )
+        return Response(answer.model_dump_json(), media_type="application/json")
 
     # Added innermost first; see service_common.middleware for why this order.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -18,7 +18,9 @@ import json
 import logging
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,24 @@ TORCH_SUFFIXES = (".pth", ".pt")
 MAX_MODEL_BYTES = 4 * 1024 * 1024
 MAX_WEIGHTS = 4096
 BOARD = re.compile(r"^[a-z0-9_]{1,64}$")
+
+
+def dot(weights: Iterable[float], features: Iterable[float]) -> float:
+    """The correctly rounded dot product of finite numbers; ``±inf`` when it is beyond a
+    double. ``math.fsum`` raises on an intermediate overflow (``[1e308, 1e308]``) and on a
+    product that is already infinite, so those sums are done exactly, in fractions."""
+    pairs = list(zip(weights, features, strict=True))
+    products = [w * f for w, f in pairs]
+    if all(math.isfinite(p) for p in products):
+        try:
+            return math.fsum(products)
+        except OverflowError:
+            pass
+    exact = sum((Fraction(w) * Fraction(f) for w, f in pairs), Fraction(0))
+    try:
+        return float(exact)
+    except OverflowError:
+        return math.inf if exact > 0 else -math.inf
 
 
 class ModelError(ValueError):
@@ -43,7 +63,7 @@ class HeuristicModel:
     weights: tuple[float, ...]
 
     def score(self, features: tuple[float, ...]) -> float:
-        return math.fsum(w * f for w, f in zip(self.weights, features, strict=True))
+        return dot(self.weights, features)
 
 
 @dataclass(frozen=True)

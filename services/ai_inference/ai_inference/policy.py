@@ -3,7 +3,8 @@
 Scores come from the model for the game's ``board_type`` and ``num_players`` when one is
 loaded and every legal move carries ``features`` it can read; otherwise from the fallback
 heuristic: a move's own ``score`` if it has a number there, else the sum of its
-``features``, else 0 (a move given as a plain string scores 0).
+``features``, else 0 (a move given as a plain string scores 0). A sum beyond a double's
+range scores ``±inf`` (ranked first or last), never an error.
 
 Selection is the same for both. Moves are ranked by score (ties by their JSON text, so the
 order does not depend on how the caller listed them), and the move is taken from the top
@@ -22,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ai_inference.model_store import HeuristicModel, ModelStore
+from ai_inference.model_store import HeuristicModel, ModelStore, dot
 
 MAX_DIFFICULTY = 10
 FALLBACK = "fallback"
@@ -66,7 +67,7 @@ def fallback_score(move: Move) -> float:
             return own
         found = features(move)
         if found is not None:
-            return math.fsum(found)
+            return dot([1.0] * len(found), found)
     return 0.0
 
 

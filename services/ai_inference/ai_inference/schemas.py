@@ -70,6 +70,9 @@ class MoveRequest(BaseModel):
 
 
 class MoveResponse(BaseModel):
+    # A NaN or infinite number in the chosen move is written back as the literal it came as.
+    model_config = ConfigDict(ser_json_inf_nan="constants")
+
     move: dict[str, Any] | str
     player_number: int
     difficulty: int
