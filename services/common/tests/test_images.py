@@ -5,6 +5,7 @@ service, in services/<name>/tests/test_image.py."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -84,6 +85,47 @@ def test_builders_that_read_only_the_contexts_ignore_file_still_leave_caches_and
 def test_the_shared_package_is_copied_beside_the_service_and_compiled(service):
     text = (SERVICES / service / "Dockerfile").read_text()
     assert re.search(r"^COPY common/service_common/ service_common/$", text, re.MULTILINE)
-    assert re.search(r"^RUN python -m compileall -q \S+ service_common$", text, re.MULTILINE)
+    assert re.search(r"^RUN python -m compileall -q \S+ service_common( \\)?$", text, re.MULTILINE)
     # the package is found through the working directory, as the service's own is
     assert re.findall(r"^WORKDIR (\S+)$", text, re.MULTILINE)[-1] == "/app"
+
+
+MOUNTED = {
+    "agent_world": ["/tmp"],
+    "ai_inference": ["/tmp"],
+    "cmaes_worker": ["/scratch"],
+    "mlflow": ["/tmp"],
+    "vision_validator": ["/tmp"],
+}
+"""The paths each service's task definition mounts a volume at (tests/stacks/test_volumes.py
+checks the task definitions against the VOLUMEs below)."""
+
+
+def declared_volumes(text: str) -> list[str]:
+    """The paths of the Dockerfile's ``VOLUME ["/a", ...]`` instructions (the JSON form)."""
+    found = []
+    for paths in re.findall(r"^VOLUME (\[.*\])$", text, re.MULTILINE):
+        found.extend(json.loads(paths))
+    return found
+
+
+def test_every_image_is_in_the_table_of_mounted_paths():
+    assert sorted(MOUNTED) == IMAGES
+
+
+@pytest.mark.parametrize("service", IMAGES)
+def test_each_mounted_path_is_created_for_the_service_user_and_declared_a_volume(service):
+    # On Fargate an empty bind mount is root's with mode 0755 unless the image declares a
+    # VOLUME there; then the volume starts as the image's directory (aws/containers-roadmap#938).
+    text = (SERVICES / service / "Dockerfile").read_text()
+    final_stage = text.split("\nFROM ")[-1]
+    for path in MOUNTED[service]:
+        assert re.search(
+            rf"^(RUN|    &&) install -d -o 10001 -g 10001 -m (0700|1777) {re.escape(path)}$",
+            final_stage,
+            re.MULTILINE,
+        ), f"{service}: {path} is not created for uid 10001"
+        assert path in declared_volumes(final_stage), f"{service}: {path} is not a VOLUME"
+    # Nothing after the VOLUME may write there: a build step's writes to a volume are lost.
+    after = final_stage.split("\nVOLUME ", 1)[-1]
+    assert not re.search(r"^(RUN|COPY|ADD) ", after, re.MULTILINE)
