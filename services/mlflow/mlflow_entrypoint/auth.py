@@ -20,9 +20,9 @@ from psycopg2 import errors, sql
 
 from mlflow_entrypoint.settings import Settings
 
-AUTHORIZATION_FUNCTION = "mlflow.server.auth:authenticate_request_basic_auth"
-SSO_AUTHORIZATION_FUNCTION = "mlflow_entrypoint.alb_sso:authenticate_request"
-"""With MLFLOW_SSO_SIGNER: the load balancer's signed users, else basic auth (alb_sso.py)."""
+AUTHORIZATION_FUNCTION = "mlflow_entrypoint.request_gate:authenticate_request"
+"""Basic auth, or with MLFLOW_SSO_SIGNER the load balancer's signed users (alb_sso.py); then
+a 400 for a NUL character MLflow would store (request_gate.py)."""
 # Every signed-in user may read every experiment and model; writing needs a grant by an admin.
 DEFAULT_PERMISSION = "READ"
 CONFIG_FILE_NAME = "basic_auth.ini"
@@ -45,7 +45,6 @@ def auth_config_text(settings: Settings) -> str:
         return text.replace("%", "%%")
 
     assert settings.admin_password is not None, "auth is on, so the settings hold a password"
-    function = SSO_AUTHORIZATION_FUNCTION if settings.sso_signer else AUTHORIZATION_FUNCTION
     return "\n".join(
         [
             "# Written by mlflow_entrypoint at start; it holds secrets (mode 0600).",
@@ -54,7 +53,7 @@ def auth_config_text(settings: Settings) -> str:
             f"database_uri = {value(settings.auth_database_uri())}",
             f"admin_username = {value(settings.admin_username)}",
             f"admin_password = {value(settings.admin_password)}",
-            f"authorization_function = {function}",
+            f"authorization_function = {AUTHORIZATION_FUNCTION}",
             "grant_default_workspace_access = false",
             "",
         ]

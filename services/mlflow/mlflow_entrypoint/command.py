@@ -18,8 +18,8 @@ from mlflow_entrypoint.settings import Settings
 
 LISTEN_ADDRESS = "0.0.0.0"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-"""Where ``mlflow_entrypoint`` imports from: MLflow's workers import its ``alb_sso`` module
-as the auth app's authorization function, whatever their working directory."""
+"""Where ``mlflow_entrypoint`` imports from: MLflow's workers import its ``request_gate``
+module as the auth app's authorization function, whatever their working directory."""
 # Variables of the entrypoint that MLflow does not read; they hold secrets, so they stop here.
 # MLFLOW_AUTH_ADMIN_* would override the ini file's admin user, which must be the one source.
 DROPPED_VARIABLES = (
@@ -85,7 +85,7 @@ def server_environment(
         env["MLFLOW_AUTH_CONFIG_PATH"] = str(auth_config)
     else:
         env.pop("MLFLOW_AUTH_CONFIG_PATH", None)
-    if settings.sso_signer:
+    if settings.auth:
         paths = [str(PACKAGE_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env

@@ -10,7 +10,7 @@ import uuid
 import psycopg2
 import pytest
 from alb_tokens import ALB_ARN
-from mlflow_entrypoint import alb_sso
+from mlflow_entrypoint import request_gate
 from mlflow_entrypoint.auth import (
     DatabaseError,
     auth_config_text,
@@ -37,7 +37,7 @@ def test_mlflow_reads_the_ini_back_exactly_percent_signs_and_all(env, scratch, m
     assert config.admin_username == "admin"
     assert config.admin_password == ADMIN_PASSWORD
     assert config.default_permission == "READ"
-    assert config.authorization_function == "mlflow.server.auth:authenticate_request_basic_auth"
+    assert config.authorization_function == "mlflow_entrypoint.request_gate:authenticate_request"
     assert config.grant_default_workspace_access is False
 
 
@@ -50,8 +50,8 @@ def test_with_single_sign_on_mlflow_reads_the_load_balancers_function(env, scrat
 
     config = read_auth_config()
 
-    assert config.authorization_function == "mlflow_entrypoint.alb_sso:authenticate_request"
-    assert get_auth_func(config.authorization_function) is alb_sso.authenticate_request
+    assert config.authorization_function == "mlflow_entrypoint.request_gate:authenticate_request"
+    assert get_auth_func(config.authorization_function) is request_gate.authenticate_request
 
 
 def test_the_auth_store_is_the_same_server_and_user_in_its_own_database(env):

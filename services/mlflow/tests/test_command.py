@@ -165,15 +165,19 @@ def test_telemetry_and_the_job_runner_are_off_unless_the_task_says_otherwise(env
     assert server_environment(settings, env, None)["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "true"
 
 
-def test_with_single_sign_on_the_workers_can_import_its_function_from_anywhere(env):
+def test_with_auth_the_workers_can_import_its_function_from_anywhere(env):
     from mlflow_entrypoint.command import PACKAGE_ROOT
 
-    assert "PYTHONPATH" not in server_environment(Settings.from_env(env), env, None)
+    without_auth = {**env, "MLFLOW_AUTH": "false"}
+    assert "PYTHONPATH" not in server_environment(
+        Settings.from_env(without_auth), without_auth, None
+    )
     env.update({"MLFLOW_SSO_SIGNER": ALB_ARN, "PYTHONPATH": "/opt/extra"})
 
     child = server_environment(Settings.from_env(env), env, None)
 
     assert child["PYTHONPATH"].split(":") == [str(PACKAGE_ROOT), "/opt/extra"]
+    assert (PACKAGE_ROOT / "mlflow_entrypoint" / "request_gate.py").is_file()
     assert (PACKAGE_ROOT / "mlflow_entrypoint" / "alb_sso.py").is_file()
     assert child["MLFLOW_SSO_SIGNER"] == ALB_ARN  # the function reads it in the workers
 

@@ -320,6 +320,33 @@ def test_the_rotation_function_changes_the_admin_password_through_the_rest_api(s
     assert server.get(path, login=ADMIN)[0] == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/mlflow/api/2.0/mlflow/experiments/create", {"name": "bad\u0000name"}),
+        ("/mlflow/ajax-api/2.0/mlflow/experiments/create", {"name": "nul\u0000"}),
+    ],
+    ids=["api", "ajax-api"],
+)
+def test_a_nul_character_in_a_name_gets_400_with_the_reason_not_500(server, path, body):
+    # PostgreSQL text cannot hold NUL: psycopg2 refuses it with a ValueError, a 500 before.
+    status, _, answer = server.post(
+        path,
+        json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Host": ALB_HOST,
+            "Origin": f"https://{ALB_HOST}",
+        },
+        login=ADMIN,
+    )
+
+    assert status == 400, answer
+    error = json.loads(answer)
+    assert error["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "NUL" in error["message"]
+
+
 def test_sigterm_stops_the_server_and_its_workers_cleanly(server):
     # Last in the module: ECS stops a task with SIGTERM to the entrypoint's pid, which
     # exec made the `mlflow server` process; it forwards the signal to uvicorn.
