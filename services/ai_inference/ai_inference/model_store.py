@@ -20,7 +20,6 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ BOARD = re.compile(r"^[a-z0-9_]{1,64}$")
 def dot(weights: Iterable[float], features: Iterable[float]) -> float:
     """The correctly rounded dot product of finite numbers; ``±inf`` when it is beyond a
     double. ``math.fsum`` raises on an intermediate overflow (``[1e308, 1e308]``) and on a
-    product that is already infinite, so those sums are done exactly, in fractions."""
+    product that is already infinite, so those sums are done exactly, in integers."""
     pairs = list(zip(weights, features, strict=True))
     products = [w * f for w, f in pairs]
     if all(math.isfinite(p) for p in products):
@@ -43,11 +42,20 @@ def dot(weights: Iterable[float], features: Iterable[float]) -> float:
             return math.fsum(products)
         except OverflowError:
             pass
-    exact = sum((Fraction(w) * Fraction(f) for w, f in pairs), Fraction(0))
+    # Every double is n / 2**k: each product is exact as (nw * nf) / 2**(kw + kf), and so is
+    # their sum over the largest power of two; int / int is correctly rounded (and raises
+    # OverflowError beyond a double). Plain integers: a 1 MiB body of such features costs
+    # milliseconds, where fractions.Fraction took seconds.
+    terms = []
+    for w, f in pairs:
+        (nw, dw), (nf, df) = w.as_integer_ratio(), f.as_integer_ratio()
+        terms.append((nw * nf, (dw * df).bit_length() - 1))
+    shift = max(k for _, k in terms)
+    total = sum(n << (shift - k) for n, k in terms)
     try:
-        return float(exact)
+        return total / (1 << shift)
     except OverflowError:
-        return math.inf if exact > 0 else -math.inf
+        return math.inf if total > 0 else -math.inf
 
 
 class ModelError(ValueError):
