@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+from ai_inference.model_store import dot
 
 WEIGHTS = {"board": "square8", "num_players": 2, "weights": [1.0, 1.0]}
 
@@ -70,3 +72,17 @@ def test_a_move_with_a_non_finite_score_is_returned_unchanged(client, auth, lite
     assert response.status_code == 200, response.text
     assert '"score":' + literal in response.text.replace(" ", "")
     assert json.loads(response.text)["move"]["id"] == "odd"
+
+
+@pytest.mark.parametrize(
+    ("weights", "features", "expected"),
+    [
+        ([1.0, 1.0, 1.0], [1e308, 1e308, -1e308], 1e308),  # overflows midway, not at the end
+        ([1.0] * 5, [1e308, 1e308, -1e308, -1e308, 1e-300], 1e-300),
+        ([1e300, -1e300], [1e10, 1e10], 0.0),  # infinite products that cancel
+        ([-2.0], [1e308], -math.inf),
+        ([0.5, 0.25], [3.0, 4.0], 2.5),  # the ordinary case, math.fsum's answer
+    ],
+)
+def test_the_dot_product_is_exact_then_rounded_or_infinite(weights, features, expected):
+    assert dot(weights, features) == expected
