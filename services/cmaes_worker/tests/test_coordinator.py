@@ -308,3 +308,22 @@ def test_queue_urls_default_to_the_worker_variables(monkeypatch):
         "https://sqs/tasks",
         "https://sqs/results",
     )
+
+
+def test_the_coordinator_starts_with_aws_region_alone(sqs, monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    regional = boto3.client("sqs", region_name="eu-west-1")
+    queues = make_queues(regional)
+    code = main(
+        [
+            *["--generations", "1", *SMALL, "--queue-backend", "sqs"],
+            *["--task-queue-url", queues.task, "--result-queue-url", queues.result],
+            *["--output", str(tmp_path), "--generation-timeout", "1", "--max-redispatch", "0"],
+        ]
+    )
+    err = capsys.readouterr().err
+    assert "AWS_REGION" not in err
+    # No worker answers: the run starts, dispatches to eu-west-1's queue and fails with 1.
+    assert code == 1, err
+    assert "no result for candidate" in err
