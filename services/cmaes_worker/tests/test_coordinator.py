@@ -327,3 +327,55 @@ def test_the_coordinator_starts_with_aws_region_alone(sqs, monkeypatch, tmp_path
     # No worker answers: the run starts, dispatches to eu-west-1's queue and fails with 1.
     assert code == 1, err
     assert "no result for candidate" in err
+
+
+def pycma_loop(config: coordinator.RunConfig, evaluate) -> tuple[int, dict, list[float]]:
+    """pycma's own loop on the same strategy: generations run, stop criteria, final mean."""
+    es = coordinator.new_strategy(config)
+    while not es.stop():
+        solutions = es.ask()
+        tasks = config.tasks(es.countiter, solutions)
+        es.tell(solutions, [-evaluate(list(t.params), t, None) for t in tasks])
+    return es.countiter, dict(es.stop()), [float(v) for v in es.mean]
+
+
+def test_the_run_stops_where_pycmas_own_loop_stops_and_says_why(tmp_path, capsys):
+    args = ["--dimension", "4", "--population-size", "8", "--seed", "3", "--run-id", "r"]
+    code = main(
+        [
+            *["--queue-backend", "local", "--evaluator", "cmaes_training.evaluators:rastrigin"],
+            *args,
+            *["--generations", "1000", "--output", str(tmp_path)],
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    config = coordinator.RunConfig.from_dict(stored(tmp_path)["run"])
+    generations, criteria, mean = pycma_loop(config, evaluators.rastrigin)
+
+    summary = json.loads((tmp_path / checkpoints.SUMMARY).read_text())
+    assert 10 < generations < 1000
+    assert summary["generations_completed"] == generations
+    assert summary["stopped_by"] == sorted(criteria)
+    assert summary["mean"] == mean
+    log = events(capsys.readouterr().out)
+    [stop] = [e for e in log if e["message"] == "stopped early"]
+    assert stop["criteria"] == sorted(criteria)
+    assert stop["generation"] == generations - 1
+
+
+def test_no_early_stop_runs_every_generation(tmp_path, capsys):
+    args = ["--dimension", "2", "--population-size", "6", "--seed", "3"]
+    code = main(
+        [
+            *["--queue-backend", "local", "--evaluator", "cmaes_training.evaluators:sphere"],
+            *args,
+            *["--generations", "150", "--no-early-stop", "--output", str(tmp_path)],
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    config = coordinator.RunConfig.from_dict(stored(tmp_path)["run"])
+    generations, _, _ = pycma_loop(config, evaluators.sphere)
+    summary = json.loads((tmp_path / checkpoints.SUMMARY).read_text())
+    assert generations < 150  # pycma would have stopped
+    assert summary["generations_completed"] == 150
+    assert summary["stopped_by"] is None
