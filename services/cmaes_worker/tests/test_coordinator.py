@@ -26,7 +26,8 @@ def events(captured: str) -> list[dict]:
 
 
 def stored(directory) -> dict:
-    return json.loads((directory / checkpoints.CHECKPOINT).read_text())
+    """The checkpoint as the coordinator loads it: header plus history."""
+    return checkpoints.load(checkpoints.LocalStore(directory))
 
 
 @pytest.fixture
@@ -135,7 +136,12 @@ def test_checkpoints_go_to_s3_and_a_run_resumes_from_there(aws, capsys):
     assert main([*local, "--generations", "2", "--resume", *output]) == 0
 
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="training")["Contents"]}
-    assert keys == {"checkpoints/run-7/checkpoint.json", "checkpoints/run-7/summary.json"}
+    assert keys == {
+        "checkpoints/run-7/checkpoint.json",
+        "checkpoints/run-7/summary.json",
+        "checkpoints/run-7/history/00000000.json",
+        "checkpoints/run-7/history/00000001.json",
+    }
     body = s3.get_object(Bucket="training", Key="checkpoints/run-7/summary.json")["Body"]
     assert json.loads(body.read())["generations_completed"] == 2
 
@@ -379,3 +385,58 @@ def test_no_early_stop_runs_every_generation(tmp_path, capsys):
     assert generations < 150  # pycma would have stopped
     assert summary["generations_completed"] == 150
     assert summary["stopped_by"] is None
+
+
+def test_a_checkpoint_holds_the_latest_state_and_an_append_only_history(tmp_path, capsys):
+    args = ["--queue-backend", "local", *SMALL, "--run-id", "r", "--output", str(tmp_path)]
+    assert main([*args, "--generations", "3"]) == 0
+    first = (tmp_path / "history" / "00000000.json").stat().st_mtime_ns
+    assert (
+        main(
+            [
+                "--queue-backend",
+                "local",
+                "--generations",
+                "5",
+                "--resume",
+                "--output",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+
+    header = json.loads((tmp_path / checkpoints.CHECKPOINT).read_text())
+    assert header["format"] == "cmaes-checkpoint/2"
+    assert header["generations_completed"] == 5
+    assert "generations" not in header  # the header does not grow with the run
+    assert sorted(p.name for p in (tmp_path / "history").iterdir()) == [
+        f"{g:08d}.json" for g in range(5)
+    ]
+    assert (tmp_path / "history" / "00000000.json").stat().st_mtime_ns == first
+
+
+def test_a_first_format_checkpoint_still_resumes_to_the_same_state(tmp_path, capsys):
+    whole, old = tmp_path / "whole", tmp_path / "old"
+    local = ["--queue-backend", "local", *SMALL, "--run-id", "r"]
+    assert main([*local, "--generations", "4", "--output", str(whole)]) == 0
+    assert main([*local, "--generations", "2", "--output", str(old)]) == 0
+    # Rewrite it as the first format wrote it: every generation inside checkpoint.json.
+    loaded = stored(old)
+    v1 = {"format": "cmaes-checkpoint/1", "cma_version": loaded["cma_version"]}
+    v1 |= {"run": loaded["run"], "generations": loaded["generations"]}
+    for path in (old / "history").iterdir():
+        path.unlink()
+    (old / checkpoints.CHECKPOINT).write_text(json.dumps(v1))
+
+    assert (
+        main(["--queue-backend", "local", "--generations", "4", "--resume", "--output", str(old)])
+        == 0
+    )
+
+    for resumed, uninterrupted in zip(
+        stored(old)["generations"], stored(whole)["generations"], strict=True
+    ):
+        assert resumed["solutions"] == uninterrupted["solutions"]
+        assert resumed["fitness"] == uninterrupted["fitness"]
+    assert json.loads((old / checkpoints.CHECKPOINT).read_text())["format"] == "cmaes-checkpoint/2"
