@@ -1,12 +1,20 @@
 """Checkpoints of a run, as JSON in a local directory or under an S3 prefix.
 
-Two objects, rewritten after every generation:
+After every generation, three small objects are written, so a generation's checkpoint
+costs the same at generation 1,000 as at generation 10:
 
-- ``checkpoint.json``: the run's configuration and every completed generation's solutions
-  and fitnesses. It is the CMA-ES state: resuming rebuilds the strategy with the same seed
-  and options and replays ``ask()``/``tell()`` with the stored values, which gives the
-  state an uninterrupted run would have. No pickle: anyone who can write to the bucket
-  (every worker role that can write there) could otherwise make the coordinator run code.
+- ``history/<generation, 8 digits>.json``: that generation's solutions and fitnesses,
+  written once and never rewritten (the append-only history).
+- ``checkpoint.json``: the run's configuration and how many generations are complete,
+  rewritten after the generation's history object, so it never counts one not yet stored.
+  Together they are the CMA-ES state: resuming reads ``checkpoint.json`` and its
+  ``generations_completed`` history objects, rebuilds the strategy with the same seed and
+  options and replays ``ask()``/``tell()`` with the stored values, which gives the state
+  an uninterrupted run would have. A checkpoint of the first format
+  (``cmaes-checkpoint/1``, every generation inside ``checkpoint.json``) still loads; the
+  first save after resuming it writes its history objects once. No pickle: anyone who can
+  write to the bucket (every worker role that can write there) could otherwise make the
+  coordinator run code.
 - ``summary.json``: for people and dashboards: generation, best fitness and parameters so
   far, sigma, evaluations and timings.
 
@@ -25,7 +33,14 @@ from botocore.exceptions import ClientError
 
 CHECKPOINT = "checkpoint.json"
 SUMMARY = "summary.json"
-FORMAT = "cmaes-checkpoint/1"
+FORMAT = "cmaes-checkpoint/2"
+FORMAT_V1 = "cmaes-checkpoint/1"
+WRITTEN = "_history_written"
+"""In-memory key of a loaded or saved checkpoint: generations already in the history."""
+
+
+def history_name(generation: int) -> str:
+    return f"history/{generation:08d}.json"
 
 
 class CheckpointError(ValueError):
@@ -51,11 +66,12 @@ class LocalStore:
         return path.read_bytes() if path.exists() else None
 
     def write(self, name: str, data: bytes) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=f".{name}.")
+        target = self.directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-        os.replace(temp, self.directory / name)
+        os.replace(temp, target)
 
     def describe(self, name: str) -> str:
         return str(self.directory / name)
@@ -118,8 +134,13 @@ def load(store: Store) -> dict[str, Any] | None:
         data = json.loads(raw)
     except ValueError as error:
         raise CheckpointError(f"{where}: not JSON ({error})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in {FORMAT, FORMAT_V1}:
         raise CheckpointError(f"{where}: expected format {FORMAT!r}")
+    if data["format"] == FORMAT:
+        data["generations"] = _history(store, data.get("generations_completed"), where)
+        data[WRITTEN] = len(data["generations"])
+    else:
+        data["format"], data[WRITTEN] = FORMAT, 0
     run, generations = data.get("run"), data.get("generations")
     if not isinstance(run, dict) or not isinstance(generations, list):
         raise CheckpointError(f"{where}: expected 'run' and 'generations'")
@@ -139,7 +160,30 @@ def load(store: Store) -> dict[str, Any] | None:
     return data
 
 
+def _history(store: Store, count: Any, where: str) -> list[Any]:
+    if not isinstance(count, int) or count < 0:
+        raise CheckpointError(f"{where}: expected 'generations_completed', an integer >= 0")
+    out = []
+    for generation in range(count):
+        raw = store.read(history_name(generation))
+        if raw is None:
+            raise CheckpointError(f"{store.describe(history_name(generation))}: missing")
+        try:
+            out.append(json.loads(raw))
+        except ValueError as error:
+            raise CheckpointError(f"{store.describe(history_name(generation))}: {error}") from None
+    return out
+
+
 def save(store: Store, checkpoint: dict[str, Any], summary: dict[str, Any]) -> None:
-    """Write the checkpoint, then the summary (which only ever describes a saved state)."""
-    store.write(CHECKPOINT, json.dumps(checkpoint, separators=(",", ":")).encode())
+    """Write the generations not yet in the history, then the checkpoint that counts them,
+    then the summary (which only ever describes a saved state)."""
+    generations = checkpoint["generations"]
+    for generation in range(checkpoint.get(WRITTEN, 0), len(generations)):
+        body = json.dumps(generations[generation], separators=(",", ":")).encode()
+        store.write(history_name(generation), body)
+    checkpoint[WRITTEN] = len(generations)
+    header = {k: v for k, v in checkpoint.items() if k not in {"generations", WRITTEN}}
+    header |= {"format": FORMAT, "generations_completed": len(generations)}
+    store.write(CHECKPOINT, json.dumps(header, separators=(",", ":")).encode())
     store.write(SUMMARY, json.dumps(summary, indent=2).encode())

@@ -10,8 +10,14 @@ the strategy the fitnesses (negated: CMA-ES minimises, fitness is maximised) and
 Results of other runs or generations and duplicates are deleted and ignored. With
 ``--queue-backend local`` the candidates are evaluated in-process and no AWS call is made.
 
-Exit status: 0 when every generation ran, 2 for bad arguments, 1 for a failure (the last
-completed generation's checkpoint stays, and ``--resume`` continues from it).
+The run ends after ``--generations`` or, earlier, when pycma's termination criteria
+(``es.stop()``: tolfun, tolx, maxiter, tolstagnation...) are met, as pycma's own
+``while not es.stop()`` loop would; the ``stopped early`` log line and ``stopped_by`` in
+``summary.json`` name the criteria. ``--no-early-stop`` runs every generation.
+
+Exit status: 0 when the run ended (every generation ran or a stop criterion was met), 2 for
+bad arguments, 1 for a failure (the last completed generation's checkpoint stays, and
+``--resume`` continues from it).
 """
 
 from __future__ import annotations
@@ -275,8 +281,11 @@ def run(
     backend: Backend,
     store: checkpoints.Store,
     checkpoint: dict[str, Any] | None = None,
+    early_stop: bool = True,
 ) -> dict[str, Any]:
-    """Run until ``generations`` are complete; returns the last summary."""
+    """Run until ``generations`` are complete or, with ``early_stop``, until pycma's
+    termination criteria (``es.stop()``: tolfun, tolx, maxiter, stagnation...) are met;
+    returns the last summary, whose ``stopped_by`` names the criteria (or is None)."""
     es = new_strategy(config)
     checkpoint = checkpoint or {
         "format": checkpoints.FORMAT,
@@ -290,10 +299,12 @@ def run(
         progress.seconds.append(stored.get("seconds", 0.0))
     replay(es, checkpoint["generations"])
     start = len(checkpoint["generations"])
-    summary = _summary(config, es, progress, checkpoint)
+    summary = _summary(config, es, progress, checkpoint, early_stop)
     if start:
         log.info("resumed", extra={"run_id": config.run_id, "from_generation": start})
     for generation in range(start, generations):
+        if early_stop and es.stop():
+            break
         started = time.monotonic()
         solutions = es.ask()
         evaluation = backend.evaluate(config.tasks(generation, solutions))
@@ -312,7 +323,7 @@ def run(
         )
         progress.add(generation, plain, fitness)
         progress.seconds.append(round(seconds, 3))
-        summary = _summary(config, es, progress, checkpoint)
+        summary = _summary(config, es, progress, checkpoint, early_stop)
         checkpoints.save(store, checkpoint, summary)
         log.info(
             "generation complete",
@@ -329,13 +340,35 @@ def run(
                 "workers": len(evaluation.workers),
             },
         )
+    if summary["stopped_by"]:
+        log.info(
+            "stopped early",
+            extra={
+                "run_id": config.run_id,
+                "generation": summary["generation"],
+                "criteria": summary["stopped_by"],
+                "values": {k: _plain(v) for k, v in es.stop().items()},
+            },
+        )
     return summary
 
 
+def _plain(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def _summary(
-    config: RunConfig, es: cma.CMAEvolutionStrategy, progress: Progress, checkpoint: dict
+    config: RunConfig,
+    es: cma.CMAEvolutionStrategy,
+    progress: Progress,
+    checkpoint: dict,
+    early_stop: bool = True,
 ) -> dict[str, Any]:
     done = len(checkpoint["generations"])
+    stop = dict(es.stop()) if early_stop and done else {}
     seconds = progress.seconds
     return {
         "run_id": config.run_id,
@@ -347,6 +380,7 @@ def _summary(
         "sigma": float(es.sigma),
         "mean": [float(v) for v in es.mean],
         "evaluations": progress.evaluations,
+        "stopped_by": sorted(stop) or None,
         "timings": {
             "total_seconds": round(sum(seconds), 3),
             "last_generation_seconds": seconds[-1] if seconds else None,
@@ -384,6 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", required=True, help="checkpoint directory or s3://bucket/prefix")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output")
+    p.add_argument(
+        "--no-early-stop",
+        dest="early_stop",
+        action="store_false",
+        help="run every --generations even when pycma's stop criteria (tolfun...) are met",
+    )
     p.add_argument(
         "--generation-timeout",
         type=float,
@@ -541,7 +581,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if scaler:
             scaler.scale(scaler.workers)
-        summary = run(config, args.generations, backend, store, stored)
+        summary = run(config, args.generations, backend, store, stored, args.early_stop)
     except (GenerationIncompleteError, queues.QueueError, BotoCoreError, ClientError) as error:
         log.error(
             "run failed; the last completed generation is checkpointed",

@@ -56,6 +56,19 @@ def sleep(params: list[float], task: Task, state_pool: bytes | None) -> float:
     return benchmark(params, task, state_pool)
 
 
+def sphere(params: list[float], task: Task, state_pool: bytes | None) -> float:
+    """``-||x - 0.5||²`` without noise: a smooth objective on which CMA-ES converges and
+    pycma's stop criteria (``tolfun``, ``tolx``...) end the run."""
+    x = np.asarray(params, dtype=float) - TARGET
+    return -float(np.sum(x**2))
+
+
+def rastrigin(params: list[float], task: Task, state_pool: bytes | None) -> float:
+    """Minus the Rastrigin function centred on 0.5: many local optima, no noise."""
+    x = np.asarray(params, dtype=float) - TARGET
+    return -float(10 * len(x) + np.sum(x**2 - 10 * np.cos(2 * np.pi * x)))
+
+
 def load(spec: str) -> Evaluator:
     """The callable that ``module:attr`` names; ``ValueError`` says why it cannot be had."""
     module_name, sep, attr = spec.partition(":")

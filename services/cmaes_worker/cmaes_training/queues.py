@@ -9,6 +9,7 @@ policies list exactly these). Endpoints come from boto3's own configuration, so
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +29,10 @@ class QueueError(RuntimeError):
 def client(service: str) -> Any:
     """A boto3 client whose read timeout outlasts a 20-second long poll."""
     config = Config(retries={"mode": "standard", "max_attempts": 5}, read_timeout=70)
-    return boto3.client(service, config=config)
+    # botocore reads AWS_DEFAULT_REGION and the config file, not AWS_REGION, which is what
+    # ECS sets and the README exports: fall back to it when nothing else names a region.
+    region = boto3.session.Session().region_name or os.environ.get("AWS_REGION") or None
+    return boto3.client(service, config=config, region_name=region)
 
 
 def receive(sqs: Any, queue_url: str, max_messages: int, wait_seconds: int) -> list[dict]:

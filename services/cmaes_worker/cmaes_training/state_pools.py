@@ -4,7 +4,10 @@ A pool is the object ``s3://<bucket>/<prefix><name>``; the worker only ever read
 that prefix. The first read of a pool downloads it to ``<scratch>/state-pools/<name>@<etag>``;
 every later read asks S3 for it with ``If-None-Match: <etag>`` and, on ``304 Not Modified``,
 serves the cached file, so a pool is transferred once per worker and version. A pool that
-does not exist reads as ``None``.
+does not exist reads as ``None``, and that answer is cached too: for ``missing_ttl`` seconds
+(default 60) the pool is not asked for again, so a run without pools costs one GetObject per
+pool and minute instead of one per task; a pool uploaded meanwhile is seen within that time.
+At most ``MAX_MISSES`` missing names are remembered (the oldest forgotten first).
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import os
 import re
 import tempfile
 import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +29,27 @@ log = logging.getLogger(__name__)
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _NOT_MODIFIED = {"304", "NotModified"}
+MISSING_TTL = 60.0
+"""Seconds a missing pool reads as ``None`` without asking S3 again."""
+MAX_MISSES = 1024
 
 
 class StatePools:
     """Reads state pools through the scratch cache. Safe to share between threads.
 
-    ``hits`` and ``downloads`` count reads served from the cache and from S3.
+    ``hits`` and ``downloads`` count reads served from the cache and from S3, ``misses``
+    reads of a missing pool (asked for or cached).
     """
 
-    def __init__(self, s3: Any, bucket: str, prefix: str, scratch_dir: str | Path):
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        prefix: str,
+        scratch_dir: str | Path,
+        missing_ttl: float = MISSING_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._s3 = s3
         self._bucket = bucket
         self._prefix = prefix
@@ -40,8 +58,12 @@ class StatePools:
         self._etags: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._missing: OrderedDict[str, float] = OrderedDict()  # name -> when it expires
+        self._missing_ttl = missing_ttl
+        self._clock = clock
         self.hits = 0
         self.downloads = 0
+        self.misses = 0
 
     def key(self, name: str) -> str:
         return f"{self._prefix}{name}"
@@ -55,6 +77,12 @@ class StatePools:
             return self._get(name)
 
     def _get(self, name: str) -> bytes | None:
+        with self._guard:
+            expires = self._missing.get(name)
+            if expires is not None and self._clock() < expires:
+                self.misses += 1
+                return None
+            self._missing.pop(name, None)
         etag = self._etags.get(name) or self._cached_etag(name)
         request = {"Bucket": self._bucket, "Key": self.key(name)}
         if etag is not None:
@@ -71,6 +99,11 @@ class StatePools:
             if code in _MISSING:
                 log.info("state pool missing", extra={"pool": name, "key": self.key(name)})
                 self._etags.pop(name, None)
+                with self._guard:
+                    self.misses += 1
+                    self._missing[name] = self._clock() + self._missing_ttl
+                    while len(self._missing) > MAX_MISSES:
+                        self._missing.popitem(last=False)
                 return None
             raise
         body = response["Body"].read()

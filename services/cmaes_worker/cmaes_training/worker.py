@@ -109,7 +109,8 @@ class WorkerSettings:
             concurrency=number("WORKER_CONCURRENCY", 1, 1, 64, int),
             wait_time=number("WAIT_TIME_SECONDS", 20, 0, 20, int),
             evaluator=read.text("EVALUATOR", evaluators.DEFAULT),
-            scratch_dir=read.text("SCRATCH_DIR", tempfile.gettempdir()),
+            # Only looked up when unset: gettempdir() raises where no temp dir is writable.
+            scratch_dir=read.text("SCRATCH_DIR") or tempfile.gettempdir(),
             stop_grace=number("STOP_GRACE_SECONDS", 25.0, 0, 3600, float),
             log_level=log_level,
         )
@@ -385,19 +386,23 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     scratch = Path(settings.scratch_dir)
     try:
         scratch.mkdir(parents=True, exist_ok=True)
+        # Proves the directory writable now rather than at the first task's state pool.
+        fd, probe = tempfile.mkstemp(dir=scratch, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
         # The root file system is read-only on ECS; anything temporary goes to scratch.
         tempfile.tempdir = str(scratch)
         sqs = queues.client("sqs")
         s3 = queues.client("s3") if settings.bucket else None
+        pools = None
+        if settings.bucket:
+            pools = StatePools(s3, settings.bucket, settings.state_pool_prefix, scratch)
     except OSError as error:
         print(f"cmaes worker: bad environment: SCRATCH_DIR: {error}", file=sys.stderr)
         return 2
     except NoRegionError:
         print("cmaes worker: bad environment: AWS_REGION: required", file=sys.stderr)
         return 2
-    pools = None
-    if settings.bucket:
-        pools = StatePools(s3, settings.bucket, settings.state_pool_prefix, scratch)
     worker = Worker(settings, sqs, evaluator, pools)
 
     def on_signal(signum: int, _frame: Any) -> None:

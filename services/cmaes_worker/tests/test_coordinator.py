@@ -26,7 +26,8 @@ def events(captured: str) -> list[dict]:
 
 
 def stored(directory) -> dict:
-    return json.loads((directory / checkpoints.CHECKPOINT).read_text())
+    """The checkpoint as the coordinator loads it: header plus history."""
+    return checkpoints.load(checkpoints.LocalStore(directory))
 
 
 @pytest.fixture
@@ -135,7 +136,12 @@ def test_checkpoints_go_to_s3_and_a_run_resumes_from_there(aws, capsys):
     assert main([*local, "--generations", "2", "--resume", *output]) == 0
 
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="training")["Contents"]}
-    assert keys == {"checkpoints/run-7/checkpoint.json", "checkpoints/run-7/summary.json"}
+    assert keys == {
+        "checkpoints/run-7/checkpoint.json",
+        "checkpoints/run-7/summary.json",
+        "checkpoints/run-7/history/00000000.json",
+        "checkpoints/run-7/history/00000001.json",
+    }
     body = s3.get_object(Bucket="training", Key="checkpoints/run-7/summary.json")["Body"]
     assert json.loads(body.read())["generations_completed"] == 2
 
@@ -308,3 +314,129 @@ def test_queue_urls_default_to_the_worker_variables(monkeypatch):
         "https://sqs/tasks",
         "https://sqs/results",
     )
+
+
+def test_the_coordinator_starts_with_aws_region_alone(sqs, monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    regional = boto3.client("sqs", region_name="eu-west-1")
+    queues = make_queues(regional)
+    code = main(
+        [
+            *["--generations", "1", *SMALL, "--queue-backend", "sqs"],
+            *["--task-queue-url", queues.task, "--result-queue-url", queues.result],
+            *["--output", str(tmp_path), "--generation-timeout", "1", "--max-redispatch", "0"],
+        ]
+    )
+    err = capsys.readouterr().err
+    assert "AWS_REGION" not in err
+    # No worker answers: the run starts, dispatches to eu-west-1's queue and fails with 1.
+    assert code == 1, err
+    assert "no result for candidate" in err
+
+
+def pycma_loop(config: coordinator.RunConfig, evaluate) -> tuple[int, dict, list[float]]:
+    """pycma's own loop on the same strategy: generations run, stop criteria, final mean."""
+    es = coordinator.new_strategy(config)
+    while not es.stop():
+        solutions = es.ask()
+        tasks = config.tasks(es.countiter, solutions)
+        es.tell(solutions, [-evaluate(list(t.params), t, None) for t in tasks])
+    return es.countiter, dict(es.stop()), [float(v) for v in es.mean]
+
+
+def test_the_run_stops_where_pycmas_own_loop_stops_and_says_why(tmp_path, capsys):
+    args = ["--dimension", "4", "--population-size", "8", "--seed", "3", "--run-id", "r"]
+    code = main(
+        [
+            *["--queue-backend", "local", "--evaluator", "cmaes_training.evaluators:rastrigin"],
+            *args,
+            *["--generations", "1000", "--output", str(tmp_path)],
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    config = coordinator.RunConfig.from_dict(stored(tmp_path)["run"])
+    generations, criteria, mean = pycma_loop(config, evaluators.rastrigin)
+
+    summary = json.loads((tmp_path / checkpoints.SUMMARY).read_text())
+    assert 10 < generations < 1000
+    assert summary["generations_completed"] == generations
+    assert summary["stopped_by"] == sorted(criteria)
+    assert summary["mean"] == mean
+    log = events(capsys.readouterr().out)
+    [stop] = [e for e in log if e["message"] == "stopped early"]
+    assert stop["criteria"] == sorted(criteria)
+    assert stop["generation"] == generations - 1
+
+
+def test_no_early_stop_runs_every_generation(tmp_path, capsys):
+    args = ["--dimension", "2", "--population-size", "6", "--seed", "3"]
+    code = main(
+        [
+            *["--queue-backend", "local", "--evaluator", "cmaes_training.evaluators:sphere"],
+            *args,
+            *["--generations", "150", "--no-early-stop", "--output", str(tmp_path)],
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    config = coordinator.RunConfig.from_dict(stored(tmp_path)["run"])
+    generations, _, _ = pycma_loop(config, evaluators.sphere)
+    summary = json.loads((tmp_path / checkpoints.SUMMARY).read_text())
+    assert generations < 150  # pycma would have stopped
+    assert summary["generations_completed"] == 150
+    assert summary["stopped_by"] is None
+
+
+def test_a_checkpoint_holds_the_latest_state_and_an_append_only_history(tmp_path, capsys):
+    args = ["--queue-backend", "local", *SMALL, "--run-id", "r", "--output", str(tmp_path)]
+    assert main([*args, "--generations", "3"]) == 0
+    first = (tmp_path / "history" / "00000000.json").stat().st_mtime_ns
+    assert (
+        main(
+            [
+                "--queue-backend",
+                "local",
+                "--generations",
+                "5",
+                "--resume",
+                "--output",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+
+    header = json.loads((tmp_path / checkpoints.CHECKPOINT).read_text())
+    assert header["format"] == "cmaes-checkpoint/2"
+    assert header["generations_completed"] == 5
+    assert "generations" not in header  # the header does not grow with the run
+    assert sorted(p.name for p in (tmp_path / "history").iterdir()) == [
+        f"{g:08d}.json" for g in range(5)
+    ]
+    assert (tmp_path / "history" / "00000000.json").stat().st_mtime_ns == first
+
+
+def test_a_first_format_checkpoint_still_resumes_to_the_same_state(tmp_path, capsys):
+    whole, old = tmp_path / "whole", tmp_path / "old"
+    local = ["--queue-backend", "local", *SMALL, "--run-id", "r"]
+    assert main([*local, "--generations", "4", "--output", str(whole)]) == 0
+    assert main([*local, "--generations", "2", "--output", str(old)]) == 0
+    # Rewrite it as the first format wrote it: every generation inside checkpoint.json.
+    loaded = stored(old)
+    v1 = {"format": "cmaes-checkpoint/1", "cma_version": loaded["cma_version"]}
+    v1 |= {"run": loaded["run"], "generations": loaded["generations"]}
+    for path in (old / "history").iterdir():
+        path.unlink()
+    (old / checkpoints.CHECKPOINT).write_text(json.dumps(v1))
+
+    assert (
+        main(["--queue-backend", "local", "--generations", "4", "--resume", "--output", str(old)])
+        == 0
+    )
+
+    for resumed, uninterrupted in zip(
+        stored(old)["generations"], stored(whole)["generations"], strict=True
+    ):
+        assert resumed["solutions"] == uninterrupted["solutions"]
+        assert resumed["fitness"] == uninterrupted["fitness"]
+    assert json.loads((old / checkpoints.CHECKPOINT).read_text())["format"] == "cmaes-checkpoint/2"

@@ -62,3 +62,37 @@ def test_a_changed_pool_is_downloaded_again_and_the_old_copy_dropped(s3, tmp_pat
 def test_pools_are_read_only_under_the_prefix(s3, tmp_path):
     s3.put_object(Bucket=BUCKET, Key="square8_2p.json", Body=b"outside the prefix")
     assert StatePools(s3, BUCKET, PREFIX, tmp_path).get("square8_2p.json") is None
+
+
+def count_get_object(s3) -> list[str]:
+    calls: list[str] = []
+    s3.meta.events.register("before-call.s3.GetObject", lambda **kw: calls.append("get"))
+    return calls
+
+
+def test_a_missing_pool_is_asked_for_once_until_the_miss_expires(s3, tmp_path):
+    now = [1000.0]
+    pools = StatePools(s3, BUCKET, PREFIX, tmp_path, missing_ttl=60, clock=lambda: now[0])
+    calls = count_get_object(s3)
+
+    assert [pools.get("square8_2p.json") for _ in range(5)] == [None] * 5
+    assert len(calls) == 1
+    assert pools.misses == 5
+
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}square8_2p.json", Body=b"pool")
+    now[0] += 59
+    assert pools.get("square8_2p.json") is None  # still within the miss's TTL
+    now[0] += 2
+    assert pools.get("square8_2p.json") == b"pool"
+    assert len(calls) == 2
+
+
+def test_a_miss_is_cached_per_pool(s3, tmp_path):
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}present.json", Body=b"here")
+    pools = StatePools(s3, BUCKET, PREFIX, tmp_path)
+    calls = count_get_object(s3)
+
+    assert pools.get("absent.json") is None
+    assert pools.get("present.json") == b"here"
+    assert pools.get("absent.json") is None
+    assert len(calls) == 2

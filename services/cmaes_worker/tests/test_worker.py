@@ -244,3 +244,54 @@ def test_a_receive_loop_that_fails_unexpectedly_stops_the_worker():
 
     assert not thread.is_alive()
     assert worker.crashed
+
+
+VALID = {"SQS_TASK_QUEUE_URL": "https://q/tasks", "SQS_RESULT_QUEUE_URL": "https://q/results"}
+
+
+def test_scratch_dir_set_means_the_temp_dir_is_never_looked_up(monkeypatch, tmp_path):
+    def no_temp_dir():
+        raise FileNotFoundError("No usable temporary directory found")
+
+    monkeypatch.setattr("tempfile.gettempdir", no_temp_dir)
+    settings = WorkerSettings.from_env({**VALID, "SCRATCH_DIR": str(tmp_path)})
+    assert settings.scratch_dir == str(tmp_path)
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_a_scratch_dir_that_cannot_be_made_exits_2_with_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    env = {**VALID, "SCRATCH_DIR": str(tmp_path / "file" / "scratch")}
+    assert main(env) == 2
+    assert _one_line(capsys.readouterr().err).startswith(
+        "cmaes worker: bad environment: SCRATCH_DIR"
+    )
+
+
+def test_a_state_pool_cache_that_cannot_be_made_exits_2_with_one_line(aws, tmp_path, capsys):
+    (tmp_path / "state-pools").write_text("")  # where the cache directory would go
+    env = {**VALID, "SCRATCH_DIR": str(tmp_path), "S3_BUCKET": "pools"}
+    assert main(env) == 2
+    assert _one_line(capsys.readouterr().err).startswith(
+        "cmaes worker: bad environment: SCRATCH_DIR"
+    )
+
+
+def test_a_permission_error_from_the_state_pools_exits_2_with_one_line(
+    aws, monkeypatch, tmp_path, capsys
+):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "state-pools"))
+
+    monkeypatch.setattr("cmaes_training.worker.StatePools", refuse)
+    env = {**VALID, "SCRATCH_DIR": str(tmp_path), "S3_BUCKET": "pools"}
+    assert main(env) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("cmaes worker: bad environment: SCRATCH_DIR")
+    assert "Permission denied" in line

@@ -142,3 +142,27 @@ def test_a_worker_killed_mid_task_loses_nothing(
     assert held["candidate"] in evaluation.fitness
     wait_until(lambda: queue_depth(sqs, queues.task) == (0, 0), 5, "an empty task queue")
     assert queue_depth(sqs, queues.dlq) == (0, 0)
+
+
+def test_the_worker_starts_with_aws_region_alone(sqs, moto_endpoint, tmp_path):
+    queues = make_queues(sqs)
+    env = {k: v for k, v in os.environ.items() if k != "AWS_DEFAULT_REGION"}
+    env = {**env, **worker_env(queues, moto_endpoint), "PYTHONPATH": IMPORT_PATH}
+    env |= {"S3_BUCKET": "pools", "SCRATCH_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cmaes_training.worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        assert process.poll() is None, process.communicate()[1]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert '"worker started"' in out
