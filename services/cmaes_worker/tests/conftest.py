@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +27,14 @@ for path in (_SERVICE, _SERVICE.parent / "common", Path(__file__).resolve().pare
         sys.path.insert(0, str(path))
 
 from cmaes_support import REGION, WorkerProcess, WorkerThreads  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _tempdir_restored(monkeypatch) -> None:
+    """The worker points ``tempfile.tempdir`` at its scratch directory (a read-only root on
+    ECS): put it back after each test, or later tests (the MLflow tests' PostgreSQL, run
+    as another user) make their temporary directories in this test's private tmp_path."""
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)
 
 
 @pytest.fixture(autouse=True)
