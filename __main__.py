@@ -25,6 +25,7 @@ on = settings.stacks
 # `./tasks validate` (the stacks' own outputs name only some of them).
 ecs_services: list[dict[str, pulumi.Output[str]]] = []
 dead_letter_queue_urls: list[pulumi.Output[str]] = []
+log_buckets = []  # the load balancers' access-log buckets, each once
 # The stacks that raise alarms are the ones with data buckets; a load balancer's log bucket
 # (inference.access_logs, the data platform's own load balancer) logs its requests too.
 alarms = on.training or on.data_platform or on.agent_world
@@ -110,6 +111,8 @@ if settings.stacks.inference:
     ecs_services += [
         {"cluster": inference.cluster.name, "service": s.name} for s in inference.services.values()
     ]
+    if inference.load_balancer.access_log_bucket is not None:
+        log_buckets.append(inference.load_balancer.access_log_bucket)
     # The service behind health_check_url: at desired count 0 (scaled to zero) /health has
     # no target to answer it, which `./tasks validate` reports as skipped, not failed.
     health_service = next(
@@ -142,6 +145,8 @@ if settings.stacks.data_platform:
         for s in (data_platform.mlflow_service, data_platform.api_service)
         if s is not None
     ]
+    if data_platform.load_balancer.access_log_bucket is not None:
+        log_buckets.append(data_platform.load_balancer.access_log_bucket)
     pulumi.export("mlflow_admin_password_secret_arn", data_platform.admin_password_secret.arn)
 
 if settings.stacks.agent_world:
@@ -171,6 +176,8 @@ if settings.stacks.agent_world:
         for s in agent_world.services.values()
     ]
 
+if log_buckets:
+    pulumi.export("alb_log_buckets", [b.bucket_name for b in dict.fromkeys(log_buckets)])
 if ecs_services:
     pulumi.export("ecs_services", ecs_services)
 if dead_letter_queue_urls:

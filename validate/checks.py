@@ -196,12 +196,14 @@ def check_database(ctx: Context) -> Iterator[Result]:
 
 BUCKET_OUTPUTS = ("s3_bucket_name", "mlflow_artifacts_bucket", "pipeline_data_bucket",
                   "access_log_bucket")  # fmt: skip
-"""The outputs that name one bucket each; ``agent_world_bucket_names`` maps to more."""
+"""The outputs that name one bucket each; ``agent_world_bucket_names`` and
+``alb_log_buckets`` name more."""
 
 
 def check_buckets(ctx: Context) -> Iterator[Result]:
     names = [n for key in BUCKET_OUTPUTS if (n := text(ctx.outputs, key))]
     names += strings(ctx.outputs, "agent_world_bucket_names")
+    names += strings(ctx.outputs, "alb_log_buckets")
     if not names:
         yield Result(SKIP, "s3", "no bucket in the outputs (every stack with one is off)")
         return
