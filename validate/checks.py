@@ -243,7 +243,7 @@ def check_queues(ctx: Context) -> Iterator[Result]:
         waiting = int(found.get(names[0], 0))
         in_flight = int(found.get(names[1], 0))
         if dead and waiting + in_flight:
-            yield Result(FAIL, check, f"{waiting + in_flight} dead-lettered messages (inspect, "
+            yield Result(FAIL, check, f"{waiting + in_flight} dead-lettered message(s) (inspect, "
                                       "then redrive or purge)")  # fmt: skip
         elif dead:
             yield Result(OK, check, "empty")
