@@ -61,6 +61,7 @@ def region_of(found: dict[str, Any]) -> str:
 
 def run(stack: str, found: dict[str, Any], allow_http: bool) -> list[Result]:
     """Every check of the outputs ``found``; a check that breaks is a failed check."""
+    checks.check_shapes(found)
     session = boto3.session.Session(region_name=region_of(found))
     clients: dict[str, Any] = {}
 
@@ -76,8 +77,6 @@ def run(stack: str, found: dict[str, Any], allow_http: bool) -> list[Result]:
             for result in check(ctx):
                 print(result.line(), flush=True)
                 results.append(result)
-        except UsageError:
-            raise
         except Exception as error:  # a crashed check fails; the others still run
             result = Result(FAIL, check.__name__.removeprefix("check_"),
                             f"unexpected {type(error).__name__}: {error}")  # fmt: skip

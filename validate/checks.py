@@ -81,6 +81,30 @@ def strings(outputs: dict[str, Any], key: str) -> list[str]:
     return items
 
 
+TEXT_OUTPUTS = (
+    "aws_region", "ecs_cluster_name", "ecs_service_name", "inference_cluster_name",
+    "db_cluster_identifier", "db_instance_identifier", "s3_bucket_name",
+    "mlflow_artifacts_bucket", "pipeline_data_bucket", "access_log_bucket",
+    "sqs_task_queue_url", "sqs_result_queue_url", "sqs_dlq_url", "health_check_url",
+    "health_check_service_name", "mlflow_endpoint", "api_endpoint", "agent_world_rest_url",
+    "agent_world_api_key_secret_arn",
+)  # fmt: skip
+"""Every string output a check reads (``check_shapes`` reads them all first)."""
+LIST_OUTPUTS = ("inference_service_names", "agent_world_bucket_names", "alb_log_buckets",
+                "dead_letter_queue_urls")  # fmt: skip
+"""Every list (or map) of strings a check reads."""
+
+
+def check_shapes(outputs: dict[str, Any]) -> None:
+    """A :class:`UsageError` for the first output of the wrong type, before any check runs
+    (so that a malformed file gives one line, not half a report)."""
+    for key in TEXT_OUTPUTS:
+        text(outputs, key)
+    for key in LIST_OUTPUTS:
+        strings(outputs, key)
+    ecs_pairs(outputs)
+
+
 def ecs_pairs(outputs: dict[str, Any]) -> list[tuple[str, str]]:
     """Every (cluster, service): ``ecs_services`` and the seeds' own names, once each."""
     pairs: list[tuple[str, str]] = []

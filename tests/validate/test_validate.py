@@ -9,6 +9,7 @@ kind of breakage; bad usage exits 2 with one line; secret outputs are never prin
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sys
 import threading
@@ -475,7 +476,15 @@ def test_bad_usage_exits_2_with_one_line(tmp_path, capsys, argv, content, messag
     out, err = capsys.readouterr()
     assert code == 2
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
-    assert "validate prod:" not in out
+    assert out == ""
+
+
+def test_every_output_a_check_reads_has_its_shape_checked_first():
+    source = "".join(p.read_text() for p in Path(checks.__file__).parent.glob("*.py"))
+    read = set(re.findall(r"\b(text|strings)\((?:ctx\.)?(?:outputs|o|found), \"(\w+)\"\)", source))
+    by_name = {k for f, k in read if f == "text"}
+    assert by_name | {*checks.BUCKET_OUTPUTS, *checks.QUEUE_OUTPUTS} == set(checks.TEXT_OUTPUTS)
+    assert {k for f, k in read if f == "strings"} == set(checks.LIST_OUTPUTS)
 
 
 def test_no_region_anywhere_is_bad_usage(tmp_path, capsys, monkeypatch):
