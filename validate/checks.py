@@ -185,6 +185,7 @@ def _named(check: str, state: tuple[str, str]) -> tuple[str, str, str]:
 
 
 def check_database(ctx: Context) -> Iterator[Result]:
+    """The Aurora cluster and each of its instances, or the RDS instance: ``available``."""
     cluster = text(ctx.outputs, "db_cluster_identifier")
     instance = text(ctx.outputs, "db_instance_identifier")
     if not cluster and not instance:
@@ -194,6 +195,7 @@ def check_database(ctx: Context) -> Iterator[Result]:
         yield Result(SKIP, "database", why)
         return
     rds = ctx.client("rds")
+    instances = [instance] if instance else []
     if cluster:
         check = f"database cluster {cluster}"
         try:
@@ -202,18 +204,25 @@ def check_database(ctx: Context) -> Iterator[Result]:
             yield Result(FAIL, check, aws_reason(error))
             return
         status = found.get("Status")
-        detail = f"{status} ({found.get('Engine', '?')})"
-        yield Result(OK if status == "available" else FAIL, check, detail)
-    if instance:
-        check = f"database instance {instance}"
-        try:
-            found = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]
-        except (ClientError, BotoCoreError) as error:
-            yield Result(FAIL, check, aws_reason(error))
-            return
-        status = found.get("DBInstanceStatus")
-        detail = f"{status} ({found.get('Engine', '?')})"
-        yield Result(OK if status == "available" else FAIL, check, detail)
+        members = [m["DBInstanceIdentifier"] for m in found.get("DBClusterMembers", [])]
+        detail = f"{status} ({found.get('Engine', '?')}, {len(members)} instance(s))"
+        # A cluster without an instance is "available" and serves no connection.
+        good = status == "available" and bool(members)
+        yield Result(OK if good else FAIL, check, detail)
+        instances += members
+    for name in instances:
+        yield _instance(rds, name)
+
+
+def _instance(rds: Any, name: str) -> Result:
+    check = f"database instance {name}"
+    try:
+        found = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+    except (ClientError, BotoCoreError) as error:
+        return Result(FAIL, check, aws_reason(error))
+    status = found.get("DBInstanceStatus")
+    detail = f"{status} ({found.get('Engine', '?')})"
+    return Result(OK if status == "available" else FAIL, check, detail)
 
 
 # --- S3 -----------------------------------------------------------------------------------

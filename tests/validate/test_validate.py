@@ -155,8 +155,11 @@ def aws(moto_url) -> dict[str, Any]:
     # Scaled up after a deployment that never completed: the counts match, the rollout not.
     ecs.update_service(cluster="v-cluster", service="v-starting-2", desiredCount=1)
     rds.stop_db_instance(DBInstanceIdentifier="v-stopped-db")
-    rds.create_db_cluster(DBClusterIdentifier="v-aurora", Engine="aurora-postgresql",
-                          MasterUsername="u", MasterUserPassword="password-1234")  # fmt: skip
+    for name in ("v-aurora", "v-empty-aurora"):
+        rds.create_db_cluster(DBClusterIdentifier=name, Engine="aurora-postgresql",
+                              MasterUsername="u", MasterUserPassword="password-1234")  # fmt: skip
+    rds.create_db_instance(DBInstanceIdentifier="v-aurora-0", DBClusterIdentifier="v-aurora",
+                           DBInstanceClass="db.serverless", Engine="aurora-postgresql")  # fmt: skip
     secret = client("secretsmanager", moto_url).create_secret(
         Name="v/agent-world/api-key", SecretString=API_KEY
     )["ARN"]
@@ -270,7 +273,12 @@ def test_a_healthy_stack_passes_every_check_one_line_each(tmp_path, capsys, heal
 def test_an_aurora_cluster_passes_when_available(tmp_path, capsys, aws):
     code, out, _ = validate(tmp_path, capsys, {"aws_region": REGION,
                                                "db_cluster_identifier": "v-aurora"})  # fmt: skip
-    assert lines(out)["database cluster v-aurora"] == ("ok", "available (aurora-postgresql)")
+    found = lines(out)
+    assert found["database cluster v-aurora"] == (
+        "ok",
+        "available (aurora-postgresql, 1 instance(s))",
+    )
+    assert found["database instance v-aurora-0"] == ("ok", "available (aurora-postgresql)")
     assert code == 0
 
 
@@ -325,6 +333,8 @@ FAILURES = [
      "database instance v-stopped-db", "stopped (postgres)"),
     ("db-missing", lambda a, h: {"db_cluster_identifier": "v-no-aurora"},
      "database cluster v-no-aurora", "DBClusterNotFoundFault"),
+    ("db-no-instance", lambda a, h: {"db_cluster_identifier": "v-empty-aurora"},
+     "database cluster v-empty-aurora", "available (aurora-postgresql, 0 instance(s))"),
     ("s3-missing", lambda a, h: {"pipeline_data_bucket": "v-no-such-bucket"},
      "s3 v-no-such-bucket", "404"),
     ("sqs-missing", lambda a, h: {"sqs_task_queue_url": a["queues"]["v-tasks"] + "-gone"},
