@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 
 from validate import checks, endpoints, outputs
 from validate.checks import FAIL, OK, SKIP, Context, Result
@@ -59,10 +60,13 @@ def region_of(found: dict[str, Any]) -> str:
     return region
 
 
-def run(stack: str, found: dict[str, Any], allow_http: bool) -> list[Result]:
+def run(found: dict[str, Any], allow_http: bool) -> list[Result]:
     """Every check of the outputs ``found``; a check that breaks is a failed check."""
     checks.check_shapes(found)
-    session = boto3.session.Session(region_name=region_of(found))
+    try:
+        session = boto3.session.Session(region_name=region_of(found))
+    except BotoCoreError as error:  # AWS_PROFILE naming no profile, say
+        raise UsageError(f"AWS configuration: {error}") from None
     clients: dict[str, Any] = {}
 
     def client(service: str) -> Any:
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parse(sys.argv[1:] if argv is None else argv)
         allow_http = outputs.stack_allows_http(args.stack)
         found = outputs.from_file(args.outputs) if args.outputs else outputs.from_pulumi(args.stack)
-        results = run(args.stack, found, allow_http)
+        results = run(found, allow_http)
     except UsageError as error:
         print(f"validate: {error}", file=sys.stderr)
         return 2

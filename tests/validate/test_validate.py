@@ -30,6 +30,7 @@ from ai_inference.model_store import ModelStore
 from ai_inference.settings import Settings as InferenceSettings
 from moto.server import ThreadedMotoServer
 
+from validate import __main__ as cli
 from validate import checks, probe
 from validate.__main__ import main
 
@@ -495,6 +496,27 @@ def test_every_output_a_check_reads_has_its_shape_checked_first():
     by_name = {k for f, k in read if f == "text"}
     assert by_name | {*checks.BUCKET_OUTPUTS, *checks.QUEUE_OUTPUTS} == set(checks.TEXT_OUTPUTS)
     assert {k for f, k in read if f == "strings"} == set(checks.LIST_OUTPUTS)
+
+
+def test_a_profile_that_does_not_exist_is_bad_usage(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    code, _, err = validate(tmp_path, capsys, {"aws_region": REGION})
+    assert (
+        code == 2 and err.startswith("validate: AWS configuration: ") and len(err.splitlines()) == 1
+    )
+
+
+def test_a_check_that_breaks_fails_and_the_others_still_run(tmp_path, capsys, monkeypatch, aws):
+    def check_broken(ctx):
+        yield from ()
+        raise KeyError("deployments")
+
+    monkeypatch.setattr(cli, "CHECKS", (check_broken, checks.check_database))
+    code, out, _ = validate(tmp_path, capsys, {"aws_region": REGION,
+                                               "db_instance_identifier": "v-db"})  # fmt: skip
+    assert code == 1
+    assert lines(out) == {"broken": ("FAIL", "unexpected KeyError: 'deployments'"),
+                          "database instance v-db": ("ok", "available (postgres)")}  # fmt: skip
 
 
 def test_no_region_anywhere_is_bad_usage(tmp_path, capsys, monkeypatch):
