@@ -162,3 +162,17 @@ def test_the_region_buckets_and_health_service_are_outputs(each_stack):
         outputs["health_check_service_name"]
         == outputs["inference_service_names"]["vision-validator"]
     )
+
+
+def test_validate_reads_outputs_the_program_exports_in_the_shapes_it_exports(dev, prod):
+    # A misspelt name in validate/ would silently skip its check: every name it reads is
+    # exported by dev or prod (api_endpoint only with data_platform.api), and both stacks'
+    # outputs pass its type checks.
+    from validate import checks
+
+    read = {*checks.TEXT_OUTPUTS, *checks.LIST_OUTPUTS, "ecs_services"}
+    assert read - set(dev.outputs) - set(prod.outputs) == {"api_endpoint"}
+    for run in (dev, prod):
+        checks.check_shapes(run.outputs)
+        exported = {(e["cluster"], e["service"]) for e in run.outputs["ecs_services"]}
+        assert set(checks.ecs_pairs(run.outputs)) == exported

@@ -304,7 +304,7 @@ def test_a_stack_with_nothing_enabled_skips_every_check_saying_why(tmp_path, cap
     assert len(found) == 8
 
 
-def test_an_endpoint_of_a_service_scaled_to_zero_is_skipped(tmp_path, capsys, http):
+def test_an_endpoint_of_a_service_scaled_to_zero_is_skipped(tmp_path, capsys, aws, http):
     zero = [{"cluster": "v-cluster", "service": "v-zero"}]
     outputs = {"aws_region": REGION, "ecs_services": zero,
                "health_check_url": f"{http['stopped']}/health",
