@@ -1,6 +1,7 @@
 """The ML platform: read the stack's settings, build the enabled stacks, export their outputs."""
 
 import pulumi
+import pulumi_aws as aws
 
 from components.blocks.alerts import AlarmTopic, AlarmTopicArgs
 from components.blocks.audit_logs import AuditLogs, AuditLogsArgs
@@ -9,7 +10,7 @@ from components.blocks.waf import WebAcl, regional_args
 from components.config import settings as config
 from components.stacks.agent_world.stack import AgentWorldArgs, AgentWorldStack
 from components.stacks.data_platform import DataPlatformArgs, DataPlatformStack
-from components.stacks.inference import InferenceArgs, InferenceStack
+from components.stacks.inference import InferenceArgs, InferenceStack, routes
 from components.stacks.network import NetworkArgs, NetworkStack
 from components.stacks.training import TrainingArgs, TrainingStack
 
@@ -20,6 +21,11 @@ except config.ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 
 on = settings.stacks
+# Every ECS service of every stack as {cluster, service}, and every dead-letter queue, for
+# `./tasks validate` (the stacks' own outputs name only some of them).
+ecs_services: list[dict[str, pulumi.Output[str]]] = []
+dead_letter_queue_urls: list[pulumi.Output[str]] = []
+log_buckets = []  # the load balancers' access-log buckets, each once
 # The stacks that raise alarms are the ones with data buckets; a load balancer's log bucket
 # (inference.access_logs, the data platform's own load balancer) logs its requests too.
 alarms = on.training or on.data_platform or on.agent_world
@@ -33,6 +39,8 @@ if on.network or on.training or on.inference or on.data_platform or on.agent_wor
         AuditLogsArgs.from_settings(settings, access_logs=data_buckets, alarm_notifications=alarms),
     )
     pulumi.export("logs_key_arn", audit.key_arn)
+    # `./tasks validate` reaches the stack's AWS APIs in this region.
+    pulumi.export("aws_region", settings.region)
     if audit.access_log_bucket is not None:
         pulumi.export("access_log_bucket", audit.access_log_bucket)
 
@@ -78,6 +86,8 @@ if settings.stacks.training:
     pulumi.export("ecs_cluster_name", training.cluster.name)
     pulumi.export("ecs_service_name", training.service.name)
     pulumi.export("worker_log_group", training.log_group.name)
+    ecs_services.append({"cluster": training.cluster.name, "service": training.service.name})
+    dead_letter_queue_urls.append(training.dead_letter_queue.url)
     pulumi.export("coordinator_role_arn", training.coordinator_role.arn)
     if training.coordinator_access_key is not None:
         key = training.coordinator_access_key
@@ -98,6 +108,18 @@ if settings.stacks.inference:
         "inference_service_names", {name: s.name for name, s in inference.services.items()}
     )
     pulumi.export("inference_api_key_secret_arn", inference.api_key_secret.arn)
+    ecs_services += [
+        {"cluster": inference.cluster.name, "service": s.name} for s in inference.services.values()
+    ]
+    if inference.load_balancer.access_log_bucket is not None:
+        log_buckets.append(inference.load_balancer.access_log_bucket)
+    # The service behind health_check_url: at desired count 0 (scaled to zero) /health has
+    # no target to answer it, which `./tasks validate` reports as skipped, not failed.
+    health_service = next(
+        (s.name for s in settings.inference.services if routes(s, "/health")), None
+    )
+    if health_service is not None:
+        pulumi.export("health_check_service_name", inference.services[health_service].name)
 
 if settings.stacks.data_platform:
     # Sharing the inference stack's load balancer saves one ALB's hourly charge.
@@ -113,6 +135,18 @@ if settings.stacks.data_platform:
     pulumi.export("mlflow_artifacts_bucket", data_platform.artifacts.bucket_name)
     pulumi.export("pipeline_data_bucket", data_platform.pipeline_data.bucket_name)
     pulumi.export("db_endpoint", data_platform.db_endpoint)
+    # The RDS API's own parameter names, so that `./tasks validate` knows which to describe.
+    if isinstance(data_platform.database, aws.rds.Cluster):
+        pulumi.export("db_cluster_identifier", data_platform.database.cluster_identifier)
+    else:
+        pulumi.export("db_instance_identifier", data_platform.database.identifier)
+    ecs_services += [
+        {"cluster": data_platform.cluster.name, "service": s.name}
+        for s in (data_platform.mlflow_service, data_platform.api_service)
+        if s is not None
+    ]
+    if data_platform.load_balancer.access_log_bucket is not None:
+        log_buckets.append(data_platform.load_balancer.access_log_bucket)
     pulumi.export("mlflow_admin_password_secret_arn", data_platform.admin_password_secret.arn)
 
 if settings.stacks.agent_world:
@@ -130,6 +164,24 @@ if settings.stacks.agent_world:
         "agent_world_table_names", {k: t.name for k, t in agent_world.data.tables.items()}
     )
     pulumi.export("agent_world_api_key_secret_arn", agent_world.api_key_secret.arn)
+    pulumi.export(
+        "agent_world_bucket_names",
+        {
+            "snapshots": agent_world.data.snapshots.bucket_name,
+            "assets": agent_world.data.assets.bucket_name,
+        },
+    )
+    ecs_services += [
+        {"cluster": agent_world.cluster.name, "service": s.name}
+        for s in agent_world.services.values()
+    ]
+
+if log_buckets:
+    pulumi.export("alb_log_buckets", [b.bucket_name for b in dict.fromkeys(log_buckets)])
+if ecs_services:
+    pulumi.export("ecs_services", ecs_services)
+if dead_letter_queue_urls:
+    pulumi.export("dead_letter_queue_urls", dead_letter_queue_urls)
 
 if settings.quotas.request:
     # The vCPUs the stacks above can use at their maximum, requested where the account has less.
