@@ -1,0 +1,255 @@
+"""The artefact fetcher: HTTPS GETs that cannot be turned against the VPC (no SSRF).
+
+``artifactsUrl`` comes from the caller, and the task runs inside the VPC, next to the
+instance metadata service and private endpoints. So every URL the fetcher follows, the
+first and each redirect's, is checked the same way:
+
+- the scheme is ``https`` (an ``http`` URL or redirect is refused);
+- the host name is resolved **once**; every address it resolves to must be public (not
+  private, loopback, link-local, the metadata addresses 169.254.169.254 and fd00:ec2::254,
+  unspecified, multicast, reserved, CGNAT 100.64.0.0/10, nor an IPv4-mapped, 6to4 or
+  NAT64 IPv6 form of one), else the URL is refused;
+- the TCP connection goes to that resolved address itself, with the URL's host as TLS SNI,
+  ``Host`` header and the name the certificate is verified against, so a DNS answer that
+  changes between the check and the connection (rebinding) cannot redirect it;
+- redirects (301, 302, 303, 307, 308) are followed by hand, at most ``max_redirects``;
+- the body is streamed and stopped past ``max_bytes``; the whole fetch, redirects
+  included, must finish within ``timeout`` seconds (each read waits at most what is left);
+- the content type must be one of ``content_types``.
+
+``allow_addresses`` and ``ca_file`` exist for the tests, which serve artefacts from
+127.0.0.1 over HTTPS with a certificate they generate; the service's settings never set
+them (no environment variable reaches them).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import ssl
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Sequence[str]]
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+_CHUNK = 64 * 1024
+
+
+class FetchRefused(Exception):
+    """The URL, an address it resolves to, a redirect, the size or the content type is not
+    acceptable: the caller's request is at fault (the service answers 422)."""
+
+
+class FetchFailed(Exception):
+    """The artefact server could not be reached or answered an error (the service: 502)."""
+
+
+class FetchTimeout(FetchFailed):
+    """The fetch did not finish within its time limit (the service: 504)."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str
+    """The URL the body came from (after redirects)."""
+    content_type: str
+    """The media type, lower case, without parameters."""
+    body: bytes
+
+
+def address_problem(address: IPAddress) -> str | None:
+    """Why ``address`` may not be fetched from, or None for a public unicast address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            problem = address_problem(embedded)
+            return f"embeds {embedded}, which is {problem}" if problem else None
+    if address in _METADATA:
+        return "the instance metadata service"
+    for attribute, words in (
+        ("is_unspecified", "unspecified"),
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_multicast", "multicast"),
+        ("is_private", "private"),
+        ("is_reserved", "reserved"),
+    ):
+        if getattr(address, attribute):
+            return words
+    if isinstance(address, ipaddress.IPv4Address) and address in _CGNAT:
+        return "shared address space (CGNAT 100.64.0.0/10)"
+    if not address.is_global:
+        return "not a global address"
+    return None
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (A and AAAA)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """An HTTPS connection to a fixed address, with SNI, Host and certificate checks for
+    the URL's host name (http.client derives all three from ``host``)."""
+
+    def __init__(self, host: str, port: int, address: str, context: ssl.SSLContext, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._address = address
+        self._tls = context
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        try:
+            self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+        except BaseException:
+            raw.close()
+            raise
+
+
+class ArtifactFetcher:
+    """GETs artefacts as the module docstring says. Thread-safe: it holds no connection."""
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int = 10 * 1024 * 1024,
+        timeout: float = 15.0,
+        max_redirects: int = 3,
+        content_types: Collection[str] = ("image/png", "image/jpeg", "image/webp", "image/gif"),
+        resolver: Resolver = system_resolver,
+        allow_addresses: Collection[str] = (),
+        ca_file: str | None = None,
+        user_agent: str = "vision-validator/1",
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+        self.max_redirects = max_redirects
+        self.content_types = frozenset(content_types)
+        self._resolve = resolver
+        # Test only: addresses accepted although address_problem refuses them.
+        self._allowed = frozenset(ipaddress.ip_address(a) for a in allow_addresses)
+        self._tls = ssl.create_default_context(cafile=ca_file)
+        self._tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        self._user_agent = user_agent
+
+    def fetch(self, url: str, content_types: Collection[str] | None = None) -> Fetched:
+        """The body at ``url``; ``FetchRefused``, ``FetchFailed`` or ``FetchTimeout``."""
+        accepted = frozenset(content_types) if content_types is not None else self.content_types
+        deadline = time.monotonic() + self.timeout
+        for _ in range(self.max_redirects + 1):
+            status, location, content_type, body = self._get(url, deadline, accepted)
+            if status not in REDIRECTS:
+                return Fetched(url=url, content_type=content_type, body=body)
+            if not location:
+                raise FetchFailed(f"redirect {status} without a Location")
+            url = urljoin(url, location)
+        raise FetchRefused(f"more than {self.max_redirects} redirects")
+
+    def check_url(self, url: str) -> tuple[str, int, str, str]:
+        """(host, port, path with query, the address to connect to) or ``FetchRefused``."""
+        parts = urlsplit(url)
+        if parts.scheme != "https":
+            raise FetchRefused(f"only https URLs are fetched (got {parts.scheme or 'none'}://)")
+        if not parts.hostname:
+            raise FetchRefused("the URL has no host")
+        if parts.username or parts.password:
+            raise FetchRefused("the URL carries credentials")
+        host = parts.hostname
+        try:
+            port = parts.port or 443
+        except ValueError as error:
+            raise FetchRefused(f"bad port: {error}") from None
+        address = self._pick_address(host, port)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return host, port, path, address
+
+    def _pick_address(self, host: str, port: int) -> str:
+        try:
+            literal: IPAddress | None = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
+        if literal is not None:
+            found = [str(literal)]
+        else:
+            try:
+                found = list(self._resolve(host, port))
+            except socket.gaierror as error:
+                if error.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
+                    raise FetchRefused(f"{host} does not resolve") from None
+                raise FetchFailed(f"cannot resolve {host}: {error}") from None
+            if not found:
+                raise FetchRefused(f"{host} does not resolve")
+        # Every address must pass: a name that also resolves to an internal address is
+        # refused, whichever of its addresses the connection would have used.
+        for text in found:
+            address = ipaddress.ip_address(text.split("%", 1)[0])
+            if address in self._allowed:
+                continue
+            if problem := address_problem(address):
+                raise FetchRefused(f"{host} resolves to {address}: {problem}")
+        return found[0]
+
+    def _get(self, url: str, deadline: float, accepted: frozenset[str]):
+        host, port, path, address = self.check_url(url)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchTimeout(f"the fetch took longer than {self.timeout:g} s")
+        connection = _PinnedHTTPSConnection(host, port, address, self._tls, remaining)
+        try:
+            connection.request(
+                "GET", path, headers={"User-Agent": self._user_agent, "Accept": ", ".join(sorted(accepted))}
+            )
+            response = connection.getresponse()
+            if response.status in REDIRECTS:
+                return response.status, response.getheader("Location"), "", b""
+            if response.status != 200:
+                raise FetchFailed(f"the artefact server answered {response.status}")
+            content_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
+            if content_type not in accepted:
+                raise FetchRefused(
+                    f"content type {content_type or 'none'} is not one of {', '.join(sorted(accepted))}"
+                )
+            declared = response.getheader("Content-Length")
+            if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                raise FetchRefused(f"the artefact is larger than {self.max_bytes} bytes")
+            return 200, None, content_type, self._read(connection, response, deadline)
+        except (FetchRefused, FetchFailed):
+            raise
+        except TimeoutError:
+            raise FetchTimeout(f"the fetch took longer than {self.timeout:g} s") from None
+        except ssl.SSLError as error:
+            raise FetchFailed(f"TLS with {host} failed: {error.reason or error}") from None
+        except (OSError, http.client.HTTPException) as error:
+            raise FetchFailed(f"cannot fetch from {host}: {type(error).__name__}") from None
+        finally:
+            connection.close()
+
+    def _read(self, connection, response: http.client.HTTPResponse, deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FetchTimeout(f"the fetch took longer than {self.timeout:g} s")
+            if connection.sock is not None:
+                connection.sock.settimeout(remaining)
+            # read1: at most one read of the socket, so a server that trickles bytes
+            # cannot hold the loop past the deadline.
+            chunk = response.read1(_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise FetchRefused(f"the artefact is larger than {self.max_bytes} bytes")
+            chunks.append(chunk)
