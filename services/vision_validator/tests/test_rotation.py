@@ -45,7 +45,8 @@ def test_settings_read_the_secret_id_and_the_app_then_reads_the_secret(sm, body)
     # when the secret already holds a new pending value (a rotation under way)
     sm.put_secret_value(SecretId=SECRET, ClientRequestToken=TOKEN, SecretString=NEW,
                         VersionStages=["AWSPENDING"])  # fmt: skip
-    client = TestClient(create_app(settings, gpu_probe=lambda: GpuStatus(available=False), analyzer=FixedAnalyzer())
+    client = TestClient(
+        create_app(settings, gpu_probe=lambda: GpuStatus(available=False), analyzer=FixedAnalyzer())
     )
     # then a client with the new key is served, though the task started with the old one
     assert client.post("/validate", json=body, headers={"X-API-Key": NEW}).status_code == 200

@@ -25,8 +25,11 @@ from cryptography.x509.oid import NameOID
 from PIL import Image
 
 
-def make_certificate(directory: Path, host: str = "localhost") -> tuple[Path, Path]:
-    """A self-signed certificate for ``host`` and 127.0.0.1: (cert file, key file)."""
+def make_certificate(
+    directory: Path, hosts: tuple[str, ...] = ("localhost", "artifacts.test")
+) -> tuple[Path, Path]:
+    """A self-signed certificate for ``hosts`` and 127.0.0.1: (cert file, key file)."""
+    host = hosts[0]
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
     now = datetime.datetime.now(datetime.UTC)
@@ -40,7 +43,10 @@ def make_certificate(directory: Path, host: str = "localhost") -> tuple[Path, Pa
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName(host), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    *(x509.DNSName(h) for h in hosts),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )
@@ -72,6 +78,8 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     trickle: float = 0.0
     """Seconds between single body bytes (a slow server); 0 sends at once."""
+    declare_length: bool = True
+    """False: no Content-Length; the body ends when the connection closes."""
 
 
 class _Server:
@@ -101,7 +109,11 @@ class _ArtifactHandler(BaseHTTPRequestHandler):
         owner.requests.append((self.path, dict(self.headers)))
         route = owner.routes.get(self.path.split("?")[0], Route(status=404, body=b"no"))
         self.send_response(route.status)
-        headers = {"Content-Length": str(len(route.body)), **route.headers}
+        length = {"Content-Length": str(len(route.body))} if route.declare_length else {}
+        if not route.declare_length:
+            self.close_connection = True
+            length["Connection"] = "close"
+        headers = {**length, **route.headers}
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()

@@ -64,25 +64,25 @@ class AnalysisError(Exception):
         self.reason = reason
 
 
-class ArtifactsRefused(AnalysisError):
+class ArtifactsRefusedError(AnalysisError):
     """The artefacts cannot be used (URL refused, too large, not an image …)."""
 
     status = 422
 
 
-class UpstreamFailed(AnalysisError):
+class UpstreamFailedError(AnalysisError):
     """The provider or the artefact server failed, or the model's answer is malformed."""
 
     status = 502
 
 
-class UpstreamTimeout(AnalysisError):
+class UpstreamTimeoutError(AnalysisError):
     """The provider or the artefact server did not answer in time."""
 
     status = 504
 
 
-class NotConfigured(AnalysisError):
+class NotConfiguredError(AnalysisError):
     status = 503
 
 
@@ -93,7 +93,7 @@ class NoAnalyzer:
     name = "none"
 
     def analyze(self, request: ValidationRequest) -> Analysis:
-        raise NotConfigured(
+        raise NotConfiguredError(
             "no analyzer configured: the service needs OPENAI_API_KEY or GEMINI_API_KEY"
         )
 

@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 
 from PIL import Image, UnidentifiedImageError
 
-from vision_validator.fetch import ArtifactFetcher, FetchRefused
+from vision_validator.fetch import ArtifactFetcher, FetchRefusedError
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 LISTING_TYPE = "application/json"
@@ -50,7 +50,7 @@ class ArtifactLoader:
         self.max_side = max_side
 
     def load(self, url: str) -> list[PreparedImage]:
-        """The images at ``url``; ``FetchRefused`` / ``FetchFailed`` / ``FetchTimeout``."""
+        """The images at ``url``, or one of the fetcher's ``Fetch*Error``s."""
         first = self.fetcher.fetch(url, (*IMAGE_TYPES, LISTING_TYPE))
         if first.content_type != LISTING_TYPE:
             return [prepare(first.url, first.body, self.max_side)]
@@ -65,15 +65,19 @@ class ArtifactLoader:
         try:
             data = json.loads(body)
         except ValueError:
-            raise FetchRefused("the listing is not JSON") from None
+            raise FetchRefusedError("the listing is not JSON") from None
         if isinstance(data, dict):
             data = data.get("images")
         if not isinstance(data, list) or not all(isinstance(u, str) and u for u in data):
-            raise FetchRefused('the listing is not a list of image URLs (or {"images": [...]})')
+            raise FetchRefusedError(
+                'the listing is not a list of image URLs (or {"images": [...]})'
+            )
         if not data:
-            raise FetchRefused("the listing names no image")
+            raise FetchRefusedError("the listing names no image")
         if len(data) > self.max_images:
-            raise FetchRefused(f"the listing names {len(data)} images; at most {self.max_images}")
+            raise FetchRefusedError(
+                f"the listing names {len(data)} images; at most {self.max_images}"
+            )
         return [urljoin(base, u) for u in data]
 
 
@@ -82,15 +86,15 @@ def prepare(url: str, data: bytes, max_side: int) -> PreparedImage:
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_PIXELS:
-                raise FetchRefused(
+                raise FetchRefusedError(
                     f"the image is {image.width}x{image.height}; at most {MAX_PIXELS} pixels"
                 )
             image.seek(0)
             frame = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-    except FetchRefused:
+    except FetchRefusedError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise FetchRefused("the artefact is not a decodable image") from None
+        raise FetchRefusedError("the artefact is not a decodable image") from None
     frame.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     frame.save(out, format="PNG", optimize=False)

@@ -39,20 +39,22 @@ Resolver = Callable[[str, int], Sequence[str]]
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+_METADATA = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
 _CHUNK = 64 * 1024
 
 
-class FetchRefused(Exception):
+class FetchRefusedError(Exception):
     """The URL, an address it resolves to, a redirect, the size or the content type is not
     acceptable: the caller's request is at fault (the service answers 422)."""
 
 
-class FetchFailed(Exception):
+class FetchFailedError(Exception):
     """The artefact server could not be reached or answered an error (the service: 502)."""
 
 
-class FetchTimeout(FetchFailed):
+class FetchTimeoutError(FetchFailedError):
     """The fetch did not finish within its time limit (the service: 504)."""
 
 
@@ -144,7 +146,7 @@ class ArtifactFetcher:
         self._user_agent = user_agent
 
     def fetch(self, url: str, content_types: Collection[str] | None = None) -> Fetched:
-        """The body at ``url``; ``FetchRefused``, ``FetchFailed`` or ``FetchTimeout``."""
+        """The body at ``url``, or one of the three ``Fetch*Error``s."""
         accepted = frozenset(content_types) if content_types is not None else self.content_types
         deadline = time.monotonic() + self.timeout
         for _ in range(self.max_redirects + 1):
@@ -152,24 +154,26 @@ class ArtifactFetcher:
             if status not in REDIRECTS:
                 return Fetched(url=url, content_type=content_type, body=body)
             if not location:
-                raise FetchFailed(f"redirect {status} without a Location")
+                raise FetchFailedError(f"redirect {status} without a Location")
             url = urljoin(url, location)
-        raise FetchRefused(f"more than {self.max_redirects} redirects")
+        raise FetchRefusedError(f"more than {self.max_redirects} redirects")
 
     def check_url(self, url: str) -> tuple[str, int, str, str]:
-        """(host, port, path with query, the address to connect to) or ``FetchRefused``."""
+        """(host, port, path with query, the address to connect to) or ``FetchRefusedError``."""
         parts = urlsplit(url)
         if parts.scheme != "https":
-            raise FetchRefused(f"only https URLs are fetched (got {parts.scheme or 'none'}://)")
+            raise FetchRefusedError(
+                f"only https URLs are fetched (got {parts.scheme or 'none'}://)"
+            )
         if not parts.hostname:
-            raise FetchRefused("the URL has no host")
+            raise FetchRefusedError("the URL has no host")
         if parts.username or parts.password:
-            raise FetchRefused("the URL carries credentials")
+            raise FetchRefusedError("the URL carries credentials")
         host = parts.hostname
         try:
             port = parts.port or 443
         except ValueError as error:
-            raise FetchRefused(f"bad port: {error}") from None
+            raise FetchRefusedError(f"bad port: {error}") from None
         address = self._pick_address(host, port)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return host, port, path, address
@@ -186,10 +190,10 @@ class ArtifactFetcher:
                 found = list(self._resolve(host, port))
             except socket.gaierror as error:
                 if error.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
-                    raise FetchRefused(f"{host} does not resolve") from None
-                raise FetchFailed(f"cannot resolve {host}: {error}") from None
+                    raise FetchRefusedError(f"{host} does not resolve") from None
+                raise FetchFailedError(f"cannot resolve {host}: {error}") from None
             if not found:
-                raise FetchRefused(f"{host} does not resolve")
+                raise FetchRefusedError(f"{host} does not resolve")
         # Every address must pass: a name that also resolves to an internal address is
         # refused, whichever of its addresses the connection would have used.
         for text in found:
@@ -197,41 +201,44 @@ class ArtifactFetcher:
             if address in self._allowed:
                 continue
             if problem := address_problem(address):
-                raise FetchRefused(f"{host} resolves to {address}: {problem}")
+                raise FetchRefusedError(f"{host} resolves to {address}: {problem}")
         return found[0]
 
     def _get(self, url: str, deadline: float, accepted: frozenset[str]):
         host, port, path, address = self.check_url(url)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise FetchTimeout(f"the fetch took longer than {self.timeout:g} s")
+            raise FetchTimeoutError(f"the fetch took longer than {self.timeout:g} s")
         connection = _PinnedHTTPSConnection(host, port, address, self._tls, remaining)
         try:
             connection.request(
-                "GET", path, headers={"User-Agent": self._user_agent, "Accept": ", ".join(sorted(accepted))}
+                "GET",
+                path,
+                headers={"User-Agent": self._user_agent, "Accept": ", ".join(sorted(accepted))},
             )
             response = connection.getresponse()
             if response.status in REDIRECTS:
                 return response.status, response.getheader("Location"), "", b""
             if response.status != 200:
-                raise FetchFailed(f"the artefact server answered {response.status}")
+                raise FetchFailedError(f"the artefact server answered {response.status}")
             content_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
             if content_type not in accepted:
-                raise FetchRefused(
-                    f"content type {content_type or 'none'} is not one of {', '.join(sorted(accepted))}"
+                wanted = ", ".join(sorted(accepted))
+                raise FetchRefusedError(
+                    f"content type {content_type or 'none'} is not one of {wanted}"
                 )
             declared = response.getheader("Content-Length")
             if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                raise FetchRefused(f"the artefact is larger than {self.max_bytes} bytes")
+                raise FetchRefusedError(f"the artefact is larger than {self.max_bytes} bytes")
             return 200, None, content_type, self._read(connection, response, deadline)
-        except (FetchRefused, FetchFailed):
+        except (FetchRefusedError, FetchFailedError):
             raise
         except TimeoutError:
-            raise FetchTimeout(f"the fetch took longer than {self.timeout:g} s") from None
+            raise FetchTimeoutError(f"the fetch took longer than {self.timeout:g} s") from None
         except ssl.SSLError as error:
-            raise FetchFailed(f"TLS with {host} failed: {error.reason or error}") from None
+            raise FetchFailedError(f"TLS with {host} failed: {error.reason or error}") from None
         except (OSError, http.client.HTTPException) as error:
-            raise FetchFailed(f"cannot fetch from {host}: {type(error).__name__}") from None
+            raise FetchFailedError(f"cannot fetch from {host}: {type(error).__name__}") from None
         finally:
             connection.close()
 
@@ -241,7 +248,7 @@ class ArtifactFetcher:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise FetchTimeout(f"the fetch took longer than {self.timeout:g} s")
+                raise FetchTimeoutError(f"the fetch took longer than {self.timeout:g} s")
             if connection.sock is not None:
                 connection.sock.settimeout(remaining)
             # read1: at most one read of the socket, so a server that trickles bytes
@@ -251,5 +258,5 @@ class ArtifactFetcher:
                 return b"".join(chunks)
             size += len(chunk)
             if size > self.max_bytes:
-                raise FetchRefused(f"the artefact is larger than {self.max_bytes} bytes")
+                raise FetchRefusedError(f"the artefact is larger than {self.max_bytes} bytes")
             chunks.append(chunk)

@@ -29,14 +29,19 @@ from vision_validator import verdict
 from vision_validator.analyzers import (
     Analysis,
     Analyzer,
-    ArtifactsRefused,
+    ArtifactsRefusedError,
     Issue,
     NoAnalyzer,
-    UpstreamFailed,
-    UpstreamTimeout,
+    UpstreamFailedError,
+    UpstreamTimeoutError,
 )
 from vision_validator.artifacts import ArtifactLoader, PreparedImage
-from vision_validator.fetch import ArtifactFetcher, FetchRefused, FetchTimeout, FetchFailed
+from vision_validator.fetch import (
+    ArtifactFetcher,
+    FetchFailedError,
+    FetchRefusedError,
+    FetchTimeoutError,
+)
 from vision_validator.schemas import ValidationRequest
 from vision_validator.settings import Settings
 
@@ -56,23 +61,25 @@ class VisionAnalyzer:
     def analyze(self, request: ValidationRequest) -> Analysis:
         url = str(request.context.artifacts_url)
         if self.backend_host and request.context.artifacts_url.host != self.backend_host:
-            raise ArtifactsRefused(
+            raise ArtifactsRefusedError(
                 f"artifactsUrl must be on the backend's host {self.backend_host} (BACKEND_URL)"
             )
         try:
             images = self.loader.load(url)
-        except FetchRefused as error:
-            raise ArtifactsRefused(f"artifacts refused: {error}") from None
-        except FetchTimeout as error:
-            raise UpstreamTimeout(f"artifacts: {error}") from None
-        except FetchFailed as error:
-            raise UpstreamFailed(f"artifacts: {error}") from None
+        except FetchRefusedError as error:
+            raise ArtifactsRefusedError(f"artifacts refused: {error}") from None
+        except FetchTimeoutError as error:
+            raise UpstreamTimeoutError(f"artifacts: {error}") from None
+        except FetchFailedError as error:
+            raise UpstreamFailedError(f"artifacts: {error}") from None
         text = verdict.prompt(request.args.part, request.args.part_description, len(images))
         answer = self._ask(text, images)
         try:
             found = verdict.parse(answer)
-        except verdict.MalformedVerdict as error:
-            raise UpstreamFailed(f"{self.name}: malformed answer from the model: {error}") from None
+        except verdict.MalformedVerdictError as error:
+            raise UpstreamFailedError(
+                f"{self.name}: malformed answer from the model: {error}"
+            ) from None
         issues = () if found.valid else tuple(Issue("part_mismatch", r) for r in found.reasons)
         return Analysis(valid=found.valid, score=found.score, issues=issues, reasons=found.reasons)
 
@@ -105,7 +112,10 @@ class OpenAIAnalyzer(VisionAnalyzer):
         for image in images:
             encoded = base64.b64encode(image.data).decode()
             content.append(
-                {"type": "image_url", "image_url": {"url": f"data:{image.mime_type};base64,{encoded}"}}
+                {
+                    "type": "image_url",
+                    "image_url": {"url": f"data:{image.mime_type};base64,{encoded}"},
+                }
             )
         try:
             completion = self.client.chat.completions.create(
@@ -120,16 +130,18 @@ class OpenAIAnalyzer(VisionAnalyzer):
                 },
             )
         except openai.APITimeoutError:
-            raise UpstreamTimeout("openai: the provider did not answer in time") from None
+            raise UpstreamTimeoutError("openai: the provider did not answer in time") from None
         except openai.APIStatusError as error:
-            raise UpstreamFailed(f"openai: the provider answered {error.status_code}") from None
+            raise UpstreamFailedError(
+                f"openai: the provider answered {error.status_code}"
+            ) from None
         except openai.APIError as error:
-            raise UpstreamFailed(f"openai: {type(error).__name__}") from None
+            raise UpstreamFailedError(f"openai: {type(error).__name__}") from None
         if not completion.choices:
-            raise UpstreamFailed("openai: malformed answer from the model: no choices")
+            raise UpstreamFailedError("openai: malformed answer from the model: no choices")
         message = completion.choices[0].message
         if message.refusal:
-            raise UpstreamFailed("openai: the model refused to answer")
+            raise UpstreamFailedError("openai: the model refused to answer")
         return message.content
 
 
@@ -172,11 +184,11 @@ class GeminiAnalyzer(VisionAnalyzer):
                 ),
             )
         except httpx2.TimeoutException:
-            raise UpstreamTimeout("gemini: the provider did not answer in time") from None
+            raise UpstreamTimeoutError("gemini: the provider did not answer in time") from None
         except genai_errors.APIError as error:
-            raise UpstreamFailed(f"gemini: the provider answered {error.code}") from None
+            raise UpstreamFailedError(f"gemini: the provider answered {error.code}") from None
         except (httpx2.HTTPError, ValueError) as error:
-            raise UpstreamFailed(f"gemini: {type(error).__name__}") from None
+            raise UpstreamFailedError(f"gemini: {type(error).__name__}") from None
         try:
             return response.text
         except ValueError:

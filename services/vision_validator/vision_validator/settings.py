@@ -6,8 +6,8 @@ an app can never be built that accepts every request (the service fails closed).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -30,7 +30,9 @@ def backend_url_problem(url: str) -> str | None:
         return None
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
-        return f"BACKEND_URL: expected an https URL such as https://backend.example.com, got {url!r}"
+        return (
+            f"BACKEND_URL: expected an https URL such as https://backend.example.com, got {url!r}"
+        )
     return None
 
 
@@ -90,12 +92,20 @@ class Settings:
         problems = [p for p in (api_key_problem(self.api_key),) if p]
         problems += server_problems(self.max_body_bytes, self.log_level, self.port)
         problems += [p for p in (backend_url_problem(self.backend_url),) if p]
-        for name, key in (("OPENAI_API_KEY", self.openai_api_key), ("GEMINI_API_KEY", self.gemini_api_key)):
+        for name, key in (
+            ("OPENAI_API_KEY", self.openai_api_key),
+            ("GEMINI_API_KEY", self.gemini_api_key),
+        ):
             if key and not _PROVIDER_KEY.fullmatch(key):
                 problems.append(f"{name}: expected 8-512 visible ASCII characters")
         if self.vision_provider not in PROVIDERS:
-            problems.append(f"VISION_PROVIDER: expected openai or gemini, got {self.vision_provider!r}")
-        for name, model in (("OPENAI_MODEL", self.openai_model), ("GEMINI_MODEL", self.gemini_model)):
+            problems.append(
+                f"VISION_PROVIDER: expected openai or gemini, got {self.vision_provider!r}"
+            )
+        for name, model in (
+            ("OPENAI_MODEL", self.openai_model),
+            ("GEMINI_MODEL", self.gemini_model),
+        ):
             if not _MODEL.fullmatch(model):
                 problems.append(f"{name}: expected a model name such as gpt-4o-mini, got {model!r}")
         if problems:
@@ -135,7 +145,11 @@ class Settings:
 
     def chosen_provider(self) -> str | None:
         """``openai`` or ``gemini`` by the keys set (``vision_provider`` when both), or None."""
-        configured = [p for p, k in zip(PROVIDERS, (self.openai_api_key, self.gemini_api_key)) if k]
+        configured = [
+            p
+            for p, k in zip(PROVIDERS, (self.openai_api_key, self.gemini_api_key), strict=True)
+            if k
+        ]
         if len(configured) > 1:
             return self.vision_provider
         return configured[0] if configured else None

@@ -3,7 +3,7 @@
 Both providers get the same instruction and the same JSON schema; the answer must be a
 JSON object with exactly ``valid`` (a boolean), ``score`` (a number from 0 to 1) and
 ``reasons`` (1 to 10 non-empty strings). Anything else is a malformed answer
-(:class:`MalformedVerdict`, a 502): a verdict is never guessed from a partial one.
+(:class:`MalformedVerdictError`, a 502): a verdict is never guessed from a partial one.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ INSTRUCTION = (
 )
 
 
-class MalformedVerdict(ValueError):
+class MalformedVerdictError(ValueError):
     """The model's answer is not a verdict of the schema above."""
 
 
@@ -61,30 +61,30 @@ def prompt(part: str, description: str, images: int) -> str:
 
 
 def parse(text: str | None) -> Verdict:
-    """The verdict in ``text``; ``MalformedVerdict`` says what is wrong with it."""
+    """The verdict in ``text``; ``MalformedVerdictError`` says what is wrong with it."""
     if not text:
-        raise MalformedVerdict("the model returned no text")
+        raise MalformedVerdictError("the model returned no text")
     try:
         data = json.loads(text)
     except ValueError:
-        raise MalformedVerdict("the model's answer is not JSON") from None
+        raise MalformedVerdictError("the model's answer is not JSON") from None
     if not isinstance(data, dict):
-        raise MalformedVerdict("the model's answer is not a JSON object")
+        raise MalformedVerdictError("the model's answer is not a JSON object")
     if set(data) != {"valid", "score", "reasons"}:
-        raise MalformedVerdict(
+        raise MalformedVerdictError(
             f"expected exactly the keys reasons, score, valid (got {', '.join(sorted(data))})"
         )
     valid, score, reasons = data["valid"], data["score"], data["reasons"]
     if not isinstance(valid, bool):
-        raise MalformedVerdict("valid is not a boolean")
+        raise MalformedVerdictError("valid is not a boolean")
     if isinstance(score, bool) or not isinstance(score, (int, float)):
-        raise MalformedVerdict("score is not a number")
+        raise MalformedVerdictError("score is not a number")
     if not (math.isfinite(score) and 0 <= score <= 1):
-        raise MalformedVerdict("score is not from 0 to 1")
+        raise MalformedVerdictError("score is not from 0 to 1")
     if not isinstance(reasons, list) or not 1 <= len(reasons) <= MAX_REASONS:
-        raise MalformedVerdict(f"reasons is not a list of 1 to {MAX_REASONS} strings")
+        raise MalformedVerdictError(f"reasons is not a list of 1 to {MAX_REASONS} strings")
     if not all(isinstance(r, str) and r.strip() for r in reasons):
-        raise MalformedVerdict("reasons holds something other than non-empty strings")
+        raise MalformedVerdictError("reasons holds something other than non-empty strings")
     return Verdict(
         valid=valid,
         score=float(score),
