@@ -128,10 +128,8 @@ def main() -> None:
             artifacts.close()
             provider.close()
     print(f"POST /validate, {args.clients} clients, {args.seconds:g} s each, 127.0.0.1:")
-    print(f"  verdict (HTTPS fetch 640x480 PNG, Pillow, openai SDK, strict parse): {ok:7.1f} req/s")
-    print(
-        f"  refused (artifactsUrl https://169.254.169.254/latest, 422):         {refused:7.1f} req/s"
-    )
+    print(f"  verdict (HTTPS fetch of a 640x480 PNG, Pillow, openai SDK): {ok:7.1f} req/s")
+    print(f"  refused (artifactsUrl https://169.254.169.254/latest, 422): {refused:7.1f} req/s")
     print(f"  provider calls during the refused run: 0 (of {asked} in all)")
 
 
