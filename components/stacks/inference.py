@@ -142,8 +142,11 @@ class InferenceStack(pulumi.ComponentResource):
     Creates: a :class:`PublicLoadBalancer`; an ECS cluster with Container Insights and
     the FARGATE, FARGATE_SPOT and GPU capacity providers; :class:`GpuCapacity` when a
     service needs a GPU; the API key in Secrets Manager (generated unless configured),
-    given to every container as the ``API_KEY`` ECS secret; one execution role allowed
-    to pull these images, write these log groups and read that one secret. Per service:
+    given to every container as the ``API_KEY`` ECS secret; the configured AI providers'
+    keys (``openai_api_key``, ``gemini_api_key``) in Secrets Manager, not rotated (the
+    provider issues them), given to the vision validator only as ECS secrets, with
+    ``BACKEND_URL`` when ``backend_url`` is set; one execution role allowed to pull these
+    images, write these log groups and read those secrets. Per service:
     its image, log group ``/ecs/<env>/<name>``, task definition (non-root, read-only root
     filesystem with a ``/tmp`` volume, GPU ``resourceRequirements``, a task role that may
     only read the API key's secret, whose stages the services accept during a rotation),
