@@ -424,3 +424,16 @@ def _jpeg(width: int, height: int) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (10, 120, 10)).save(out, format="JPEG")
     return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("reply", ["a string", [], {"unexpected": True}], ids=["str", "list", "obj"])
+def test_a_provider_200_that_is_not_its_apis_shape_is_a_502_not_a_500(
+    kind, reply, provider, artifacts, certificate
+):
+    provider.reply = lambda path: Reply(status=200, body=reply)
+    url = artifacts.image(f"/{kind}/shape-{type(reply).__name__}.png")
+
+    response = post(client_for(analyzer_for(kind, provider, certificate)), url)
+
+    assert response.status_code == 502, response.text

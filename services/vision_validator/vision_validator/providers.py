@@ -137,12 +137,16 @@ class OpenAIAnalyzer(VisionAnalyzer):
             ) from None
         except openai.APIError as error:
             raise UpstreamFailedError(f"openai: {type(error).__name__}") from None
-        if not completion.choices:
+        # The SDK does not validate a 200's body against its types (a proxy or a stand-in
+        # may answer anything), so each step is checked before it is used.
+        choices = getattr(completion, "choices", None)
+        if not isinstance(choices, list) or not choices:
             raise UpstreamFailedError("openai: malformed answer from the model: no choices")
-        message = completion.choices[0].message
-        if message.refusal:
+        message = getattr(choices[0], "message", None)
+        if getattr(message, "refusal", None):
             raise UpstreamFailedError("openai: the model refused to answer")
-        return message.content
+        content = getattr(message, "content", None)
+        return content if isinstance(content, str) else None
 
 
 class GeminiAnalyzer(VisionAnalyzer):
@@ -190,9 +194,10 @@ class GeminiAnalyzer(VisionAnalyzer):
         except (httpx2.HTTPError, ValueError) as error:
             raise UpstreamFailedError(f"gemini: {type(error).__name__}") from None
         try:
-            return response.text
-        except ValueError:
+            text = response.text
+        except (ValueError, AttributeError, TypeError):
             return None
+        return text if isinstance(text, str) else None
 
 
 def from_settings(settings: Settings) -> Analyzer:
