@@ -248,6 +248,16 @@ def test_a_slow_server_is_stopped_at_the_time_limit(server, fetcher):
     assert time.monotonic() - started < 2.5
 
 
+def test_a_server_trickling_its_headers_is_stopped_at_the_time_limit(server, fetcher):
+    # Every read gets a byte well within the time left: only the deadline stops it.
+    server.routes["/drip"] = Route(trickle_headers=0.02)
+    started = time.monotonic()
+
+    with pytest.raises(FetchTimeoutError, match="longer than 1 s"):
+        fetcher(timeout=1.0).fetch(server.url("/drip"))
+    assert time.monotonic() - started < 2.0
+
+
 @pytest.mark.parametrize("content_type", ["text/html", "application/octet-stream", ""])
 def test_a_content_type_not_accepted_is_refused(server, fetcher, content_type):
     headers = {"Content-Type": content_type} if content_type else {}
@@ -255,6 +265,16 @@ def test_a_content_type_not_accepted_is_refused(server, fetcher, content_type):
 
     with pytest.raises(FetchRefusedError, match="content type"):
         fetcher().fetch(server.url("/page"))
+
+
+def test_a_body_shorter_than_its_content_length_is_a_fetch_failure(server, fetcher):
+    server.routes["/short.png"] = Route(
+        body=b"x" * 100, headers={"Content-Type": "image/png", "Content-Length": "5000"},
+        declare_length=False,
+    )  # fmt: skip
+
+    with pytest.raises(FetchFailedError, match="closed before the whole body"):
+        fetcher().fetch(server.url("/short.png"))
 
 
 @pytest.mark.parametrize("status", [403, 404, 500])

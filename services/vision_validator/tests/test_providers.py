@@ -427,7 +427,9 @@ def _jpeg(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("reply", ["a string", [], {"unexpected": True}], ids=["str", "list", "obj"])
+@pytest.mark.parametrize(
+    "reply", ["a string", [], {"unexpected": True}], ids=["str", "list", "obj"]
+)
 def test_a_provider_200_that_is_not_its_apis_shape_is_a_502_not_a_500(
     kind, reply, provider, artifacts, certificate
 ):

@@ -78,6 +78,8 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     trickle: float = 0.0
     """Seconds between single body bytes (a slow server); 0 sends at once."""
+    trickle_headers: float = 0.0
+    """Seconds between single bytes of the status line and headers; 0 sends at once."""
     declare_length: bool = True
     """False: no Content-Length; the body ends when the connection closes."""
 
@@ -108,6 +110,17 @@ class _ArtifactHandler(BaseHTTPRequestHandler):
         owner: ArtifactServer = self.server.owner  # type: ignore[attr-defined]
         owner.requests.append((self.path, dict(self.headers)))
         route = owner.routes.get(self.path.split("?")[0], Route(status=404, body=b"no"))
+        if route.trickle_headers:
+            head = f"HTTP/1.1 {route.status} OK\r\nContent-Type: image/png\r\n" * 1
+            try:
+                for byte in (head + "X-Padding: " + "p" * 400 + "\r\n\r\n").encode():
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(route.trickle_headers)
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+                pass
+            self.close_connection = True
+            return
         self.send_response(route.status)
         length = {"Content-Length": str(len(route.body))} if route.declare_length else {}
         if not route.declare_length:

@@ -24,10 +24,12 @@ them (no environment variable reaches them).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -117,6 +119,14 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         except BaseException:
             raw.close()
             raise
+
+
+def _shut(connection: http.client.HTTPConnection, expired: threading.Event) -> None:
+    expired.set()
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed: nothing to stop
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class ArtifactFetcher:
@@ -210,6 +220,13 @@ class ArtifactFetcher:
         if remaining <= 0:
             raise FetchTimeoutError(f"the fetch took longer than {self.timeout:g} s")
         connection = _PinnedHTTPSConnection(host, port, address, self._tls, remaining)
+        # Each socket operation waits at most the time left, but a server can answer every
+        # read just in time (headers one byte at a time): the watchdog shuts the socket at
+        # the deadline, which ends any read in progress.
+        expired = threading.Event()
+        watchdog = threading.Timer(remaining, _shut, (connection, expired))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             connection.request(
                 "GET",
@@ -217,6 +234,8 @@ class ArtifactFetcher:
                 headers={"User-Agent": self._user_agent, "Accept": ", ".join(sorted(accepted))},
             )
             response = connection.getresponse()
+            if expired.is_set():
+                raise self._timed_out()
             if response.status in REDIRECTS:
                 return response.status, response.getheader("Location"), "", b""
             if response.status != 200:
@@ -230,17 +249,30 @@ class ArtifactFetcher:
             declared = response.getheader("Content-Length")
             if declared and declared.isdigit() and int(declared) > self.max_bytes:
                 raise FetchRefusedError(f"the artefact is larger than {self.max_bytes} bytes")
-            return 200, None, content_type, self._read(connection, response, deadline)
-        except (FetchRefusedError, FetchFailedError):
+            body = self._read(connection, response, deadline)
+            # The watchdog's shutdown ends a read as if the server had closed: a body cut off
+            # that way is a timeout, not a complete artefact.
+            if expired.is_set():
+                raise self._timed_out()
+            return 200, None, content_type, body
+        except FetchTimeoutError:
             raise
-        except TimeoutError:
-            raise FetchTimeoutError(f"the fetch took longer than {self.timeout:g} s") from None
-        except ssl.SSLError as error:
-            raise FetchFailedError(f"TLS with {host} failed: {error.reason or error}") from None
+        except (FetchRefusedError, FetchFailedError):
+            if expired.is_set():
+                raise self._timed_out() from None
+            raise
         except (OSError, http.client.HTTPException) as error:
+            if expired.is_set() or isinstance(error, TimeoutError):
+                raise self._timed_out() from None
+            if isinstance(error, ssl.SSLError):
+                raise FetchFailedError(f"TLS with {host} failed: {error.reason or error}") from None
             raise FetchFailedError(f"cannot fetch from {host}: {type(error).__name__}") from None
         finally:
+            watchdog.cancel()
             connection.close()
+
+    def _timed_out(self) -> FetchTimeoutError:
+        return FetchTimeoutError(f"the fetch took longer than {self.timeout:g} s")
 
     def _read(self, connection, response: http.client.HTTPResponse, deadline: float) -> bytes:
         chunks: list[bytes] = []
@@ -255,6 +287,8 @@ class ArtifactFetcher:
             # cannot hold the loop past the deadline.
             chunk = response.read1(_CHUNK)
             if not chunk:
+                if response.length:  # http.client's read1 reports a short body as the end
+                    raise FetchFailedError("the artefact server closed before the whole body")
                 return b"".join(chunks)
             size += len(chunk)
             if size > self.max_bytes:
