@@ -114,6 +114,14 @@ def test_a_name_resolving_to_an_internal_address_is_refused(address):
         fetcher.fetch("https://artifacts.example.com/step-1.png")
 
 
+@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "0177.0.0.1", "127.1", "2852039166"])
+def test_numeric_host_forms_are_judged_by_the_address_they_resolve_to(host):
+    # inet_aton's forms (decimal, hex, octal, short) are not IP literals to ipaddress, but
+    # the system resolver turns them into 127.0.0.1 or 169.254.169.254: that is checked.
+    with pytest.raises(FetchRefusedError, match=r"resolves to (127\.0\.0\.1|169\.254\.169\.254)"):
+        ArtifactFetcher().fetch(f"https://{host}/latest/meta-data/")
+
+
 def test_a_name_with_one_internal_address_among_public_ones_is_refused():
     table = {"mixed.example.com": ["93.184.215.14", "169.254.169.254"]}
 
@@ -292,6 +300,17 @@ def test_a_closed_port_is_a_fetch_failure(fetcher):
 
     with pytest.raises(FetchFailedError, match="cannot fetch"):
         fetcher().fetch(f"https://127.0.0.1:{port}/a.png")
+
+
+def test_a_resolver_that_hangs_is_stopped_at_the_time_limit():
+    def hanging(host: str, port: int) -> list[str]:
+        time.sleep(3)
+        return ["93.184.215.14"]
+
+    started = time.monotonic()
+    with pytest.raises(FetchTimeoutError, match="longer than 1 s"):
+        ArtifactFetcher(resolver=hanging, timeout=1.0).fetch("https://slow-dns.example.com/a")
+    assert time.monotonic() - started < 1.8
 
 
 def test_a_name_that_does_not_resolve_is_refused():

@@ -168,7 +168,7 @@ class ArtifactFetcher:
             url = urljoin(url, location)
         raise FetchRefusedError(f"more than {self.max_redirects} redirects")
 
-    def check_url(self, url: str) -> tuple[str, int, str, str]:
+    def check_url(self, url: str, deadline: float | None = None) -> tuple[str, int, str, str]:
         """(host, port, path with query, the address to connect to) or ``FetchRefusedError``."""
         parts = urlsplit(url)
         if parts.scheme != "https":
@@ -184,11 +184,11 @@ class ArtifactFetcher:
             port = parts.port or 443
         except ValueError as error:
             raise FetchRefusedError(f"bad port: {error}") from None
-        address = self._pick_address(host, port)
+        address = self._pick_address(host, port, deadline)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return host, port, path, address
 
-    def _pick_address(self, host: str, port: int) -> str:
+    def _pick_address(self, host: str, port: int, deadline: float | None) -> str:
         try:
             literal: IPAddress | None = ipaddress.ip_address(host)
         except ValueError:
@@ -197,7 +197,7 @@ class ArtifactFetcher:
             found = [str(literal)]
         else:
             try:
-                found = list(self._resolve(host, port))
+                found = self._resolve_by(host, port, deadline)
             except socket.gaierror as error:
                 if error.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
                     raise FetchRefusedError(f"{host} does not resolve") from None
@@ -214,8 +214,30 @@ class ArtifactFetcher:
                 raise FetchRefusedError(f"{host} resolves to {address}: {problem}")
         return found[0]
 
+    def _resolve_by(self, host: str, port: int, deadline: float | None) -> list[str]:
+        """The resolver's answer, waited for until ``deadline`` at most: getaddrinfo has no
+        timeout of its own, so it runs in a daemon thread that is abandoned when late."""
+        if deadline is None:
+            return list(self._resolve(host, port))
+        outcome: dict[str, object] = {}
+
+        def resolve() -> None:
+            try:
+                outcome["found"] = list(self._resolve(host, port))
+            except BaseException as error:  # handed to the caller below
+                outcome["error"] = error
+
+        worker = threading.Thread(target=resolve, daemon=True, name=f"resolve {host}")
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            raise self._timed_out()
+        if "error" in outcome:
+            raise outcome["error"]  # type: ignore[misc]
+        return outcome["found"]  # type: ignore[return-value]
+
     def _get(self, url: str, deadline: float, accepted: frozenset[str]):
-        host, port, path, address = self.check_url(url)
+        host, port, path, address = self.check_url(url, deadline)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchTimeoutError(f"the fetch took longer than {self.timeout:g} s")
