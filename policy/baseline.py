@@ -35,6 +35,7 @@ if _PROJECT not in sys.path:
     sys.path.append(_PROJECT)
 
 import preflight  # noqa: E402
+from components.lib import provider_keys  # noqa: E402
 from preflight import check as preflight_check  # noqa: E402
 from preflight.model import at_path  # noqa: E402
 
@@ -631,18 +632,28 @@ def _rotation_schedule(rotation: Resource) -> str | None:
     return None
 
 
+def _provider_key(secret: Resource) -> bool:
+    """An AI provider's API key (rotated at the provider): name and tag both say so."""
+    key, value = provider_keys.NOT_ROTATED_TAG
+    return provider_keys.is_provider_key_secret(secret.urn.rsplit("::", 1)[-1]) and (
+        (_get(secret.props, "tags") or {}).get(key) == value
+    )
+
+
 def secrets_rotate(resources: Iterable[Resource]) -> list[str]:
     """Every secret the stack creates rotates automatically, at least every 90 days.
 
     FSBP SecretsManager.1 (automatic rotation) and SecretsManager.4 (rotated within 90 days);
     Checkov CKV2_AWS_57 (a secret with an ``aws_secretsmanager_secret_rotation``) and
     CKV_AWS_304 (within 90 days). The rotation names the secret in ``secretId``: equal to its
-    known ARN or ID, or coming from its outputs. The stack creates every secret it holds
-    (there is no operator-provided one to exempt); the RDS-managed master secret is AWS's,
-    not a resource of the stack, and rotates on its own.
+    known ARN or ID, or coming from its outputs. The RDS-managed master secret is AWS's,
+    not a resource of the stack, and rotates on its own. Exempt, and only these: the AI
+    providers' API keys of the vision validator (``components/lib/provider_keys.py``, which
+    says why they cannot rotate), known by their logical name *and* their tag
+    ``Rotation=at-the-provider``.
     """
     resources = list(resources)
-    secrets = [r for r in resources if r.type == SECRET]
+    secrets = [r for r in resources if r.type == SECRET and not _provider_key(r)]
     rotations = [r for r in resources if r.type == SECRET_ROTATION]
     named, unresolved = _links(rotations, "secretId", secrets)
     problems = []

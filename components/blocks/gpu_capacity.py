@@ -217,7 +217,8 @@ class GpuCapacity(pulumi.ComponentResource):
         security_groups.https_out(
             f"{name}-https-out",
             self.security_group.id,
-            description="ECS, ECR, CloudWatch Logs, Secrets Manager, OS updates",
+            description="ECS, ECR, CloudWatch Logs, Secrets Manager, OS updates, AI providers and "
+            "artefact hosts of the vision validator",
             opts=child,
         )
 

@@ -44,6 +44,19 @@ def alb_path_patterns(value: tuple[str, ...]) -> str | None:
     return None
 
 
+PROVIDER_API_KEY = matches(
+    r"([\x21-\x7e]{8,512})?", "empty, or 8-512 visible ASCII characters (no spaces)"
+)
+"""An OpenAI or Gemini API key, as the vision validator's settings accept it."""
+BACKEND_URL = matches(
+    r"(https://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
+    r"[A-Za-z0-9])?)*(:\d{1,5})?(/[A-Za-z0-9._~%/-]*)?)?",
+    "empty, or an https URL without credentials, query or fragment, such as "
+    "https://backend.example.com",
+)
+VISION_SOURCE = "vision_validator"
+"""The service (directory under services/) that gets the provider keys and the backend URL."""
+
 SERVICE_NAME = matches(
     r"[a-z][a-z0-9-]{1,19}", "2-20 lowercase letters, digits or '-', starting with a letter"
 )

@@ -54,6 +54,8 @@ from components.config.fields import (  # noqa: F401  tests/test_project_files.p
     section_list_item as _section_list_item,
 )
 from components.config.inference import (
+    BACKEND_URL,
+    PROVIDER_API_KEY,
     InferenceServiceSettings,
     InferenceSettings,
     check_inference,
@@ -176,6 +178,28 @@ class Settings:
         "Empty: a random key is generated and kept in Secrets Manager.",
         min_length(16),
         secret=True,
+    )
+    openai_api_key: str = setting(
+        "",
+        "OpenAI API key of the vision validator's analysis (seed 001: openai_api_key or "
+        "gemini_api_key is required for AI analysis); set it with `pulumi config set "
+        "--secret`. Empty: no OpenAI analysis.",
+        PROVIDER_API_KEY,
+        secret=True,
+    )
+    gemini_api_key: str = setting(
+        "",
+        "Gemini API key of the vision validator's analysis, used when openai_api_key is "
+        "empty; set it with `pulumi config set --secret`. Empty: no Gemini analysis. "
+        "Neither key: the vision validator answers 503 to every validation.",
+        PROVIDER_API_KEY,
+        secret=True,
+    )
+    backend_url: str = setting(
+        "",
+        "The Fabrikator backend (seed 001): when set, the vision validator fetches "
+        "artifactsUrl only from this URL's host. Empty: from any public host.",
+        BACKEND_URL,
     )
     images: Mapping[str, str] = setting(
         types.MappingProxyType({}),

@@ -22,9 +22,11 @@ from components.blocks.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapaci
 from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.blocks.rotation import SecretRotator, SecretRotatorArgs
+from components.config.inference import VISION_SOURCE
 from components.config.settings import InferenceServiceSettings, InferenceSettings, Settings
 from components.lib import instance_types, listener_rules, names, queue_scaling
 from components.lib.policies import allow
+from components.lib.provider_keys import NOT_ROTATED_TAG, PROVIDER_KEYS, secret_logical_name
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy
 from components.parts.iam import role_with_policy
@@ -100,6 +102,12 @@ class InferenceArgs:
     """Regional AWS WAF web ACL of the load balancer. Default none."""
     api_key: pulumi.Input[str] | None = None
     """The services' API key (a secret). Default: generated."""
+    provider_keys: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """The AI providers' API keys by config key (``openai_api_key``, ``gemini_api_key``;
+    secrets), for the vision validator. Default none: it answers 503 to validations."""
+    backend_url: str = ""
+    """The seed's Fabrikator backend URL, the vision validator's ``BACKEND_URL``. Default
+    none."""
 
     @classmethod
     def from_settings(
@@ -119,6 +127,12 @@ class InferenceArgs:
             zone_id=settings.dns.zone_id,
             web_acl_arn=web_acl_arn,
             api_key=pulumi.Output.secret(key) if key else None,
+            provider_keys={
+                k.config_key: pulumi.Output.secret(getattr(settings, k.config_key))
+                for k in PROVIDER_KEYS
+                if getattr(settings, k.config_key)
+            },
+            backend_url=settings.backend_url,
         )
 
 
@@ -128,8 +142,11 @@ class InferenceStack(pulumi.ComponentResource):
     Creates: a :class:`PublicLoadBalancer`; an ECS cluster with Container Insights and
     the FARGATE, FARGATE_SPOT and GPU capacity providers; :class:`GpuCapacity` when a
     service needs a GPU; the API key in Secrets Manager (generated unless configured),
-    given to every container as the ``API_KEY`` ECS secret; one execution role allowed
-    to pull these images, write these log groups and read that one secret. Per service:
+    given to every container as the ``API_KEY`` ECS secret; the configured AI providers'
+    keys (``openai_api_key``, ``gemini_api_key``) in Secrets Manager, not rotated (the
+    provider issues them), given to the vision validator only as ECS secrets, with
+    ``BACKEND_URL`` when ``backend_url`` is set; one execution role allowed to pull these
+    images, write these log groups and read those secrets. Per service:
     its image, log group ``/ecs/<env>/<name>``, task definition (non-root, read-only root
     filesystem with a ``/tmp`` volume, GPU ``resourceRequirements``, a task role that may
     only read the API key's secret, whose stages the services accept during a rotation),
@@ -145,6 +162,8 @@ class InferenceStack(pulumi.ComponentResource):
     cluster: aws.ecs.Cluster
     gpu_capacity: GpuCapacity | None
     api_key_secret: aws.secretsmanager.Secret
+    provider_key_secrets: dict[str, aws.secretsmanager.Secret]
+    """The configured AI providers' API keys, by container variable (``OPENAI_API_KEY`` …)."""
     services: dict[str, aws.ecs.Service]
     """ECS service per configured service name."""
     endpoints: dict[str, pulumi.Output[str]]
@@ -159,6 +178,7 @@ class InferenceStack(pulumi.ComponentResource):
         self._load_balancer(name, args, tags, child)
         capacity = self._cluster(name, args, tags, child)
         self._api_key(name, args, tags, child)
+        self._provider_keys(name, args, tags, child)
         images, log_groups = self._images_and_execution_role(name, args, tags, child)
 
         self.services = {}
@@ -319,6 +339,29 @@ class InferenceStack(pulumi.ComponentResource):
             ).json,
         )
 
+    def _provider_keys(self, name, args: InferenceArgs, tags, child) -> None:
+        """The configured AI providers' API keys in Secrets Manager, for the vision validator.
+
+        Not rotated (``components/lib/provider_keys.py`` says why; the policy pack's
+        ``secrets-rotate`` rule exempts exactly these): the operator replaces the value."""
+        prefix = args.common.name_prefix
+        self.provider_key_secrets = {}
+        for key in PROVIDER_KEYS:
+            value = args.provider_keys.get(key.config_key)
+            if value is None:
+                continue
+            self.provider_key_secrets[key.variable] = secret_with_value(
+                secret_logical_name(name, key),
+                value_name=f"{name}-{key.role}-value",
+                name=f"{prefix}/inference/{key.role}",
+                description=f"{key.variable} of the vision validator (the provider's key; "
+                "rotated at the provider, not here)",
+                value=pulumi.Output.secret(value),
+                recovery_window_in_days=args.common.secret_recovery_days,
+                tags={**tags, NOT_ROTATED_TAG[0]: NOT_ROTATED_TAG[1]},
+                opts=child,
+            )
+
     def _images_and_execution_role(self, name, args: InferenceArgs, tags, child):
         """Each service's image and log group, and the one execution role of them all."""
         i = args.inference
@@ -350,7 +393,9 @@ class InferenceStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
             policy=execution_policy(
-                pull_from, list(log_groups.values()), [self.api_key_secret.arn]
+                pull_from,
+                list(log_groups.values()),
+                [self.api_key_secret.arn, *(s.arn for s in self.provider_key_secrets.values())],
             ),
         )
         return images, log_groups
@@ -489,6 +534,14 @@ class InferenceStack(pulumi.ComponentResource):
         }
         if on_gpu:
             container["resourceRequirements"] = [{"type": "GPU", "value": str(svc.gpu)}]
+        if svc.source_dir() == VISION_SOURCE:
+            # The provider keys as ECS secrets (never environment values), to this service only.
+            container["secrets"] += [
+                {"name": variable, "valueFrom": secret.arn}
+                for variable, secret in self.provider_key_secrets.items()
+            ]
+            if args.backend_url:
+                container["environment"].append({"name": "BACKEND_URL", "value": args.backend_url})
         return aws.ecs.TaskDefinition(
             f"{base}-task",
             family=f"{prefix}-{svc.name}",

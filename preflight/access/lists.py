@@ -240,6 +240,11 @@ SHARED_PACKAGE = "service_common"
 """The package every image and function carries (``services/common/service_common``)."""
 
 
+TEST_SUPPORT_PACKAGE = "service_testing"
+"""``services/common/service_testing``: the tests' helpers (moto, local servers), which no
+image or function package copies; its calls are the tests', not a service's."""
+
+
 def _shared_imports(sources: Mapping[str, str]) -> set[str]:
     """The ``service_common`` modules the sources import."""
     found = set()
@@ -255,12 +260,14 @@ def _shared_imports(sources: Mapping[str, str]) -> set[str]:
 
 
 def scan_image(directory: Path) -> list[FoundCall]:
-    """The boto3 calls of every non-test Python file of one image (or function package),
-    and of each module of the shared package it imports: its copy makes them too."""
+    """The boto3 calls of every non-test Python file of one image (or function package;
+    not ``tests/`` nor the test-support package), and of each module of the shared package
+    it imports: its copy makes them too."""
     sources = {
         str(p.relative_to(directory.parent)): p.read_text()
         for p in sorted(directory.rglob("*.py"))
-        if "tests" not in p.relative_to(directory).parts and not p.name.startswith("test_")
+        if not {"tests", TEST_SUPPORT_PACKAGE} & set(p.relative_to(directory).parts)
+        and not p.name.startswith("test_")
     }
     shared = directory.parent / "common" / SHARED_PACKAGE
     if directory != shared.parent:

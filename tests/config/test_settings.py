@@ -82,6 +82,16 @@ BAD_CONFIGS = [
      "at least 16 characters"),
     ({"mlplatform:inference_api_key": "a-plain-text-key-of-some-length"},
      "mlplatform:inference_api_key", "pulumi config set --secret"),
+    ({"mlplatform:openai_api_key": "sk with spaces in it"}, "mlplatform:openai_api_key",
+     "8-512 visible ASCII characters"),
+    ({"mlplatform:openai_api_key": "sk-plain-text-key-0123456789"}, "mlplatform:openai_api_key",
+     "pulumi config set --secret"),
+    ({"mlplatform:gemini_api_key": "short"}, "mlplatform:gemini_api_key",
+     "8-512 visible ASCII characters"),
+    ({"mlplatform:backend_url": "http://backend.example.com"}, "mlplatform:backend_url",
+     "an https URL"),
+    ({"mlplatform:backend_url": "https://backend.example.com/?token=x"}, "mlplatform:backend_url",
+     "without credentials, query or fragment"),
     ({"images.nope": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"}, "mlplatform:images.nope",
      "unknown service"),
     ({"images.cmaes_worker": "not a uri"}, "mlplatform:images.cmaes_worker", "image URI"),
@@ -120,6 +130,23 @@ def test_a_secret_api_key_is_accepted_and_kept_out_of_the_repr(config_for):
     )  # fmt: skip
     assert settings.inference_api_key == "k" * 40
     assert "k" * 40 not in repr(settings)
+
+
+def test_secret_provider_keys_and_a_backend_url_are_accepted_and_the_keys_hidden(config_for):
+    overrides = {
+        "mlplatform:openai_api_key": "sk-" + "o" * 40,
+        "mlplatform:gemini_api_key": "AIza" + "g" * 35,
+        "mlplatform:backend_url": "https://backend.example.com/api",
+    }
+    config = config_for("dev", **overrides)
+    settings = s.parse(
+        config, "dev", known_services=frozenset({"cmaes_worker", "vision_validator",
+                                                 "ai_inference"}),
+        secret_keys=frozenset({"mlplatform:openai_api_key", "mlplatform:gemini_api_key"}),
+    )  # fmt: skip
+    assert (settings.openai_api_key, settings.backend_url) == (
+        "sk-" + "o" * 40, "https://backend.example.com/api")  # fmt: skip
+    assert "o" * 40 not in repr(settings) and "g" * 35 not in repr(settings)
 
 
 def test_base_tags_name_project_stack_environment_and_component(parses):

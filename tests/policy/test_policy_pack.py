@@ -380,6 +380,28 @@ def test_a_secret_without_a_rotation_is_reported_and_another_secrets_rotation_do
     assert baseline.secrets_rotate([secret, by_arn]) == []
 
 
+def test_only_a_provider_key_secret_with_its_tag_is_exempt_from_rotation():
+    urn = (
+        "urn:pulumi:dev::mlplatform::mlplatform:inference:InferenceStack"
+        "$aws:secretsmanager/secret:Secret::"
+    )
+    tagged = {"name": "p/inference/openai-api-key", "tags": {"Rotation": "at-the-provider"}}
+    assert (
+        baseline.secrets_rotate([Resource(SECRET, tagged, urn + "inference-openai-api-key-secret")])
+        == []
+    )
+    assert (
+        baseline.secrets_rotate([Resource(SECRET, tagged, urn + "inference-gemini-api-key-secret")])
+        == []
+    )
+    # the tag alone, or the name alone, is not enough
+    assert baseline.secrets_rotate([Resource(SECRET, tagged, urn + "inference-api-key-secret")])
+    untagged = {"name": "p/inference/openai-api-key", "tags": {}}
+    assert baseline.secrets_rotate(
+        [Resource(SECRET, untagged, urn + "inference-openai-api-key-secret")]
+    )
+
+
 # --- through pulumi_policy's proxies, as `pulumi preview --policy-pack policy` runs them ------
 
 

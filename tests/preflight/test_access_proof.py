@@ -520,3 +520,28 @@ def test_the_shared_package_calls_aws_only_in_the_key_ring_and_its_users_list_th
     assert not any(
         c.path.startswith("common/") for c in access.scan_image(SERVICES / "agent_world")
     )
+
+
+def test_with_a_provider_key_the_vision_validators_execution_role_reads_its_secret():
+    # The ECS secret OPENAI_API_KEY joins the task's `secrets`: the proof of "ECS reads each
+    # `secrets` entry" must then cover the provider key's secret too, and hold.
+    from offline import runner
+
+    config, secret_keys = runner.stack_config("prod")
+    config["mlplatform:openai_api_key"] = "sk-configured-openai-key-0123456789"
+    run = runner.run_function(
+        lambda: runner.runpy.run_path(str(runner.PROJECT_DIR / "__main__.py"), run_name="__main__"),
+        "prod", config, [*secret_keys, "mlplatform:openai_api_key"],
+    )  # fmt: skip
+    proof = prove(run)
+    secret = run.named("inference-openai-api-key-secret").outputs["arn"]
+    execution = run.named("inference-execution-role").outputs["arn"]
+    reads = [
+        c
+        for c in proof.checks
+        if c.subject.startswith("vision_validator/execution") and c.resource == secret
+    ]
+    assert [(c.principal, c.action) for c in reads] == [
+        (execution, "secretsmanager:GetSecretValue")
+    ]
+    assert denied(proof) == []

@@ -426,3 +426,79 @@ def test_inference_switch_off_registers_none_of_it(run_stack):
     )
     assert not run.of_type("mlplatform:inference:InferenceStack")
     assert not set(SEED_OUTPUTS) & set(run.outputs)
+
+
+# --- the AI providers' keys and the backend URL of the vision validator (seed 001) -------
+
+OPENAI_KEY = "sk-configured-openai-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def with_provider_key():
+    from offline import runner
+
+    config, secret_keys = runner.stack_config("dev")
+    config["mlplatform:openai_api_key"] = OPENAI_KEY
+    config["mlplatform:backend_url"] = "https://backend.example.com"
+    return runner.run_function(
+        lambda: runner.runpy.run_path(str(runner.PROJECT_DIR / "__main__.py"), run_name="__main__"),
+        "dev", config, [*secret_keys, "mlplatform:openai_api_key"],
+    ).subtree("inference")  # fmt: skip
+
+
+def test_a_provider_key_is_a_secret_injected_as_an_ecs_secret_of_the_vision_validator_only(
+    with_provider_key,
+):
+    run = with_provider_key
+    secret = run.named("inference-openai-api-key-secret")
+    assert secret.inputs["name"].endswith("/inference/openai-api-key")
+    assert secret.inputs["tags"]["Rotation"] == "at-the-provider"
+    version = run.named("inference-openai-api-key-value")
+    assert version.inputs["secretString"] == OPENAI_KEY
+    assert "secretString" in version.secret_paths
+    vision = container(run, "vision-validator")
+    assert {"name": "OPENAI_API_KEY", "valueFrom": secret.outputs["arn"]} in vision["secrets"]
+    assert "OPENAI_API_KEY" not in {e["name"] for e in vision["environment"]}
+    assert OPENAI_KEY not in json.dumps(vision)
+    assert {"name": "BACKEND_URL", "value": "https://backend.example.com"} in vision["environment"]
+    other = container(run, "ai-inference")
+    assert [s["name"] for s in other["secrets"]] == ["API_KEY"]
+    assert "BACKEND_URL" not in {e["name"] for e in other["environment"]}
+    rotations = run.of_type("aws:secretsmanager/secretRotation:SecretRotation")
+    assert "openai" not in json.dumps([r.inputs for r in rotations])
+
+
+def test_the_execution_role_reads_the_provider_key_and_the_task_role_does_not(with_provider_key):
+    run = with_provider_key
+    arn = run.named("inference-openai-api-key-secret").outputs["arn"]
+    execution = grants(json.loads(run.named("inference-execution-policy").inputs["policy"]))
+    assert ("secretsmanager:GetSecretValue", arn) in execution
+    task = grants(json.loads(run.named("inference-task-policy").inputs["policy"]))
+    assert not {r for _, r in task} & {arn}
+
+
+def test_without_provider_keys_no_provider_secret_exists_and_only_the_api_key_is_injected(dev):
+    assert not [r for r in dev.of_type("aws:secretsmanager/secret:Secret") if "openai" in r.name
+                or "gemini" in r.name]  # fmt: skip
+    vision = container(dev, "vision-validator")
+    assert [s["name"] for s in vision["secrets"]] == ["API_KEY"]
+    assert "BACKEND_URL" not in {e["name"] for e in vision["environment"]}
+
+
+@pytest.mark.parametrize(
+    ("config", "named", "form"),
+    [
+        ({"mlplatform:openai_api_key": "sk-plain-text-key-0123456789"}, "openai_api_key",
+         "pulumi config set --secret"),
+        ({"mlplatform:backend_url": "http://backend.example.com"}, "backend_url",
+         "an https URL"),
+        ({"mlplatform:backend_url": "https://user:pw@backend.example.com"}, "backend_url",
+         "an https URL"),
+    ],
+)  # fmt: skip
+def test_a_bad_provider_key_or_backend_url_stops_the_program_naming_the_key(
+    run_stack, config, named, form
+):
+    with pytest.raises(ProgramError, match=f"mlplatform:{named}: expected .*{form}") as caught:
+        run_stack("dev", config)
+    assert caught.value.resources == []

@@ -4,14 +4,13 @@ rotation; a wrong key still gets 401."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from ai_inference.app import create_app
 from ai_inference.model_store import ModelStore
 from ai_inference.settings import Settings
 from fastapi.testclient import TestClient
-from moto import mock_aws
 from service_common.secret_keys import ring_for
+from service_testing.secrets import Clock, secrets_manager
 
 OLD = "old-api-key-0123456789abcdef"
 NEW = "new-api-key-0123456789abcdef"
@@ -19,21 +18,9 @@ SECRET = "mlplatform-test/inference/api-key"
 TOKEN = "7d1e3a2b-0c4f-4e6a-8b9d-1f2e3d4c5b6a"
 
 
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def sm(monkeypatch):
-    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("secretsmanager", region_name="us-east-1")
-        client.create_secret(Name=SECRET, SecretString=OLD)
+    with secrets_manager(monkeypatch, {SECRET: OLD}) as client:
         yield client
 
 

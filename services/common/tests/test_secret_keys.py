@@ -3,11 +3,10 @@ rotation moves, requests before, during and after it."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto import mock_aws
 from service_common.middleware import ApiKeyAuth
 from service_common.secret_keys import KeyRing, ring_for, secret_stages
+from service_testing.secrets import Clock, secrets_manager
 from starlette.applications import Starlette
 from starlette.datastructures import Secret
 from starlette.requests import Request
@@ -21,22 +20,9 @@ WRONG = "wrong-key-0123456789abcd"
 TOKEN = "0b2c1f64-6d2e-4e5b-9f0e-4a1d2c3b4a59"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def sm(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("secretsmanager", region_name="us-east-1")
-        client.create_secret(Name="svc/api-key", SecretString=OLD)
+    with secrets_manager(monkeypatch, {"svc/api-key": OLD}) as client:
         yield client
 
 
@@ -76,7 +62,7 @@ def status(client: TestClient, key: str) -> int:
 
 def test_a_rotation_mid_traffic_refuses_no_client_and_still_refuses_a_wrong_key(sm):
     # given a service whose ring reads the secret, serving the old key
-    clock = Clock()
+    clock = Clock(now=1000.0)
     ring = KeyRing(secret_stages("svc/api-key", sm), clock=clock)
     client = app_with(ring)
     assert status(client, OLD) == 200
@@ -95,7 +81,7 @@ def test_a_rotation_mid_traffic_refuses_no_client_and_still_refuses_a_wrong_key(
 
 
 def test_a_key_two_rotations_old_is_no_longer_accepted(sm):
-    ring = KeyRing(secret_stages("svc/api-key", sm), clock=Clock())
+    ring = KeyRing(secret_stages("svc/api-key", sm), clock=Clock(now=1000.0))
     start_rotation(sm)
     finish_rotation(sm)
     # a second rotation: NEW becomes previous, a third value current; OLD has no stage
@@ -114,7 +100,7 @@ def test_a_key_two_rotations_old_is_no_longer_accepted(sm):
 
 
 def test_unknown_keys_read_the_secret_at_most_once_per_interval(sm):
-    clock = Clock()
+    clock = Clock(now=1000.0)
     ring = KeyRing(secret_stages("svc/api-key", sm), clock=clock, min_refresh_seconds=10)
     assert ring.matches([OLD.encode()]) and ring.reads == 1
     # a burst of wrong keys within the interval: no further read
@@ -127,7 +113,7 @@ def test_unknown_keys_read_the_secret_at_most_once_per_interval(sm):
 
 
 def test_a_new_key_is_accepted_after_the_interval_without_waiting_for_the_ttl(sm):
-    clock = Clock()
+    clock = Clock(now=1000.0)
     ring = KeyRing(secret_stages("svc/api-key", sm), clock=clock)
     assert ring.matches([OLD.encode()])
     start_rotation(sm)
@@ -140,13 +126,13 @@ def test_secrets_manager_unreachable_the_fallback_key_still_works_and_others_do_
     def broken():
         raise ConnectionError("no route to Secrets Manager")
 
-    ring = KeyRing(broken, fallback=[OLD], clock=Clock())
+    ring = KeyRing(broken, fallback=[OLD], clock=Clock(now=1000.0))
     assert ring.matches([OLD.encode()])
     assert not ring.matches([NEW.encode()])
 
 
 def test_an_outage_after_a_read_keeps_the_values_read(sm):
-    clock = Clock()
+    clock = Clock(now=1000.0)
     calls = {"n": 0}
     source = secret_stages("svc/api-key", sm)
 

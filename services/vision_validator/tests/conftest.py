@@ -16,16 +16,28 @@ from fastapi.testclient import TestClient
 
 # The service's package and service_common import from any directory, as in its image.
 SERVICE = Path(__file__).resolve().parent.parent
-for path in (SERVICE, SERVICE.parent / "common"):
+for path in (SERVICE, SERVICE.parent / "common", SERVICE / "tests"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
 from vision_validator.app import create_app  # noqa: E402
 from vision_validator.gpu import GpuDevice, GpuStatus  # noqa: E402
 from vision_validator.settings import Settings  # noqa: E402
+from vv_support import FixedAnalyzer  # noqa: E402
 
 API_KEY = "vv-test-key-4f1c9a0b7d2e"
-ENV_VARS = ("API_KEY", "ENABLE_DOCS", "MAX_BODY_BYTES", "ANALYZER", "LOG_LEVEL", "PORT")
+ENV_VARS = (
+    "API_KEY",
+    "ENABLE_DOCS",
+    "MAX_BODY_BYTES",
+    "ANALYZER",
+    "LOG_LEVEL",
+    "PORT",
+    "OPENAI_API_KEY",
+    "GEMINI_API_KEY",
+    "VISION_PROVIDER",
+    "BACKEND_URL",
+)
 NO_GPU = GpuStatus(available=False)
 ONE_GPU = GpuStatus(
     available=True, devices=(GpuDevice(id="0000:00:1e.0", name="Tesla T4"),), source="proc"
@@ -57,7 +69,8 @@ def auth() -> dict[str, str]:
 @pytest.fixture
 def make_client() -> Callable[..., TestClient]:
     """``make_client(gpu=..., probe=..., analyzer=..., **settings)``: a client of a fresh
-    app whose GPU probe answers ``gpu`` (or is ``probe``)."""
+    app whose GPU probe answers ``gpu`` (or is ``probe``) and whose analyzer is ``analyzer``
+    (default a :class:`FixedAnalyzer`: these tests are about the HTTP layer)."""
 
     def make(
         gpu: GpuStatus = NO_GPU,
@@ -68,7 +81,7 @@ def make_client() -> Callable[..., TestClient]:
         app = create_app(
             Settings(api_key=API_KEY, **settings),
             gpu_probe=probe or (lambda: gpu),
-            analyzer=analyzer,
+            analyzer=analyzer or FixedAnalyzer(),
         )
         return TestClient(app)
 

@@ -1,63 +1,13 @@
-"""The analyzer interface: the deterministic default, and plugging another in by ANALYZER."""
+"""The analyzer interface: no verdict without an analyzer (503), plugging one in by ANALYZER."""
 
 from __future__ import annotations
 
 import textwrap
 
 import pytest
-from vision_validator.analyzers import (
-    Analysis,
-    Analyzer,
-    TextHeuristicAnalyzer,
-    heuristic,
-    load_analyzer,
-)
+from vision_validator.analyzers import Analysis, Analyzer, NoAnalyzer, load_analyzer
 from vision_validator.app import create_app
-from vision_validator.schemas import ValidationRequest
 from vision_validator.settings import ConfigError, Settings
-
-
-def request(part: str, description: str) -> ValidationRequest:
-    return ValidationRequest.model_validate(
-        {
-            "context": {"sessionId": "s-1", "artifactsUrl": "https://a.example.com/", "step": 2},
-            "args": {"part": part, "partDescription": description},
-        }
-    )
-
-
-def test_the_default_analyzer_is_deterministic():
-    first = TextHeuristicAnalyzer().analyze(request("base", "A cylindrical base"))
-    second = TextHeuristicAnalyzer().analyze(request("base", "A cylindrical base"))
-
-    assert first == second
-
-
-def test_a_well_described_part_scores_one_without_issues():
-    described = request(
-        "mounting bracket",
-        "An L-shaped bracket of 3 mm steel plate with two slots for M4 bolts, 40 mm wide",
-    )
-
-    assert heuristic.analyze(described) == Analysis(valid=True, score=1.0, issues=())
-
-
-def test_an_unrelated_description_is_invalid_and_says_why():
-    analysis = heuristic.analyze(request("lid", "Something nice"))
-
-    assert analysis.valid is False
-    assert analysis.score == pytest.approx(0.4 * 2 / 12, abs=1e-4)
-    assert [issue.code for issue in analysis.issues] == [
-        "sparse_description",
-        "part_not_mentioned",
-        "no_geometry",
-    ]
-
-
-def test_a_dimension_counts_as_geometry_and_a_plural_as_the_part():
-    analysis = heuristic.analyze(request("leg", "Four legs, each 120 mm"))
-
-    assert [issue.code for issue in analysis.issues] == ["sparse_description"]
 
 
 def test_an_analysis_score_must_be_between_zero_and_one():
@@ -67,11 +17,21 @@ def test_an_analysis_score_must_be_between_zero_and_one():
         Analysis(valid=True, score=float("nan"))
 
 
-def test_the_default_spec_loads_the_heuristic():
-    analyzer = load_analyzer(Settings(api_key="k" * 16).analyzer)
+def test_without_a_provider_key_or_analyzer_every_validation_is_a_503_not_a_pass(
+    api_key, auth, body
+):
+    from fastapi.testclient import TestClient
 
-    assert analyzer is heuristic
-    assert isinstance(analyzer, Analyzer)
+    client = TestClient(create_app(Settings.from_env({"API_KEY": api_key})))
+
+    response = client.post("/validate", json=body, headers=auth)
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "no analyzer configured: the service needs OPENAI_API_KEY or GEMINI_API_KEY"
+    }
+    assert client.get("/health").json()["analyzer"] == "none"
+    assert isinstance(NoAnalyzer(), Analyzer)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +41,7 @@ def test_the_default_spec_loads_the_heuristic():
         (":heuristic", "expected module:attr"),
         ("no_such_module_here:thing", "cannot import 'no_such_module_here'"),
         ("vision_validator.analyzers:missing", "has no attribute 'missing'"),
-        ("vision_validator.analyzers:VALID_THRESHOLD", "is not an analyzer"),
+        ("vision_validator.verdict:MAX_REASONS", "is not an analyzer"),
     ],
 )
 def test_a_bad_analyzer_spec_is_a_config_error_naming_analyzer(spec, expected):

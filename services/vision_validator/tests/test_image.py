@@ -55,9 +55,25 @@ def pins(path: Path) -> dict[str, str]:
 def test_every_package_is_pinned_and_agrees_with_the_other_http_service():
     service = pins(SERVICE / "requirements.txt")
     other = pins(ROOT / "services" / "ai_inference" / "requirements.txt")
-    assert set(service) == {"fastapi", "starlette", "pydantic", "uvicorn", "boto3"}
+    assert set(service) == {
+        "fastapi",
+        "starlette",
+        "pydantic",
+        "uvicorn",
+        "boto3",
+        "openai",
+        "google-genai",
+        "httpx2",
+        "pillow",
+    }
     assert all(service.values())
-    assert {name: other[name] for name in service if name in other} == service
+    assert {name: other[name] for name in service if name in other} == {
+        name: service[name] for name in service if name in other
+    }
+    dev = pins(ROOT / "requirements-dev.txt")
+    assert {name: dev[name] for name in service if name in dev} == {
+        name: service[name] for name in service if name in dev
+    }
     assert (
         "-r services/vision_validator/requirements.txt"
         in (ROOT / "requirements-dev.txt").read_text()

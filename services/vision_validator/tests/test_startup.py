@@ -70,7 +70,11 @@ def test_settings_default_to_production(api_key):
     assert settings.enable_docs is False
     assert settings.max_body_bytes == 1024 * 1024
     assert settings.port == 8000
-    assert settings.analyzer == "vision_validator.analyzers:heuristic"
+    assert settings.analyzer == ""
+    assert settings.chosen_provider() is None
+    assert settings.max_artifact_bytes == 10 * 1024 * 1024
+    assert settings.fetch_timeout == 15
+    assert settings.backend_url == ""
 
 
 def test_every_bad_variable_is_named_at_once():

@@ -12,14 +12,16 @@ import logging
 import os
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from service_common.handlers import lazy_app, validation_error
 from service_common.middleware import ApiKeyAuth, BodySizeLimit, RequestLog
 from service_common.secret_keys import KeyRing, ring_for
 from starlette.datastructures import Secret
 
-from vision_validator.analyzers import Analyzer, load_analyzer
+from vision_validator import providers
+from vision_validator.analyzers import AnalysisError, Analyzer, load_analyzer
 from vision_validator.gpu import CachedProbe, GpuProbe, GpuStatus
 from vision_validator.schemas import IssueOut, ValidationRequest, ValidationResponse
 from vision_validator.settings import Settings
@@ -42,9 +44,15 @@ def create_app(
 ) -> FastAPI:
     """The app for ``settings``. ``gpu_probe`` defaults to the real one (cached 30 s);
     ``analyzer`` defaults to the one ``settings.analyzer`` names (``ConfigError`` if it
-    cannot be loaded); ``key_ring`` to the ring of ``settings.api_key_secret_id`` (none
+    cannot be loaded), else the vision model of the configured provider key (none: every
+    validation a 503); ``key_ring`` to the ring of ``settings.api_key_secret_id`` (none
     without one: ``API_KEY`` alone)."""
-    analyzer = analyzer or load_analyzer(settings.analyzer)
+    if analyzer is None:
+        analyzer = (
+            load_analyzer(settings.analyzer)
+            if settings.analyzer
+            else providers.from_settings(settings)
+        )
     probe = gpu_probe or CachedProbe()
     docs = settings.enable_docs
     app = FastAPI(
@@ -55,6 +63,16 @@ def create_app(
         openapi_url=DOCS_PATHS[3] if docs else None,
     )
     app.add_exception_handler(RequestValidationError, validation_error)
+
+    @app.exception_handler(AnalysisError)
+    def no_verdict(request: Request, error: AnalysisError) -> JSONResponse:
+        # No verdict was reached: the status says whose fault (422 the artefacts, 502/504
+        # the provider or the artefact server, 503 no analyzer); never a made-up pass.
+        log.warning(
+            "no verdict",
+            extra={"status": error.status, "reason": error.reason, "analyzer": analyzer.name},
+        )
+        return JSONResponse({"detail": error.reason}, status_code=error.status)
 
     # Plain (sync) handlers: FastAPI runs them in its thread pool, so a slow probe or a
     # blocking analyzer does not stall the event loop.
@@ -101,6 +119,7 @@ def create_app(
             valid=analysis.valid,
             score=analysis.score,
             issues=[IssueOut(code=i.code, message=i.message) for i in analysis.issues],
+            reasons=list(analysis.reasons),
             analyzer=analyzer.name,
         )
 

@@ -34,8 +34,9 @@ class ValidationContext(BaseModel):
 
     session_id: str = Field(alias="sessionId", min_length=1, max_length=128, pattern=SESSION_ID)
     artifacts_url: HttpsUrl = Field(alias="artifactsUrl")
-    """Where the step's artefacts are. Validated (https, no credentials) but never fetched
-    by the default analyzer, and never logged whole: presigned URLs carry signatures."""
+    """Where the step's artefacts are: an image or a JSON listing of image URLs, fetched by
+    the vision analyzers through ``vision_validator.fetch``; never logged whole: presigned
+    URLs carry signatures."""
     step: int = Field(ge=1, le=100_000, strict=True)
 
 
@@ -67,4 +68,6 @@ class ValidationResponse(BaseModel):
     valid: bool
     score: float = Field(ge=0.0, le=1.0)
     issues: list[IssueOut]
+    reasons: list[str] = []
+    """What the vision model saw, in its words (empty for an analyzer that gives none)."""
     analyzer: str

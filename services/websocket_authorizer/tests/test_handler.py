@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from moto import mock_aws
 from service_common.secret_keys import KeyRing, secret_stages
+from service_testing.secrets import Clock, secrets_manager
 from websocket_authorizer import handler
 
 OLD = "old-ws-key-0123456789abcdefghij"
@@ -14,21 +14,10 @@ NEW = "new-ws-key-0123456789abcdefghij"
 METHOD = "arn:aws:execute-api:us-east-1:123456789012:abc123/v1/$connect"
 
 
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def sm(monkeypatch):
-    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
     handler._rings.clear()
-    with mock_aws():
-        client = boto3.client("secretsmanager", region_name="us-east-1")
+    with secrets_manager(monkeypatch) as client:
         yield client
     handler._rings.clear()
 
