@@ -4,7 +4,6 @@ the current one, the race of two writers of one version, and bad input."""
 from __future__ import annotations
 
 import pytest
-
 from agent_world import state
 from agent_world.store import ConflictError, NotFoundError
 

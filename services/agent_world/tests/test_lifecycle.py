@@ -5,10 +5,9 @@ that is not active, and the delete cascade."""
 from __future__ import annotations
 
 import pytest
-from boto3.dynamodb.conditions import Key
-
 from agent_world import lifecycle, state
 from agent_world.store import ConflictError, NotFoundError
+from boto3.dynamodb.conditions import Key
 
 ACTIONS = ("pause", "resume", "archive")
 # From each status, the actions that are legal and the status they lead to.

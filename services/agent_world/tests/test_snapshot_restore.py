@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from agent_world import state
 from agent_world.store import ConflictError
 
@@ -50,9 +49,7 @@ def test_unknown_and_malformed_snapshot_ids(worlds, world):
     assert restore.status_code == 404
 
 
-def test_restore_replaces_settings_objects_and_agents_and_bumps_versions(
-    worlds, runtime, snapshot
-):
+def test_restore_replaces_settings_objects_and_agents_and_bumps_versions(worlds, runtime, snapshot):
     # After the snapshot: an object changed, one added, one deleted from view; agent
     # changed; a second agent added; the world's settings stay as they were.
     worlds.put("/worlds/w1/objects/o1", json={"object_type": "stump"})
