@@ -86,6 +86,7 @@ def create_app(
         tables = worlds.WorldTables(
             worlds=table(schema.WORLDS),
             agents=table(schema.AGENTS),
+            memory=table(schema.MEMORY),
             objects=table(schema.OBJECTS),
             events=table(schema.EVENTS),
             snapshots=table(schema.SNAPSHOTS),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -26,13 +26,18 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 """A snapshot document larger than this is not read into memory (restore refuses it)."""
 
 
-def delete_matching(table: Any, key_names: tuple[str, ...], **query: Any) -> list[dict]:
-    """Delete every item a query returns, page by page; returns the deleted items' keys
-    (and their ``s3_key`` where they have one)."""
+def delete_matching(
+    table: Any, key_names: tuple[str, ...], before: Callable[[list], None] | None = None,
+    **query: Any,
+) -> list[dict]:  # fmt: skip
+    """Delete every item a query returns, page by page (``before(items)`` first, for each
+    page); returns the deleted items' keys (and their ``s3_key`` where they have one)."""
     deleted: list[dict] = []
     while True:
         answer = table.query(Limit=PAGE, **query)
         items = answer.get("Items", [])
+        if before is not None:
+            before(items)
         with table.batch_writer() as batch:
             for item in items:
                 # The batch writer's delete_item is a BatchWriteItem entry, not a DeleteItem.
@@ -47,13 +52,26 @@ def delete_matching(table: Any, key_names: tuple[str, ...], **query: Any) -> lis
 
 def delete_cascade(t: Any, world_id: str, now: str) -> dict[str, int]:
     """Mark the world ``deleting`` (conditional: only an archived world, or one already being
-    deleted), delete its objects, agents and snapshots (items and S3 documents), then the
-    world. Returns the counts deleted."""
+    deleted), delete its objects, events, agents (each agent's memories before it, so that
+    a retry still finds the agent whose memories are left) and snapshots (items and S3
+    documents), then the world. Returns the counts deleted."""
     state.transition_world(t.worlds, world_id, "delete", now)
     where = Key("world_id").eq(world_id)
     objects = delete_matching(t.objects, ("world_id", "object_id"), KeyConditionExpression=where)
+    events = delete_matching(t.events, ("world_id", "timestamp"), KeyConditionExpression=where)
+    memories: list[dict] = []
+
+    def forget(agents: list) -> None:
+        for agent in agents:
+            memories.extend(
+                delete_matching(
+                    t.memory, ("agent_id", "created_at"),
+                    KeyConditionExpression=Key("agent_id").eq(agent["agent_id"]),
+                )
+            )  # fmt: skip
+
     agents = delete_matching(
-        t.agents, ("agent_id",), IndexName="world-index", KeyConditionExpression=where
+        t.agents, ("agent_id",), forget, IndexName="world-index", KeyConditionExpression=where
     )
     snapshots = delete_matching(
         t.snapshots, ("world_id", "snapshot_id"), KeyConditionExpression=where
@@ -63,7 +81,13 @@ def delete_cascade(t: Any, world_id: str, now: str) -> dict[str, int]:
             # A versioned bucket keeps the old version until its lifecycle expires it.
             t.s3.delete_object(Bucket=t.bucket, Key=snapshot["s3_key"])
     state.delete_world(t.worlds, world_id)
-    counts = {"objects": len(objects), "agents": len(agents), "snapshots": len(snapshots)}
+    counts = {
+        "objects": len(objects),
+        "events": len(events),
+        "agents": len(agents),
+        "memories": len(memories),
+        "snapshots": len(snapshots),
+    }
     log.info("world deleted", extra={"world_id": world_id, **counts})
     return counts
 

@@ -56,6 +56,7 @@ SNAPSHOT_EVENTS = 100
 class WorldTables:
     worlds: Any
     agents: Any
+    memory: Any
     objects: Any
     events: Any
     snapshots: Any

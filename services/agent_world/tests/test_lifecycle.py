@@ -167,6 +167,12 @@ def test_deleting_an_archived_world_deletes_its_objects_agents_and_snapshots(
     worlds.put("/worlds/w2/objects/o0", json={"object_type": "t"})
     runtime.post("/worlds/w2/agents", json={"agent_id": "b0", "name": "B"})
     seed_world(worlds, runtime, objects=30, agents=16, snapshots=3)
+    for n in range(9):
+        runtime.post("/worlds/w1/events", json={"type": "tick"})
+        runtime.post("/agents/a0/memories", json={"content": f"m{n}", "importance": 1})
+    runtime.post("/agents/a1/memories", json={"content": "x", "importance": 1})
+    runtime.post("/worlds/w2/events", json={"type": "tick"})
+    runtime.post("/agents/b0/memories", json={"content": "kept", "importance": 1})
     keys = [s["s3_key"] for s in worlds.get("/worlds/w1/snapshots").json()["snapshots"]]
     worlds.post("/worlds/w1/archive")
 
@@ -175,13 +181,16 @@ def test_deleting_an_archived_world_deletes_its_objects_agents_and_snapshots(
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
         "world_id": "w1",
-        "deleted": {"objects": 30, "agents": 16, "snapshots": 3},
+        "deleted": {"objects": 30, "events": 9, "agents": 16, "memories": 10, "snapshots": 3},
     }
     assert worlds.get("/worlds/w1").status_code == 404
     table = aws["resource"].Table
     where = Key("world_id").eq("w1")
     assert table(table_names["OBJECTS_TABLE"]).query(KeyConditionExpression=where)["Count"] == 0
     assert table(table_names["SNAPSHOTS_TABLE"]).query(KeyConditionExpression=where)["Count"] == 0
+    assert table(table_names["EVENTS_TABLE"]).query(KeyConditionExpression=where)["Count"] == 0
+    memories = table(table_names["MEMORY_TABLE"]).scan()["Items"]
+    assert [m["content"] for m in memories] == ["kept"]
     agents = table(table_names["AGENTS_TABLE"]).scan()["Items"]
     assert [a["agent_id"] for a in agents] == ["b0"]
     listed = aws["s3"].list_objects_v2(Bucket=bucket, Prefix="snapshots/w1/")
@@ -189,19 +198,19 @@ def test_deleting_an_archived_world_deletes_its_objects_agents_and_snapshots(
     # The other world is untouched.
     assert worlds.get("/worlds/w2/objects/o0").status_code == 200
     assert runtime.get("/agents/b0").status_code == 200
+    assert len(runtime.get("/worlds/w2/events").json()["events"]) == 1
 
 
 def test_a_delete_that_stopped_part_way_is_finished_by_deleting_again(
     worlds, runtime, world, aws, table_names, monkeypatch
 ):
     seed_world(worlds, runtime, objects=5, agents=2, snapshots=0)
+    runtime.post("/agents/a1/memories", json={"content": "x", "importance": 1})
     worlds.post("/worlds/w1/archive")
-    calls = {"n": 0}
     real = lifecycle.delete_matching
 
     def fail_on_agents(table, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
+        if kwargs.get("IndexName") == "world-index":
             raise ConnectionError("killed mid-cascade")
         return real(table, *args, **kwargs)
 
@@ -215,7 +224,8 @@ def test_a_delete_that_stopped_part_way_is_finished_by_deleting_again(
     answer = worlds.delete("/worlds/w1")
 
     assert answer.status_code == 200
-    assert answer.json()["deleted"] == {"objects": 0, "agents": 2, "snapshots": 0}
+    counts = {"objects": 0, "events": 0, "agents": 2, "memories": 1, "snapshots": 0}
+    assert answer.json()["deleted"] == counts
     assert worlds.get("/worlds/w1").status_code == 404
 
 
