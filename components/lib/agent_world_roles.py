@@ -45,13 +45,18 @@ RULE_PRIORITY = listener_rules.AGENT_WORLD_FIRST
 # Table actions per service: only their own tables, only what they call.
 _READ = ["dynamodb:GetItem", "dynamodb:Query"]
 _WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+_BATCH = "dynamodb:BatchWriteItem"
 TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
+    # A world's delete cascade and its restore from a snapshot (services/agent_world
+    # lifecycle.py) batch-delete its objects, events, agents, their memories and its
+    # snapshots, and put its agents back.
     "world-management": {
-        "worlds": [*_READ, *_WRITE],
-        "world-objects": [*_READ, *_WRITE, "dynamodb:DeleteItem"],
-        "snapshots": [*_READ, "dynamodb:PutItem"],
-        "agents": ["dynamodb:Query"],
-        "events": ["dynamodb:Query"],
+        "worlds": [*_READ, *_WRITE, "dynamodb:DeleteItem"],
+        "world-objects": [*_READ, *_WRITE, "dynamodb:DeleteItem", _BATCH],
+        "snapshots": [*_READ, "dynamodb:PutItem", _BATCH],
+        "agents": ["dynamodb:Query", "dynamodb:PutItem", _BATCH],
+        "events": ["dynamodb:Query", _BATCH],
+        "memory-streams": ["dynamodb:Query", _BATCH],
     },
     "agent-runtime": {
         "agents": [*_READ, *_WRITE],

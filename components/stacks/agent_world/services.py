@@ -151,7 +151,8 @@ def task_policy(stack: AgentWorldStack, role: Role, args: AgentWorldArgs):
     if "world-management" in serves:
         statements.append(
             allow(
-                ["s3:PutObject", "s3:GetObject"],
+                # Written, read back (restore) and deleted with their world.
+                ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
                 [stack.data.snapshots.arn.apply(lambda x: f"{x}/snapshots/*")],
                 sid="ArchiveSnapshots",
             )

@@ -4,6 +4,11 @@ API Gateway's WebSocket API calls ``POST /ws/connect``, ``/ws/disconnect`` and
 ``/ws/message`` over its HTTP integration with the connection id in ``X-Connection-Id``
 (a request-parameter mapping of ``context.connectionId``) or in the body; each is recorded
 as a world event.
+
+Agents are versioned: ``PATCH /agents/{id}`` changes an agent only at the version the
+caller read (``If-Match: "<version>"`` or ``"version"`` in the body), as a conditional
+write; a stale version is a 409 with ``current_version``. Agent items are read and written
+only through ``agent_world.state``.
 """
 
 from __future__ import annotations
@@ -16,14 +21,16 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from boto3.dynamodb.conditions import Key
-from fastapi import APIRouter, Header, HTTPException, Query, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from pydantic import AwareDatetime
 
-from agent_world import schema
+from agent_world import schema, state
 from agent_world.models import (
+    ANY_VERSION,
     ID_PATTERN,
     AgentCreate,
     AgentId,
+    AgentUpdate,
     EventCreate,
     Limit,
     MemoryCreate,
@@ -31,11 +38,12 @@ from agent_world.models import (
     SocketDisconnect,
     SocketEvent,
     WorldId,
+    etag,
+    expected_version,
 )
 from agent_world.store import (
-    get_or_404,
+    PreconditionRequiredError,
     iso,
-    put_new,
     query_page,
     sort_stamp,
     to_plain,
@@ -44,6 +52,7 @@ from agent_world.store import (
 
 log = logging.getLogger(__name__)
 
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
 ConnectionHeader = Annotated[
     str | None, Header(alias="X-Connection-Id", pattern=ID_PATTERN, max_length=128)
 ]
@@ -63,9 +72,9 @@ def router(t: AgentTables) -> APIRouter:
     def record_event(
         world_id: str, kind: str, agent_id: str | None, payload: dict[str, Any]
     ) -> dict[str, Any]:
-        get_or_404(t.worlds, {"world_id": world_id}, "world")
+        state.get_world(t.worlds, world_id)
         if agent_id is not None:
-            agent = get_or_404(t.agents, {"agent_id": agent_id}, "agent")
+            agent = state.get_agent(t.agents, agent_id)
             if agent["world_id"] != world_id:
                 raise HTTPException(
                     status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -85,7 +94,8 @@ def router(t: AgentTables) -> APIRouter:
 
     @api.post("/worlds/{world_id}/agents", status_code=status.HTTP_201_CREATED)
     def create_agent(world_id: WorldId, body: AgentCreate) -> dict[str, Any]:
-        get_or_404(t.worlds, {"world_id": world_id}, "world")
+        world = state.get_world(t.worlds, world_id)
+        state.require_status(world, state.WRITABLE, "add agents")
         now = iso(utc_now())
         item = {
             "agent_id": body.agent_id or str(uuid.uuid4()),
@@ -96,19 +106,50 @@ def router(t: AgentTables) -> APIRouter:
             "created_at": now,
             "updated_at": now,
         }
-        put_new(t.agents, item, "agent_id", "agent")
+        item = state.create_agent(t.agents, item)
         log.info("agent registered", extra={"agent_id": item["agent_id"], "world_id": world_id})
         return to_plain(item)
 
     @api.get("/agents/{agent_id}")
-    def get_agent(agent_id: AgentId) -> dict[str, Any]:
-        return to_plain(get_or_404(t.agents, {"agent_id": agent_id}, "agent"))
+    def get_agent(agent_id: AgentId, response: Response) -> dict[str, Any]:
+        agent = state.get_agent(t.agents, agent_id)
+        response.headers["ETag"] = etag(state.version_of(agent))
+        return to_plain({"version": 0, **agent})
+
+    @api.patch("/agents/{agent_id}")
+    def update_agent(
+        agent_id: AgentId, body: AgentUpdate, response: Response, if_match: IfMatch = None
+    ) -> dict[str, Any]:
+        try:
+            expected = expected_version(if_match, body.version)
+        except ValueError as error:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+        if expected is None:
+            raise PreconditionRequiredError(
+                'agent updates are versioned: send If-Match: "<version>" (the ETag of GET '
+                '/agents/{id}) or "version" in the body'
+            )
+        changes = body.changes()
+        if not changes:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                "nothing to change: send name, persona or state",
+            )
+        agent = state.get_agent(t.agents, agent_id)
+        world = state.get_world(t.worlds, agent["world_id"])
+        state.require_status(world, state.WRITABLE, "update its agents")
+        updated = state.update_agent(
+            t.agents, agent_id, changes, None if expected == ANY_VERSION else expected,
+            iso(utc_now()),
+        )  # fmt: skip
+        response.headers["ETag"] = etag(state.version_of(updated))
+        return to_plain(updated)
 
     @api.get("/worlds/{world_id}/agents")
     def list_agents(
         world_id: WorldId, limit: Limit = 20, next_token: NextToken = None
     ) -> dict[str, Any]:
-        get_or_404(t.worlds, {"world_id": world_id}, "world")
+        state.get_world(t.worlds, world_id)
         page = query_page(
             t.agents,
             schema.AGENTS,
@@ -121,7 +162,7 @@ def router(t: AgentTables) -> APIRouter:
 
     @api.post("/agents/{agent_id}/memories", status_code=status.HTTP_201_CREATED)
     def add_memory(agent_id: AgentId, body: MemoryCreate) -> dict[str, Any]:
-        agent = get_or_404(t.agents, {"agent_id": agent_id}, "agent")
+        agent = state.get_agent(t.agents, agent_id)
         moment = utc_now()
         item: dict[str, Any] = {
             "agent_id": agent_id,
@@ -145,7 +186,7 @@ def router(t: AgentTables) -> APIRouter:
         min_importance: Annotated[float | None, Query(ge=0, le=10, allow_inf_nan=False)] = None,
         order: Literal["recent", "importance"] | None = None,
     ) -> dict[str, Any]:
-        get_or_404(t.agents, {"agent_id": agent_id}, "agent")
+        state.get_agent(t.agents, agent_id)
         by_importance = order == "importance" or (order is None and min_importance is not None)
         if order == "recent" and min_importance is not None:
             raise HTTPException(
@@ -187,7 +228,7 @@ def router(t: AgentTables) -> APIRouter:
         limit: Limit = 20,
         next_token: NextToken = None,
     ) -> dict[str, Any]:
-        get_or_404(t.worlds, {"world_id": world_id}, "world")
+        state.get_world(t.worlds, world_id)
         condition = Key("world_id").eq(world_id)
         if since is not None:
             condition &= Key("timestamp").gte(iso(since))
@@ -205,7 +246,7 @@ def router(t: AgentTables) -> APIRouter:
     def list_agent_events(
         agent_id: AgentId, limit: Limit = 20, next_token: NextToken = None
     ) -> dict[str, Any]:
-        get_or_404(t.agents, {"agent_id": agent_id}, "agent")
+        state.get_agent(t.agents, agent_id)
         page = query_page(
             t.events,
             schema.EVENTS,

@@ -28,7 +28,13 @@ from service_common.middleware import BodySizeLimit, RequestLog
 from agent_world import agents, llm, schema, worlds
 from agent_world.middleware import StripBasePath
 from agent_world.settings import Settings
-from agent_world.store import BadTokenError, ConflictError, NotFoundError
+from agent_world.store import (
+    BadTokenError,
+    ConflictError,
+    NotFoundError,
+    PreconditionRequiredError,
+    to_plain,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(NotFoundError, _status(404))
     app.add_exception_handler(ConflictError, _status(409))
+    app.add_exception_handler(PreconditionRequiredError, _status(428))
     app.add_exception_handler(BadTokenError, _status(400))
     app.add_exception_handler(ClientError, _storage_error)
     app.add_exception_handler(BotoCoreError, _storage_error)
@@ -79,6 +86,7 @@ def create_app(
         tables = worlds.WorldTables(
             worlds=table(schema.WORLDS),
             agents=table(schema.AGENTS),
+            memory=table(schema.MEMORY),
             objects=table(schema.OBJECTS),
             events=table(schema.EVENTS),
             snapshots=table(schema.SNAPSHOTS),
@@ -116,7 +124,9 @@ def create_app(
 
 def _status(code: int) -> Any:
     async def handler(_request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=code)
+        # A conflict says what the item is now (current_status, current_version).
+        fields = getattr(error, "fields", {})
+        return JSONResponse({"detail": str(error), **to_plain(fields)}, status_code=code)
 
     return handler
 

@@ -20,7 +20,9 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_.:-]{0,63}$"
 MAX_DOCUMENT_BYTES = 64 * 1024
 MAX_DEPTH = 16
-WorldStatus = Literal["active", "paused", "archived"]
+WorldStatus = Literal["active", "paused", "archived", "deleting"]
+MAX_VERSION = 2**53
+"""Versions are integers from 0 (items written before versions existed) up to this."""
 
 
 def _depth(value: Any) -> int:
@@ -80,6 +82,26 @@ class AgentCreate(Strict):
     state: Document = Field(default_factory=dict)
 
 
+class AgentUpdate(Strict):
+    """``PATCH /agents/{id}``: the fields to change (``state`` is replaced whole), and the
+    version the change was made against (or the ``If-Match`` header)."""
+
+    version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    persona: str | None = Field(default=None, max_length=4000)
+    state: Document | None = None
+
+    def changes(self) -> dict[str, Any]:
+        fields = ("name", "persona", "state")
+        return {f: getattr(self, f) for f in fields if getattr(self, f) is not None}
+
+
+class VersionedAction(Strict):
+    """The optional body of a world transition or restore: the version it expects."""
+
+    version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
+
+
 class MemoryCreate(Strict):
     content: str = Field(min_length=1, max_length=8000)
     importance: float = Field(ge=0, le=10, allow_inf_nan=False)
@@ -114,3 +136,35 @@ class CompletionRequest(Strict):
     prompt: str = Field(min_length=1, max_length=32000)
     max_tokens: int = Field(default=512, ge=1, le=4096)
     temperature: float = Field(default=0.7, ge=0, le=1, allow_inf_nan=False)
+
+
+ANY_VERSION = "*"
+
+
+def parse_if_match(header: str | None) -> int | str | None:
+    """An ``If-Match`` header as a version: ``"3"``, ``3`` or ``W/"3"`` give 3, ``*`` gives
+    ``ANY_VERSION``, no header None; anything else is a ``ValueError`` (400)."""
+    if header is None:
+        return None
+    text = header.strip()
+    if text == ANY_VERSION:
+        return ANY_VERSION
+    text = text.removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 16 or int(text) > MAX_VERSION:
+        raise ValueError(f'If-Match: {header!r} is not a version (an ETag such as "3", or *)')
+    return int(text)
+
+
+def expected_version(header: str | None, body_version: int | None) -> int | str | None:
+    """The version a write expects, from ``If-Match`` or the body's ``version`` (both: they
+    must agree)."""
+    from_header = parse_if_match(header)
+    if from_header is not None and body_version is not None and from_header != body_version:
+        raise ValueError(
+            f"If-Match ({header}) and version ({body_version}) disagree: send one of them"
+        )
+    return body_version if from_header is None else from_header
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'

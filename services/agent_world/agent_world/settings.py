@@ -24,9 +24,11 @@ DEFAULT_MAX_BODY_BYTES = 256 * 1024
 
 # The tables (by their env variable) each role reads or writes.
 ROLE_TABLES: dict[str, tuple[str, ...]] = {
+    # MEMORY_TABLE too: deleting a world deletes its agents' memories.
     "world-management": (
         schema.WORLDS.env,
         schema.AGENTS.env,
+        schema.MEMORY.env,
         schema.OBJECTS.env,
         schema.EVENTS.env,
         schema.SNAPSHOTS.env,

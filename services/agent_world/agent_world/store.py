@@ -28,7 +28,16 @@ class NotFoundError(LookupError):
 
 
 class ConflictError(ValueError):
-    """A write that would overwrite something (409); the text says what."""
+    """A write that would overwrite something or that the item's state refuses (409); the
+    text says what, ``fields`` (``current_status``, ``current_version``) go into the answer."""
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+class PreconditionRequiredError(ValueError):
+    """A versioned write sent without a version (428): neither ``If-Match`` nor ``version``."""
 
 
 class BadTokenError(ValueError):
@@ -158,8 +167,8 @@ def query_all(table: Any, cap: int, **query: Any) -> tuple[list[dict[str, Any]],
         query["ExclusiveStartKey"] = last
 
 
-def put_new(table: Any, item: Mapping[str, Any], key: str, what: str) -> None:
-    """Put ``item`` unless one with its ``key`` exists (then ``ConflictError``)."""
+def put_new(table: Any, item: Mapping[str, Any], key: str, what: str) -> Mapping[str, Any]:
+    """Put ``item`` unless one with its ``key`` exists (then ``ConflictError``); returns it."""
     try:
         table.put_item(
             Item=item,
@@ -170,6 +179,7 @@ def put_new(table: Any, item: Mapping[str, Any], key: str, what: str) -> None:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
             raise ConflictError(f"{what} {item[key]!r} already exists") from None
         raise
+    return item
 
 
 def get_or_404(table: Any, key: Mapping[str, str], what: str) -> dict[str, Any]:

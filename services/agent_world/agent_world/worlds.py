@@ -1,4 +1,8 @@
-"""The world-management role: worlds, world objects and snapshots."""
+"""The world-management role: worlds and their lifecycle, world objects and snapshots.
+
+World items are read and written only through ``agent_world.state`` (the status machine and
+its conditional writes); the delete cascade and the restore are in ``agent_world.lifecycle``.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,25 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from boto3.dynamodb.conditions import Key
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Response, status
 
-from agent_world import schema
+from agent_world import lifecycle, schema, state
 from agent_world.models import (
+    ANY_VERSION,
     Limit,
     NextToken,
     ObjectId,
     ObjectPut,
     SnapshotCreate,
+    VersionedAction,
     WorldCreate,
     WorldId,
     WorldStatus,
+    etag,
+    expected_version,
 )
 from agent_world.store import (
     compact_id,
@@ -33,6 +41,10 @@ from agent_world.store import (
     utc_now,
 )
 
+SnapshotId = Annotated[str, Path(pattern=r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{8}$")]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
+SNAPSHOTTABLE = ("active", "paused", "archived")
+
 log = logging.getLogger(__name__)
 
 SNAPSHOT_AGENTS = 1000
@@ -44,6 +56,7 @@ SNAPSHOT_EVENTS = 100
 class WorldTables:
     worlds: Any
     agents: Any
+    memory: Any
     objects: Any
     events: Any
     snapshots: Any
@@ -67,13 +80,54 @@ def router(t: WorldTables) -> APIRouter:
             "created_at": now,
             "updated_at": now,
         }
-        put_new(t.worlds, item, "world_id", "world")
+        item = state.create_world(t.worlds, item)
         log.info("world created", extra={"world_id": item["world_id"]})
         return to_plain(item)
 
     @api.get("/worlds/{world_id}")
-    def get_world(world_id: WorldId) -> dict[str, Any]:
-        return to_plain(get_or_404(t.worlds, {"world_id": world_id}, "world"))
+    def get_world(world_id: WorldId, response: Response) -> dict[str, Any]:
+        world = state.get_world(t.worlds, world_id)
+        response.headers["ETag"] = etag(state.version_of(world))
+        return to_plain(world)
+
+    def transition(
+        world_id: str, action: str, body: VersionedAction | None, if_match: str | None,
+        response: Response,
+    ) -> dict[str, Any]:  # fmt: skip
+        expected = _expected(if_match, body.version if body else None)
+        world = state.transition_world(
+            t.worlds, world_id, action, iso(utc_now()),
+            None if expected == ANY_VERSION else expected,
+        )  # fmt: skip
+        log.info("world " + state.TRANSITIONS[action].to, extra={"world_id": world_id})
+        response.headers["ETag"] = etag(state.version_of(world))
+        return to_plain(world)
+
+    @api.post("/worlds/{world_id}/pause")
+    def pause_world(
+        world_id: WorldId, response: Response, body: VersionedAction | None = None,
+        if_match: IfMatch = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        return transition(world_id, "pause", body, if_match, response)
+
+    @api.post("/worlds/{world_id}/resume")
+    def resume_world(
+        world_id: WorldId, response: Response, body: VersionedAction | None = None,
+        if_match: IfMatch = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        return transition(world_id, "resume", body, if_match, response)
+
+    @api.post("/worlds/{world_id}/archive")
+    def archive_world(
+        world_id: WorldId, response: Response, body: VersionedAction | None = None,
+        if_match: IfMatch = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        return transition(world_id, "archive", body, if_match, response)
+
+    @api.delete("/worlds/{world_id}")
+    def delete_world(world_id: WorldId) -> dict[str, Any]:
+        counts = lifecycle.delete_cascade(t, world_id, iso(utc_now()))
+        return {"world_id": world_id, "deleted": counts}
 
     @api.get("/worlds")
     def list_worlds(
@@ -94,7 +148,8 @@ def router(t: WorldTables) -> APIRouter:
     def put_object(
         world_id: WorldId, object_id: ObjectId, body: ObjectPut, response: Response
     ) -> dict[str, Any]:
-        get_or_404(t.worlds, {"world_id": world_id}, "world")
+        world = state.get_world(t.worlds, world_id)
+        state.require_status(world, state.WRITABLE, "write its objects")
         item = {
             "world_id": world_id,
             "object_id": object_id,
@@ -119,7 +174,7 @@ def router(t: WorldTables) -> APIRouter:
         limit: Limit = 20,
         next_token: NextToken = None,
     ) -> dict[str, Any]:
-        get_or_404(t.worlds, {"world_id": world_id}, "world")
+        state.get_world(t.worlds, world_id)
         if type is None:
             page = query_page(
                 t.objects,
@@ -141,7 +196,8 @@ def router(t: WorldTables) -> APIRouter:
 
     @api.post("/worlds/{world_id}/snapshots", status_code=status.HTTP_201_CREATED)
     def create_snapshot(world_id: WorldId, body: SnapshotCreate | None = None) -> dict[str, Any]:
-        world = get_or_404(t.worlds, {"world_id": world_id}, "world")
+        world = state.get_world(t.worlds, world_id)
+        state.require_status(world, SNAPSHOTTABLE, "snapshot it")
         moment = utc_now()
         snapshot_id = compact_id(moment)
         agents, agents_cut = query_all(
@@ -198,7 +254,7 @@ def router(t: WorldTables) -> APIRouter:
     def list_snapshots(
         world_id: WorldId, limit: Limit = 20, next_token: NextToken = None
     ) -> dict[str, Any]:
-        get_or_404(t.worlds, {"world_id": world_id}, "world")
+        state.get_world(t.worlds, world_id)
         page = query_page(
             t.snapshots,
             schema.SNAPSHOTS,
@@ -209,4 +265,44 @@ def router(t: WorldTables) -> APIRouter:
         )
         return page.body("snapshots")
 
+    @api.get("/worlds/{world_id}/snapshots/{snapshot_id}")
+    def get_snapshot(world_id: WorldId, snapshot_id: SnapshotId) -> dict[str, Any]:
+        return to_plain(lifecycle.get_snapshot(t, world_id, snapshot_id))
+
+    @api.get("/worlds/{world_id}/snapshots/{snapshot_id}/document")
+    def get_snapshot_document(world_id: WorldId, snapshot_id: SnapshotId) -> Response:
+        snapshot = lifecycle.get_snapshot(t, world_id, snapshot_id)
+        if int(snapshot.get("size_bytes", 0)) > MAX_RESPONSE_BYTES:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"snapshot {snapshot_id!r} is {snapshot['size_bytes']} bytes, over API "
+                f"Gateway's {MAX_RESPONSE_BYTES}-byte response limit: restore it instead",
+            )
+        data = lifecycle.read_document(t, snapshot)
+        return Response(data, media_type="application/json")
+
+    @api.post("/worlds/{world_id}/snapshots/{snapshot_id}/restore")
+    def restore_snapshot(
+        world_id: WorldId, snapshot_id: SnapshotId, response: Response,
+        body: VersionedAction | None = None, if_match: IfMatch = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        expected = _expected(if_match, body.version if body else None)
+        world, counts = lifecycle.restore(
+            t, world_id, snapshot_id, None if expected == ANY_VERSION else expected,
+            iso(utc_now()),
+        )  # fmt: skip
+        response.headers["ETag"] = etag(state.version_of(world))
+        return {"world": to_plain(world), "restored": counts}
+
     return api
+
+
+MAX_RESPONSE_BYTES = 10_000_000
+"""API Gateway REST APIs return at most 10 MB ("Amazon API Gateway quotas")."""
+
+
+def _expected(if_match: str | None, body_version: int | None) -> int | str | None:
+    try:
+        return expected_version(if_match, body_version)
+    except ValueError as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
