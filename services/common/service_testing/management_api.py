@@ -37,7 +37,7 @@ class ManagementApi:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 match = _PATH.match(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length)
