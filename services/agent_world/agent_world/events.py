@@ -102,7 +102,11 @@ class Publisher:
         self.registry = registry
         self.client = client
         self.max_pending = max_pending
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ws-post")
+        # Two pools: fan-outs (a world's registry read, then its posts) and the posts of
+        # all fan-outs, so a world with many connections is posted to in parallel and a
+        # fan-out waiting for its posts never holds a thread the posts need.
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ws-fanout")
+        self._posters = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ws-post")
         self._pending = 0
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -130,8 +134,10 @@ class Publisher:
                 log.warning("event not sent: registry unavailable",
                             extra={"world_id": world_id, "error": str(error)})  # fmt: skip
                 return
-            for connection_id in connections:
-                self._post(world_id, connection_id, data)
+            if len(connections) == 1:
+                self._post(world_id, connections[0], data)
+            else:
+                list(self._posters.map(lambda c: self._post(world_id, c, data), connections))
         finally:
             with self._lock:
                 self._pending -= 1
@@ -141,10 +147,10 @@ class Publisher:
     def _post(self, world_id: str, connection_id: str, data: bytes) -> None:
         try:
             self.client.post_to_connection(ConnectionId=connection_id, Data=data)
-            self.sent += 1
+            self._count("sent")
         except ClientError as error:
             if error.response["Error"]["Code"] == "GoneException":
-                self.gone += 1
+                self._count("gone")
                 try:
                     self.registry.discard(world_id, connection_id)
                 except Exception as discard_error:  # kept until its TTL
@@ -153,14 +159,18 @@ class Publisher:
                                        "error": str(discard_error)})  # fmt: skip
                 log.info("connection gone", extra={"connection_id": connection_id})
                 return
-            self.failed += 1
+            self._count("failed")
             log.warning("event not delivered",
                         extra={"connection_id": connection_id,
                                "code": error.response["Error"]["Code"]})  # fmt: skip
         except BotoCoreError as error:
-            self.failed += 1
+            self._count("failed")
             log.warning("event not delivered",
                         extra={"connection_id": connection_id, "error": str(error)})  # fmt: skip
+
+    def _count(self, what: str) -> None:
+        with self._lock:
+            setattr(self, what, getattr(self, what) + 1)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Until every queued fan-out has finished (tests, the bench, shutdown)."""
@@ -169,6 +179,7 @@ class Publisher:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._posters.shutdown(wait=True)
 
 
 class Events:
