@@ -21,10 +21,10 @@ import argparse
 import http.client
 import json
 import logging
-import threading
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -35,17 +35,16 @@ sys.path[:0] = [str(SERVICE), str(COMMON)]
 
 import boto3  # noqa: E402
 import uvicorn  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-from moto import mock_aws  # noqa: E402
-from service_testing.management_api import ManagementApi  # noqa: E402
-from service_testing.redis import RedisServer  # noqa: E402
-
 from agent_world import schema  # noqa: E402
 from agent_world.app import create_app  # noqa: E402
 from agent_world.connections import RedisRegistry  # noqa: E402
 from agent_world.events import Publisher, encode, management_client, message  # noqa: E402
 from agent_world.realtime import RealtimeSettings  # noqa: E402
 from agent_world.settings import Settings  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from moto import mock_aws  # noqa: E402
+from service_testing.management_api import ManagementApi  # noqa: E402
+from service_testing.redis import RedisServer  # noqa: E402
 
 REGION = "us-east-1"
 NAMES = {t.env: f"bench-{t.stem}" for t in schema.TABLES}
@@ -152,10 +151,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as directory, RedisServer(Path(directory)) as server:
         uncached = reads_per_second(RealtimeSettings(), args.reads)
         cached = reads_per_second(redis_settings(server), args.reads)
-        print(f"world reads, GET /worlds/{{id}} (uvicorn on 127.0.0.1, one connection), {args.reads} each: "
-              f"uncached (moto DynamoDB) {uncached[0]:,.0f} req/s, "
-              f"cached (redis-server, TLS + AUTH) {cached[0]:,.0f} req/s "
-              f"({cached[0] / uncached[0]:.2f}x)")
+        print(
+            f"world reads, GET /worlds/{{id}} (uvicorn on 127.0.0.1, one connection), "
+            f"{args.reads} each: "
+            f"uncached (moto DynamoDB) {uncached[0]:,.0f} req/s, "
+            f"cached (redis-server, TLS + AUTH) {cached[0]:,.0f} req/s "
+            f"({cached[0] / uncached[0]:.2f}x)"
+        )
         print(f"world reads, the wrapped table's get_item alone: "
               f"uncached {uncached[1]:,.0f}/s, cached {cached[1]:,.0f}/s "
               f"({cached[1] / uncached[1]:.2f}x)")  # fmt: skip

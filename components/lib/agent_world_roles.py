@@ -71,7 +71,8 @@ then: ``REGISTRY_TABLE``)."""
 REGISTRY_TABLE = "connections"
 """The WebSocket registry's table (stem), used only without Redis."""
 PUSHING_ROLES = ("world-management", "agent-runtime")
-"""The roles whose writes are pushed to WebSocket connections (``execute-api:ManageConnections``)."""
+"""The roles whose writes are pushed to WebSocket connections
+(``execute-api:ManageConnections``)."""
 
 
 def served_roles(service: str) -> tuple[str, ...]:
