@@ -279,8 +279,23 @@ def test_a_world_event_reaches_subscribers_and_deletes_are_published(
     client.put("/worlds/w1/objects/tree-1", json={"object_type": "tree"})
     objects.delete_item(Key={"world_id": "w1", "object_id": "tree-1"})
     objects.delete_item(Key={"world_id": "w1", "object_id": "never-was"})  # nothing: no event
+    worlds = client.app.state.realtime.wrap(
+        aws["resource"].Table(table_names["WORLDS_TABLE"]), schema.WORLDS
+    )
+    # A transition as a conditional update: published with the new image.
+    answer = worlds.update_item(
+        Key={"world_id": "w1"},
+        UpdateExpression="SET #s = :to",
+        ConditionExpression="#s = :from",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":to": "paused", ":from": "active"},
+    )
+    assert "Attributes" not in answer  # the caller asked for none: the wrapper's own
     assert publisher.wait_idle()
     types = [e["type"] for e in management.messages("c1")]
-    assert types == ["event.recorded", "event.recorded", "object.created", "object.deleted"]
+    assert types == [
+        "event.recorded", "event.recorded", "object.created", "object.deleted", "world.updated"
+    ]  # fmt: skip
+    assert management.messages("c1")[-1]["item"]["status"] == "paused"
     said = management.messages("c1")[1]
     assert said["item"]["type"] == "agent.say" and said["item"]["payload"] == {"text": "hi"}
