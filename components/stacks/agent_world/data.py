@@ -1,7 +1,7 @@
 """AgentWorldData: the agent world's state - tables, buckets, cache - under one KMS key.
 
-The six tables of seed 004 and the WebSocket registry (issue 15) - their keys, indexes, TTL, stream and the access pattern each
-serves - are defined once, in the service that queries them
+The six tables of seed 004 and the WebSocket registry (issue 15) - their keys, indexes,
+TTL, stream and the access pattern each serves - are defined once, in the service that queries them
 (``services/agent_world/agent_world/schema.py``, read here through
 :mod:`components.lib.agent_world_schema`); this component creates exactly those, adding
 what only the infrastructure decides: on-demand billing, point-in-time recovery, the key,
