@@ -57,16 +57,27 @@ TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
         "agents": ["dynamodb:Query", "dynamodb:PutItem", _BATCH],
         "events": ["dynamodb:Query", _BATCH],
         "memory-streams": ["dynamodb:Query", _BATCH],
+        # issue 15, without Redis: a world's connections for its events; gone ones removed.
+        "connections": ["dynamodb:Query", "dynamodb:DeleteItem"],
     },
     "agent-runtime": {
         "agents": [*_READ, *_WRITE],
         "memory-streams": [*_READ, "dynamodb:PutItem"],
         "events": [*_READ, "dynamodb:PutItem"],
         "worlds": ["dynamodb:GetItem"],
+        # issue 15, without Redis: $connect registers, $disconnect and a 410 remove.
+        "connections": ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
     },
     "llm-integration": {},
 }
-"""Per role, the tables (by the schema's ``stem``) it may touch and the actions on each."""
+"""Per role, the tables (by the schema's ``stem``) it may touch and the actions on each.
+``connections`` is granted only where the stack has no Redis (Redis holds the registry
+then: ``REGISTRY_TABLE``)."""
+REGISTRY_TABLE = "connections"
+"""The WebSocket registry's table (stem), used only without Redis."""
+PUSHING_ROLES = ("world-management", "agent-runtime")
+"""The roles whose writes are pushed to WebSocket connections
+(``execute-api:ManageConnections``)."""
 
 
 def served_roles(service: str) -> tuple[str, ...]:

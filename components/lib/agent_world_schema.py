@@ -44,6 +44,7 @@ if Path(schema.__file__).resolve() != SERVICE_ROOT / "agent_world" / "schema.py"
 Index = schema.Index
 Table = schema.Table
 TABLES = schema.TABLES
-"""The six tables, in the order the service's environment names them."""
+"""The seven tables (the seed's six, then the WebSocket registry), in the order the
+service's environment names them."""
 
 __all__ = ["SERVICE_ROOT", "TABLES", "Index", "Table", "schema"]

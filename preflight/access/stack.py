@@ -469,9 +469,12 @@ def resolve(
             problems.append(f"{runner.subject}: {variable} is not set (it should name {symbol})")
         elif value not in names and not (bucket and value.startswith(f"s3://{bucket}/")):
             problems.append(f"{runner.subject}: {variable}={value!r} is not {binding['name']}")
-    arn = resource.outputs.get("arn")
+    # `output`: the ARN the calls are authorized on, when it is not the resource's own `arn`
+    # (an API's `executionArn`: execute-api:ManageConnections is on arn:aws:execute-api:...).
+    output = binding.get("output", "arn")
+    arn = resource.outputs.get(output)
     if not arn:
-        return [], [*problems, f"{symbol}: {resource.name} has no ARN output"]
+        return [], [*problems, f"{symbol}: {resource.name} has no {output} output"]
     if path:
         arn = f"{arn}/{_concrete(path)}"
     context: dict[str, Any] = {}

@@ -46,7 +46,7 @@ def test_it_loads_with_only_the_project_directory_on_the_path(tmp_path):
     assert result.returncode == 0, result.stderr
     file, stems = result.stdout.splitlines()
     assert Path(file) == ROOT / "services" / "agent_world" / "agent_world" / "schema.py"
-    assert stems == "worlds agents memory-streams world-objects events snapshots"
+    assert stems == "worlds agents memory-streams world-objects events snapshots connections"
 
 
 def test_another_agent_world_ahead_on_the_path_is_refused(tmp_path):

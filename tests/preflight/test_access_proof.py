@@ -17,6 +17,7 @@ import pytest
 
 import preflight
 from preflight import access
+from preflight.access.stack import SAMPLE
 from preflight.model import Context
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -545,3 +546,51 @@ def test_with_a_provider_key_the_vision_validators_execution_role_reads_its_secr
         (execution, "secretsmanager:GetSecretValue")
     ]
     assert denied(proof) == []
+# --- issue 15: the WebSocket events (execute-api:ManageConnections) -------------------------
+PUSH_STATEMENT = "PushToWebSocketConnections"
+
+
+@pytest.mark.parametrize("role", ["world-management", "agent-runtime"])
+def test_posting_events_is_proven_on_the_stages_connections(proofs, prod, role):
+    api = prod.named("agent-world-websocket-api").outputs["executionArn"]
+    checks = [
+        c
+        for c in proofs["prod"].checks
+        if c.subject == f"agent_world/app in agent-world-{role}-task"
+        and c.action == "execute-api:ManageConnections"
+    ]
+    assert [c.resource for c in checks] == [f"{api}/v1/POST/@connections/{SAMPLE}"]
+    assert all(c.decision.allowed for c in checks)
+
+
+def test_without_the_push_statement_posting_is_refused(prod):
+    proof = prove(prod, edited(prod, "agent-world-agent-runtime-task-policy",
+                               drop_statement(PUSH_STATEMENT)))  # fmt: skip
+    assert [(c.subject, c.action) for c in proof.denied] == [
+        ("agent_world/app in agent-world-agent-runtime-task", "execute-api:ManageConnections")
+    ]
+
+
+def test_manage_connections_on_another_api_is_refused(prod):
+    def another_api(props):
+        document = json.loads(props["policy"])
+        for statement in document["Statement"]:
+            if statement.get("Sid") == PUSH_STATEMENT:
+                statement["Resource"] = (
+                    "arn:aws:execute-api:us-east-1:123456789012:otherapi00/v1/POST/@connections/*"
+                )
+        props["policy"] = json.dumps(document)
+
+    proof = prove(prod, edited(prod, "agent-world-world-management-task-policy", another_api))
+    assert {c.action for c in proof.denied} == {"execute-api:ManageConnections"}
+
+
+def test_the_registry_table_is_proven_in_dev_only(proofs):
+    def registry_checks(stack):
+        return [c for c in proofs[stack].checks if "-connections" in c.resource]
+
+    assert registry_checks("dev") and all(c.decision.allowed for c in registry_checks("dev"))
+    assert {c.action for c in registry_checks("dev")} >= {
+        "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"
+    }  # fmt: skip
+    assert registry_checks("prod") == []  # prod has Redis: the registry is there

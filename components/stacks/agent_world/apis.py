@@ -30,6 +30,10 @@ BRIDGE_KEY_CONTEXT = "bridgeKey"
 """Shared-ALB mode: the key of the ``$connect`` authorizer's context holding the bridge key
 (``websocket_authorizer.handler.CONTEXT_BRIDGE_KEY``), which the integrations send on."""
 AUTHORIZER_HANDLER = "websocket_authorizer.handler.lambda_handler"
+WORLD_QUERY = "route.request.querystring.world"
+"""``$connect``'s required route parameter: the world to subscribe to (``?world=<id>``)."""
+WORLD_HEADER = "X-World-Id"
+"""The header the ``$connect`` integration carries the world in (the service reads it)."""
 
 # Access-log lines of the two stages. REST and WebSocket stages accept different
 # $context variables (a stage with one the other knows is refused: BadRequestException),
@@ -324,16 +328,6 @@ def _websocket_api(
     the bridge key of shared-ALB mode (None through the NLB)."""
     a = args.agent_world
     tags = dict(args.common.tags)
-    stack.websocket_api = aws.apigatewayv2.Api(
-        f"{name}-websocket-api",
-        name=f"{args.common.name_prefix}-agent-world-ws",
-        description="Agent world WebSocket API",
-        protocol_type="WEBSOCKET",
-        route_selection_expression="$request.body.action",
-        api_key_selection_expression="$request.header.x-api-key",
-        tags=tags,
-        opts=pulumi.ResourceOptions(parent=stack),
-    )
     bridge = _bridge_key(stack, name, args) if stack.shared else None
     authorizer = _websocket_authorizer(stack, name, args)
     routes = _websocket_routes(stack, name, authorizer)
@@ -364,6 +358,39 @@ def _websocket_api(
     )
     stack.websocket_url = stack.websocket_stage.invoke_url
     return bridge
+
+
+def create_websocket_api(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> None:
+    """The WebSocket API itself (``stack.websocket_api``), before the services: their tasks
+    post events to its connections (its Management API endpoint and ManageConnections on
+    its ``@connections``); its routes, stage and authorizer follow in :func:`create_apis`."""
+    stack.websocket_api = aws.apigatewayv2.Api(
+        f"{name}-websocket-api",
+        name=f"{args.common.name_prefix}-agent-world-ws",
+        description="Agent world WebSocket API",
+        protocol_type="WEBSOCKET",
+        route_selection_expression="$request.body.action",
+        api_key_selection_expression="$request.header.x-api-key",
+        tags=dict(args.common.tags),
+        opts=pulumi.ResourceOptions(parent=stack),
+    )
+
+
+def management_endpoint(stack: AgentWorldStack, region: str) -> pulumi.Output[str]:
+    """The stage's API Gateway Management API: ``https://{api-id}.execute-api.{region}
+    .amazonaws.com/{stage}`` (the ``endpoint_url`` of boto3's ``apigatewaymanagementapi``)."""
+    return pulumi.Output.concat(
+        "https://", stack.websocket_api.id, f".execute-api.{region}.amazonaws.com/{STAGE}"
+    )
+
+
+def connections_arn(stack: AgentWorldStack) -> pulumi.Output[str]:
+    """What ``execute-api:ManageConnections`` is allowed on: POST (``post_to_connection``)
+    to any connection of this API's stage, ``arn:aws:execute-api:{region}:{account}:{api-id}
+    /{stage}/POST/@connections/*`` (resource type ``execute-api-general``, IAM service
+    authorization reference; API Gateway developer guide, "Control access to WebSocket APIs
+    with IAM authorization")."""
+    return pulumi.Output.concat(stack.websocket_api.execution_arn, f"/{STAGE}/POST/@connections/*")
 
 
 def _bridge_key(stack: AgentWorldStack, name: str, args: AgentWorldArgs) -> aws.apigateway.ApiKey:
@@ -487,12 +514,23 @@ def _websocket_routes(
     for route_key, path in (("$connect", "connect"), ("$disconnect", "disconnect"),
                             ("$default", "message")):  # fmt: skip
         slug = route_key.strip("$")
+        target = _websocket_target(stack, path)
+        connect = route_key == "$connect"
+        if connect:
+            # The world a connection subscribes to: `?world=<id>`, required on the route (API
+            # Gateway refuses a $connect without it) and sent to the service as X-World-Id
+            # (route.request.querystring is mappable on $connect only: "Set up data mapping
+            # for WebSocket APIs"); the service checks it and registers the connection.
+            target["request_parameters"] = {
+                **target["request_parameters"],
+                f"integration.request.header.{WORLD_HEADER}": WORLD_QUERY,
+            }
         integration = aws.apigatewayv2.Integration(
             f"{name}-ws-{slug}-integration",
             api_id=stack.websocket_api.id,
             integration_type="HTTP_PROXY",
             integration_method="POST",
-            **_websocket_target(stack, path),
+            **target,
             opts=child,
         )
         routes.append(
@@ -504,6 +542,9 @@ def _websocket_routes(
                 api_key_required=route_key == "$connect",
                 authorization_type="CUSTOM" if route_key == "$connect" else "NONE",
                 authorizer_id=authorizer.id if route_key == "$connect" else None,
+                request_parameters=[{"request_parameter_key": WORLD_QUERY, "required": True}]
+                if connect
+                else None,
                 target=integration.id.apply(lambda i: f"integrations/{i}"),
                 opts=pulumi.ResourceOptions(
                     parent=stack,

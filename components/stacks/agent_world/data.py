@@ -1,7 +1,7 @@
 """AgentWorldData: the agent world's state - tables, buckets, cache - under one KMS key.
 
-The six tables of seed 004 - their keys, indexes, TTL, stream and the access pattern each
-serves - are defined once, in the service that queries them
+The six tables of seed 004 and the WebSocket registry (issue 15) - their keys, indexes,
+TTL, stream and the access pattern each serves - are defined once, in the service that queries them
 (``services/agent_world/agent_world/schema.py``, read here through
 :mod:`components.lib.agent_world_schema`); this component creates exactly those, adding
 what only the infrastructure decides: on-demand billing, point-in-time recovery, the key,
@@ -66,7 +66,7 @@ class AgentWorldData(pulumi.ComponentResource):
     """The agent world's storage, all encrypted with one customer-managed key.
 
     Creates a KMS key with rotation (its log groups use the platform's logs key,
-    ``StackCommon.log_key_arn``); the six tables of the schema's ``TABLES`` - on-demand,
+    ``StackCommon.log_key_arn``); the seven tables of the schema's ``TABLES`` - on-demand,
     point-in-time recovery, SSE with that key, deletion protection and ``protect`` in prod; the
     snapshot archive bucket (moved to Glacier) and the static assets bucket; and, unless
     ``redis`` is off, a Redis replication group with in-transit and at-rest encryption

@@ -19,6 +19,8 @@ from components.lib import names, queue_scaling
 from components.lib.agent_world_roles import (
     ALL,
     CONTAINER_PORT,
+    PUSHING_ROLES,
+    REGISTRY_TABLE,
     ROLES,
     STAGE,
     Role,
@@ -30,7 +32,7 @@ from components.lib.policies import Condition, allow
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, execution_policy
 from components.parts.iam import role_with_policy
-from components.stacks.agent_world import private_path
+from components.stacks.agent_world import apis, private_path
 
 if TYPE_CHECKING:
     from components.stacks.agent_world.stack import AgentWorldArgs, AgentWorldStack
@@ -122,6 +124,8 @@ def task_policy(stack: AgentWorldStack, role: Role, args: AgentWorldArgs):
     region = args.common.region
     statements = []
     for table, actions in table_access([role.name]).items():
+        if table == REGISTRY_TABLE and stack.data.redis is not None:
+            continue  # issue 15: with Redis the registry is there, not in the table
         arn = stack.data.tables[table].arn
         statements.append(
             allow(
@@ -155,6 +159,16 @@ def task_policy(stack: AgentWorldStack, role: Role, args: AgentWorldArgs):
                 ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
                 [stack.data.snapshots.arn.apply(lambda x: f"{x}/snapshots/*")],
                 sid="ArchiveSnapshots",
+            )
+        )
+    if any(r in serves for r in PUSHING_ROLES):
+        # issue 15: the world's events, posted to its connections (post_to_connection) of
+        # this API's stage only; a 410 needs no other action.
+        statements.append(
+            allow(
+                ["execute-api:ManageConnections"],
+                [apis.connections_arn(stack)],
+                sid="PushToWebSocketConnections",
             )
         )
     if "llm-integration" in serves:
@@ -201,6 +215,9 @@ def environment(stack: AgentWorldStack, role: Role, args: AgentWorldArgs) -> dic
             "REDIS_PORT": "6379",
             "REDIS_TLS": "true",
         }
+    if any(r in served_roles(role.name) for r in PUSHING_ROLES):
+        # issue 15: where the world's events are posted (the WebSocket stage's Management API).
+        variables["WEBSOCKET_MANAGEMENT_URL"] = apis.management_endpoint(stack, args.common.region)
     if "llm-integration" in served_roles(role.name):
         variables["BEDROCK_MODEL_IDS"] = ",".join(args.agent_world.bedrock_model_ids)
         variables["LLM_PROVIDER"] = "agent_world.llm:BedrockProvider"

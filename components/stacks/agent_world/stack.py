@@ -186,6 +186,8 @@ class AgentWorldStack(pulumi.ComponentResource):
 
         trust = ecs_tasks_trust(args.common.region)
         services.execution_role(self, name, args, trust)
+        # Before the services: their tasks post to its connections (issue 15).
+        apis.create_websocket_api(self, name, args)
         services.create_services(self, name, args, trust, capacity)
         apis.create_apis(self, name, args)
         cdn.create_cdn(self, name, args)

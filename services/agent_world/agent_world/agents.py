@@ -35,6 +35,7 @@ from agent_world.models import (
     Limit,
     MemoryCreate,
     NextToken,
+    SocketConnect,
     SocketDisconnect,
     SocketEvent,
     WorldId,
@@ -56,6 +57,10 @@ IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
 ConnectionHeader = Annotated[
     str | None, Header(alias="X-Connection-Id", pattern=ID_PATTERN, max_length=128)
 ]
+# issue 15: the world a $connect subscribes to - the route's `world` query string, mapped to
+# this header by the integration (or `?world=` / the body's world_id when called directly).
+WorldHeader = Annotated[str | None, Header(alias="X-World-Id", pattern=ID_PATTERN, max_length=128)]
+WorldQuery = Annotated[str | None, Query(alias="world", pattern=ID_PATTERN, max_length=128)]
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,8 @@ class AgentTables:
     events: Any
 
 
-def router(t: AgentTables) -> APIRouter:
+def router(t: AgentTables, sockets: Any = None) -> APIRouter:
+    """``sockets``: the connection registry (``connections.py``), None without one."""
     api = APIRouter(tags=["agents"])
 
     def record_event(
@@ -268,11 +274,28 @@ def router(t: AgentTables) -> APIRouter:
         return found
 
     @api.post("/ws/connect")
-    def ws_connect(body: SocketEvent, x_connection_id: ConnectionHeader = None) -> dict[str, Any]:
+    def ws_connect(
+        body: SocketConnect | None = None,
+        x_connection_id: ConnectionHeader = None,
+        x_world_id: WorldHeader = None,
+        world: WorldQuery = None,
+    ) -> dict[str, Any]:
+        # A non-2xx answer makes API Gateway refuse the connection (422 no or bad world,
+        # 404 unknown world, 503 registry unavailable).
+        body = body or SocketConnect()
         connection_id = connection(x_connection_id, body.connection_id)
+        world_id = x_world_id or world or body.world_id
+        if world_id is None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                "world missing: connect with ?world=<world id>",
+            )
+        state.get_world(t.worlds, world_id)
+        subscribed = _subscribe(sockets, world_id, connection_id)
         payload = {**body.payload, "connection_id": connection_id}
-        event = record_event(body.world_id, "ws.connect", body.agent_id, payload)
-        return {"status": "connected", "connection_id": connection_id, "event": event}
+        event = record_event(world_id, "ws.connect", body.agent_id, payload)
+        return {"status": "connected", "connection_id": connection_id, "world_id": world_id,
+                "subscribed": subscribed, "event": event}  # fmt: skip
 
     @api.post("/ws/message")
     def ws_message(body: SocketEvent, x_connection_id: ConnectionHeader = None) -> dict[str, Any]:
@@ -287,6 +310,8 @@ def router(t: AgentTables) -> APIRouter:
     ) -> dict[str, Any]:
         body = body or SocketDisconnect()
         connection_id = connection(x_connection_id, body.connection_id)
+        if sockets is not None:  # issue 15: unsubscribe; its world names the event's partition
+            body.world_id = _unsubscribe(sockets, connection_id) or body.world_id
         # $disconnect carries no body unless the integration maps one: without a world there
         # is no partition to record the event in, and API Gateway ignores the answer anyway.
         if body.world_id is None:
@@ -297,3 +322,29 @@ def router(t: AgentTables) -> APIRouter:
         return {"status": "disconnected", "connection_id": connection_id, "event": event}
 
     return api
+
+
+def _subscribe(sockets: Any, world_id: str, connection_id: str) -> bool:
+    """Register the connection under its world (issue 15); 503 when the registry fails."""
+    if sockets is None:
+        return False
+    try:
+        sockets.add(world_id, connection_id)
+    except Exception as error:  # Redis or DynamoDB: the connection is refused, not half-made
+        log.error(
+            "subscription failed", extra={"connection_id": connection_id, "error": str(error)}
+        )
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "subscription unavailable"
+        ) from None
+    return True
+
+
+def _unsubscribe(sockets: Any, connection_id: str) -> str | None:
+    try:
+        return sockets.remove(connection_id)
+    except Exception as error:  # the registration then expires (connections.CONNECTION_TTL)
+        log.warning(
+            "unsubscribe failed", extra={"connection_id": connection_id, "error": str(error)}
+        )
+        return None

@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from service_common.handlers import lazy_app, validation_error
 from service_common.middleware import BodySizeLimit, RequestLog
 
-from agent_world import agents, llm, schema, worlds
+from agent_world import agents, llm, realtime, schema, worlds
 from agent_world.middleware import StripBasePath
 from agent_world.settings import Settings
 from agent_world.store import (
@@ -51,6 +51,8 @@ def create_app(
     dynamodb: Any = None,
     s3: Any = None,
     provider: llm.Provider | None = None,
+    redis: Any = None,
+    management: Any = None,
 ) -> FastAPI:
     """The app for ``settings.role``. ``dynamodb`` is a boto3 DynamoDB *resource*, ``s3`` an
     S3 client; ``provider`` defaults to the one ``LLM_PROVIDER`` names."""
@@ -78,8 +80,16 @@ def create_app(
     if settings.serves("world-management") or settings.serves("agent-runtime"):
         dynamodb = dynamodb or boto3.resource("dynamodb", region_name=settings.region)
 
+        # --- issue 15: every table behind the Redis cache and the event listener -------
+        # (agent_world/realtime.py); ``redis``/``management`` clients may be passed (tests).
+        live = realtime.Realtime(
+            settings.realtime, settings.tables, dynamodb, settings.region,
+            redis=redis, management=management,
+        )  # fmt: skip
+        app.state.realtime = live
+
         def table(spec: schema.Table) -> Any:
-            return dynamodb.Table(settings.table(spec))
+            return live.wrap(dynamodb.Table(settings.table(spec)), spec)
 
     if settings.serves("world-management"):
         s3 = s3 or boto3.client("s3", region_name=settings.region)
@@ -103,7 +113,8 @@ def create_app(
                     agents=table(schema.AGENTS),
                     memory=table(schema.MEMORY),
                     events=table(schema.EVENTS),
-                )
+                ),
+                sockets=live.registry,  # issue 15: the $connect/$disconnect registry
             )
         )
     if settings.serves("llm-integration"):

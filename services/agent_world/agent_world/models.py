@@ -125,6 +125,15 @@ class SocketEvent(Strict):
     payload: Document = Field(default_factory=dict)
 
 
+class SocketConnect(Strict):
+    """``$connect`` (issue 15): API Gateway sends no body; the world comes from ``?world=``."""
+
+    world_id: Identifier | None = None
+    connection_id: Identifier | None = None
+    agent_id: Identifier | None = None
+    payload: Document = Field(default_factory=dict)
+
+
 class SocketDisconnect(Strict):
     world_id: Identifier | None = None
     connection_id: Identifier | None = None

@@ -121,7 +121,23 @@ SNAPSHOTS = Table(
     access_patterns=("a world's snapshots, newest first (ids sort by time)",),
 )
 
-TABLES: tuple[Table, ...] = (WORLDS, AGENTS, MEMORY, OBJECTS, EVENTS, SNAPSHOTS)
+CONNECTIONS = Table(
+    logical="Connections",
+    stem="connections",
+    env="CONNECTIONS_TABLE",
+    hash_key="connection_id",
+    range_key=None,
+    attribute_types={"connection_id": "S", "world_id": "S", "connected_at": "S"},
+    indexes=(Index("world-index", "world_id", "connected_at"),),
+    ttl_attribute="expires_at",
+    access_patterns=(
+        "the WebSocket connection registry without Redis: a connection by id ($disconnect)",
+        "world-index: a world's connections (the events' fan-out)",
+    ),
+)
+"""Added for the WebSocket events (issue 15): used only when Redis is not configured."""
+
+TABLES: tuple[Table, ...] = (WORLDS, AGENTS, MEMORY, OBJECTS, EVENTS, SNAPSHOTS, CONNECTIONS)
 
 
 def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:

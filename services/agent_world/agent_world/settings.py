@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from service_common.env import ConfigError, EnvReader, server_problems
 
 from agent_world import schema
+from agent_world.realtime import RealtimeSettings
 
 SINGLE_ROLES = ("world-management", "agent-runtime", "llm-integration")
 ROLE_ALL = "all"
@@ -32,12 +33,14 @@ ROLE_TABLES: dict[str, tuple[str, ...]] = {
         schema.OBJECTS.env,
         schema.EVENTS.env,
         schema.SNAPSHOTS.env,
+        schema.CONNECTIONS.env,  # issue 15: the events' registry without Redis
     ),
     "agent-runtime": (
         schema.WORLDS.env,
         schema.AGENTS.env,
         schema.MEMORY.env,
         schema.EVENTS.env,
+        schema.CONNECTIONS.env,  # issue 15: $connect's registry without Redis
     ),
     "llm-integration": (),
 }
@@ -99,6 +102,9 @@ class Settings:
     request's path before routing, so ``/v1/api/world/worlds/w1`` is served as ``/worlds/w1``;
     paths without one are served as they are. Each starts with ``/``, does not end with one and
     holds no whitespace. Default empty: nothing is removed."""
+    # --- issue 15: Redis and the WebSocket events (agent_world/realtime.py) -------------
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+    """REDIS_*, CACHE_TTL_SECONDS, WEBSOCKET_MANAGEMENT_URL, EVENT_WORKERS."""
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -161,6 +167,7 @@ class Settings:
             "base_paths": tuple(
                 p.strip() for p in env.get("API_BASE_PATHS", "").split(",") if p.strip()
             ),
+            "realtime": RealtimeSettings.read(read),  # issue 15
         }
         try:
             settings = cls(**values)

@@ -44,6 +44,15 @@ ENV_VARS = (
     "API_BASE_PATHS",
     "AWS_ENDPOINT_URL",
     "AWS_PROFILE",
+    # issue 15: Redis and the WebSocket events
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_TLS",
+    "REDIS_AUTH_TOKEN",
+    "REDIS_CA_FILE",
+    "CACHE_TTL_SECONDS",
+    "WEBSOCKET_MANAGEMENT_URL",
+    "EVENT_WORKERS",
 )
 
 

@@ -9,7 +9,7 @@ def keys(description, kind):
     return next(k["AttributeName"] for k in description if k["KeyType"] == kind)
 
 
-def test_the_tables_are_the_seeds_six_with_their_env_variables():
+def test_the_tables_are_the_seeds_six_and_the_connections_with_their_env_variables():
     assert [(t.logical, t.env) for t in schema.TABLES] == [
         ("Worlds", "WORLDS_TABLE"),
         ("Agents", "AGENTS_TABLE"),
@@ -17,13 +17,16 @@ def test_the_tables_are_the_seeds_six_with_their_env_variables():
         ("WorldObjects", "OBJECTS_TABLE"),
         ("Events", "EVENTS_TABLE"),
         ("Snapshots", "SNAPSHOTS_TABLE"),
+        # issue 15: the WebSocket connection registry (used when Redis is not configured)
+        ("Connections", "CONNECTIONS_TABLE"),
     ]
 
 
 def test_the_infrastructure_names_each_table_by_its_fixed_stem():
     # The stems are in the tables' physical names and resource names: they never change.
     assert [t.stem for t in schema.TABLES] == [
-        "worlds", "agents", "memory-streams", "world-objects", "events", "snapshots"
+        "worlds", "agents", "memory-streams", "world-objects", "events", "snapshots",
+        "connections",
     ]  # fmt: skip
 
 
@@ -59,6 +62,12 @@ def test_keys_and_indexes_are_exactly_the_agreed_ones():
         ),
         "Events": ("world_id", "timestamp", {"agent-index": ("agent_id", "timestamp")}, None),
         "Snapshots": ("world_id", "snapshot_id", {}, None),
+        "Connections": (
+            "connection_id",
+            None,
+            {"world-index": ("world_id", "connected_at")},
+            "expires_at",
+        ),
     }
     assert schema.MEMORY.attribute_types["importance"] == "N"
     # Every key attribute has a type, and only key attributes do.

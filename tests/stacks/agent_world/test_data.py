@@ -19,6 +19,9 @@ EXPECTED = {
                       False),
     "events": ("world_id", "timestamp", {"agent-index": ("agent_id", "timestamp")}, None, True),
     "snapshots": ("world_id", "snapshot_id", {}, None, False),
+    # issue 15: the WebSocket connection registry (used when the stack has no Redis)
+    "connections": ("connection_id", None, {"world-index": ("world_id", "connected_at")},
+                    "expires_at", False),
 }  # fmt: skip
 
 
@@ -36,7 +39,7 @@ def tables(run):
     return {t.name.removeprefix("agent-world-data-"): t for t in run.of_type(TABLE)}
 
 
-def test_six_tables_with_their_keys_and_indexes(each_stack):
+def test_the_seeds_six_tables_and_the_registry_with_their_keys_and_indexes(each_stack):
     found = tables(each_stack)
     assert set(found) == set(EXPECTED)
     for logical, (hash_key, range_key, indexes, _, _) in EXPECTED.items():
@@ -75,6 +78,8 @@ def test_memories_expire_and_events_stream(dev):
     assert found["events"].inputs["streamEnabled"] is True
     assert found["events"].inputs["streamViewType"] == "NEW_IMAGE"
     assert not found["worlds"].inputs.get("streamEnabled")
+    # A registration outlives no connection by long: API Gateway closes them within 2 hours.
+    assert found["connections"].inputs["ttl"] == {"attributeName": "expires_at", "enabled": True}
 
 
 def test_prod_tables_are_protected_dev_tables_are_not(dev, prod):

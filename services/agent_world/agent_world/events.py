@@ -1,0 +1,194 @@
+"""A world's events, pushed to its WebSocket connections through the API Gateway
+Management API.
+
+``Events`` is the write listener of ``cache.HookedTable``: each write to Worlds, Agents,
+WorldObjects, Events or Snapshots becomes one JSON message (see the README, "Events"),
+handed to ``Publisher``, which posts it to every connection of the world
+(``post_to_connection`` on ``https://{api-id}.execute-api.{region}.amazonaws.com/{stage}``)
+on a small pool of threads, and removes a connection API Gateway answers 410
+(``GoneException``) for. The HTTP write never waits for the posts and never fails because
+of them: ``publish`` only queues, at most ``max_pending`` fan-outs are queued (more are
+dropped and logged), and every failure is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from agent_world import schema
+from agent_world.store import iso, to_plain, utc_now
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 128 * 1024
+"""PostToConnection's ``Data`` maximum (botocore apigatewaymanagementapi model, 131072)."""
+
+# The kind of item each watched table holds, as it appears in a message's ``type``.
+KINDS = {
+    schema.WORLDS.stem: "world",
+    schema.AGENTS.stem: "agent",
+    schema.OBJECTS.stem: "object",
+    schema.EVENTS.stem: "event",
+    schema.SNAPSHOTS.stem: "snapshot",
+}
+
+
+def management_client(endpoint_url: str, region: str | None) -> Any:
+    """The Management API client of one stage: short timeouts, one retry (a slow
+    connection must not hold a worker for long)."""
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}),
+    )
+
+
+def message(stem: str, op: str, key: dict, old: dict | None, new: dict | None) -> dict | None:
+    """The event for a write, or None when it is not one (a delete of nothing, an agent
+    whose world is unknown)."""
+    kind = KINDS.get(stem)
+    if kind is None or (op == "delete" and old is None):
+        return None
+    item = new if new is not None else old
+    world_id = (item or {}).get("world_id") or key.get("world_id")
+    if world_id is None:
+        return None
+    if op == "put":
+        action = "updated" if old is not None else "created"
+    else:
+        action = "updated" if op == "update" else "deleted"
+    if kind == "event":
+        action = "recorded"
+    return {
+        "type": f"{kind}.{action}",
+        "world_id": world_id,
+        "key": to_plain(key),
+        "item": to_plain(item) if item is not None else None,
+        "at": iso(utc_now()),
+    }
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    """The message as sent; without its item (``"truncated": true``) when it would be
+    larger than a WebSocket message may be."""
+    data = json.dumps(event, sort_keys=True, separators=(",", ":")).encode()
+    if len(data) > MAX_MESSAGE_BYTES:
+        data = json.dumps({**event, "item": None, "truncated": True}, sort_keys=True,
+                          separators=(",", ":")).encode()  # fmt: skip
+    return data
+
+
+class Publisher:
+    """Posts messages to a world's connections in the background (``workers`` threads)."""
+
+    def __init__(
+        self,
+        registry: Any,
+        client: Any,
+        *,
+        workers: int = 4,
+        max_pending: int = 1000,
+    ):
+        self.registry = registry
+        self.client = client
+        self.max_pending = max_pending
+        # Two pools: fan-outs (a world's registry read, then its posts) and the posts of
+        # all fan-outs, so a world with many connections is posted to in parallel and a
+        # fan-out waiting for its posts never holds a thread the posts need.
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ws-fanout")
+        self._posters = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ws-post")
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self.sent = 0
+        self.gone = 0
+        self.failed = 0
+        self.dropped = 0
+
+    def publish(self, world_id: str, data: bytes) -> bool:
+        """Queue a fan-out; False (and logged) when ``max_pending`` are already queued."""
+        with self._lock:
+            if self._pending >= self.max_pending:
+                self.dropped += 1
+                log.warning("event dropped: fan-out queue full", extra={"world_id": world_id})
+                return False
+            self._pending += 1
+        self._pool.submit(self._fan_out, world_id, data)
+        return True
+
+    def _fan_out(self, world_id: str, data: bytes) -> None:
+        try:
+            try:
+                connections = self.registry.members(world_id)
+            except Exception as error:  # Redis or DynamoDB down: nobody to tell
+                log.warning("event not sent: registry unavailable",
+                            extra={"world_id": world_id, "error": str(error)})  # fmt: skip
+                return
+            if len(connections) == 1:
+                self._post(world_id, connections[0], data)
+            else:
+                list(self._posters.map(lambda c: self._post(world_id, c, data), connections))
+        finally:
+            with self._lock:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.notify_all()
+
+    def _post(self, world_id: str, connection_id: str, data: bytes) -> None:
+        try:
+            self.client.post_to_connection(ConnectionId=connection_id, Data=data)
+            self._count("sent")
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "GoneException":
+                self._count("gone")
+                try:
+                    self.registry.discard(world_id, connection_id)
+                except Exception as discard_error:  # kept until its TTL
+                    log.warning("gone connection not removed",
+                                extra={"connection_id": connection_id,
+                                       "error": str(discard_error)})  # fmt: skip
+                log.info("connection gone", extra={"connection_id": connection_id})
+                return
+            self._count("failed")
+            log.warning("event not delivered",
+                        extra={"connection_id": connection_id,
+                               "code": error.response["Error"]["Code"]})  # fmt: skip
+        except BotoCoreError as error:
+            self._count("failed")
+            log.warning("event not delivered",
+                        extra={"connection_id": connection_id, "error": str(error)})  # fmt: skip
+
+    def _count(self, what: str) -> None:
+        with self._lock:
+            setattr(self, what, getattr(self, what) + 1)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Until every queued fan-out has finished (tests, the bench, shutdown)."""
+        with self._lock:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._posters.shutdown(wait=True)
+
+
+class Events:
+    """The write listener: a message per write, published for its world."""
+
+    def __init__(self, publish: Callable[[str, bytes], Any]):
+        self.publish = publish
+
+    def __call__(self, stem: str, op: str, key: dict, old: dict | None, new: dict | None):
+        event = message(stem, op, key, old, new)
+        if event is not None:
+            self.publish(event["world_id"], encode(event))
