@@ -546,6 +546,8 @@ def test_with_a_provider_key_the_vision_validators_execution_role_reads_its_secr
         (execution, "secretsmanager:GetSecretValue")
     ]
     assert denied(proof) == []
+
+
 # --- issue 15: the WebSocket events (execute-api:ManageConnections) -------------------------
 PUSH_STATEMENT = "PushToWebSocketConnections"
 
