@@ -1,0 +1,1 @@
+"""Test support shared by the services' tests: real servers started per session; never in an image."""
