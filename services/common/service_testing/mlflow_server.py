@@ -65,8 +65,10 @@ def start_mlflow(
     timeout: float = 90.0,
 ) -> MlflowServer:
     """Creates the databases ``mlflow`` (backend) and ``mlflow_auth`` (users) owned by
-    ``db_user``, starts the server with basic auth, and waits until it is healthy."""
-    cluster.create_owner(db_user, db_password, "mlflow")
+    ``db_user`` (unless ``mlflow`` exists: then it is ``db_user``'s already), starts the
+    server with basic auth, and waits until it is healthy."""
+    if "mlflow" not in cluster.databases():
+        cluster.create_owner(db_user, db_password, "mlflow")
     connection = cluster.superuser()
     try:
         with connection.cursor() as cursor:

@@ -25,6 +25,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x484B5341  # "HKSA": the advisory lock key every task's migration takes
 RETRY_INTERVAL_SECONDS = 2.0
 CONNECT_TIMEOUT_SECONDS = 10
+PERMANENT_ERRORS = ("authentication failed", "does not exist", "no pg_hba.conf entry")
 
 metadata = sa.MetaData()
 api_keys = sa.Table(
@@ -112,7 +113,9 @@ def ensure_database(settings: Settings, sleep, clock) -> bool:
                 connection = engine.connect()
                 break
             except sa.exc.OperationalError as error:
-                if clock() + RETRY_INTERVAL_SECONDS > deadline:
+                # A refused password or a missing database will not mend by waiting.
+                permanent = any(text in str(error) for text in PERMANENT_ERRORS)
+                if permanent or clock() + RETRY_INTERVAL_SECONDS > deadline:
                     raise DatabaseError(
                         f"cannot connect to {settings.db_host}:{settings.db_port}/"
                         f"{settings.db_maintenance_name}: {_scrub(error, settings)}"

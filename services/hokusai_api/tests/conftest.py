@@ -9,7 +9,6 @@ versions made from runs that logged metrics.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from collections.abc import Iterator
@@ -20,21 +19,24 @@ import pytest
 from fastapi.testclient import TestClient
 
 _SERVICE = Path(__file__).resolve().parent.parent
-for path in (_SERVICE, _SERVICE.parent / "common"):
+for path in (_SERVICE, _SERVICE.parent / "common", Path(__file__).resolve().parent):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
 from hokusai_api.app import create_app  # noqa: E402
 from hokusai_api.settings import Settings  # noqa: E402
+from hokusai_support import (  # noqa: E402
+    ADMIN_KEY,
+    DB_PASSWORD,
+    DB_USER,
+    METRICS,
+    MLFLOW_ADMIN_PASSWORD,
+    MODELS,
+    UNREACHABLE_MLFLOW,
+    environment,
+)
 from service_testing.mlflow_server import ADMIN_USERNAME, MlflowServer, start_mlflow  # noqa: E402
 from service_testing.postgres import PostgresCluster, PostgresMissingError, start_cluster  # noqa: E402
-
-ADMIN_KEY = "bootstrap-Admin-key-0123456789abcdef"
-MLFLOW_ADMIN_PASSWORD = "mlflow-Admin-passw0rd%;#"
-DB_USER = "mlflow_test"
-DB_PASSWORD = "db-p@ss:w/rd%41#?&="
-MODELS = ("fraud-detector", "churn-model", "ranker")
-METRICS = ({"accuracy": 0.91, "loss": 0.25}, {"accuracy": 0.94, "loss": 0.19})
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +45,9 @@ def postgres() -> Iterator[PostgresCluster]:
         cluster = start_cluster(prefix="hokusai-pg-")
     except PostgresMissingError as missing:
         pytest.fail(str(missing), pytrace=False)
+    # The user and database RDS creates with the instance (MLflow's), which the API's
+    # DB_SECRET names and whose database it connects to for CREATE DATABASE.
+    cluster.create_owner(DB_USER, DB_PASSWORD, "mlflow")
     yield cluster
     cluster.stop()
     shutil.rmtree(cluster.base, ignore_errors=True)
@@ -93,32 +98,25 @@ def seed_registry(server: MlflowServer) -> None:
             )
 
 
-def environment(postgres: PostgresCluster, mlflow_url: str, **extra: str) -> dict[str, str]:
-    return {
-        "DB_HOST": postgres.host,
-        "DB_PORT": str(postgres.port),
-        "DB_SECRET": json.dumps({"username": DB_USER, "password": DB_PASSWORD}),
-        "DB_SSLMODE": "disable",  # the local cluster has no TLS; the task keeps require
-        "API_SECRET_KEY": ADMIN_KEY,
-        "MLFLOW_TRACKING_URI": f"{mlflow_url}/",
-        "MLFLOW_TRACKING_PASSWORD": MLFLOW_ADMIN_PASSWORD,
-        **extra,
-    }
+@pytest.fixture(scope="session")
+def settings(postgres) -> Settings:
+    """The API without a reachable MLflow: what the key and sign-in tests need (they do not
+    wait for MLflow to start)."""
+    return Settings.from_env(environment(postgres, UNREACHABLE_MLFLOW))
 
 
 @pytest.fixture(scope="session")
-def settings(postgres, mlflow) -> Settings:
-    return Settings.from_env(environment(postgres, mlflow.url))
+def client(settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="session")
-def app(settings):
-    return create_app(settings)
-
-
-@pytest.fixture(scope="session")
-def client(app) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+def registry_client(postgres, mlflow, client) -> Iterator[TestClient]:
+    """The API with the real MLflow, on the same database (``client`` migrated it first:
+    this start finds the schema current)."""
+    settings = Settings.from_env(environment(postgres, mlflow.url))
+    with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 
