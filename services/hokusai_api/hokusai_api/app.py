@@ -77,8 +77,13 @@ def create_app(
     router = APIRouter(prefix=settings.base_path)
 
     @router.get(HEALTH_PATH)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health() -> JSONResponse:
+        # No database or MLflow call: a slow dependency must not take every task out of the
+        # load balancer. But refused MLflow credentials mend only by a new task (the admin
+        # password is read at start and rotates every 30 days), so they fail the check.
+        if registry.credentials_refused:
+            return JSONResponse({"status": "mlflow refused the API's credentials"}, 503)
+        return JSONResponse({"status": "ok"})
 
     @router.get("/v1/me")
     def me(request: Request) -> dict:

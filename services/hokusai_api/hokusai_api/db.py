@@ -81,7 +81,10 @@ def prepare(
 ) -> Engine:
     """Creates the database if missing and migrates it; returns the service's engine."""
     ensure_database(settings, sleep, clock)
-    engine = engine_for(settings, pool_size=8, max_overflow=8)
+    if settings.db_null_pool:
+        engine = engine_for(settings, poolclass=sa.pool.NullPool)
+    else:
+        engine = engine_for(settings, pool_size=8, max_overflow=8)
     try:
         migrate(engine)
     except sa.exc.SQLAlchemyError as error:

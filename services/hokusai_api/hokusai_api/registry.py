@@ -47,6 +47,10 @@ class Registry:
             follow_redirects=False,
             transport=transport,
         )
+        self.credentials_refused = False
+        """MLflow answered 401/403 to the last request: the admin password rotated since
+        this task read it (the health route then fails, so ECS starts a task that reads the
+        new one)."""
 
     def close(self) -> None:
         self.client.close()
@@ -65,6 +69,7 @@ class Registry:
             body = {}
         if not isinstance(body, dict):
             body = {}
+        self.credentials_refused = response.status_code in (401, 403)
         if response.status_code == 200:
             return body
         reason = str(body.get("message") or f"MLflow answered {response.status_code}")[:500]

@@ -49,6 +49,9 @@ class Settings:
     db_wait_seconds: int = 60
     """DB_WAIT_SECONDS: how long start-up retries an unreachable database (an Aurora
     cluster at 0 ACUs takes about 15 s to resume). Default 60."""
+    db_null_pool: bool = False
+    """DB_NULL_POOL: open a connection per request instead of keeping a pool, so a database
+    that pauses when idle (Aurora Serverless v2 at 0 ACUs) can pause. Default false."""
     mlflow_tracking_uri: str = ""
     """MLFLOW_TRACKING_URI: MLflow's base URL (``https://<load balancer>/mlflow/``). Required."""
     mlflow_username: str = "admin"
@@ -128,6 +131,7 @@ class Settings:
             db_name=names["DB_NAME"],
             db_maintenance_name=names["DB_MAINTENANCE_NAME"],
             db_sslmode=sslmode,
+            db_null_pool=r.flag("DB_NULL_POOL"),
             db_wait_seconds=r.integer("DB_WAIT_SECONDS", 60, 0, 900),
             mlflow_tracking_uri=tracking,
             mlflow_username=mlflow_username,

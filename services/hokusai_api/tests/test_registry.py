@@ -93,6 +93,29 @@ def test_refused_credentials_at_mlflow_are_a_502_not_the_callers_fault(settings,
     finally:
         registry.close()
     assert raised.value.status == 502 and "credentials" in str(raised.value)
+    assert registry.credentials_refused  # what fails the health check
+
+
+def test_refused_mlflow_credentials_fail_the_health_check_until_they_work(
+    settings, mlflow, postgres
+):
+    from fastapi.testclient import TestClient
+    from hokusai_api.app import create_app
+    from hokusai_api.db import engine_for
+
+    wrong = dataclasses.replace(
+        settings, mlflow_tracking_uri=mlflow.url, mlflow_password="not-the-password"
+    )
+    engine = engine_for(settings)
+    try:
+        with TestClient(create_app(wrong, engine=engine)) as app:
+            admin = {"Authorization": f"Bearer {settings.admin_key}"}
+            assert app.get("/api/health").status_code == 200
+            assert app.get("/api/v1/models", headers=admin).status_code == 502
+            sick = app.get("/api/health")
+            assert sick.status_code == 503 and "credentials" in sick.json()["status"]
+    finally:
+        engine.dispose()
 
 
 def test_an_unreachable_mlflow_is_a_502(client, admin):

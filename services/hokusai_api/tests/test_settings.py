@@ -31,7 +31,8 @@ def test_the_task_definitions_environment_is_accepted_with_the_documented_defaul
         "admin",
         900,
     )
-    assert s.mlflow_base == "https://lb.example.com/mlflow"
+    assert s.mlflow_base == "https://lb.example.com/mlflow" and s.db_null_pool is False
+    assert Settings.from_env({**GOOD, "DB_NULL_POOL": "true"}).db_null_pool is True
     assert "s3cret-db-pw" not in repr(s) and "K" * 40 not in repr(s)
 
 
