@@ -589,7 +589,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                 ip_protocol="tcp",
                 from_port=80,
                 to_port=80,
-                description="MLflow at the load balancer's HTTP listener (no certificate)",
+                description="MLflow at the load balancer HTTP listener (no certificate)",
                 opts=child,
             )
         environment = {

@@ -482,8 +482,13 @@ def test_the_alb_admits_only_the_allowed_ranges_to_mlflow(run_stack):
 # --- the optional API ------------------------------------------------------------------
 
 
-def test_no_api_by_default(each_stack):
-    assert not [r for r in each_stack.resources if r.name.startswith("data-platform-api")]
+def test_no_api_without_the_switch(run_stack):
+    run = run_stack("dev", {"data_platform.api": False})
+    assert not [r for r in run.resources if r.name.startswith("data-platform-api")]
+
+
+def test_both_stack_files_run_the_api(each_stack):
+    assert each_stack.named("data-platform-api-service").inputs["desiredCount"] == 1
 
 
 def test_api_image_is_built_from_services_hokusai_api(with_api):
