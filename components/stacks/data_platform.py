@@ -44,9 +44,9 @@ from components.parts.iam import role_with_policy
 from components.parts.secrets import secret_with_value
 from components.stacks.common import StackCommon
 
-MLFLOW_SERVICE = "mlflow"
+MLFLOW_SERVICE = names.MLFLOW_SERVICE_DIR
 """Directory under ``services/`` the MLflow image is built from."""
-API_SERVICE = "hokusai_api"
+API_SERVICE = names.HOKUSAI_API_SERVICE_DIR
 """Directory under ``services/`` the Hokusai API image is built from."""
 API_DB_NAME = "hokusai_api"
 """The API's own database on the MLflow server, created by the API at its first start."""

@@ -163,18 +163,18 @@ def test_the_slow_statement_threshold_is_configurable(run_program_module):
     assert {"name": "log_min_duration_statement", "value": "250"} in group.inputs["parameters"]
 
 
-def test_database_admits_only_the_mlflow_tasks_on_5432(instance_stack):
+def test_database_admits_only_the_mlflow_and_api_tasks_on_5432(instance_stack):
     db_sg = instance_stack.named("data-platform-db-sg")
     assert instance_stack.one(DB).inputs["vpcSecurityGroupIds"] == [db_sg.id]
     rules = [
         r for r in instance_stack.of_type(INGRESS) if r.inputs["securityGroupId"] == db_sg.id
     ]  # fmt: skip
-    assert len(rules) == 1
-    assert (
-        rules[0].inputs["referencedSecurityGroupId"]
-        == instance_stack.named("data-platform-mlflow-sg").id
-    )
-    assert (rules[0].inputs["fromPort"], rules[0].inputs["toPort"]) == (5432, 5432)
+    assert len(rules) == 2
+    assert {r.inputs["referencedSecurityGroupId"] for r in rules} == {
+        instance_stack.named("data-platform-mlflow-sg").id,
+        instance_stack.named("data-platform-api-sg").id,
+    }
+    assert {(r.inputs["fromPort"], r.inputs["toPort"]) for r in rules} == {(5432, 5432)}
     assert "ingress" not in db_sg.inputs and "egress" not in db_sg.inputs
 
 
@@ -324,7 +324,11 @@ def test_buckets_are_versioned_encrypted_private_tls_only_with_lifecycle(each_st
 
 
 def test_mlflow_image_is_built_from_services_mlflow(dev):
-    image = dev.one("docker:index/image:Image")
+    (image,) = [
+        i
+        for i in dev.of_type("docker:index/image:Image")
+        if "/mlflow/" in i.inputs["build"]["dockerfile"]
+    ]
     # The context is services/ (so the build can copy services/common), the Dockerfile MLflow's.
     assert image.inputs["build"]["context"] == "services"
     assert image.inputs["build"]["dockerfile"].endswith("services/mlflow/Dockerfile")
@@ -405,7 +409,8 @@ def test_task_role_may_only_proxy_the_artifacts_prefix(each_stack):
 def test_execution_role_reads_exactly_these_secrets(each_stack):
     document = json.loads(each_stack.named("data-platform-execution-policy").inputs["policy"])
     read = {r for a, r in grants(document) if a == "secretsmanager:GetSecretValue"}
-    assert read == {s["valueFrom"] for s in container(each_stack)["secrets"]}
+    containers = (container(each_stack), container(each_stack, "api"))
+    assert read == {s["valueFrom"] for c in containers for s in c["secrets"]}
     for action, resource in grants(document):
         assert "*" not in action
         assert resource != "*" or action == "ecr:GetAuthorizationToken"
