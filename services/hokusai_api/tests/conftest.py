@@ -61,6 +61,9 @@ def mlflow(postgres, tmp_path_factory) -> Iterator[MlflowServer]:
         MLFLOW_ADMIN_PASSWORD,
         db_user=DB_USER,
         db_password=DB_PASSWORD,
+        # A verified credential is kept a minute: the tests do not spend their time in
+        # MLflow's per-request scrypt (the deployed server checks every request).
+        auth_cache_ttl_seconds=60,
     )
     try:
         seed_registry(server)
