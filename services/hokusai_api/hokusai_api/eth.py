@@ -22,18 +22,27 @@ the message is refused as expired anyway, so the row can go.
 from __future__ import annotations
 
 import re
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from eth_account import Account
-from eth_account.messages import encode_defunct
-from eth_utils import is_checksum_address, to_checksum_address
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
 from hokusai_api.db import eth_addresses, eth_nonces
+
+# Importing eth-account imports py_ecc, which raises the interpreter's recursion limit to
+# 100,000 for its own pairing code (not used here: recovery is eth-keys'). With that limit a
+# deeply nested JSON body would overflow the C stack and kill the process instead of raising
+# RecursionError (a 4xx); so the limit is put back.
+_RECURSION_LIMIT = sys.getrecursionlimit()
+from eth_account import Account  # noqa: E402
+from eth_account.messages import encode_defunct  # noqa: E402
+from eth_utils import is_checksum_address, to_checksum_address  # noqa: E402
+
+sys.setrecursionlimit(_RECURSION_LIMIT)
 
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 SIGNATURE = re.compile(r"(0x)?([0-9a-fA-F]{130})")

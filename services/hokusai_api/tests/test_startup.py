@@ -93,3 +93,19 @@ def test_the_module_runs_as_the_image_runs_it():
 
 def test_settings_are_what_the_task_sets(settings):
     assert isinstance(settings, Settings) and settings.db_name == "hokusai_api"
+
+
+def test_importing_the_app_keeps_the_interpreters_recursion_limit():
+    # py_ecc (under eth-account) raises it to 100,000 on import; the service puts it back.
+    code = "import sys; before = sys.getrecursionlimit(); import hokusai_api.app; "
+    code += "print(before, sys.getrecursionlimit())"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=SERVICE,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(SERVICE.parent / "common")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    before, after = done.stdout.split()
+    assert before == after == "1000", done.stderr
