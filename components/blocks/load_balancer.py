@@ -101,6 +101,8 @@ class PublicLoadBalancer(pulumi.ComponentResource):
     """The listener that forwards: HTTPS with a certificate, else HTTP."""
     url: pulumi.Output[str]
     """``https://<dns name>`` or ``http://<dns name>``."""
+    https: bool
+    """The listener is HTTPS on 443 (else HTTP on 80, dev without a certificate)."""
     access_log_bucket: SecureBucket | None
     """The access log bucket, when access logs are on."""
     host: DnsCertificate | None
@@ -149,6 +151,7 @@ class PublicLoadBalancer(pulumi.ComponentResource):
                 )
             )
         scheme = self._listeners(name, args, certificate_arn, tags, child)
+        self.https = scheme == "https"
         if args.certified_host:
             self.url = pulumi.Output.from_input(f"{scheme}://{args.host}")
         else:

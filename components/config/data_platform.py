@@ -151,7 +151,11 @@ class DataPlatformSettings:
         int_range(30, 3650),
     )
     api: bool = setting(False, "Also run the Hokusai API service (seed 002) at /api.")
-    api_image: str = setting("", "Image URI of the Hokusai API; required with api.")
+    api_image: str = setting(
+        "",
+        "Prebuilt image URI of the Hokusai API instead of building services/hokusai_api (as "
+        "images.hokusai_api); empty: built.",
+    )
     db_connections_alarm: int = setting(
         80, "Alarm when the database has more connections than this.", int_range(1, 100000)
     )
@@ -235,8 +239,6 @@ def check_data_platform(s: Settings, problems: list[str]) -> None:
     )
     if d.share_load_balancer and s.stacks.data_platform and not s.stacks.inference:
         problems.append(f"{ns}share_load_balancer: expected false unless stacks.inference is true")
-    if d.api and not d.api_image:
-        problems.append(f"{ns}api_image: expected an image URI when data_platform.api is true")
     if d.api_image and not IMAGE_URI.fullmatch(d.api_image):
         problems.append(f"{ns}api_image: expected an image URI or empty (got {d.api_image!r})")
     for host in d.allowed_hosts:

@@ -37,6 +37,7 @@ AGENT_WORLD_SERVICE_DIR = "agent_world"
 AGENT_WORLD_ROLES = tuple(role.name for role in agent_world_roles.ROLES)
 AGENT_WORLD_ALL = agent_world_roles.ALL.name
 MLFLOW_SERVICE_DIR = "mlflow"
+HOKUSAI_API_SERVICE_DIR = "hokusai_api"
 TRAINING_SERVICE_DIR = "cmaes_worker"
 
 
@@ -276,6 +277,7 @@ def _data_platform(s: Settings) -> Iterator[PhysicalName]:
     yield _n("iam/role:Role", "name", f"{p}-mlflow")
     services = ["mlflow"]
     if d.api:
+        yield _n("ecr/repository:Repository", "name", repository(p, HOKUSAI_API_SERVICE_DIR))
         yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{env}/hokusai-api")
         services.append("hokusai-api")
     for service in services:

@@ -44,8 +44,12 @@ from components.parts.iam import role_with_policy
 from components.parts.secrets import secret_with_value
 from components.stacks.common import StackCommon
 
-MLFLOW_SERVICE = "mlflow"
+MLFLOW_SERVICE = names.MLFLOW_SERVICE_DIR
 """Directory under ``services/`` the MLflow image is built from."""
+API_SERVICE = names.HOKUSAI_API_SERVICE_DIR
+"""Directory under ``services/`` the Hokusai API image is built from."""
+API_DB_NAME = "hokusai_api"
+"""The API's own database on the MLflow server, created by the API at its first start."""
 MLFLOW_PORT = 5000
 MLFLOW_PREFIX = MLFLOW_PATH
 """Where the load balancer routes MLflow; MLflow serves every route under it."""
@@ -53,6 +57,8 @@ MLFLOW_HEALTH_PATH = f"{MLFLOW_PREFIX}/health"
 """MLflow's health route under the prefix; it answers 200 without credentials."""
 API_PREFIX = HOKUSAI_API_PATH
 API_PORT = 8000
+API_HEALTH_PATH = f"{API_PREFIX}/health"
+"""The API's health route (no credentials, no database call)."""
 API_CPU, API_MEMORY = fargate.HOKUSAI_API_SIZE
 """CPU units and MiB of the one Hokusai API task (the quota plan counts its vCPUs too)."""
 ARTIFACTS_PREFIX = "artifacts"
@@ -189,8 +195,12 @@ class DataPlatformStack(pulumi.ComponentResource):
       ECS secrets; artifacts proxied to S3 by a task role that may touch only
       ``artifacts/`` of the artifacts bucket; served at ``/mlflow`` of the load balancer
       (its own, or the inference stack's when shared).
-    - Optionally the Hokusai API (a prebuilt image) at ``/api`` with its generated
-      secret key (created only with the API).
+    - Optionally (``api``) the Hokusai API at ``/api``: the image from
+      ``services/hokusai_api`` (or ``api_image`` / ``images.hokusai_api``); its own
+      database ``hokusai_api`` on the same server, reached with the RDS master secret as
+      MLflow does; MLflow's registry through the load balancer with the MLflow admin
+      password; its generated bootstrap admin key (``api-secret-key``, created only with
+      the API). All three as ECS secrets; no task role (it calls no AWS API).
     - Alarms to the alarm topic: unhealthy MLflow targets, target 5xx, RDS CPU, free
       storage and connections, MLflow tasks below the desired count.
     - With ``sso`` (single sign-on): MLflow's catch-all rule signs the browser in first
@@ -406,7 +416,13 @@ class DataPlatformStack(pulumi.ComponentResource):
             opts=child,
         )
         self.api_logs = None
+        self.api_image = None
         if d.api:
+            self.api_image = ServiceImage(
+                f"{name}-api-image",
+                args.common.image_args(API_SERVICE, d.api_image or None),
+                opts=child,
+            )
             self.api_logs = aws.cloudwatch.LogGroup(
                 f"{name}-api-logs",
                 name=f"/ecs/{args.common.environment}/hokusai-api",
@@ -429,8 +445,10 @@ class DataPlatformStack(pulumi.ComponentResource):
         pull = [self.mlflow_image.repository.arn]
         log_groups = [self.mlflow_logs]
         if self.api_key_secret is not None and self.api_logs is not None:
+            assert self.api_image is not None  # made with the logs
             secrets.append(self.api_key_secret.arn)
             log_groups.append(self.api_logs)
+            pull.append(self.api_image.repository.arn)
         self.execution_role = role_with_policy(
             f"{name}-execution",
             name=f"{prefix}-data-execution",
@@ -554,27 +572,54 @@ class DataPlatformStack(pulumi.ComponentResource):
     def _api(self, name, args: DataPlatformArgs, capacity, child) -> aws.ec2.SecurityGroup:
         """The Hokusai API at ``/api``; returns its security group (a database client)."""
         assert self.api_key_secret is not None and self.api_logs is not None  # d.api is on
+        assert self.api_image is not None
         d = args.data_platform
         prefix = args.common.name_prefix
         api_sg = self._security_group(
             name, args, "api", "Hokusai API tasks: the load balancer on 8000; HTTPS out"
         )
         self._rule(f"{name}-api", api_sg, API_PORT, child)
+        if not self.load_balancer.https:
+            # MLflow is reached at the load balancer's URL, plain HTTP on 80 without a
+            # certificate (dev); with one, the HTTPS rule above covers it.
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-api-http-out",
+                security_group_id=api_sg.id,
+                cidr_ipv4="0.0.0.0/0",
+                ip_protocol="tcp",
+                from_port=80,
+                to_port=80,
+                description="MLflow at the load balancer HTTP listener (no certificate)",
+                opts=child,
+            )
+        environment = {
+            "DB_HOST": self.db_host,
+            "DB_PORT": str(DB_PORT),
+            "DB_NAME": API_DB_NAME,
+            "DB_MAINTENANCE_NAME": DB_NAME,
+            "DB_SSLMODE": "require",
+            "MLFLOW_TRACKING_URI": self.mlflow_endpoint,
+            "MLFLOW_TRACKING_USERNAME": "admin",
+            "BASE_PATH": API_PREFIX,
+            "PORT": str(API_PORT),
+        }
+        if self._pool_setting(d):  # a database that may pause: no idle connections kept
+            environment["DB_NULL_POOL"] = "true"
         api_container = {
             "name": "api",
-            "image": d.api_image,
+            "image": self.api_image.repo_digest,
             "essential": True,
             "user": f"{WORKER_UID}:{WORKER_UID}",
             "readonlyRootFilesystem": True,
             "privileged": False,
             "portMappings": [{"containerPort": API_PORT, "hostPort": API_PORT, "protocol": "tcp"}],
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
-            "environment": [
-                {"name": "MLFLOW_TRACKING_URI", "value": self.mlflow_endpoint},
-                {"name": "PIPELINE_BUCKET", "value": self.pipeline_data.bucket_name},
-                {"name": "AWS_REGION", "value": args.common.region},
+            "environment": [{"name": k, "value": v} for k, v in environment.items()],
+            "secrets": [
+                {"name": "API_SECRET_KEY", "valueFrom": self.api_key_secret.arn},
+                {"name": "DB_SECRET", "valueFrom": self.db_secret_arn},
+                {"name": "MLFLOW_TRACKING_PASSWORD", "valueFrom": self.admin_password_secret.arn},
             ],
-            "secrets": [{"name": "API_SECRET_KEY", "valueFrom": self.api_key_secret.arn}],
             "stopTimeout": 30,
             "linuxParameters": {"initProcessEnabled": True},
             "logConfiguration": awslogs(self.api_logs, args.common.region, "api"),
@@ -589,7 +634,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             task_role_arn=None,
             security_group=api_sg,
             port=API_PORT,
-            health_path="/health",
+            health_path=API_HEALTH_PATH,
             path_patterns=[API_PREFIX, f"{API_PREFIX}/*"],
             priority=API_RULE_PRIORITY,
             desired_count=1,

@@ -26,10 +26,11 @@ def sibling(run, function, role):
 
 
 def test_every_stack_has_its_functions(dev, prod):
-    # dev: the inference key, MLflow's two secrets, the agent world's API and bridge keys,
-    # and the authorizer; prod: no bridge key, but the agent world's Redis token
-    assert len(functions(dev)) == 6
-    assert len(functions(prod)) == 6
+    # dev: the inference key, MLflow's two secrets, the Hokusai API's key, the agent world's
+    # API and bridge keys, and the authorizer; prod: no bridge key, but the agent world's
+    # Redis token
+    assert len(functions(dev)) == 7
+    assert len(functions(prod)) == 7
     assert {f.inputs["handler"] for f in functions(dev)} == {
         "secret_rotation.handler.lambda_handler", "websocket_authorizer.handler.lambda_handler"
     }  # fmt: skip

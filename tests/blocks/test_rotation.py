@@ -22,7 +22,8 @@ def rotator_of(run, secret):
 
 def test_every_secret_the_stacks_create_rotates_every_30_days(each_stack):
     secrets = each_stack.of_type(SECRET)
-    assert len(secrets) == 5  # dev: the bridge key, no Redis; prod: Redis, no bridge
+    # dev: the bridge key, no Redis; prod: Redis, no bridge; both: the Hokusai API's key
+    assert len(secrets) == 6
     rotated = {r.inputs["secretId"] for r in each_stack.of_type(ROTATION)}
     assert rotated == {s.id for s in secrets}
     for rotation in each_stack.of_type(ROTATION):

@@ -17,7 +17,6 @@ BAD_CONFIGS = [
      "1024-4096 in steps of 1024 with cpu 512"),
     ({"data_platform.db_storage_gib": 200}, "mlplatform:data_platform.db_max_storage_gib",
      "at least db_storage_gib (200)"),
-    ({"data_platform.api": True}, "mlplatform:data_platform.api_image", "an image URI when"),
     ({"data_platform.api_image": "not a uri"}, "mlplatform:data_platform.api_image",
      "an image URI or empty"),
     ({"data_platform.allowed_hosts": ["https://mlflow.example.com"]},
@@ -74,6 +73,11 @@ def test_an_rds_instance_class_the_price_file_does_not_list_is_refused(problems_
     message = only(problems, "mlplatform:data_platform.db_instance_class")
     assert "prices-us-east-1.json" in message and "db.t4g.medium" in message
     assert parses("dev", data_platform__db_instance_class="db.r7g.large")
+
+
+def test_the_hokusai_api_without_an_image_is_accepted_and_built(parses):
+    settings = parses("dev", data_platform__api=True)
+    assert settings.data_platform.api and settings.data_platform.api_image == ""
 
 
 def test_the_hokusai_api_with_an_image_is_accepted(parses):

@@ -16,7 +16,7 @@ from components.blocks.quotas_requests import QuotaRequests
 from components.config import settings
 from components.lib import quotas
 from components.lib.quotas import (
-    FARGATE_SPOT,
+    FARGATE_ON_DEMAND,
     G_VT_ON_DEMAND,
     G_VT_SPOT,
     ON_DEMAND,
@@ -126,7 +126,8 @@ def test_dev_at_its_maximum():
         "L-DB2E81BA": 0.0,  # On-Demand G and VT: dev's GPU instance is Spot
         "L-3819A6DF": 4.0,  # one g4dn.xlarge
         "L-3032A538": 0.0,
-        "L-36FBB829": 5.5,  # 4 workers x 1 + ai-inference 2 x 0.25 + MLflow 0.5 + world 2 x 0.25
+        # 4 workers x 1 + ai-inference 2 x 0.25 + MLflow 0.5 + Hokusai API 0.5 + world 2 x 0.25
+        "L-36FBB829": 6.0,
     }
     assert by_code(quotas.requested(s)) == {"L-3819A6DF": 4, "L-36FBB829": 6}
 
@@ -136,10 +137,11 @@ def test_prod_at_its_maximum():
     assert by_code(quotas.totals(s)) == {
         "L-DB2E81BA": 16.0,  # 4 x g4dn.xlarge On-Demand
         "L-3819A6DF": 0.0,
-        "L-3032A538": 25.0,  # workers 4 x 2 + ai-inference 6 x 0.5 + MLflow 2 x 1 + 3 x 8 x 0.5
+        # workers 4 x 2 + ai-inference 6 x 0.5 + MLflow 2 x 1 + Hokusai API 0.5 + 3 x 8 x 0.5
+        "L-3032A538": 25.5,
         "L-36FBB829": 32.0,  # workers 16 x 2
     }
-    assert by_code(quotas.requested(s)) == {"L-DB2E81BA": 16, "L-3032A538": 25, "L-36FBB829": 32}
+    assert by_code(quotas.requested(s)) == {"L-DB2E81BA": 16, "L-3032A538": 26, "L-36FBB829": 32}
 
 
 def test_training_workers_count_at_max_workers_with_their_spot_share():
@@ -192,12 +194,13 @@ def test_the_agent_world_counts_max_tasks_per_deployed_service():
 
 def test_the_hokusai_api_adds_its_task_to_the_data_platform():
     s = only(stack_settings("prod"), "data_platform")
-    with_api = dataclasses.replace(
-        s, data_platform=dataclasses.replace(s.data_platform, api=True, api_image="a.b/c:1")
+    without_api = dataclasses.replace(
+        s, data_platform=dataclasses.replace(s.data_platform, api=False)
     )
+    assert s.data_platform.api  # prod runs it
     assert (
-        by_code(quotas.totals(with_api))["L-3032A538"]
-        == by_code(quotas.totals(s))["L-3032A538"] + 0.5
+        by_code(quotas.totals(s))["L-3032A538"]
+        == by_code(quotas.totals(without_api))["L-3032A538"] + 0.5
     )
 
 
@@ -214,9 +217,9 @@ def test_a_quota_at_zero_is_shown_but_not_requested():
 
 
 def test_fractional_vcpus_are_requested_in_whole_vcpus():
-    s = stack_settings("dev")
-    assert quotas.totals(s)[FARGATE_SPOT] == 5.5
-    assert quotas.requested(s)[FARGATE_SPOT] == 6
+    s = stack_settings("prod")
+    assert quotas.totals(s)[FARGATE_ON_DEMAND] == 25.5
+    assert quotas.requested(s)[FARGATE_ON_DEMAND] == 26
 
 
 @pytest.mark.parametrize(
@@ -241,7 +244,7 @@ def test_the_table_lists_each_stack_and_the_total_per_quota():
     )
     assert re.search(training, table, re.M)
     assert re.search(gpu, table, re.M)
-    assert re.search(r"^  all stacks\s+L-3032A538\s+fargate\s+On-Demand\s+.*\s25$", table, re.M)
+    assert re.search(r"^  all stacks\s+L-3032A538\s+fargate\s+On-Demand\s+.*\s25\.5$", table, re.M)
     assert re.search(r"^  all stacks\s+L-3819A6DF\s+ec2\s+Spot\s+.*\s0$", table, re.M)
     assert "start at 0 in many new" in table
     assert (
@@ -258,7 +261,7 @@ def test_plan_prints_the_quota_table_after_the_costs(capsys, tmp_path):
     assert main(["dev", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.index("Largest idle charges") < out.index("vCPU quotas at maximum")
-    assert re.search(r"^  all stacks\s+L-36FBB829\s+fargate\s+Spot\s+.*\s5\.5$", out, re.M)
+    assert re.search(r"^  all stacks\s+L-36FBB829\s+fargate\s+Spot\s+.*\s6$", out, re.M)
 
 
 # --- quotas.request ---------------------------------------------------------------------------
@@ -297,9 +300,9 @@ def test_each_request_asks_for_the_need_or_the_accounts_value_if_higher(requesti
 
 
 REQUESTED = {
-    # dev: one Spot g4dn.xlarge; its 5.5 Fargate Spot vCPUs fit a new account's 6.
+    # dev: one Spot g4dn.xlarge; its 6 Fargate Spot vCPUs fit a new account's 6.
     "dev": {"L-3819A6DF": 4.0, "L-36FBB829": 6.0},
-    "prod": {"L-DB2E81BA": 16.0, "L-3032A538": 25.0, "L-36FBB829": 32.0},
+    "prod": {"L-DB2E81BA": 16.0, "L-3032A538": 26.0, "L-36FBB829": 32.0},
 }
 
 

@@ -46,10 +46,18 @@ def instance_stack(request, dev_rds, prod):
     return {"dev_rds": dev_rds, "prod": prod}[request.param]
 
 
+PREBUILT_API = f"{ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/hokusai/api:1.4.0"
+
+
 @pytest.fixture(scope="module")
 def with_api(run_program_module):
-    image = f"{ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/hokusai/api:1.4.0"
-    return run_program_module("dev", {"data_platform.api": True, "data_platform.api_image": image})
+    """Dev with the Hokusai API, its image built from services/hokusai_api."""
+    return run_program_module("dev", {"data_platform.api": True})
+
+
+@pytest.fixture(scope="module")
+def prod_api(run_program_module):
+    return run_program_module("prod", {"data_platform.api": True}).subtree("data-platform")
 
 
 @pytest.fixture(scope="module")
@@ -155,18 +163,18 @@ def test_the_slow_statement_threshold_is_configurable(run_program_module):
     assert {"name": "log_min_duration_statement", "value": "250"} in group.inputs["parameters"]
 
 
-def test_database_admits_only_the_mlflow_tasks_on_5432(instance_stack):
+def test_database_admits_only_the_mlflow_and_api_tasks_on_5432(instance_stack):
     db_sg = instance_stack.named("data-platform-db-sg")
     assert instance_stack.one(DB).inputs["vpcSecurityGroupIds"] == [db_sg.id]
     rules = [
         r for r in instance_stack.of_type(INGRESS) if r.inputs["securityGroupId"] == db_sg.id
     ]  # fmt: skip
-    assert len(rules) == 1
-    assert (
-        rules[0].inputs["referencedSecurityGroupId"]
-        == instance_stack.named("data-platform-mlflow-sg").id
-    )
-    assert (rules[0].inputs["fromPort"], rules[0].inputs["toPort"]) == (5432, 5432)
+    assert len(rules) == 2
+    assert {r.inputs["referencedSecurityGroupId"] for r in rules} == {
+        instance_stack.named("data-platform-mlflow-sg").id,
+        instance_stack.named("data-platform-api-sg").id,
+    }
+    assert {(r.inputs["fromPort"], r.inputs["toPort"]) for r in rules} == {(5432, 5432)}
     assert "ingress" not in db_sg.inputs and "egress" not in db_sg.inputs
 
 
@@ -316,7 +324,11 @@ def test_buckets_are_versioned_encrypted_private_tls_only_with_lifecycle(each_st
 
 
 def test_mlflow_image_is_built_from_services_mlflow(dev):
-    image = dev.one("docker:index/image:Image")
+    (image,) = [
+        i
+        for i in dev.of_type("docker:index/image:Image")
+        if "/mlflow/" in i.inputs["build"]["dockerfile"]
+    ]
     # The context is services/ (so the build can copy services/common), the Dockerfile MLflow's.
     assert image.inputs["build"]["context"] == "services"
     assert image.inputs["build"]["dockerfile"].endswith("services/mlflow/Dockerfile")
@@ -397,7 +409,8 @@ def test_task_role_may_only_proxy_the_artifacts_prefix(each_stack):
 def test_execution_role_reads_exactly_these_secrets(each_stack):
     document = json.loads(each_stack.named("data-platform-execution-policy").inputs["policy"])
     read = {r for a, r in grants(document) if a == "secretsmanager:GetSecretValue"}
-    assert read == {s["valueFrom"] for s in container(each_stack)["secrets"]}
+    containers = (container(each_stack), container(each_stack, "api"))
+    assert read == {s["valueFrom"] for c in containers for s in c["secrets"]}
     for action, resource in grants(document):
         assert "*" not in action
         assert resource != "*" or action == "ecr:GetAuthorizationToken"
@@ -474,33 +487,120 @@ def test_the_alb_admits_only_the_allowed_ranges_to_mlflow(run_stack):
 # --- the optional API ------------------------------------------------------------------
 
 
-def test_no_api_by_default(each_stack):
-    assert not [r for r in each_stack.resources if r.name.startswith("data-platform-api")]
+def test_no_api_without_the_switch(run_stack):
+    run = run_stack("dev", {"data_platform.api": False})
+    assert not [r for r in run.resources if r.name.startswith("data-platform-api")]
 
 
-def test_api_runs_the_configured_image_with_its_generated_key(with_api):
+def test_both_stack_files_run_the_api(each_stack):
+    assert each_stack.named("data-platform-api-service").inputs["desiredCount"] == 1
+
+
+def test_api_image_is_built_from_services_hokusai_api(with_api):
+    run = with_api.subtree("data-platform")
+    built = [
+        r for r in run.of_type("docker:index/image:Image")
+        if r.inputs["build"]["dockerfile"].endswith("services/hokusai_api/Dockerfile")
+    ]  # fmt: skip
+    assert len(built) == 1 and built[0].inputs["build"]["context"] == "services"
+    assert container(run, "api")["image"] == built[0].outputs["repoDigest"]
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"data_platform.api_image": PREBUILT_API}, {"images.hokusai_api": PREBUILT_API}],
+)
+def test_api_can_run_a_prebuilt_image_instead(run_stack, override):
+    run = run_stack("dev", {"data_platform.api": True, **override}).subtree("data-platform")
+    assert container(run, "api")["image"] == PREBUILT_API
+    assert not [
+        r for r in run.of_type("docker:index/image:Image")
+        if "hokusai_api" in r.inputs["build"]["dockerfile"]
+    ]  # fmt: skip
+
+
+def test_api_gets_its_credentials_as_ecs_secrets_never_as_variables(with_api):
     run = with_api.subtree("data-platform")
     c = container(run, "api")
-    assert c["image"].endswith("/hokusai/api:1.4.0")
-    secret = run.named("data-platform-api-secret-key-secret").outputs["arn"]
-    assert c["secrets"] == [{"name": "API_SECRET_KEY", "valueFrom": secret}]
+    secrets = {e["name"]: e["valueFrom"] for e in c["secrets"]}
+    assert secrets == {
+        "API_SECRET_KEY": run.named("data-platform-api-secret-key-secret").outputs["arn"],
+        "DB_SECRET": container(run)["secrets"][0]["valueFrom"],  # MLflow's: the RDS secret
+        "MLFLOW_TRACKING_PASSWORD": run.named("data-platform-mlflow-admin-password-secret").outputs[
+            "arn"
+        ],
+    }
+    variables = env(run, "api")
+    assert not {"API_SECRET_KEY", "DB_SECRET", "MLFLOW_TRACKING_PASSWORD"} & set(variables)
+    assert SECRET_PLACEHOLDER not in json.dumps(variables)
+    assert variables["DB_NAME"] == "hokusai_api" and variables["DB_MAINTENANCE_NAME"] == "mlflow"
+    assert variables["DB_SSLMODE"] == "require" and variables["BASE_PATH"] == "/api"
+    assert variables["DB_HOST"] == env(run)["DB_HOST"]
+    assert variables["MLFLOW_TRACKING_URI"] == with_api.outputs["mlflow_endpoint"]
+    assert variables["DB_NULL_POOL"] == "true"  # dev's Aurora at 0 ACUs may pause
+
+
+def test_prod_api_keeps_a_connection_pool_on_its_rds_instance(prod_api):
+    assert "DB_NULL_POOL" not in env(prod_api, "api")
+
+
+def test_api_task_runs_as_the_service_user_on_port_8000_without_a_task_role(with_api):
+    run = with_api.subtree("data-platform")
+    c = container(run, "api")
+    assert c["portMappings"] == [{"containerPort": 8000, "hostPort": 8000, "protocol": "tcp"}]
+    assert (c["user"], c["readonlyRootFilesystem"]) == ("10001:10001", True)
+    assert c["mountPoints"] == [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}]
+    assert "taskRoleArn" not in run.named("data-platform-api-task").inputs  # no AWS calls
+
+
+def test_api_is_routed_at_api_and_checked_at_api_health(with_api):
+    run = with_api.subtree("data-platform")
     rule = run.named("data-platform-api-rule").inputs
     assert rule["conditions"] == [{"pathPattern": {"values": ["/api", "/api/*"]}}]
+    tg = run.named("data-platform-api-tg").inputs
+    assert tg["healthCheck"]["path"] == "/api/health" and (tg["port"], tg["targetType"]) == (
+        8000,
+        "ip",
+    )
     assert with_api.outputs["api_endpoint"] == f"{with_api.outputs['alb_url']}/api"
+
+
+def test_the_execution_role_pulls_the_api_image_and_reads_its_secrets(with_api):
+    run = with_api.subtree("data-platform")
+    policy = json.loads(run.named("data-platform-execution-policy").inputs["policy"])
+    granted = grants(policy)
+    for secret in container(run, "api")["secrets"]:
+        assert ("secretsmanager:GetSecretValue", secret["valueFrom"]) in granted
+    repository = run.named("data-platform-api-image-repo").outputs["arn"]
+    assert ("ecr:BatchGetImage", repository) in granted
+
+
+def test_api_is_a_database_client_and_reaches_mlflow_through_the_load_balancer(with_api):
+    run = with_api.subtree("data-platform")
+    api_sg = run.named("data-platform-api-sg").id
     db_clients = {
         r.inputs["referencedSecurityGroupId"]
-        for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        for r in run.of_type(INGRESS)
         if r.name.startswith("data-platform-db-from-")
     }
-    assert db_clients == {
-        run.named("data-platform-api-sg").id,
-        run.named("data-platform-mlflow-sg").id,
+    assert db_clients == {api_sg, run.named("data-platform-mlflow-sg").id}
+    egress = {
+        (
+            r.inputs.get("fromPort"),
+            r.inputs.get("cidrIpv4") or r.inputs.get("referencedSecurityGroupId"),
+        )
+        for r in run.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r.inputs["securityGroupId"] == api_sg
     }
+    db_sg = run.named("data-platform-db-sg").id
+    # PostgreSQL to the database only; HTTPS out; dev's plain-HTTP load balancer on 80.
+    assert egress == {(5432, db_sg), (443, "0.0.0.0/0"), (80, "0.0.0.0/0")}
+    from_alb = [r.inputs for r in run.of_type(INGRESS) if r.inputs["securityGroupId"] == api_sg]
+    assert [(r["fromPort"], r["toPort"]) for r in from_alb] == [(8000, 8000)]
 
 
-def test_api_without_an_image_is_refused(run_stack):
-    with pytest.raises(ProgramError, match="api_image: expected an image URI"):
-        run_stack("dev", {"data_platform.api": True})
+def test_prod_api_needs_no_plain_http_out(prod_api):
+    assert not [r for r in prod_api.resources if r.name == "data-platform-api-http-out"]
 
 
 # --- alarms and outputs ---------------------------------------------------------------

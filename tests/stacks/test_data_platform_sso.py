@@ -64,7 +64,7 @@ def alb_egress_to_anywhere(run) -> list:
 
 def test_dev_has_no_sign_in(dev):
     assert not dev.of_type(POOL) and not dev.of_type(DOMAIN) and not dev.of_type(CLIENT)
-    (rule,) = dev.of_type(RULE)
+    rule = dev.named("data-platform-mlflow-rule")
     assert [a["type"] for a in rule.inputs["actions"]] == ["forward"]
     assert "order" not in rule.inputs["actions"][0]
     assert not any(k.startswith("MLFLOW_SSO_") for k in mlflow_env(dev))

@@ -38,7 +38,14 @@ def hadolint() -> str:
 
 
 def test_every_service_has_an_image():
-    assert IMAGES == ["agent_world", "ai_inference", "cmaes_worker", "mlflow", "vision_validator"]
+    assert IMAGES == [
+        "agent_world",
+        "ai_inference",
+        "cmaes_worker",
+        "hokusai_api",
+        "mlflow",
+        "vision_validator",
+    ]
     assert not (SERVICES / "common" / "Dockerfile").exists()  # a package, not an image
 
 
@@ -94,6 +101,7 @@ MOUNTED = {
     "agent_world": ["/tmp"],
     "ai_inference": ["/tmp"],
     "cmaes_worker": ["/scratch"],
+    "hokusai_api": ["/tmp"],
     "mlflow": ["/tmp"],
     "vision_validator": ["/tmp"],
 }
