@@ -35,8 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = ROOT / "services" / "hokusai_api"
 COMMON = ROOT / "services" / "common"
-MLFLOW_SERVICE = ROOT / "services" / "mlflow"  # the deployed MLflow's auth settings
-sys.path[:0] = [str(SERVICE), str(COMMON), str(MLFLOW_SERVICE)]
+sys.path[:0] = [str(SERVICE), str(COMMON)]
 
 import httpx2  # noqa: E402
 import uvicorn  # noqa: E402
@@ -45,7 +44,6 @@ from eth_account.messages import encode_defunct  # noqa: E402
 from hokusai_api import eth  # noqa: E402
 from hokusai_api.app import create_app  # noqa: E402
 from hokusai_api.settings import Settings  # noqa: E402
-from mlflow_entrypoint.auth import AUTH_CACHE_TTL_SECONDS  # noqa: E402
 from service_testing.mlflow_server import ADMIN_USERNAME, start_mlflow  # noqa: E402
 from service_testing.postgres import free_port, start_cluster  # noqa: E402
 
@@ -105,8 +103,8 @@ def main() -> int:
     parser.add_argument(
         "--mlflow-auth-cache",
         type=int,
-        default=AUTH_CACHE_TTL_SECONDS,
-        help="MLflow's auth_cache_ttl_seconds (default as deployed; 0 hashes per request)",
+        default=0,
+        help="MLflow's auth_cache_ttl_seconds (default 0, as deployed: scrypt on every request)",
     )
     options = parser.parse_args()
     logging.disable(logging.INFO)  # one request log line per request would be measured too

@@ -26,12 +26,6 @@ a 400 for a NUL character MLflow would store (request_gate.py)."""
 # Every signed-in user may read every experiment and model; writing needs a grant by an admin.
 DEFAULT_PERMISSION = "READ"
 CONFIG_FILE_NAME = "basic_auth.ini"
-AUTH_CACHE_TTL_SECONDS = 60
-"""How long a worker keeps a verified basic-auth credential (MLflow's default, 0, checks the
-password hash on every request: about 1 registry read per second for the Hokusai API).
-MLflow drops a user's entries when its own API changes the password, in the worker that
-serves the change; the other workers accept the old password for at most this long, which a
-rotation (AWSPREVIOUS stays valid until the next one) already allows."""
 CONNECT_TIMEOUT_SECONDS = 10
 RETRY_INTERVAL_SECONDS = 2.0
 
@@ -61,7 +55,6 @@ def auth_config_text(settings: Settings) -> str:
             f"admin_password = {value(settings.admin_password)}",
             f"authorization_function = {AUTHORIZATION_FUNCTION}",
             "grant_default_workspace_access = false",
-            f"auth_cache_ttl_seconds = {AUTH_CACHE_TTL_SECONDS}",
             "",
         ]
     )

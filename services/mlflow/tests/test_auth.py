@@ -39,7 +39,6 @@ def test_mlflow_reads_the_ini_back_exactly_percent_signs_and_all(env, scratch, m
     assert config.default_permission == "READ"
     assert config.authorization_function == "mlflow_entrypoint.request_gate:authenticate_request"
     assert config.grant_default_workspace_access is False
-    assert config.auth_cache_ttl_seconds == 60  # MLflow's 0 hashes the password per request
 
 
 def test_with_single_sign_on_mlflow_reads_the_load_balancers_function(env, scratch, monkeypatch):
