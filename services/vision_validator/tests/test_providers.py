@@ -439,3 +439,41 @@ def test_a_provider_200_that_is_not_its_apis_shape_is_a_502_not_a_500(
     response = post(client_for(analyzer_for(kind, provider, certificate)), url)
 
     assert response.status_code == 502, response.text
+
+
+@pytest.mark.parametrize("url", ["https://a..b/x.png", f"https://{'a' * 64}.example.com/x.png"])
+def test_a_host_name_getaddrinfo_cannot_encode_is_a_422_not_a_500(url, provider, certificate):
+    answer_with(provider, "openai", json.dumps(GOOD))
+
+    response = post(client_for(analyzer_for("openai", provider, certificate)), url)
+
+    assert response.status_code == 422
+    assert response.json()["detail"].endswith("is not a valid host name")
+    assert provider.requests == []
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://a..b/x.png",
+        f"https://{'a' * 64}.example.com/x.png",
+        "https://h.example.com:99999/x.png",
+        "https://[::1/x.png",
+        "https://user:pw@h.example.com/x.png",
+    ],
+)
+def test_a_listing_naming_a_malformed_url_is_a_422_not_a_500(
+    entry, provider, artifacts, certificate
+):
+    answer_with(provider, "openai", json.dumps(GOOD))
+    artifacts.routes["/malformed/"] = Route(
+        body=json.dumps([entry]).encode(), headers={"Content-Type": "application/json"}
+    )
+
+    response = post(
+        client_for(analyzer_for("openai", provider, certificate)), artifacts.url("/malformed/")
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("artifacts refused: ")
+    assert provider.requests == []

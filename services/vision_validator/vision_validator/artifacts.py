@@ -20,11 +20,10 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urljoin
 
 from PIL import Image, UnidentifiedImageError
 
-from vision_validator.fetch import ArtifactFetcher, FetchRefusedError
+from vision_validator.fetch import ArtifactFetcher, FetchRefusedError, join_url
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 LISTING_TYPE = "application/json"
@@ -78,7 +77,7 @@ class ArtifactLoader:
             raise FetchRefusedError(
                 f"the listing names {len(data)} images; at most {self.max_images}"
             )
-        return [urljoin(base, u) for u in data]
+        return [join_url(base, u) for u in data]
 
 
 def prepare(url: str, data: bytes, max_side: int) -> PreparedImage:
