@@ -22,7 +22,7 @@ from components.blocks.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapaci
 from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.blocks.rotation import SecretRotator, SecretRotatorArgs
-from components.config.inference import VISION_SOURCE
+from components.config.inference import VISION_SOURCE, validate_deadline
 from components.config.settings import InferenceServiceSettings, InferenceSettings, Settings
 from components.lib import instance_types, listener_rules, names, queue_scaling
 from components.lib.policies import allow
@@ -225,6 +225,9 @@ class InferenceStack(pulumi.ComponentResource):
                 zone_id=args.zone_id,
                 web_acl_arn=args.web_acl_arn,
                 deletion_protection=args.common.deletion_protection,
+                # Longer than any answer a service gives: the vision validator's deadline
+                # is derived from it (components/config/inference.py).
+                idle_timeout=i.request_timeout_seconds,
                 access_logs=i.access_logs,
                 log_retention_days=args.common.log_retention_days,
                 access_log_bucket=args.common.access_log_bucket,
@@ -540,6 +543,12 @@ class InferenceStack(pulumi.ComponentResource):
                 {"name": variable, "valueFrom": secret.arn}
                 for variable, secret in self.provider_key_secrets.items()
             ]
+            container["environment"].append(
+                {
+                    "name": "VALIDATE_DEADLINE_SECONDS",
+                    "value": str(validate_deadline(args.inference.request_timeout_seconds)),
+                }
+            )
             if args.backend_url:
                 container["environment"].append({"name": "BACKEND_URL", "value": args.backend_url})
         return aws.ecs.TaskDefinition(

@@ -191,10 +191,12 @@ def test_api_key_is_an_ecs_secret_never_plain_environment(each_stack, service):
     c = container(each_stack, service)
     assert c["secrets"] == [{"name": "API_KEY", "valueFrom": secret.outputs["arn"]}]
     # the secret's ARN (not its value), so the service reads every stage at run time
+    deadline = [{"name": "VALIDATE_DEADLINE_SECONDS", "value": "110"}]
     assert c["environment"] == [
         {"name": "API_KEY_SECRET_ID", "value": secret.outputs["arn"]},
         {"name": "AWS_REGION", "value": "us-east-1"},  # boto3's region, on EC2 too
         {"name": "PORT", "value": "8000"},
+        *(deadline if service == "vision-validator" else []),
     ]
     assert SECRET_PLACEHOLDER not in json.dumps(c)
 
@@ -502,3 +504,33 @@ def test_a_bad_provider_key_or_backend_url_stops_the_program_naming_the_key(
     with pytest.raises(ProgramError, match=f"mlplatform:{named}: expected .*{form}") as caught:
         run_stack("dev", config)
     assert caught.value.resources == []
+
+
+# --- one deadline per validation, below the load balancer's idle timeout -------------
+
+
+def _deadline(run) -> int:
+    env = {e["name"]: e["value"] for e in container(run, "vision-validator")["environment"]}
+    return int(env["VALIDATE_DEADLINE_SECONDS"])
+
+
+def test_the_alb_waits_longer_than_the_vision_validators_deadline(each_stack):
+    # Else the ALB cuts a slow validation with an HTML 504 before the service's JSON one.
+    idle = each_stack.one("aws:lb/loadBalancer:LoadBalancer").inputs["idleTimeout"]
+    assert 1 <= idle <= 4000  # elbv2 idle_timeout.timeout_seconds
+    assert idle == 120
+    assert _deadline(each_stack) == 110
+    assert idle - _deadline(each_stack) >= 10
+
+
+def test_the_services_default_deadline_is_what_the_stack_sets_by_default(dev):
+    from vision_validator.settings import DEFAULT_VALIDATE_DEADLINE
+
+    assert _deadline(dev) == DEFAULT_VALIDATE_DEADLINE
+
+
+def test_the_request_timeout_sets_both_the_idle_timeout_and_the_deadline(run_stack):
+    run = run_stack("dev", {"inference.request_timeout_seconds": 300}).subtree("inference")
+
+    assert run.one("aws:lb/loadBalancer:LoadBalancer").inputs["idleTimeout"] == 300
+    assert _deadline(run) == 290

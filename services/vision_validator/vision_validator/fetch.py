@@ -164,10 +164,18 @@ class ArtifactFetcher:
         self._tls.minimum_version = ssl.TLSVersion.TLSv1_2
         self._user_agent = user_agent
 
-    def fetch(self, url: str, content_types: Collection[str] | None = None) -> Fetched:
-        """The body at ``url``, or one of the three ``Fetch*Error``s."""
+    def fetch(
+        self,
+        url: str,
+        content_types: Collection[str] | None = None,
+        deadline: float | None = None,
+    ) -> Fetched:
+        """The body at ``url``, or one of the three ``Fetch*Error``s; within ``timeout``
+        seconds, and by ``deadline`` (a ``time.monotonic()`` instant: the request's own
+        deadline) when that comes first."""
         accepted = frozenset(content_types) if content_types is not None else self.content_types
-        deadline = time.monotonic() + self.timeout
+        own = time.monotonic() + self.timeout
+        deadline = own if deadline is None else min(own, deadline)
         for _ in range(self.max_redirects + 1):
             status, location, content_type, body = self._get(url, deadline, accepted)
             if status not in REDIRECTS:
