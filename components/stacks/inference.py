@@ -30,7 +30,7 @@ from components.lib.provider_keys import NOT_ROTATED_TAG, PROVIDER_KEYS, secret_
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy
 from components.parts.iam import role_with_policy
-from components.parts.secrets import secret_with_value
+from components.parts.secrets import first_value, secret_with_value
 from components.stacks.common import StackCommon
 
 WORKER_UID = "10001"
@@ -543,6 +543,8 @@ class InferenceStack(pulumi.ComponentResource):
                 {"name": variable, "valueFrom": secret.arn}
                 for variable, secret in self.provider_key_secrets.items()
             ]
+            if version := self._provider_key_version():
+                container["environment"].append({"name": "PROVIDER_KEY_VERSION", "value": version})
             container["environment"].append(
                 {
                     "name": "VALIDATE_DEADLINE_SECONDS",
@@ -566,6 +568,19 @@ class InferenceStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+
+    def _provider_key_version(self) -> pulumi.Output[str] | None:
+        """``OPENAI_API_KEY=<version id>,...``: the Secrets Manager version of each provider
+        key (its id, never its value). ECS reads ``secrets`` only when a task starts, and a
+        new value is a new version of the same secret, which leaves the task definition as
+        it was: with the version in the environment, a new key is a new task definition
+        revision, so ``pulumi up`` deploys it to new tasks. None without a provider key."""
+        versions = []
+        for variable, secret in self.provider_key_secrets.items():
+            version = first_value(secret)
+            assert version is not None  # every provider key is made by secret_with_value
+            versions.append(version.version_id.apply(lambda v, n=variable: f"{n}={v}"))
+        return pulumi.Output.all(*versions).apply(",".join) if versions else None
 
     def _placement(self, base, args: InferenceArgs, svc: InferenceServiceSettings, child):
         """Where the tasks run: the GPU capacity provider (bridge mode), or Fargate in an own

@@ -435,17 +435,21 @@ def test_inference_switch_off_registers_none_of_it(run_stack):
 OPENAI_KEY = "sk-configured-openai-key-0123456789"
 
 
-@pytest.fixture(scope="module")
-def with_provider_key():
+def _run_with_provider_key(key: str):
     from offline import runner
 
     config, secret_keys = runner.stack_config("dev")
-    config["mlplatform:openai_api_key"] = OPENAI_KEY
+    config["mlplatform:openai_api_key"] = key
     config["mlplatform:backend_url"] = "https://backend.example.com"
     return runner.run_function(
         lambda: runner.runpy.run_path(str(runner.PROJECT_DIR / "__main__.py"), run_name="__main__"),
         "dev", config, [*secret_keys, "mlplatform:openai_api_key"],
     ).subtree("inference")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def with_provider_key():
+    return _run_with_provider_key(OPENAI_KEY)
 
 
 def test_a_provider_key_is_a_secret_injected_as_an_ecs_secret_of_the_vision_validator_only(
@@ -485,6 +489,33 @@ def test_without_provider_keys_no_provider_secret_exists_and_only_the_api_key_is
     vision = container(dev, "vision-validator")
     assert [s["name"] for s in vision["secrets"]] == ["API_KEY"]
     assert "BACKEND_URL" not in {e["name"] for e in vision["environment"]}
+    assert "PROVIDER_KEY_VERSION" not in {e["name"] for e in vision["environment"]}
+
+
+def test_the_provider_keys_version_id_not_its_value_is_in_the_environment(with_provider_key):
+    # ECS reads secrets only at task start: the version id makes a new key a new revision.
+    run = with_provider_key
+    version = run.named("inference-openai-api-key-value")
+    assert version.outputs["versionId"]
+    task = run.named("inference-vision-validator-task")
+    vision = json.loads(task.inputs["containerDefinitions"])[0]
+    env = {e["name"]: e["value"] for e in vision["environment"]}
+    assert env["PROVIDER_KEY_VERSION"] == f"OPENAI_API_KEY={version.outputs['versionId']}"
+    assert OPENAI_KEY not in task.inputs["containerDefinitions"]
+    other = container(run, "ai-inference")
+    assert "PROVIDER_KEY_VERSION" not in {e["name"] for e in other["environment"]}
+
+
+def test_a_new_provider_key_changes_the_vision_validators_task_definition(with_provider_key):
+    new_key = "sk-the-next-openai-key-9876543210"
+    again = _run_with_provider_key(new_key)
+
+    before = with_provider_key.named("inference-vision-validator-task").inputs
+    after = again.named("inference-vision-validator-task").inputs
+    assert before["containerDefinitions"] != after["containerDefinitions"]
+    assert new_key not in after["containerDefinitions"]
+    # the other service's task definition is left as it was
+    assert container(with_provider_key, "ai-inference") == container(again, "ai-inference")
 
 
 @pytest.mark.parametrize(
