@@ -174,6 +174,7 @@ class PlatformMocks(mocks.Mocks):
             "aws:sns/topic:Topic": self._topic,
             "aws:kms/key:Key": self._kms_key,
             "aws:secretsmanager/secret:Secret": self._secret,
+            "aws:secretsmanager/secretVersion:SecretVersion": self._secret_version_resource,
             "aws:lambda/function:Function": self._function,
             "aws:elasticache/replicationGroup:ReplicationGroup": self._replication_group,
             "aws:iam/user:User": self._iam_named("user"),
@@ -448,6 +449,12 @@ class PlatformMocks(mocks.Mocks):
     def _secret(self, args, resource_id):
         arn = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{resource_id}-AbCdEf"
         return {"arn": arn}
+
+    def _secret_version_resource(self, args, resource_id):
+        # PutSecretValue makes a new version, with a new id, for each new value.
+        value = str(args.inputs.get("secretString", ""))
+        version_id = self._uuid(args.typ, args.name, value)
+        return {"versionId": version_id, "id": f"{args.inputs.get('secretId', '')}|{version_id}"}
 
     def _user_pool(self, args, resource_id):
         return {

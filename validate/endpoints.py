@@ -44,6 +44,14 @@ def health(ctx: Context, check: str, url: str, headers: dict[str, str] | None = 
     answer = probe.get(url, headers=headers)
     if answer.status is None:
         return Result(FAIL, check, f"{url}: {answer.error}")
+    if headers and 300 <= answer.status < 400:
+        # Not followed: the key would go wherever Location points (probe's docstring).
+        location = {k.lower(): v for k, v in answer.headers.items()}.get("location", "none")
+        return Result(
+            FAIL,
+            check,
+            f"{url} redirected ({answer.status}) to {location}; not followed with the API key",
+        )
     if 200 <= answer.status < 300:
         return Result(OK, check, f"{url} answered {answer.status}")
     return Result(FAIL, check, f"{url} answered {answer.status}{_snippet(answer.body)}")

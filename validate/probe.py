@@ -2,6 +2,11 @@
 
 Plain ``http://`` only to a loopback host (the tests' local services) or where the stack
 itself serves plain HTTP (``ingress.allow_http``, dev), and never with a credential.
+
+A request with headers (the API key) never follows a redirect: urllib copies every header
+of the request onto the redirected one, to whatever host and scheme the ``Location`` names,
+``https`` to ``http`` included, so following would hand the key to it. The redirect comes
+back as the answer, and the caller judges it.
 """
 
 from __future__ import annotations
@@ -68,11 +73,12 @@ def get(
     follow_redirects: bool = True,
     timeout: float = TIMEOUT_SECONDS,
 ) -> Answer:
-    """GET ``url``; an HTTP error status is an answer, a network failure an ``error``."""
+    """GET ``url``; an HTTP error status is an answer, a network failure an ``error``.
+    With ``headers`` a redirect is never followed (the module docstring says why)."""
     handlers: list[urllib.request.BaseHandler] = [
         urllib.request.HTTPSHandler(context=ssl.create_default_context())
     ]
-    if not follow_redirects:
+    if headers or not follow_redirects:
         handlers.append(_NoRedirect())
     opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(url, headers=headers or {}, method="GET")

@@ -55,6 +55,9 @@ class PublicLoadBalancerArgs:
     """Regional AWS WAF web ACL to associate with the load balancer. Default none."""
     deletion_protection: bool = True
     """AWS-side deletion protection of the load balancer. Default true."""
+    idle_timeout: int = 60
+    """Seconds a connection may be idle (``idle_timeout.timeout_seconds``, 1-4000), which
+    bounds how long a target may take to answer. Default 60, AWS's default."""
     access_logs: bool = True
     """Access logs to a bucket of their own. Default true."""
     log_retention_days: int = 365
@@ -126,6 +129,7 @@ class PublicLoadBalancer(pulumi.ComponentResource):
             subnets=args.subnet_ids,
             security_groups=[self.security_group.id],
             drop_invalid_header_fields=True,
+            idle_timeout=args.idle_timeout,
             enable_deletion_protection=args.deletion_protection,
             access_logs=access_logs,
             tags=tags,

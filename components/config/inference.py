@@ -57,6 +57,17 @@ BACKEND_URL = matches(
 VISION_SOURCE = "vision_validator"
 """The service (directory under services/) that gets the provider keys and the backend URL."""
 
+DEADLINE_MARGIN_SECONDS = 10
+"""How much sooner than the load balancer's idle timeout (``request_timeout_seconds``) the
+vision validator ends a validation (its ``VALIDATE_DEADLINE_SECONDS``): time for its JSON
+504 to reach the load balancer before the load balancer gives up with an HTML 504."""
+
+
+def validate_deadline(request_timeout_seconds: int) -> int:
+    """The vision validator's ``VALIDATE_DEADLINE_SECONDS`` for a load balancer idle timeout."""
+    return request_timeout_seconds - DEADLINE_MARGIN_SECONDS
+
+
 SERVICE_NAME = matches(
     r"[a-z][a-z0-9-]{1,19}", "2-20 lowercase letters, digits or '-', starting with a letter"
 )
@@ -135,6 +146,13 @@ class InferenceSettings:
     )
     access_logs: bool = setting(
         True, "Load balancer access logs to an S3 bucket (kept log_retention_days)."
+    )
+    request_timeout_seconds: int = setting(
+        120,
+        "Seconds the load balancer waits for a service's answer (its idle timeout, AWS's "
+        "range 1-4000); the vision validator ends a validation 10 s sooner "
+        "(VALIDATE_DEADLINE_SECONDS) with a JSON 504.",
+        int_range(30, 4000),
     )
     services: tuple[InferenceServiceSettings, ...] = setting(
         (

@@ -22,7 +22,7 @@ from components.blocks.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapaci
 from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.blocks.rotation import SecretRotator, SecretRotatorArgs
-from components.config.inference import VISION_SOURCE
+from components.config.inference import VISION_SOURCE, validate_deadline
 from components.config.settings import InferenceServiceSettings, InferenceSettings, Settings
 from components.lib import instance_types, listener_rules, names, queue_scaling
 from components.lib.policies import allow
@@ -30,7 +30,7 @@ from components.lib.provider_keys import NOT_ROTATED_TAG, PROVIDER_KEYS, secret_
 from components.parts import ecs_scaling, security_groups
 from components.parts.ecs_tasks import awslogs, ecs_tasks_trust, execution_policy
 from components.parts.iam import role_with_policy
-from components.parts.secrets import secret_with_value
+from components.parts.secrets import first_value, secret_with_value
 from components.stacks.common import StackCommon
 
 WORKER_UID = "10001"
@@ -225,6 +225,9 @@ class InferenceStack(pulumi.ComponentResource):
                 zone_id=args.zone_id,
                 web_acl_arn=args.web_acl_arn,
                 deletion_protection=args.common.deletion_protection,
+                # Longer than any answer a service gives: the vision validator's deadline
+                # is derived from it (components/config/inference.py).
+                idle_timeout=i.request_timeout_seconds,
                 access_logs=i.access_logs,
                 log_retention_days=args.common.log_retention_days,
                 access_log_bucket=args.common.access_log_bucket,
@@ -540,6 +543,14 @@ class InferenceStack(pulumi.ComponentResource):
                 {"name": variable, "valueFrom": secret.arn}
                 for variable, secret in self.provider_key_secrets.items()
             ]
+            if version := self._provider_key_version():
+                container["environment"].append({"name": "PROVIDER_KEY_VERSION", "value": version})
+            container["environment"].append(
+                {
+                    "name": "VALIDATE_DEADLINE_SECONDS",
+                    "value": str(validate_deadline(args.inference.request_timeout_seconds)),
+                }
+            )
             if args.backend_url:
                 container["environment"].append({"name": "BACKEND_URL", "value": args.backend_url})
         return aws.ecs.TaskDefinition(
@@ -557,6 +568,19 @@ class InferenceStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+
+    def _provider_key_version(self) -> pulumi.Output[str] | None:
+        """``OPENAI_API_KEY=<version id>,...``: the Secrets Manager version of each provider
+        key (its id, never its value). ECS reads ``secrets`` only when a task starts, and a
+        new value is a new version of the same secret, which leaves the task definition as
+        it was: with the version in the environment, a new key is a new task definition
+        revision, so ``pulumi up`` deploys it to new tasks. None without a provider key."""
+        versions = []
+        for variable, secret in self.provider_key_secrets.items():
+            version = first_value(secret)
+            assert version is not None  # every provider key is made by secret_with_value
+            versions.append(version.version_id.apply(lambda v, n=variable: f"{n}={v}"))
+        return pulumi.Output.all(*versions).apply(",".join) if versions else None
 
     def _placement(self, base, args: InferenceArgs, svc: InferenceServiceSettings, child):
         """Where the tasks run: the GPU capacity provider (bridge mode), or Fargate in an own

@@ -45,6 +45,10 @@ BAD_CONFIGS = [
      "mlplatform:inference.services[0].name", "2-20 lowercase"),
     ({"inference.root_volume_gib": 8}, "mlplatform:inference.root_volume_gib", "30 to 16384"),
     ({"inference.spot_percentage": 150}, "mlplatform:inference.spot_percentage", "0 to 100"),
+    ({"inference.request_timeout_seconds": 20}, "mlplatform:inference.request_timeout_seconds",
+     "30 to 4000"),
+    ({"inference.request_timeout_seconds": 4001},
+     "mlplatform:inference.request_timeout_seconds", "30 to 4000"),
 ]  # fmt: skip
 
 

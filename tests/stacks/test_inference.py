@@ -191,10 +191,12 @@ def test_api_key_is_an_ecs_secret_never_plain_environment(each_stack, service):
     c = container(each_stack, service)
     assert c["secrets"] == [{"name": "API_KEY", "valueFrom": secret.outputs["arn"]}]
     # the secret's ARN (not its value), so the service reads every stage at run time
+    deadline = [{"name": "VALIDATE_DEADLINE_SECONDS", "value": "110"}]
     assert c["environment"] == [
         {"name": "API_KEY_SECRET_ID", "value": secret.outputs["arn"]},
         {"name": "AWS_REGION", "value": "us-east-1"},  # boto3's region, on EC2 too
         {"name": "PORT", "value": "8000"},
+        *(deadline if service == "vision-validator" else []),
     ]
     assert SECRET_PLACEHOLDER not in json.dumps(c)
 
@@ -433,17 +435,21 @@ def test_inference_switch_off_registers_none_of_it(run_stack):
 OPENAI_KEY = "sk-configured-openai-key-0123456789"
 
 
-@pytest.fixture(scope="module")
-def with_provider_key():
+def _run_with_provider_key(key: str):
     from offline import runner
 
     config, secret_keys = runner.stack_config("dev")
-    config["mlplatform:openai_api_key"] = OPENAI_KEY
+    config["mlplatform:openai_api_key"] = key
     config["mlplatform:backend_url"] = "https://backend.example.com"
     return runner.run_function(
         lambda: runner.runpy.run_path(str(runner.PROJECT_DIR / "__main__.py"), run_name="__main__"),
         "dev", config, [*secret_keys, "mlplatform:openai_api_key"],
     ).subtree("inference")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def with_provider_key():
+    return _run_with_provider_key(OPENAI_KEY)
 
 
 def test_a_provider_key_is_a_secret_injected_as_an_ecs_secret_of_the_vision_validator_only(
@@ -483,6 +489,33 @@ def test_without_provider_keys_no_provider_secret_exists_and_only_the_api_key_is
     vision = container(dev, "vision-validator")
     assert [s["name"] for s in vision["secrets"]] == ["API_KEY"]
     assert "BACKEND_URL" not in {e["name"] for e in vision["environment"]}
+    assert "PROVIDER_KEY_VERSION" not in {e["name"] for e in vision["environment"]}
+
+
+def test_the_provider_keys_version_id_not_its_value_is_in_the_environment(with_provider_key):
+    # ECS reads secrets only at task start: the version id makes a new key a new revision.
+    run = with_provider_key
+    version = run.named("inference-openai-api-key-value")
+    assert version.outputs["versionId"]
+    task = run.named("inference-vision-validator-task")
+    vision = json.loads(task.inputs["containerDefinitions"])[0]
+    env = {e["name"]: e["value"] for e in vision["environment"]}
+    assert env["PROVIDER_KEY_VERSION"] == f"OPENAI_API_KEY={version.outputs['versionId']}"
+    assert OPENAI_KEY not in task.inputs["containerDefinitions"]
+    other = container(run, "ai-inference")
+    assert "PROVIDER_KEY_VERSION" not in {e["name"] for e in other["environment"]}
+
+
+def test_a_new_provider_key_changes_the_vision_validators_task_definition(with_provider_key):
+    new_key = "sk-the-next-openai-key-9876543210"
+    again = _run_with_provider_key(new_key)
+
+    before = with_provider_key.named("inference-vision-validator-task").inputs
+    after = again.named("inference-vision-validator-task").inputs
+    assert before["containerDefinitions"] != after["containerDefinitions"]
+    assert new_key not in after["containerDefinitions"]
+    # the other service's task definition is left as it was
+    assert container(with_provider_key, "ai-inference") == container(again, "ai-inference")
 
 
 @pytest.mark.parametrize(
@@ -502,3 +535,33 @@ def test_a_bad_provider_key_or_backend_url_stops_the_program_naming_the_key(
     with pytest.raises(ProgramError, match=f"mlplatform:{named}: expected .*{form}") as caught:
         run_stack("dev", config)
     assert caught.value.resources == []
+
+
+# --- one deadline per validation, below the load balancer's idle timeout -------------
+
+
+def _deadline(run) -> int:
+    env = {e["name"]: e["value"] for e in container(run, "vision-validator")["environment"]}
+    return int(env["VALIDATE_DEADLINE_SECONDS"])
+
+
+def test_the_alb_waits_longer_than_the_vision_validators_deadline(each_stack):
+    # Else the ALB cuts a slow validation with an HTML 504 before the service's JSON one.
+    idle = each_stack.one("aws:lb/loadBalancer:LoadBalancer").inputs["idleTimeout"]
+    assert 1 <= idle <= 4000  # elbv2 idle_timeout.timeout_seconds
+    assert idle == 120
+    assert _deadline(each_stack) == 110
+    assert idle - _deadline(each_stack) >= 10
+
+
+def test_the_services_default_deadline_is_what_the_stack_sets_by_default(dev):
+    from vision_validator.settings import DEFAULT_VALIDATE_DEADLINE
+
+    assert _deadline(dev) == DEFAULT_VALIDATE_DEADLINE
+
+
+def test_the_request_timeout_sets_both_the_idle_timeout_and_the_deadline(run_stack):
+    run = run_stack("dev", {"inference.request_timeout_seconds": 300}).subtree("inference")
+
+    assert run.one("aws:lb/loadBalancer:LoadBalancer").inputs["idleTimeout"] == 300
+    assert _deadline(run) == 290

@@ -562,3 +562,79 @@ def test_without_the_pulumi_cli_the_outputs_file_is_required(capsys, monkeypatch
     monkeypatch.setenv("PATH", "/nonexistent")
     assert main(["dev"]) == 2
     assert "pass --outputs FILE" in capsys.readouterr().err
+
+
+# --- the API key is never sent on to where a redirect points ------------------------------
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Redirects every GET to ``server.location`` when set, else answers 200; records the
+    headers of each request it gets in ``server.seen``."""
+
+    def do_GET(self) -> None:
+        seen = {k.lower(): v for k, v in self.headers.items()}
+        self.server.seen.append(seen)  # type: ignore[attr-defined]
+        location = self.server.location  # type: ignore[attr-defined]
+        self.send_response(302 if location else 200)
+        if location:
+            self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def redirecting() -> Iterator[tuple[ThreadingHTTPServer, ThreadingHTTPServer]]:
+    """(a server that redirects, the server it redirects to), both on 127.0.0.1."""
+    servers = []
+    for _ in range(2):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+        server.seen, server.location = [], ""  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    redirector, target = servers
+    redirector.location = f"http://localhost:{target.server_address[1]}/elsewhere"  # type: ignore[attr-defined]
+    yield redirector, target
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_request_with_the_api_key_does_not_follow_a_redirect(redirecting):
+    redirector, target = redirecting
+    url = f"http://127.0.0.1:{redirector.server_address[1]}/health"
+
+    answer = probe.get(url, headers={"x-api-key": API_KEY})
+
+    assert answer.status == 302
+    assert answer.headers["Location"] == redirector.location  # type: ignore[attr-defined]
+    assert target.seen == []  # type: ignore[attr-defined]
+    assert redirector.seen[0]["x-api-key"] == API_KEY  # type: ignore[attr-defined]
+
+
+def test_a_request_without_a_credential_still_follows_a_redirect(redirecting):
+    redirector, target = redirecting
+
+    answer = probe.get(f"http://127.0.0.1:{redirector.server_address[1]}/health")
+
+    assert answer.status == 200
+    assert len(target.seen) == 1  # type: ignore[attr-defined]
+
+
+def test_a_keyed_check_that_is_redirected_fails_naming_the_location(
+    tmp_path, capsys, aws, redirecting
+):
+    redirector, target = redirecting
+    outputs = {"aws_region": REGION,
+               "agent_world_rest_url": f"http://127.0.0.1:{redirector.server_address[1]}/keyed",
+               "agent_world_api_key_secret_arn": aws["secret"]}  # fmt: skip
+
+    code, out, _ = validate(tmp_path, capsys, outputs)
+
+    state, detail = lines(out)["http agent world rest"]
+    assert (code, state) == (1, "FAIL")
+    assert f"redirected (302) to {redirector.location}" in detail  # type: ignore[attr-defined]
+    assert "not followed with the API key" in detail
+    assert target.seen == []  # type: ignore[attr-defined]

@@ -316,3 +316,32 @@ def test_a_resolver_that_hangs_is_stopped_at_the_time_limit():
 def test_a_name_that_does_not_resolve_is_refused():
     with pytest.raises(FetchRefusedError, match="does not resolve"):
         ArtifactFetcher(resolver=resolver_of({})).fetch("https://nowhere.invalid/a.png")
+
+
+# getaddrinfo IDNA-encodes a name before any query and raises UnicodeError (not gaierror)
+# for an empty label or one over 63 characters; urlsplit/urljoin raise ValueError for an
+# unclosed IPv6 bracket. Each is the caller's bad URL: refused, never an unhandled error.
+MALFORMED = [
+    "https://a..b/x.png",
+    "https://.example.com/x.png",
+    f"https://{'a' * 64}.example.com/x.png",
+    "https://h.example.com:99999/x.png",
+    "https://h.example.com:-1/x.png",
+    "https://[::1/x.png",
+    "https://user:pw@h.example.com/x.png",
+    f"https://{'a' * 60}.{'b' * 60}.{'c' * 60}.{'d' * 60}.{'e' * 60}.com/x.png",
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED)
+def test_a_malformed_url_is_refused_with_the_system_resolver(url):
+    with pytest.raises(FetchRefusedError):
+        ArtifactFetcher(timeout=3).fetch(url)
+
+
+@pytest.mark.parametrize("target", MALFORMED)
+def test_a_redirect_to_a_malformed_url_is_refused(server, fetcher, target):
+    server.routes["/bad-location"] = Route(status=302, headers={"Location": target})
+
+    with pytest.raises(FetchRefusedError):
+        fetcher().fetch(server.url("/bad-location"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -410,6 +411,7 @@ def test_settings_read_the_provider_keys_from_the_environment_and_hide_them():
         ({"GEMINI_API_KEY": "with space inside"}, "GEMINI_API_KEY"),
         ({"VISION_PROVIDER": "claude"}, "VISION_PROVIDER"),
         ({"FETCH_TIMEOUT": "0"}, "FETCH_TIMEOUT"),
+        ({"VALIDATE_DEADLINE_SECONDS": "0"}, "VALIDATE_DEADLINE_SECONDS"),
         ({"MAX_ARTIFACT_BYTES": "huge"}, "MAX_ARTIFACT_BYTES"),
     ],
 )
@@ -439,3 +441,107 @@ def test_a_provider_200_that_is_not_its_apis_shape_is_a_502_not_a_500(
     response = post(client_for(analyzer_for(kind, provider, certificate)), url)
 
     assert response.status_code == 502, response.text
+
+
+@pytest.mark.parametrize("url", ["https://a..b/x.png", f"https://{'a' * 64}.example.com/x.png"])
+def test_a_host_name_getaddrinfo_cannot_encode_is_a_422_not_a_500(url, provider, certificate):
+    answer_with(provider, "openai", json.dumps(GOOD))
+
+    response = post(client_for(analyzer_for("openai", provider, certificate)), url)
+
+    assert response.status_code == 422
+    assert response.json()["detail"].endswith("is not a valid host name")
+    assert provider.requests == []
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://a..b/x.png",
+        f"https://{'a' * 64}.example.com/x.png",
+        "https://h.example.com:99999/x.png",
+        "https://[::1/x.png",
+        "https://user:pw@h.example.com/x.png",
+    ],
+)
+def test_a_listing_naming_a_malformed_url_is_a_422_not_a_500(
+    entry, provider, artifacts, certificate
+):
+    answer_with(provider, "openai", json.dumps(GOOD))
+    artifacts.routes["/malformed/"] = Route(
+        body=json.dumps([entry]).encode(), headers={"Content-Type": "application/json"}
+    )
+
+    response = post(
+        client_for(analyzer_for("openai", provider, certificate)), artifacts.url("/malformed/")
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("artifacts refused: ")
+    assert provider.requests == []
+
+
+def _slow_image(artifacts: ArtifactServer, path: str, seconds: float) -> str:
+    """An image the server sends one byte at a time over about ``seconds``."""
+    data = png()
+    artifacts.routes[path] = Route(
+        body=data, headers={"Content-Type": "image/png"}, trickle=seconds / len(data)
+    )
+    return artifacts.url(path)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_slow_fetches_and_a_slow_provider_within_their_own_limits_end_at_the_deadline(
+    kind, provider, artifacts, certificate
+):
+    # Each step is within its own limit (fetch 3 s, provider 5 s), the sum is not: the one
+    # deadline of the request ends it with the service's JSON 504, before the ALB would.
+    answer_with(provider, kind, json.dumps(GOOD), delay=3.0)
+    _slow_image(artifacts, f"/{kind}/deadline/a.png", 0.8)
+    _slow_image(artifacts, f"/{kind}/deadline/b.png", 0.8)
+    artifacts.routes[f"/{kind}/deadline/"] = Route(
+        body=json.dumps(["a.png", "b.png"]).encode(), headers={"Content-Type": "application/json"}
+    )
+    analyzer = analyzer_for(kind, provider, certificate, timeout=5.0)
+    analyzer.deadline = 2.5
+
+    started = time.monotonic()
+    response = post(client_for(analyzer), artifacts.url(f"/{kind}/deadline/"))
+    took = time.monotonic() - started
+
+    assert response.status_code == 504
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {
+        "detail": f"{kind}: the validation took longer than its deadline of 2.5 s "
+        "(VALIDATE_DEADLINE_SECONDS)"
+    }
+    assert len(provider.requests) == 1
+    assert 2.4 < took < 3.4
+
+
+def test_fetches_past_the_deadline_end_it_and_the_provider_is_not_asked(
+    provider, artifacts, certificate
+):
+    answer_with(provider, "openai", json.dumps(GOOD))
+    _slow_image(artifacts, "/late/a.png", 2.0)
+    _slow_image(artifacts, "/late/b.png", 2.0)
+    artifacts.routes["/late/"] = Route(
+        body=json.dumps(["a.png", "b.png"]).encode(), headers={"Content-Type": "application/json"}
+    )
+    analyzer = analyzer_for("openai", provider, certificate, timeout=5.0)
+    analyzer.deadline = 2.5
+
+    started = time.monotonic()
+    response = post(client_for(analyzer), artifacts.url("/late/"))
+
+    assert response.status_code == 504
+    assert "deadline of 2.5 s" in response.json()["detail"]
+    assert provider.requests == []
+    assert time.monotonic() - started < 3.4
+
+
+def test_the_deadline_is_read_from_the_environment():
+    settings = Settings.from_env({"API_KEY": API_KEY, "VALIDATE_DEADLINE_SECONDS": "42"})
+
+    assert settings.validate_deadline == 42
+    assert from_settings(Settings(api_key=API_KEY, openai_api_key=OPENAI_KEY)).deadline == 110

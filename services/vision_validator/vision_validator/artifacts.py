@@ -20,11 +20,10 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urljoin
 
 from PIL import Image, UnidentifiedImageError
 
-from vision_validator.fetch import ArtifactFetcher, FetchRefusedError
+from vision_validator.fetch import ArtifactFetcher, FetchRefusedError, join_url
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 LISTING_TYPE = "application/json"
@@ -49,15 +48,16 @@ class ArtifactLoader:
         self.max_images = max_images
         self.max_side = max_side
 
-    def load(self, url: str) -> list[PreparedImage]:
-        """The images at ``url``, or one of the fetcher's ``Fetch*Error``s."""
-        first = self.fetcher.fetch(url, (*IMAGE_TYPES, LISTING_TYPE))
+    def load(self, url: str, deadline: float | None = None) -> list[PreparedImage]:
+        """The images at ``url``, or one of the fetcher's ``Fetch*Error``s; every fetch
+        ends by ``deadline`` (``time.monotonic()``) when given."""
+        first = self.fetcher.fetch(url, (*IMAGE_TYPES, LISTING_TYPE), deadline)
         if first.content_type != LISTING_TYPE:
             return [prepare(first.url, first.body, self.max_side)]
         urls = self._listing(first.url, first.body)
         images = []
         for image_url in urls:
-            fetched = self.fetcher.fetch(image_url, IMAGE_TYPES)
+            fetched = self.fetcher.fetch(image_url, IMAGE_TYPES, deadline)
             images.append(prepare(fetched.url, fetched.body, self.max_side))
         return images
 
@@ -78,7 +78,7 @@ class ArtifactLoader:
             raise FetchRefusedError(
                 f"the listing names {len(data)} images; at most {self.max_images}"
             )
-        return [urljoin(base, u) for u in data]
+        return [join_url(base, u) for u in data]
 
 
 def prepare(url: str, data: bytes, max_side: int) -> PreparedImage:

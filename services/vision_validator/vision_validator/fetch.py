@@ -97,6 +97,15 @@ def address_problem(address: IPAddress) -> str | None:
     return None
 
 
+def join_url(base: str, reference: str) -> str:
+    """``reference`` (a redirect's Location, a listing's entry) resolved against ``base``,
+    or ``FetchRefusedError`` when it is not a URL (urljoin raises ValueError for one)."""
+    try:
+        return urljoin(base, reference)
+    except ValueError as error:
+        raise FetchRefusedError(f"not a URL: {error}") from None
+
+
 def system_resolver(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (A and AAAA)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -155,22 +164,33 @@ class ArtifactFetcher:
         self._tls.minimum_version = ssl.TLSVersion.TLSv1_2
         self._user_agent = user_agent
 
-    def fetch(self, url: str, content_types: Collection[str] | None = None) -> Fetched:
-        """The body at ``url``, or one of the three ``Fetch*Error``s."""
+    def fetch(
+        self,
+        url: str,
+        content_types: Collection[str] | None = None,
+        deadline: float | None = None,
+    ) -> Fetched:
+        """The body at ``url``, or one of the three ``Fetch*Error``s; within ``timeout``
+        seconds, and by ``deadline`` (a ``time.monotonic()`` instant: the request's own
+        deadline) when that comes first."""
         accepted = frozenset(content_types) if content_types is not None else self.content_types
-        deadline = time.monotonic() + self.timeout
+        own = time.monotonic() + self.timeout
+        deadline = own if deadline is None else min(own, deadline)
         for _ in range(self.max_redirects + 1):
             status, location, content_type, body = self._get(url, deadline, accepted)
             if status not in REDIRECTS:
                 return Fetched(url=url, content_type=content_type, body=body)
             if not location:
                 raise FetchFailedError(f"redirect {status} without a Location")
-            url = urljoin(url, location)
+            url = join_url(url, location)
         raise FetchRefusedError(f"more than {self.max_redirects} redirects")
 
     def check_url(self, url: str, deadline: float | None = None) -> tuple[str, int, str, str]:
         """(host, port, path with query, the address to connect to) or ``FetchRefusedError``."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as error:  # an unclosed IPv6 bracket, for one
+            raise FetchRefusedError(f"not a URL: {error}") from None
         if parts.scheme != "https":
             raise FetchRefusedError(
                 f"only https URLs are fetched (got {parts.scheme or 'none'}://)"
@@ -198,6 +218,10 @@ class ArtifactFetcher:
         else:
             try:
                 found = self._resolve_by(host, port, deadline)
+            except UnicodeError:
+                # getaddrinfo IDNA-encodes the name first; an empty label (a..b) or one
+                # longer than 63 characters fails there, before any DNS query.
+                raise FetchRefusedError(f"{host[:80]} is not a valid host name") from None
             except socket.gaierror as error:
                 if error.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
                     raise FetchRefusedError(f"{host} does not resolve") from None

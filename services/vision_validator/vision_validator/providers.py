@@ -7,6 +7,13 @@ Failures become :class:`~vision_validator.analyzers.AnalysisError`: a provider e
 malformed answer 502, a provider timeout 504; the SDKs' own retries are off (one attempt
 within ``timeout``), so a slow provider costs the caller one timeout, not several.
 
+Each validation also has ONE deadline, ``deadline`` seconds (``VALIDATE_DEADLINE_SECONDS``)
+from its start, covering every fetch and the model call: each fetch ends by it, and the
+model call gets what is left (at most ``timeout``). The per-step limits alone add up to more
+(a listing and 4 images at 15 s each, then 60 s for the model) than the load balancer waits
+for an answer (its idle timeout), which would then cut the connection with an HTML 504 of
+its own instead of this service's JSON 504; the stack sets the deadline below that timeout.
+
 :func:`from_settings` picks the analyzer by the configured key: OpenAI when
 ``OPENAI_API_KEY`` is set, Gemini when ``GEMINI_API_KEY`` is, the ``VISION_PROVIDER``
 setting when both are (default ``openai``), and :class:`~vision_validator.analyzers.NoAnalyzer`
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from typing import Any
 
 import httpx2
@@ -43,7 +51,7 @@ from vision_validator.fetch import (
     FetchTimeoutError,
 )
 from vision_validator.schemas import ValidationRequest
-from vision_validator.settings import Settings
+from vision_validator.settings import DEFAULT_VALIDATE_DEADLINE, Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,27 +61,48 @@ class VisionAnalyzer:
 
     name = "vision"
 
-    def __init__(self, loader: ArtifactLoader, model: str, backend_host: str | None = None):
+    def __init__(
+        self,
+        loader: ArtifactLoader,
+        model: str,
+        backend_host: str | None = None,
+        *,
+        timeout: float = 60.0,
+        deadline: float = DEFAULT_VALIDATE_DEADLINE,
+    ):
         self.loader = loader
         self.model = model
         self.backend_host = backend_host
+        self.timeout = timeout
+        self.deadline = deadline
 
     def analyze(self, request: ValidationRequest) -> Analysis:
+        ends = time.monotonic() + self.deadline
         url = str(request.context.artifacts_url)
         if self.backend_host and request.context.artifacts_url.host != self.backend_host:
             raise ArtifactsRefusedError(
                 f"artifactsUrl must be on the backend's host {self.backend_host} (BACKEND_URL)"
             )
         try:
-            images = self.loader.load(url)
+            images = self.loader.load(url, ends)
         except FetchRefusedError as error:
             raise ArtifactsRefusedError(f"artifacts refused: {error}") from None
         except FetchTimeoutError as error:
+            if time.monotonic() >= ends:
+                raise self._late() from None
             raise UpstreamTimeoutError(f"artifacts: {error}") from None
         except FetchFailedError as error:
             raise UpstreamFailedError(f"artifacts: {error}") from None
         text = verdict.prompt(request.args.part, request.args.part_description, len(images))
-        answer = self._ask(text, images)
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise self._late()
+        try:
+            answer = self._ask(text, images, min(self.timeout, left))
+        except UpstreamTimeoutError:
+            if time.monotonic() >= ends:
+                raise self._late() from None
+            raise
         try:
             found = verdict.parse(answer)
         except verdict.MalformedVerdictError as error:
@@ -83,7 +112,14 @@ class VisionAnalyzer:
         issues = () if found.valid else tuple(Issue("part_mismatch", r) for r in found.reasons)
         return Analysis(valid=found.valid, score=found.score, issues=issues, reasons=found.reasons)
 
-    def _ask(self, text: str, images: list[PreparedImage]) -> str | None:
+    def _late(self) -> UpstreamTimeoutError:
+        return UpstreamTimeoutError(
+            f"{self.name}: the validation took longer than its deadline of {self.deadline:g} s "
+            "(VALIDATE_DEADLINE_SECONDS)"
+        )
+
+    def _ask(self, text: str, images: list[PreparedImage], timeout: float) -> str | None:
+        """The model's answer within ``timeout`` seconds (``UpstreamTimeoutError`` after)."""
         raise NotImplementedError
 
 
@@ -99,15 +135,16 @@ class OpenAIAnalyzer(VisionAnalyzer):
         api_key: str,
         model: str = "gpt-4o-mini",
         timeout: float = 60.0,
+        deadline: float = DEFAULT_VALIDATE_DEADLINE,
         base_url: str | None = None,
         backend_host: str | None = None,
     ):
-        super().__init__(loader, model, backend_host)
+        super().__init__(loader, model, backend_host, timeout=timeout, deadline=deadline)
         self.client = openai.OpenAI(
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
         )
 
-    def _ask(self, text: str, images: list[PreparedImage]) -> str | None:
+    def _ask(self, text: str, images: list[PreparedImage], timeout: float) -> str | None:
         content: list[dict[str, Any]] = [{"type": "text", "text": text}]
         for image in images:
             encoded = base64.b64encode(image.data).decode()
@@ -128,6 +165,7 @@ class OpenAIAnalyzer(VisionAnalyzer):
                     "type": "json_schema",
                     "json_schema": {"name": "verdict", "schema": verdict.SCHEMA, "strict": True},
                 },
+                timeout=timeout,
             )
         except openai.APITimeoutError:
             raise UpstreamTimeoutError("openai: the provider did not answer in time") from None
@@ -161,10 +199,11 @@ class GeminiAnalyzer(VisionAnalyzer):
         api_key: str,
         model: str = "gemini-2.5-flash",
         timeout: float = 60.0,
+        deadline: float = DEFAULT_VALIDATE_DEADLINE,
         base_url: str | None = None,
         backend_host: str | None = None,
     ):
-        super().__init__(loader, model, backend_host)
+        super().__init__(loader, model, backend_host, timeout=timeout, deadline=deadline)
         self.client = genai.Client(
             api_key=api_key,
             http_options=genai_types.HttpOptions(
@@ -174,7 +213,7 @@ class GeminiAnalyzer(VisionAnalyzer):
             ),
         )
 
-    def _ask(self, text: str, images: list[PreparedImage]) -> str | None:
+    def _ask(self, text: str, images: list[PreparedImage], timeout: float) -> str | None:
         parts = [genai_types.Part.from_text(text=text)]
         parts += [genai_types.Part.from_bytes(data=i.data, mime_type=i.mime_type) for i in images]
         try:
@@ -185,6 +224,8 @@ class GeminiAnalyzer(VisionAnalyzer):
                     system_instruction=verdict.INSTRUCTION,
                     response_mime_type="application/json",
                     response_json_schema=verdict.SCHEMA,
+                    # Milliseconds; what is left of the deadline, at most the client's.
+                    http_options=genai_types.HttpOptions(timeout=max(1, int(timeout * 1000))),
                 ),
             )
         except httpx2.TimeoutException:
@@ -212,7 +253,11 @@ def from_settings(settings: Settings) -> Analyzer:
         max_side=settings.max_image_side,
     )
     provider = settings.chosen_provider()
-    common = {"timeout": settings.provider_timeout, "backend_host": settings.backend_host()}
+    common = {
+        "timeout": settings.provider_timeout,
+        "deadline": settings.validate_deadline,
+        "backend_host": settings.backend_host(),
+    }
     if provider == "openai":
         return OpenAIAnalyzer(
             loader, api_key=settings.openai_api_key, model=settings.openai_model, **common

@@ -19,6 +19,11 @@ from service_common.env import (
 )
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_VALIDATE_DEADLINE = 110
+"""Seconds a validation may take in all. The inference stack always sets it, to its load
+balancer's idle timeout (``inference.request_timeout_seconds``, default 120) less a margin
+(components/config/inference.py); this default equals what the stack sets by default
+(tests/stacks/test_inference.py checks it)."""
 PROVIDERS = ("openai", "gemini")
 _PROVIDER_KEY = re.compile(r"[\x21-\x7e]{8,512}")
 _MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
@@ -69,6 +74,10 @@ class Settings:
     """GEMINI_MODEL: the Gemini model. Default gemini-2.5-flash."""
     provider_timeout: int = 60
     """PROVIDER_TIMEOUT: seconds one model call may take (then 504). Default 60."""
+    validate_deadline: int = DEFAULT_VALIDATE_DEADLINE
+    """VALIDATE_DEADLINE_SECONDS: seconds one validation may take in all, its fetches and
+    the model call together (then 504): below the load balancer's idle timeout, so the
+    caller gets this service's JSON answer, not the load balancer's. Default 110."""
     fetch_timeout: int = 15
     """FETCH_TIMEOUT: seconds one artefact fetch may take, redirects included. Default 15."""
     max_artifact_bytes: int = 10 * 1024 * 1024
@@ -131,6 +140,9 @@ class Settings:
             "gemini_model": read.text("GEMINI_MODEL", "gemini-2.5-flash"),
             "provider_timeout": read.integer("PROVIDER_TIMEOUT", 60, 1, 600),
             "fetch_timeout": read.integer("FETCH_TIMEOUT", 15, 1, 120),
+            "validate_deadline": read.integer(
+                "VALIDATE_DEADLINE_SECONDS", DEFAULT_VALIDATE_DEADLINE, 1, 3990
+            ),
             "max_artifact_bytes": read.integer("MAX_ARTIFACT_BYTES", 10 << 20, 1024, 50 << 20),
             "max_redirects": read.integer("MAX_REDIRECTS", 3, 0, 10),
             "max_images": read.integer("MAX_IMAGES", 4, 1, 10),
