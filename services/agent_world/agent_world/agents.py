@@ -27,6 +27,7 @@ from pydantic import AwareDatetime
 from agent_world import schema, state
 from agent_world.models import (
     ANY_VERSION,
+    CONNECTION_ID_PATTERN,
     ID_PATTERN,
     AgentCreate,
     AgentId,
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
 ConnectionHeader = Annotated[
-    str | None, Header(alias="X-Connection-Id", pattern=ID_PATTERN, max_length=128)
+    str | None, Header(alias="X-Connection-Id", pattern=CONNECTION_ID_PATTERN, max_length=128)
 ]
 # issue 15: the world a $connect subscribes to - the route's `world` query string, mapped to
 # this header by the integration (or `?world=` / the body's world_id when called directly).

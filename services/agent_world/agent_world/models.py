@@ -17,6 +17,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from agent_world.store import to_dynamo
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+CONNECTION_ID_PATTERN = r"^[A-Za-z0-9+/=_-]{1,128}$"
+"""An API Gateway WebSocket connection id: base64, so it may hold ``+``, ``/`` and end in
+``=`` (the developer guide's example ``L0SM9cOFvHcCIhw=``). It is never put in a path by
+this service; botocore percent-encodes it in ``post_to_connection``'s ``@connections/{id}``."""
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_.:-]{0,63}$"
 MAX_DOCUMENT_BYTES = 64 * 1024
 MAX_DEPTH = 16
@@ -43,6 +47,7 @@ def _storable(value: dict[str, Any]) -> dict[str, Any]:
 
 Document = Annotated[dict[str, Any], AfterValidator(_storable)]
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+ConnectionId = Annotated[str, Field(pattern=CONNECTION_ID_PATTERN)]
 
 # Path and query parameters, shared by the routers.
 WorldId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -119,7 +124,7 @@ class SocketEvent(Strict):
     """What the API Gateway WebSocket integration forwards."""
 
     world_id: Identifier
-    connection_id: Identifier | None = None
+    connection_id: ConnectionId | None = None
     """Or the ``X-Connection-Id`` header (which wins when both are sent)."""
     agent_id: Identifier | None = None
     payload: Document = Field(default_factory=dict)
@@ -129,14 +134,14 @@ class SocketConnect(Strict):
     """``$connect`` (issue 15): API Gateway sends no body; the world comes from ``?world=``."""
 
     world_id: Identifier | None = None
-    connection_id: Identifier | None = None
+    connection_id: ConnectionId | None = None
     agent_id: Identifier | None = None
     payload: Document = Field(default_factory=dict)
 
 
 class SocketDisconnect(Strict):
     world_id: Identifier | None = None
-    connection_id: Identifier | None = None
+    connection_id: ConnectionId | None = None
     agent_id: Identifier | None = None
 
 
