@@ -53,8 +53,9 @@ def delete_matching(
 def delete_cascade(t: Any, world_id: str, now: str) -> dict[str, int]:
     """Mark the world ``deleting`` (conditional: only an archived world, or one already being
     deleted), delete its objects, events, agents (each agent's memories before it, so that
-    a retry still finds the agent whose memories are left) and snapshots (items and S3
-    documents), then the world. Returns the counts deleted."""
+    a retry still finds the agent whose memories are left) and snapshots (each page's S3
+    documents before its items, so a retry still finds a document left), then the world.
+    Returns the counts deleted."""
     state.transition_world(t.worlds, world_id, "delete", now)
     where = Key("world_id").eq(world_id)
     objects = delete_matching(t.objects, ("world_id", "object_id"), KeyConditionExpression=where)
@@ -73,13 +74,19 @@ def delete_cascade(t: Any, world_id: str, now: str) -> dict[str, int]:
     agents = delete_matching(
         t.agents, ("agent_id",), forget, IndexName="world-index", KeyConditionExpression=where
     )
+
+    def drop_documents(page: list) -> None:
+        # Each page's S3 documents before its items: a failure (or a task dying) here leaves
+        # the items, so a retried delete finds the documents again (deleting a key already
+        # gone is a 204). A versioned bucket keeps the old version until its lifecycle
+        # expires it.
+        for snapshot in page:
+            if "s3_key" in snapshot:
+                t.s3.delete_object(Bucket=t.bucket, Key=snapshot["s3_key"])
+
     snapshots = delete_matching(
-        t.snapshots, ("world_id", "snapshot_id"), KeyConditionExpression=where
+        t.snapshots, ("world_id", "snapshot_id"), drop_documents, KeyConditionExpression=where
     )
-    for snapshot in snapshots:
-        if "s3_key" in snapshot:
-            # A versioned bucket keeps the old version until its lifecycle expires it.
-            t.s3.delete_object(Bucket=t.bucket, Key=snapshot["s3_key"])
     state.delete_world(t.worlds, world_id)
     counts = {
         "objects": len(objects),

@@ -237,3 +237,32 @@ def test_the_world_item_goes_only_once_it_is_marked_deleting(world, aws, table_n
     with pytest.raises(NotFoundError):
         state.delete_world(table, "nope")
     assert state.get_world(table, "w1")["status"] == "active"
+
+
+def test_a_failed_s3_delete_then_a_retry_leaves_no_snapshot_document(
+    worlds, runtime, world, aws, table_names, bucket, monkeypatch
+):
+    seed_world(worlds, runtime, objects=1, agents=1, snapshots=2)
+    worlds.post("/worlds/w1/archive")
+    real = aws["s3"].delete_object
+    calls = []
+
+    def fail_second(**kwargs):
+        calls.append(kwargs["Key"])
+        if len(calls) == 2:
+            raise ConnectionError("S3 unreachable mid-cascade")
+        return real(**kwargs)
+
+    monkeypatch.setattr(aws["s3"], "delete_object", fail_second)
+    assert worlds.delete("/worlds/w1").status_code == 500
+    # The page's items stay with the document that could not be deleted: a retry finds it.
+    snapshots = aws["resource"].Table(table_names["SNAPSHOTS_TABLE"])
+    assert snapshots.query(KeyConditionExpression=Key("world_id").eq("w1"))["Count"] == 2
+
+    monkeypatch.setattr(aws["s3"], "delete_object", real)
+    answer = worlds.delete("/worlds/w1")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["deleted"]["snapshots"] == 2
+    assert aws["s3"].list_objects_v2(Bucket=bucket, Prefix="snapshots/w1/")["KeyCount"] == 0
+    assert snapshots.query(KeyConditionExpression=Key("world_id").eq("w1"))["Count"] == 0
