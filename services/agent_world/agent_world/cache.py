@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 from redis.exceptions import RedisError
 
 from agent_world import schema
@@ -150,6 +151,12 @@ CACHED_STEMS = (schema.WORLDS.stem, schema.AGENTS.stem)
 """The tables whose single-item reads are cached."""
 
 
+def _condition_failed(error: Exception) -> bool:
+    return isinstance(error, ClientError) and (
+        error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    )
+
+
 def _key_of(spec: schema.Table, item: Mapping[str, Any]) -> dict[str, Any]:
     names = [spec.hash_key, *([spec.range_key] if spec.range_key else [])]
     return {n: item[n] for n in names if n in item}
@@ -188,7 +195,14 @@ class HookedTable:
         added = "ReturnValues" not in kwargs
         if added:
             kwargs["ReturnValues"] = ask
-        answer = getattr(self._table, method)(**kwargs)
+        try:
+            answer = getattr(self._table, method)(**kwargs)
+        except Exception as error:
+            # A timeout or a 5xx may still have written: the entry goes (no event, as what
+            # was written is unknown). A failed condition wrote nothing: it is kept.
+            if not _condition_failed(error):
+                self._invalidate(self._key_for(op, kwargs))
+            raise
         attributes = answer.get("Attributes")
         if op == "put":
             key, old, new = _key_of(self._spec, kwargs["Item"]), attributes, kwargs["Item"]
@@ -204,9 +218,15 @@ class HookedTable:
             answer = {k: v for k, v in answer.items() if k != "Attributes"}
         return answer
 
-    def _written(self, op: str, key: dict, old: dict | None, new: dict | None) -> None:
+    def _key_for(self, op: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return _key_of(self._spec, kwargs["Item"]) if op == "put" else dict(kwargs["Key"])
+
+    def _invalidate(self, key: dict) -> None:
         if self._cache is not None:
             self._cache.invalidate(self._spec.stem, key)
+
+    def _written(self, op: str, key: dict, old: dict | None, new: dict | None) -> None:
+        self._invalidate(key)
         if self._listener is not None:
             try:
                 self._listener(self._spec.stem, op, key, old, new)
@@ -239,19 +259,32 @@ class _HookedBatch:
         return self
 
     def __exit__(self, *exc: Any) -> Any:
-        result = self._batch.__exit__(*exc)
+        try:
+            result = self._batch.__exit__(*exc)
+        except BaseException:
+            self._failed()
+            raise
         if exc[0] is None:
             for op, key, new in self._done:
                 self._owner._written(op, key, None, new)
+        else:
+            self._failed()
         return result
 
+    def _failed(self) -> None:
+        # Some of the batch may have been sent (boto3 flushes every 25 items): every
+        # entry queued goes from the cache; no events, since which landed is unknown.
+        for _, key, _ in self._done:
+            self._owner._invalidate(key)
+
     def put_item(self, Item: dict[str, Any], **kwargs: Any) -> None:  # noqa: N803 (boto3's name)
-        self._batch.put_item(Item=Item, **kwargs)
+        # Queued first: the batch may flush (and fail) inside this call.
         self._done.append(("put", _key_of(self._owner._spec, Item), Item))
+        self._batch.put_item(Item=Item, **kwargs)
 
     def delete_item(self, Key: dict[str, Any], **kwargs: Any) -> None:  # noqa: N803
-        self._batch.delete_item(Key=Key, **kwargs)
         self._done.append(("delete", dict(Key), None))
+        self._batch.delete_item(Key=Key, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._batch, name)

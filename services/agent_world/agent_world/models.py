@@ -2,8 +2,8 @@
 
 Free-form JSON (world settings, agent state, object properties, event payloads) is accepted
 as an object, but only if DynamoDB can store it: bounded in size and depth, no NaN or
-infinity, numbers of at most 38 significant digits. Unknown fields are refused (422) so a
-misspelt field is not silently dropped.
+infinity, numbers of at most 38 significant digits, no empty key at any level. Unknown
+fields are refused (422) so a misspelt field is not silently dropped.
 """
 
 from __future__ import annotations
@@ -37,7 +37,17 @@ def _depth(value: Any) -> int:
     return 0
 
 
+def _empty_key(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(k == "" or _empty_key(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_empty_key(v) for v in value)
+    return False
+
+
 def _storable(value: dict[str, Any]) -> dict[str, Any]:
+    if _empty_key(value):  # an attribute (or map key) name DynamoDB refuses
+        raise ValueError("a key is empty: every key must have at least one character")
     if _depth(value) > MAX_DEPTH:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     if len(json.dumps(value, default=str)) > MAX_DOCUMENT_BYTES:

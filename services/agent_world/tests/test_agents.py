@@ -188,3 +188,18 @@ def test_agent_runtime_serves_no_world_management_paths(runtime, agent):
     assert runtime.post("/worlds", json={"name": "x"}).status_code == 404
     assert runtime.post("/worlds/w1/snapshots").status_code == 404
     assert runtime.get("/health").json() == {"status": "ok", "role": "agent-runtime"}
+
+
+@pytest.mark.parametrize(
+    "document", [{"": 1}, {"mood": {"": "calm"}}, {"plans": [{"a": 1}, {"": 2}]}], ids=str
+)
+def test_an_empty_key_anywhere_in_a_document_is_422(runtime, worlds, agent, document):
+    patched = runtime.patch("/agents/a1", json={"version": 1, "state": document})
+    created = runtime.post("/worlds/w1/agents", json={"name": "B", "state": document})
+    put = worlds.put("/worlds/w1/objects/o1", json={"object_type": "t", "properties": document})
+    made = worlds.post("/worlds", json={"name": "W", "settings": document})
+    event = runtime.post("/worlds/w1/events", json={"type": "tick", "payload": document})
+    for answer in (patched, created, put, made, event):
+        assert answer.status_code == 422, answer.text
+        assert "a key is empty" in answer.text
+    assert runtime.get("/agents/a1").json()["version"] == 1

@@ -16,6 +16,7 @@ from agent_world import schema
 from agent_world.cache import Cache
 from agent_world.connections import CONNECTING_GRACE
 from agent_world.realtime import RealtimeSettings
+from botocore.exceptions import ClientError, ReadTimeoutError
 from fastapi.testclient import TestClient
 from service_testing.management_api import ManagementApi
 from service_testing.redis import RedisServer
@@ -379,3 +380,67 @@ def test_api_gateway_connection_ids_connect_receive_and_disconnect(
         client.post("/ws/connect?world=w1", headers={"X-Connection-Id": "bad id!"}).status_code
         == 422
     )
+
+
+class LostAnswer:
+    """A table whose writes land but whose answers are lost (a read timeout after DynamoDB
+    applied the write)."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def __getattr__(self, name):
+        return getattr(self.table, name)
+
+    def update_item(self, **kwargs):
+        self.table.update_item(**kwargs)
+        raise ReadTimeoutError(endpoint_url="https://dynamodb.test")
+
+
+def test_a_write_that_raised_still_invalidates_its_entry(
+    app_client, aws, table_names, redis_server, flushed
+):
+    client = app_client(redis_settings(redis_server))
+    client.post("/worlds", json={"world_id": "w1", "name": "Smallville"})
+    client.get("/worlds/w1")  # cached
+    realtime = client.app.state.realtime
+    raw = aws["resource"].Table(table_names["WORLDS_TABLE"])
+    worlds = realtime.wrap(LostAnswer(raw), schema.WORLDS)
+    with pytest.raises(ReadTimeoutError):
+        worlds.update_item(
+            Key={"world_id": "w1"},
+            UpdateExpression="SET #n = :n",
+            ExpressionAttributeNames={"#n": "name"},
+            ExpressionAttributeValues={":n": "Renamed"},
+        )
+    assert flushed.get("aw:{worlds:w1}:item") is None
+    assert client.get("/worlds/w1").json()["name"] == "Renamed"
+    # A failed condition wrote nothing: the entry (refilled above) stays.
+    with pytest.raises(ClientError):
+        realtime.wrap(raw, schema.WORLDS).update_item(
+            Key={"world_id": "w1"},
+            UpdateExpression="SET #n = :n",
+            ConditionExpression="attribute_not_exists(world_id)",
+            ExpressionAttributeNames={"#n": "name"},
+            ExpressionAttributeValues={":n": "Never"},
+        )
+    assert flushed.get("aw:{worlds:w1}:item") is not None
+
+
+def test_a_batch_that_raised_still_invalidates_what_it_queued(
+    app_client, aws, table_names, redis_server, flushed
+):
+    client = app_client(redis_settings(redis_server))
+    client.post("/worlds", json={"world_id": "w1", "name": "Smallville"})
+    client.post("/worlds/w1/agents", json={"agent_id": "a1", "name": "Isabella"})
+    client.get("/agents/a1")
+    assert flushed.get("aw:{agents:a1}:item") is not None
+    agents = client.app.state.realtime.wrap(
+        aws["resource"].Table(table_names["AGENTS_TABLE"]), schema.AGENTS
+    )
+    item = {**client.get("/agents/a1").json(), "name": "Klaus"}
+    with pytest.raises(RuntimeError), agents.batch_writer() as batch:
+        batch.put_item(Item=item)
+        raise RuntimeError("the task failed mid-batch")  # boto3 still flushes on exit
+    assert flushed.get("aw:{agents:a1}:item") is None
+    assert client.get("/agents/a1").json()["name"] == "Klaus"
