@@ -136,9 +136,11 @@ def restore(t: Any, world_id: str, snapshot_id: str, expected_version: int | Non
     """Replace the paused world's settings, objects and agents with the snapshot's.
 
     The world item is updated first, conditionally (still paused, still at the version read
-    here, or at ``expected_version``): of two restores, or a restore and a resume, one wins.
-    Objects and agents of a paused world are not written by anyone else (writes need an
-    active world), so replacing them after that update does not race other writers. Agents
+    here, or at ``expected_version``), and marked ``restoring``: of two restores, or a
+    restore and a resume, one wins, and until the agents and objects are written no
+    transition (resume included) and no write of an object or agent is accepted; then the
+    world is ``paused`` again (``state.finish_restore``). A restore that stopped part way
+    leaves the world ``restoring``: restoring again finishes it. Agents
     come back at a version above both their snapshot's and their current one, so a client
     holding an old version cannot overwrite a restored agent."""
     world = state.get_world(t.worlds, world_id)
@@ -175,6 +177,7 @@ def restore(t: Any, world_id: str, snapshot_id: str, expected_version: int | Non
                 batch.delete_item(Key={"world_id": world_id, "object_id": item["object_id"]})
         for item in to_dynamo(document["objects"]):
             batch.put_item(Item={**item, "world_id": world_id})
+    restored = state.finish_restore(t.worlds, world_id, now, state.version_of(restored))
     counts = {"agents": len(document["agents"]), "objects": len(document["objects"])}
     log.info("world restored", extra={"world_id": world_id, "snapshot_id": snapshot_id})
     return restored, counts

@@ -24,7 +24,7 @@ this service; botocore percent-encodes it in ``post_to_connection``'s ``@connect
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_.:-]{0,63}$"
 MAX_DOCUMENT_BYTES = 64 * 1024
 MAX_DEPTH = 16
-WorldStatus = Literal["active", "paused", "archived", "deleting"]
+WorldStatus = Literal["active", "paused", "archived", "deleting", "restoring"]
 MAX_VERSION = 2**53
 """Versions are integers from 0 (items written before versions existed) up to this."""
 

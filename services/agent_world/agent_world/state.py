@@ -11,12 +11,15 @@ same transition (or the same agent version) exactly one wins and the other gets 
 The status machine (``TRANSITIONS``)::
 
     active ──pause──▶ paused ──resume──▶ active
+    paused | restoring ──restore──▶ restoring ──(agents and objects written)──▶ paused
     active | paused ──archive──▶ archived ──delete──▶ deleting ──(cascade done)──▶ gone
 
 ``archived`` is final except for deletion (no un-archive: an archived world is read-only).
 ``deleting`` is the mark a delete sets before its cascade; a delete that stopped part way
 (a crash, a throttled batch) is finished by calling delete again. Objects and agents can be
-written only in an ``active`` world; restoring a snapshot needs a ``paused`` one.
+written only in an ``active`` world; restoring a snapshot needs a ``paused`` one, which it
+marks ``restoring`` (refusing every transition and write) until its writes are done; a
+restore that stopped part way leaves ``restoring``, and is finished by restoring again.
 
 Every world and agent carries ``version`` (1 when created, +1 on each write). Items written
 before versions existed have none and read as version 0.
@@ -32,7 +35,7 @@ from botocore.exceptions import ClientError
 
 from agent_world.store import ConflictError, NotFoundError, get_or_404, put_new
 
-STATUSES = ("active", "paused", "archived", "deleting")
+STATUSES = ("active", "paused", "archived", "deleting", "restoring")
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,9 @@ TRANSITIONS: dict[str, Transition] = {
 }
 WRITABLE = ("active",)
 """The statuses in which a world's objects and agents may be written."""
-RESTORABLE = ("paused",)
-"""The statuses a world may be restored from a snapshot in (paused: no agent is acting)."""
+RESTORABLE = ("paused", "restoring")
+"""The statuses a world may be restored from a snapshot in (paused: no agent is acting;
+restoring: a restore that stopped part way, finished by another)."""
 
 
 def version_of(item: Mapping[str, Any]) -> int:
@@ -147,15 +151,16 @@ def restore_world(
     table: Any, world_id: str, restored: Mapping[str, Any], snapshot_id: str, now: str,
     expected_version: int,
 ) -> dict[str, Any]:  # fmt: skip
-    """Put the snapshot's name, description and settings back, record where they came from
-    and bump the version, if the world is still restorable at ``expected_version``."""
+    """Put the snapshot's name, description and settings back, record where they came from,
+    mark the world ``restoring`` and bump the version, if the world is still restorable at
+    ``expected_version``; ``finish_restore`` marks it ``paused`` again."""
     froms = {f":from{i}": status for i, status in enumerate(RESTORABLE)}
     try:
         answer = table.update_item(
             Key={"world_id": world_id},
             UpdateExpression=(
                 "SET #n = :name, #d = :description, #st = :settings, #r = :snapshot, "
-                "#ra = :now, #u = :now, #v = :next"
+                "#ra = :now, #u = :now, #v = :next, #s = :restoring"
             ),
             ConditionExpression=f"#s IN ({', '.join(froms)}) AND "
             + ("attribute_not_exists(#v)" if expected_version == 0 else "#v = :expected"),
@@ -170,6 +175,7 @@ def restore_world(
                 ":snapshot": snapshot_id,
                 ":now": now,
                 ":next": expected_version + 1,
+                ":restoring": "restoring",
                 **froms,
                 **({":expected": expected_version} if expected_version else {}),
             },
@@ -178,6 +184,27 @@ def restore_world(
     except ClientError as error:
         if _failed_condition(error):
             raise _world_conflict(table, world_id, "restore", expected_version) from None
+        raise
+    return answer["Attributes"]
+
+
+def finish_restore(table: Any, world_id: str, now: str, expected_version: int) -> dict:
+    """``restoring`` → ``paused``, if no other restore took over since (the version
+    ``restore_world`` set)."""
+    try:
+        answer = table.update_item(
+            Key={"world_id": world_id},
+            UpdateExpression="SET #s = :paused, #u = :now, #v = :next",
+            ConditionExpression="#s = :restoring AND #v = :expected",
+            ExpressionAttributeNames={"#s": "status", "#u": "updated_at", "#v": "version"},
+            ExpressionAttributeValues={":paused": "paused", ":restoring": "restoring",
+                                       ":now": now, ":expected": expected_version,
+                                       ":next": expected_version + 1},
+            ReturnValues="ALL_NEW",
+        )  # fmt: skip
+    except ClientError as error:
+        if _failed_condition(error):
+            raise _world_conflict(table, world_id, "finish restoring", expected_version) from None
         raise
     return answer["Attributes"]
 
