@@ -113,7 +113,7 @@ def router(t: AgentTables, sockets: Any = None) -> APIRouter:
             "created_at": now,
             "updated_at": now,
         }
-        item = state.create_agent(t.agents, item)
+        item = state.create_agent(t.agents, item, t.worlds)
         log.info("agent registered", extra={"agent_id": item["agent_id"], "world_id": world_id})
         return to_plain(item)
 
@@ -147,7 +147,7 @@ def router(t: AgentTables, sockets: Any = None) -> APIRouter:
         state.require_status(world, state.WRITABLE, "update its agents")
         updated = state.update_agent(
             t.agents, agent_id, changes, None if expected == ANY_VERSION else expected,
-            iso(utc_now()),
+            iso(utc_now()), world=(t.worlds, agent["world_id"]),
         )  # fmt: skip
         response.headers["ETag"] = etag(state.version_of(updated))
         return to_plain(updated)

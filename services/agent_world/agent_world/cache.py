@@ -6,9 +6,10 @@ table's own, except that
 
 - ``get_item(Key=...)`` on a cached table (Worlds, Agents) answers from Redis when it can,
   and otherwise reads DynamoDB with ``ConsistentRead`` and fills Redis;
-- ``put_item``, ``update_item``, ``delete_item`` and ``batch_writer`` write DynamoDB first,
-  then invalidate the item's cache entry and tell the listener (``events.Events``) what
-  was written, so no route has to remember to do either.
+- ``put_item``, ``update_item``, ``delete_item``, ``batch_writer`` and ``transact`` (a
+  write conditional on another table's item, one ``TransactWriteItems``) write DynamoDB
+  first, then invalidate the item's cache entry and tell the listener (``events.Events``)
+  what was written, so no route has to remember to do either.
 
 A fill can race a write (read the old item, the write lands and invalidates, the fill then
 stores the old item). Each key has a generation that every write increments; a fill stores
@@ -157,6 +158,17 @@ def _condition_failed(error: Exception) -> bool:
     )
 
 
+def _cancelled(error: Exception) -> bool:
+    return isinstance(error, ClientError) and (
+        error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+    )
+
+
+def cancellation_codes(error: ClientError) -> list[str]:
+    """A cancelled transaction's reason per item (``ConditionalCheckFailed``, ``None``...)."""
+    return [r.get("Code", "") for r in error.response.get("CancellationReasons") or []]
+
+
 def _key_of(spec: schema.Table, item: Mapping[str, Any]) -> dict[str, Any]:
     names = [spec.hash_key, *([spec.range_key] if spec.range_key else [])]
     return {n: item[n] for n in names if n in item}
@@ -241,6 +253,34 @@ class HookedTable:
 
     def delete_item(self, **kwargs: Any) -> dict[str, Any]:
         return self._write("delete_item", "delete", "ALL_OLD", kwargs)
+
+    def transact(
+        self, check: dict[str, Any], op: str, params: dict[str, Any], old: dict | None = None
+    ) -> dict[str, Any] | None:
+        """One ``TransactWriteItems``, all or nothing: ``check`` (a ``ConditionCheck`` on
+        another table's item, e.g. the world being active) and this table's ``op``
+        (``"Put"`` or ``"Update"``; ``params`` as for ``put_item``/``update_item``, without
+        ``ReturnValues``). It goes through the low-level client, around ``put_item`` and
+        ``update_item``, so it is invalidated and published here like them: ``old`` is the
+        item replaced (``{}`` when it existed but was not read), the new image a Put's item
+        or, for an Update, read back consistently. Returns the new image."""
+        key = dict(params["Key"]) if op == "Update" else _key_of(self._spec, params["Item"])
+        write = {"TableName": self._table.name, **params}
+        try:
+            self._table.meta.client.transact_write_items(
+                TransactItems=[{"ConditionCheck": check}, {op: write}]
+            )
+        except Exception as error:
+            # A cancelled transaction wrote nothing; a timeout or a 5xx may have.
+            if not _cancelled(error):
+                self._invalidate(key)
+            raise
+        if op == "Put":
+            new = params["Item"]
+        else:
+            new = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        self._written("put" if op == "Put" else "update", key, old, new)
+        return new
 
     def batch_writer(self, **kwargs: Any) -> _HookedBatch:
         return _HookedBatch(self, self._table.batch_writer(**kwargs))

@@ -33,6 +33,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from agent_world.cache import cancellation_codes
 from agent_world.store import ConflictError, NotFoundError, get_or_404, put_new
 
 STATUSES = ("active", "paused", "archived", "deleting", "restoring")
@@ -231,16 +232,67 @@ def get_agent(table: Any, agent_id: str) -> dict[str, Any]:
     return get_or_404(table, {"agent_id": agent_id}, "agent")
 
 
-def create_agent(table: Any, item: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(put_new(table, {**item, "version": 1}, "agent_id", "agent"))
+class ChildConditionError(Exception):
+    """The child write's own condition failed in ``write_in_active_world`` (the world was
+    active)."""
+
+
+def write_in_active_world(
+    worlds: Any, table: Any, world_id: str, doing: str, op: str, params: dict[str, Any],
+    old: dict | None = None,
+) -> dict[str, Any] | None:  # fmt: skip
+    """``op`` (``"Put"``/``"Update"``) on ``table`` (a ``cache.HookedTable``) only while the
+    world is ``active``: one ``TransactWriteItems`` with a ``ConditionCheck`` on the world,
+    so no pause, restore or archive can land between the check and the write. A world not
+    active is the ``ConflictError`` (or ``NotFoundError``) of ``_world_conflict``; the
+    write's own condition failing is ``ChildConditionError``. Returns the new image."""
+    check = {
+        "TableName": worlds.name,
+        "Key": {"world_id": world_id},
+        "ConditionExpression": "#s IN (" + ", ".join(f":w{i}" for i in range(len(WRITABLE))) + ")",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {f":w{i}": s for i, s in enumerate(WRITABLE)},
+    }
+    try:
+        return table.transact(check, op, params, old)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        codes = cancellation_codes(error)
+        if codes[:1] == ["ConditionalCheckFailed"]:
+            raise _world_conflict(worlds, world_id, doing, None) from None
+        if codes[1:2] == ["ConditionalCheckFailed"]:
+            raise ChildConditionError() from None
+        raise
+
+
+def create_agent(table: Any, item: Mapping[str, Any], worlds: Any = None) -> dict[str, Any]:
+    """Put a new agent (``ConflictError`` if its id exists); with ``worlds``, only while its
+    world is active (``write_in_active_world``)."""
+    item = {**item, "version": 1}
+    if worlds is None:
+        return dict(put_new(table, item, "agent_id", "agent"))
+    params = {
+        "Item": item,
+        "ConditionExpression": "attribute_not_exists(#k)",
+        "ExpressionAttributeNames": {"#k": "agent_id"},
+    }
+    try:
+        write_in_active_world(worlds, table, item["world_id"], "add agents", "Put", params)
+    except ChildConditionError:
+        raise ConflictError(f"agent {item['agent_id']!r} already exists") from None
+    return item
 
 
 def update_agent(
-    table: Any, agent_id: str, changes: Mapping[str, Any], expected_version: int | None, now: str
-) -> dict[str, Any]:
+    table: Any, agent_id: str, changes: Mapping[str, Any], expected_version: int | None, now: str,
+    world: tuple[Any, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Set ``changes`` (top-level attributes: ``name``, ``persona``, ``state``) if the agent
     is at ``expected_version`` (None: whatever version it is at, for ``If-Match: *``), as one
-    conditional ``UpdateItem``; a stale version is a ``ConflictError`` with the current one."""
+    conditional ``UpdateItem`` - or, with ``world`` (the Worlds table and the agent's world
+    id), in one transaction with that world being active; a stale version is a
+    ``ConflictError`` with the current one."""
     names = {f"#c{i}": name for i, name in enumerate(changes)}
     names |= {"#id": "agent_id", "#u": "updated_at", "#v": "version"}
     values = {f":c{i}": value for i, value in enumerate(changes.values())}
@@ -248,17 +300,23 @@ def update_agent(
     sets = [f"#c{i} = :c{i}" for i in range(len(changes))]
     sets += ["#u = :now", "#v = if_not_exists(#v, :zero) + :one"]
     extra, extra_values = _version_condition(expected_version)
+    params = {
+        "Key": {"agent_id": agent_id},
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ConditionExpression": f"attribute_exists(#id){extra}",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": {**values, **extra_values},
+    }
     try:
-        answer = table.update_item(
-            Key={"agent_id": agent_id},
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression=f"attribute_exists(#id){extra}",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={**values, **extra_values},
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as error:
-        if not _failed_condition(error):
+        if world is not None:
+            worlds, world_id = world
+            new = write_in_active_world(
+                worlds, table, world_id, "update its agents", "Update", params
+            )
+            return dict(new or {})
+        answer = table.update_item(**params, ReturnValues="ALL_NEW")
+    except (ClientError, ChildConditionError) as error:
+        if isinstance(error, ClientError) and not _failed_condition(error):
             raise
         current = table.get_item(Key={"agent_id": agent_id}, ConsistentRead=True).get("Item")
         if current is None:

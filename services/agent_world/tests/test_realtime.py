@@ -444,3 +444,30 @@ def test_a_batch_that_raised_still_invalidates_what_it_queued(
         raise RuntimeError("the task failed mid-batch")  # boto3 still flushes on exit
     assert flushed.get("aw:{agents:a1}:item") is None
     assert client.get("/agents/a1").json()["name"] == "Klaus"
+
+
+def test_transactional_writes_are_invalidated_and_published(
+    app_client, aws, redis_server, flushed, management
+):
+    """Agent and object writes go through TransactWriteItems (with the world's check),
+    around the table's put_item/update_item: still invalidated and published."""
+    client = app_client(redis_settings(redis_server, management_url=management.url))
+    publisher = client.app.state.realtime.publisher
+    client.post("/worlds", json={"world_id": "w1", "name": "Smallville"})
+    client.post("/ws/connect?world=w1", headers={"X-Connection-Id": "c1"})
+    client.post("/worlds/w1/agents", json={"agent_id": "a1", "name": "Isabella"})
+    assert client.get("/agents/a1").json()["name"] == "Isabella"  # cached
+    assert flushed.get("aw:{agents:a1}:item") is not None
+    patched = client.patch("/agents/a1", json={"version": 1, "name": "Klaus"})
+    assert patched.status_code == 200 and patched.json()["version"] == 2
+    assert flushed.get("aw:{agents:a1}:item") is None
+    assert client.get("/agents/a1").json()["name"] == "Klaus"
+    client.put("/worlds/w1/objects/o1", json={"object_type": "tree"})
+    client.put("/worlds/w1/objects/o1", json={"object_type": "stump"})
+    assert publisher.wait_idle()
+    sent = [(e["type"], e["item"].get("name") or e["item"].get("object_type"))
+            for e in management.messages("c1")]  # fmt: skip
+    assert sent == [
+        ("agent.created", "Isabella"), ("agent.updated", "Klaus"),
+        ("object.created", "tree"), ("object.updated", "stump"),
+    ]  # fmt: skip
