@@ -6,8 +6,9 @@ URL-quoted id) with the data as the body and a SigV4 ``Authorization`` header; i
 200, or 410 with ``x-amzn-ErrorType: GoneException`` (how the service answers for a closed
 connection) for ids in ``gone``, and 410 too for ids in ``pending``: connections whose
 ``$connect`` integration has not returned yet, which API Gateway does not let anyone post to
-until then (``connected(id)`` opens one). What arrived is kept per connection in ``received``, and
-the signing scope of each request in ``scopes`` (``.../execute-api/aws4_request``).
+until then (``connected(id)`` opens one); ``refused`` counts the 410s per id. What arrived
+is kept per connection in ``received``, and the signing scope of each request in ``scopes``
+(``.../execute-api/aws4_request``).
 """
 
 from __future__ import annotations
