@@ -122,7 +122,8 @@ def fan_out(server: RedisServer, connections: int, workers: int) -> tuple[float,
     for n in range(connections):
         registry.add("w1", f"c{n:05d}")
     with ManagementApi() as api:
-        publisher = Publisher(registry, management_client(api.url, REGION), workers=workers)
+        client = management_client(api.url, REGION, workers)
+        publisher = Publisher(registry, client, workers=workers)
         event = message("agents", "put", {"agent_id": "a1"}, None,
                         {"agent_id": "a1", "world_id": "w1", "name": "Isabella"})  # fmt: skip
         assert event is not None

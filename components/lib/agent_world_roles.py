@@ -46,12 +46,17 @@ RULE_PRIORITY = listener_rules.AGENT_WORLD_FIRST
 _READ = ["dynamodb:GetItem", "dynamodb:Query"]
 _WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
 _BATCH = "dynamodb:BatchWriteItem"
+_CHECK = "dynamodb:ConditionCheckItem"
+"""A ``ConditionCheck`` of ``TransactWriteItems`` (the transaction itself has no action:
+each of its items is authorized as its own action on its own table)."""
 TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
     # A world's delete cascade and its restore from a snapshot (services/agent_world
     # lifecycle.py) batch-delete its objects, events, agents, their memories and its
     # snapshots, and put its agents back.
     "world-management": {
-        "worlds": [*_READ, *_WRITE, "dynamodb:DeleteItem"],
+        # ConditionCheckItem: an object write is one TransactWriteItems with the world's
+        # status checked (services/agent_world state.write_in_active_world).
+        "worlds": [*_READ, *_WRITE, "dynamodb:DeleteItem", _CHECK],
         "world-objects": [*_READ, *_WRITE, "dynamodb:DeleteItem", _BATCH],
         "snapshots": [*_READ, "dynamodb:PutItem", _BATCH],
         "agents": ["dynamodb:Query", "dynamodb:PutItem", _BATCH],
@@ -64,7 +69,8 @@ TABLE_ACCESS: dict[str, dict[str, list[str]]] = {
         "agents": [*_READ, *_WRITE],
         "memory-streams": [*_READ, "dynamodb:PutItem"],
         "events": [*_READ, "dynamodb:PutItem"],
-        "worlds": ["dynamodb:GetItem"],
+        # Agent creates and updates are transactions with the world's status checked.
+        "worlds": ["dynamodb:GetItem", _CHECK],
         # issue 15, without Redis: $connect registers, $disconnect and a 410 remove.
         "connections": ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
     },

@@ -27,6 +27,7 @@ from pydantic import AwareDatetime
 from agent_world import schema, state
 from agent_world.models import (
     ANY_VERSION,
+    CONNECTION_ID_PATTERN,
     ID_PATTERN,
     AgentCreate,
     AgentId,
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
 ConnectionHeader = Annotated[
-    str | None, Header(alias="X-Connection-Id", pattern=ID_PATTERN, max_length=128)
+    str | None, Header(alias="X-Connection-Id", pattern=CONNECTION_ID_PATTERN, max_length=128)
 ]
 # issue 15: the world a $connect subscribes to - the route's `world` query string, mapped to
 # this header by the integration (or `?world=` / the body's world_id when called directly).
@@ -112,7 +113,7 @@ def router(t: AgentTables, sockets: Any = None) -> APIRouter:
             "created_at": now,
             "updated_at": now,
         }
-        item = state.create_agent(t.agents, item)
+        item = state.create_agent(t.agents, item, t.worlds)
         log.info("agent registered", extra={"agent_id": item["agent_id"], "world_id": world_id})
         return to_plain(item)
 
@@ -146,7 +147,7 @@ def router(t: AgentTables, sockets: Any = None) -> APIRouter:
         state.require_status(world, state.WRITABLE, "update its agents")
         updated = state.update_agent(
             t.agents, agent_id, changes, None if expected == ANY_VERSION else expected,
-            iso(utc_now()),
+            iso(utc_now()), world=(t.worlds, agent["world_id"]),
         )  # fmt: skip
         response.headers["ETag"] = etag(state.version_of(updated))
         return to_plain(updated)

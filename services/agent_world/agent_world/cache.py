@@ -6,9 +6,10 @@ table's own, except that
 
 - ``get_item(Key=...)`` on a cached table (Worlds, Agents) answers from Redis when it can,
   and otherwise reads DynamoDB with ``ConsistentRead`` and fills Redis;
-- ``put_item``, ``update_item``, ``delete_item`` and ``batch_writer`` write DynamoDB first,
-  then invalidate the item's cache entry and tell the listener (``events.Events``) what
-  was written, so no route has to remember to do either.
+- ``put_item``, ``update_item``, ``delete_item``, ``batch_writer`` and ``transact`` (a
+  write conditional on another table's item, one ``TransactWriteItems``) write DynamoDB
+  first, then invalidate the item's cache entry and tell the listener (``events.Events``)
+  what was written, so no route has to remember to do either.
 
 A fill can race a write (read the old item, the write lands and invalidates, the fill then
 stores the old item). Each key has a generation that every write increments; a fill stores
@@ -30,6 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 from redis.exceptions import RedisError
 
 from agent_world import schema
@@ -150,6 +152,23 @@ CACHED_STEMS = (schema.WORLDS.stem, schema.AGENTS.stem)
 """The tables whose single-item reads are cached."""
 
 
+def _condition_failed(error: Exception) -> bool:
+    return isinstance(error, ClientError) and (
+        error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    )
+
+
+def _cancelled(error: Exception) -> bool:
+    return isinstance(error, ClientError) and (
+        error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+    )
+
+
+def cancellation_codes(error: ClientError) -> list[str]:
+    """A cancelled transaction's reason per item (``ConditionalCheckFailed``, ``None``...)."""
+    return [r.get("Code", "") for r in error.response.get("CancellationReasons") or []]
+
+
 def _key_of(spec: schema.Table, item: Mapping[str, Any]) -> dict[str, Any]:
     names = [spec.hash_key, *([spec.range_key] if spec.range_key else [])]
     return {n: item[n] for n in names if n in item}
@@ -188,7 +207,14 @@ class HookedTable:
         added = "ReturnValues" not in kwargs
         if added:
             kwargs["ReturnValues"] = ask
-        answer = getattr(self._table, method)(**kwargs)
+        try:
+            answer = getattr(self._table, method)(**kwargs)
+        except Exception as error:
+            # A timeout or a 5xx may still have written: the entry goes (no event, as what
+            # was written is unknown). A failed condition wrote nothing: it is kept.
+            if not _condition_failed(error):
+                self._invalidate(self._key_for(op, kwargs))
+            raise
         attributes = answer.get("Attributes")
         if op == "put":
             key, old, new = _key_of(self._spec, kwargs["Item"]), attributes, kwargs["Item"]
@@ -204,9 +230,15 @@ class HookedTable:
             answer = {k: v for k, v in answer.items() if k != "Attributes"}
         return answer
 
-    def _written(self, op: str, key: dict, old: dict | None, new: dict | None) -> None:
+    def _key_for(self, op: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return _key_of(self._spec, kwargs["Item"]) if op == "put" else dict(kwargs["Key"])
+
+    def _invalidate(self, key: dict) -> None:
         if self._cache is not None:
             self._cache.invalidate(self._spec.stem, key)
+
+    def _written(self, op: str, key: dict, old: dict | None, new: dict | None) -> None:
+        self._invalidate(key)
         if self._listener is not None:
             try:
                 self._listener(self._spec.stem, op, key, old, new)
@@ -221,6 +253,34 @@ class HookedTable:
 
     def delete_item(self, **kwargs: Any) -> dict[str, Any]:
         return self._write("delete_item", "delete", "ALL_OLD", kwargs)
+
+    def transact(
+        self, check: dict[str, Any], op: str, params: dict[str, Any], old: dict | None = None
+    ) -> dict[str, Any] | None:
+        """One ``TransactWriteItems``, all or nothing: ``check`` (a ``ConditionCheck`` on
+        another table's item, e.g. the world being active) and this table's ``op``
+        (``"Put"`` or ``"Update"``; ``params`` as for ``put_item``/``update_item``, without
+        ``ReturnValues``). It goes through the low-level client, around ``put_item`` and
+        ``update_item``, so it is invalidated and published here like them: ``old`` is the
+        item replaced (``{}`` when it existed but was not read), the new image a Put's item
+        or, for an Update, read back consistently. Returns the new image."""
+        key = dict(params["Key"]) if op == "Update" else _key_of(self._spec, params["Item"])
+        write = {"TableName": self._table.name, **params}
+        try:
+            self._table.meta.client.transact_write_items(
+                TransactItems=[{"ConditionCheck": check}, {op: write}]
+            )
+        except Exception as error:
+            # A cancelled transaction wrote nothing; a timeout or a 5xx may have.
+            if not _cancelled(error):
+                self._invalidate(key)
+            raise
+        if op == "Put":
+            new = params["Item"]
+        else:
+            new = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        self._written("put" if op == "Put" else "update", key, old, new)
+        return new
 
     def batch_writer(self, **kwargs: Any) -> _HookedBatch:
         return _HookedBatch(self, self._table.batch_writer(**kwargs))
@@ -239,19 +299,32 @@ class _HookedBatch:
         return self
 
     def __exit__(self, *exc: Any) -> Any:
-        result = self._batch.__exit__(*exc)
+        try:
+            result = self._batch.__exit__(*exc)
+        except BaseException:
+            self._failed()
+            raise
         if exc[0] is None:
             for op, key, new in self._done:
                 self._owner._written(op, key, None, new)
+        else:
+            self._failed()
         return result
 
+    def _failed(self) -> None:
+        # Some of the batch may have been sent (boto3 flushes every 25 items): every
+        # entry queued goes from the cache; no events, since which landed is unknown.
+        for _, key, _ in self._done:
+            self._owner._invalidate(key)
+
     def put_item(self, Item: dict[str, Any], **kwargs: Any) -> None:  # noqa: N803 (boto3's name)
-        self._batch.put_item(Item=Item, **kwargs)
+        # Queued first: the batch may flush (and fail) inside this call.
         self._done.append(("put", _key_of(self._owner._spec, Item), Item))
+        self._batch.put_item(Item=Item, **kwargs)
 
     def delete_item(self, Key: dict[str, Any], **kwargs: Any) -> None:  # noqa: N803
-        self._batch.delete_item(Key=Key, **kwargs)
         self._done.append(("delete", dict(Key), None))
+        self._batch.delete_item(Key=Key, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._batch, name)

@@ -6,7 +6,10 @@ WorldObjects, Events or Snapshots becomes one JSON message (see the README, "Eve
 handed to ``Publisher``, which posts it to every connection of the world
 (``post_to_connection`` on ``https://{api-id}.execute-api.{region}.amazonaws.com/{stage}``)
 on a small pool of threads, and removes a connection API Gateway answers 410
-(``GoneException``) for. The HTTP write never waits for the posts and never fails because
+(``GoneException``) for - unless it registered less than ``connections.CONNECTING_GRACE``
+seconds ago (a connection whose ``$connect`` has not returned yet is 410 too). A
+connection's own ``ws.connect`` event is not posted to it (it could not be delivered). The
+HTTP write never waits for the posts and never fails because
 of them: ``publish`` only queues, at most ``max_pending`` fan-outs are queued (more are
 dropped and logged), and every failure is logged.
 """
@@ -16,7 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,6 +29,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agent_world import schema
+from agent_world.connections import CONNECTING_GRACE
 from agent_world.store import iso, to_plain, utc_now
 
 log = logging.getLogger(__name__)
@@ -42,15 +47,17 @@ KINDS = {
 }
 
 
-def management_client(endpoint_url: str, region: str | None) -> Any:
+def management_client(endpoint_url: str, region: str | None, workers: int = 4) -> Any:
     """The Management API client of one stage: short timeouts, one retry (a slow
-    connection must not hold a worker for long)."""
+    connection must not hold a worker for long), an HTTP connection per posting thread
+    (botocore's default pool of 10 would make more workers wait for one)."""
     return boto3.client(
         "apigatewaymanagementapi",
         endpoint_url=endpoint_url,
         region_name=region,
-        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}),
-    )
+        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2},
+                      max_pool_connections=max(workers, 1)),
+    )  # fmt: skip
 
 
 def message(stem: str, op: str, key: dict, old: dict | None, new: dict | None) -> dict | None:
@@ -98,10 +105,14 @@ class Publisher:
         *,
         workers: int = 4,
         max_pending: int = 1000,
+        grace: float = CONNECTING_GRACE,
+        clock: Callable[[], float] = time.time,
     ):
         self.registry = registry
         self.client = client
         self.max_pending = max_pending
+        self.grace = grace
+        self.clock = clock
         # Two pools: fan-outs (a world's registry read, then its posts) and the posts of
         # all fan-outs, so a world with many connections is posted to in parallel and a
         # fan-out waiting for its posts never holds a thread the posts need.
@@ -114,42 +125,49 @@ class Publisher:
         self.gone = 0
         self.failed = 0
         self.dropped = 0
+        self.kept = 0
 
-    def publish(self, world_id: str, data: bytes) -> bool:
-        """Queue a fan-out; False (and logged) when ``max_pending`` are already queued."""
+    def publish(self, world_id: str, data: bytes, skip: Collection[str] = ()) -> bool:
+        """Queue a fan-out to the world's connections but ``skip``; False (and logged) when
+        ``max_pending`` are already queued."""
         with self._lock:
             if self._pending >= self.max_pending:
                 self.dropped += 1
                 log.warning("event dropped: fan-out queue full", extra={"world_id": world_id})
                 return False
             self._pending += 1
-        self._pool.submit(self._fan_out, world_id, data)
+        self._pool.submit(self._fan_out, world_id, data, frozenset(skip))
         return True
 
-    def _fan_out(self, world_id: str, data: bytes) -> None:
+    def _fan_out(self, world_id: str, data: bytes, skip: frozenset[str]) -> None:
         try:
             try:
-                connections = self.registry.members(world_id)
+                registered = self.registry.registered(world_id)
             except Exception as error:  # Redis or DynamoDB down: nobody to tell
                 log.warning("event not sent: registry unavailable",
                             extra={"world_id": world_id, "error": str(error)})  # fmt: skip
                 return
-            if len(connections) == 1:
-                self._post(world_id, connections[0], data)
+            targets = [(c, at) for c, at in sorted(registered.items()) if c not in skip]
+            if len(targets) == 1:
+                self._post(world_id, *targets[0], data)
             else:
-                list(self._posters.map(lambda c: self._post(world_id, c, data), connections))
+                list(self._posters.map(lambda t: self._post(world_id, *t, data), targets))
         finally:
             with self._lock:
                 self._pending -= 1
                 if self._pending == 0:
                     self._idle.notify_all()
 
-    def _post(self, world_id: str, connection_id: str, data: bytes) -> None:
+    def _post(self, world_id: str, connection_id: str, since: float, data: bytes) -> None:
         try:
             self.client.post_to_connection(ConnectionId=connection_id, Data=data)
             self._count("sent")
         except ClientError as error:
             if error.response["Error"]["Code"] == "GoneException":
+                if self.clock() - since < self.grace:  # still connecting: not gone
+                    self._count("kept")
+                    log.info("connection not open yet", extra={"connection_id": connection_id})
+                    return
                 self._count("gone")
                 try:
                     self.registry.discard(world_id, connection_id)
@@ -185,10 +203,19 @@ class Publisher:
 class Events:
     """The write listener: a message per write, published for its world."""
 
-    def __init__(self, publish: Callable[[str, bytes], Any]):
+    def __init__(self, publish: Callable[..., Any]):
         self.publish = publish
 
     def __call__(self, stem: str, op: str, key: dict, old: dict | None, new: dict | None):
         event = message(stem, op, key, old, new)
         if event is not None:
-            self.publish(event["world_id"], encode(event))
+            self.publish(event["world_id"], encode(event), connecting(stem, new))
+
+
+def connecting(stem: str, new: dict | None) -> tuple[str, ...]:
+    """The connection a ``ws.connect`` event is about: not posted to (API Gateway has not
+    opened it while its ``$connect`` integration runs)."""
+    if stem != schema.EVENTS.stem or not new or new.get("type") != "ws.connect":
+        return ()
+    connection_id = (new.get("payload") or {}).get("connection_id")
+    return (connection_id,) if isinstance(connection_id, str) else ()

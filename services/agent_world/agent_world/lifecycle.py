@@ -53,8 +53,9 @@ def delete_matching(
 def delete_cascade(t: Any, world_id: str, now: str) -> dict[str, int]:
     """Mark the world ``deleting`` (conditional: only an archived world, or one already being
     deleted), delete its objects, events, agents (each agent's memories before it, so that
-    a retry still finds the agent whose memories are left) and snapshots (items and S3
-    documents), then the world. Returns the counts deleted."""
+    a retry still finds the agent whose memories are left) and snapshots (each page's S3
+    documents before its items, so a retry still finds a document left), then the world.
+    Returns the counts deleted."""
     state.transition_world(t.worlds, world_id, "delete", now)
     where = Key("world_id").eq(world_id)
     objects = delete_matching(t.objects, ("world_id", "object_id"), KeyConditionExpression=where)
@@ -73,13 +74,19 @@ def delete_cascade(t: Any, world_id: str, now: str) -> dict[str, int]:
     agents = delete_matching(
         t.agents, ("agent_id",), forget, IndexName="world-index", KeyConditionExpression=where
     )
+
+    def drop_documents(page: list) -> None:
+        # Each page's S3 documents before its items: a failure (or a task dying) here leaves
+        # the items, so a retried delete finds the documents again (deleting a key already
+        # gone is a 204). A versioned bucket keeps the old version until its lifecycle
+        # expires it.
+        for snapshot in page:
+            if "s3_key" in snapshot:
+                t.s3.delete_object(Bucket=t.bucket, Key=snapshot["s3_key"])
+
     snapshots = delete_matching(
-        t.snapshots, ("world_id", "snapshot_id"), KeyConditionExpression=where
+        t.snapshots, ("world_id", "snapshot_id"), drop_documents, KeyConditionExpression=where
     )
-    for snapshot in snapshots:
-        if "s3_key" in snapshot:
-            # A versioned bucket keeps the old version until its lifecycle expires it.
-            t.s3.delete_object(Bucket=t.bucket, Key=snapshot["s3_key"])
     state.delete_world(t.worlds, world_id)
     counts = {
         "objects": len(objects),
@@ -129,9 +136,11 @@ def restore(t: Any, world_id: str, snapshot_id: str, expected_version: int | Non
     """Replace the paused world's settings, objects and agents with the snapshot's.
 
     The world item is updated first, conditionally (still paused, still at the version read
-    here, or at ``expected_version``): of two restores, or a restore and a resume, one wins.
-    Objects and agents of a paused world are not written by anyone else (writes need an
-    active world), so replacing them after that update does not race other writers. Agents
+    here, or at ``expected_version``), and marked ``restoring``: of two restores, or a
+    restore and a resume, one wins, and until the agents and objects are written no
+    transition (resume included) and no write of an object or agent is accepted; then the
+    world is ``paused`` again (``state.finish_restore``). A restore that stopped part way
+    leaves the world ``restoring``: restoring again finishes it. Agents
     come back at a version above both their snapshot's and their current one, so a client
     holding an old version cannot overwrite a restored agent."""
     world = state.get_world(t.worlds, world_id)
@@ -168,6 +177,7 @@ def restore(t: Any, world_id: str, snapshot_id: str, expected_version: int | Non
                 batch.delete_item(Key={"world_id": world_id, "object_id": item["object_id"]})
         for item in to_dynamo(document["objects"]):
             batch.put_item(Item={**item, "world_id": world_id})
+    restored = state.finish_restore(t.worlds, world_id, now, state.version_of(restored))
     counts = {"agents": len(document["agents"]), "objects": len(document["objects"])}
     log.info("world restored", extra={"world_id": world_id, "snapshot_id": snapshot_id})
     return restored, counts

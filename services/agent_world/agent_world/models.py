@@ -2,8 +2,8 @@
 
 Free-form JSON (world settings, agent state, object properties, event payloads) is accepted
 as an object, but only if DynamoDB can store it: bounded in size and depth, no NaN or
-infinity, numbers of at most 38 significant digits. Unknown fields are refused (422) so a
-misspelt field is not silently dropped.
+infinity, numbers of at most 38 significant digits, no empty key at any level. Unknown
+fields are refused (422) so a misspelt field is not silently dropped.
 """
 
 from __future__ import annotations
@@ -17,10 +17,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from agent_world.store import to_dynamo
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+CONNECTION_ID_PATTERN = r"^[A-Za-z0-9+/=_-]{1,128}$"
+"""An API Gateway WebSocket connection id: base64, so it may hold ``+``, ``/`` and end in
+``=`` (the developer guide's example ``L0SM9cOFvHcCIhw=``). It is never put in a path by
+this service; botocore percent-encodes it in ``post_to_connection``'s ``@connections/{id}``."""
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_.:-]{0,63}$"
 MAX_DOCUMENT_BYTES = 64 * 1024
 MAX_DEPTH = 16
-WorldStatus = Literal["active", "paused", "archived", "deleting"]
+WorldStatus = Literal["active", "paused", "archived", "deleting", "restoring"]
 MAX_VERSION = 2**53
 """Versions are integers from 0 (items written before versions existed) up to this."""
 
@@ -33,7 +37,17 @@ def _depth(value: Any) -> int:
     return 0
 
 
+def _empty_key(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(k == "" or _empty_key(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_empty_key(v) for v in value)
+    return False
+
+
 def _storable(value: dict[str, Any]) -> dict[str, Any]:
+    if _empty_key(value):  # an attribute (or map key) name DynamoDB refuses
+        raise ValueError("a key is empty: every key must have at least one character")
     if _depth(value) > MAX_DEPTH:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     if len(json.dumps(value, default=str)) > MAX_DOCUMENT_BYTES:
@@ -43,6 +57,7 @@ def _storable(value: dict[str, Any]) -> dict[str, Any]:
 
 Document = Annotated[dict[str, Any], AfterValidator(_storable)]
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+ConnectionId = Annotated[str, Field(pattern=CONNECTION_ID_PATTERN)]
 
 # Path and query parameters, shared by the routers.
 WorldId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -119,7 +134,7 @@ class SocketEvent(Strict):
     """What the API Gateway WebSocket integration forwards."""
 
     world_id: Identifier
-    connection_id: Identifier | None = None
+    connection_id: ConnectionId | None = None
     """Or the ``X-Connection-Id`` header (which wins when both are sent)."""
     agent_id: Identifier | None = None
     payload: Document = Field(default_factory=dict)
@@ -129,14 +144,14 @@ class SocketConnect(Strict):
     """``$connect`` (issue 15): API Gateway sends no body; the world comes from ``?world=``."""
 
     world_id: Identifier | None = None
-    connection_id: Identifier | None = None
+    connection_id: ConnectionId | None = None
     agent_id: Identifier | None = None
     payload: Document = Field(default_factory=dict)
 
 
 class SocketDisconnect(Strict):
     world_id: Identifier | None = None
-    connection_id: Identifier | None = None
+    connection_id: ConnectionId | None = None
     agent_id: Identifier | None = None
 
 

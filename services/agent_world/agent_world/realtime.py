@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,7 +38,7 @@ class RealtimeSettings:
     """REDIS_PORT. Default 6379."""
     redis_tls: bool = True
     """REDIS_TLS: TLS to Redis (ElastiCache in-transit encryption). Default true."""
-    redis_auth_token: str = ""
+    redis_auth_token: str = field(default="", repr=False)
     """REDIS_AUTH_TOKEN: the AUTH token (an ECS secret). Default none."""
     redis_ca_file: str = ""
     """REDIS_CA_FILE: a CA bundle for Redis' certificate. Default the system's (which
@@ -114,7 +114,9 @@ class Realtime:
         elif tables.get(schema.CONNECTIONS.env):
             self.registry = DynamoRegistry(dynamodb.Table(tables[schema.CONNECTIONS.env]))
         if settings.management_url or management is not None:
-            client = management or management_client(settings.management_url, region)
+            client = management or management_client(
+                settings.management_url, region, settings.fanout_workers
+            )
             if self.registry is None:
                 log.warning("events off: no registry (neither REDIS_HOST nor CONNECTIONS_TABLE)")
             else:

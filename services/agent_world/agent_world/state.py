@@ -11,12 +11,15 @@ same transition (or the same agent version) exactly one wins and the other gets 
 The status machine (``TRANSITIONS``)::
 
     active ──pause──▶ paused ──resume──▶ active
+    paused | restoring ──restore──▶ restoring ──(agents and objects written)──▶ paused
     active | paused ──archive──▶ archived ──delete──▶ deleting ──(cascade done)──▶ gone
 
 ``archived`` is final except for deletion (no un-archive: an archived world is read-only).
 ``deleting`` is the mark a delete sets before its cascade; a delete that stopped part way
 (a crash, a throttled batch) is finished by calling delete again. Objects and agents can be
-written only in an ``active`` world; restoring a snapshot needs a ``paused`` one.
+written only in an ``active`` world; restoring a snapshot needs a ``paused`` one, which it
+marks ``restoring`` (refusing every transition and write) until its writes are done; a
+restore that stopped part way leaves ``restoring``, and is finished by restoring again.
 
 Every world and agent carries ``version`` (1 when created, +1 on each write). Items written
 before versions existed have none and read as version 0.
@@ -30,9 +33,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from agent_world.cache import cancellation_codes
 from agent_world.store import ConflictError, NotFoundError, get_or_404, put_new
 
-STATUSES = ("active", "paused", "archived", "deleting")
+STATUSES = ("active", "paused", "archived", "deleting", "restoring")
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,9 @@ TRANSITIONS: dict[str, Transition] = {
 }
 WRITABLE = ("active",)
 """The statuses in which a world's objects and agents may be written."""
-RESTORABLE = ("paused",)
-"""The statuses a world may be restored from a snapshot in (paused: no agent is acting)."""
+RESTORABLE = ("paused", "restoring")
+"""The statuses a world may be restored from a snapshot in (paused: no agent is acting;
+restoring: a restore that stopped part way, finished by another)."""
 
 
 def version_of(item: Mapping[str, Any]) -> int:
@@ -147,15 +152,16 @@ def restore_world(
     table: Any, world_id: str, restored: Mapping[str, Any], snapshot_id: str, now: str,
     expected_version: int,
 ) -> dict[str, Any]:  # fmt: skip
-    """Put the snapshot's name, description and settings back, record where they came from
-    and bump the version, if the world is still restorable at ``expected_version``."""
+    """Put the snapshot's name, description and settings back, record where they came from,
+    mark the world ``restoring`` and bump the version, if the world is still restorable at
+    ``expected_version``; ``finish_restore`` marks it ``paused`` again."""
     froms = {f":from{i}": status for i, status in enumerate(RESTORABLE)}
     try:
         answer = table.update_item(
             Key={"world_id": world_id},
             UpdateExpression=(
                 "SET #n = :name, #d = :description, #st = :settings, #r = :snapshot, "
-                "#ra = :now, #u = :now, #v = :next"
+                "#ra = :now, #u = :now, #v = :next, #s = :restoring"
             ),
             ConditionExpression=f"#s IN ({', '.join(froms)}) AND "
             + ("attribute_not_exists(#v)" if expected_version == 0 else "#v = :expected"),
@@ -170,6 +176,7 @@ def restore_world(
                 ":snapshot": snapshot_id,
                 ":now": now,
                 ":next": expected_version + 1,
+                ":restoring": "restoring",
                 **froms,
                 **({":expected": expected_version} if expected_version else {}),
             },
@@ -178,6 +185,27 @@ def restore_world(
     except ClientError as error:
         if _failed_condition(error):
             raise _world_conflict(table, world_id, "restore", expected_version) from None
+        raise
+    return answer["Attributes"]
+
+
+def finish_restore(table: Any, world_id: str, now: str, expected_version: int) -> dict:
+    """``restoring`` → ``paused``, if no other restore took over since (the version
+    ``restore_world`` set)."""
+    try:
+        answer = table.update_item(
+            Key={"world_id": world_id},
+            UpdateExpression="SET #s = :paused, #u = :now, #v = :next",
+            ConditionExpression="#s = :restoring AND #v = :expected",
+            ExpressionAttributeNames={"#s": "status", "#u": "updated_at", "#v": "version"},
+            ExpressionAttributeValues={":paused": "paused", ":restoring": "restoring",
+                                       ":now": now, ":expected": expected_version,
+                                       ":next": expected_version + 1},
+            ReturnValues="ALL_NEW",
+        )  # fmt: skip
+    except ClientError as error:
+        if _failed_condition(error):
+            raise _world_conflict(table, world_id, "finish restoring", expected_version) from None
         raise
     return answer["Attributes"]
 
@@ -204,16 +232,67 @@ def get_agent(table: Any, agent_id: str) -> dict[str, Any]:
     return get_or_404(table, {"agent_id": agent_id}, "agent")
 
 
-def create_agent(table: Any, item: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(put_new(table, {**item, "version": 1}, "agent_id", "agent"))
+class ChildConditionError(Exception):
+    """The child write's own condition failed in ``write_in_active_world`` (the world was
+    active)."""
+
+
+def write_in_active_world(
+    worlds: Any, table: Any, world_id: str, doing: str, op: str, params: dict[str, Any],
+    old: dict | None = None,
+) -> dict[str, Any] | None:  # fmt: skip
+    """``op`` (``"Put"``/``"Update"``) on ``table`` (a ``cache.HookedTable``) only while the
+    world is ``active``: one ``TransactWriteItems`` with a ``ConditionCheck`` on the world,
+    so no pause, restore or archive can land between the check and the write. A world not
+    active is the ``ConflictError`` (or ``NotFoundError``) of ``_world_conflict``; the
+    write's own condition failing is ``ChildConditionError``. Returns the new image."""
+    check = {
+        "TableName": worlds.name,
+        "Key": {"world_id": world_id},
+        "ConditionExpression": "#s IN (" + ", ".join(f":w{i}" for i in range(len(WRITABLE))) + ")",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {f":w{i}": s for i, s in enumerate(WRITABLE)},
+    }
+    try:
+        return table.transact(check, op, params, old)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        codes = cancellation_codes(error)
+        if codes[:1] == ["ConditionalCheckFailed"]:
+            raise _world_conflict(worlds, world_id, doing, None) from None
+        if codes[1:2] == ["ConditionalCheckFailed"]:
+            raise ChildConditionError() from None
+        raise
+
+
+def create_agent(table: Any, item: Mapping[str, Any], worlds: Any = None) -> dict[str, Any]:
+    """Put a new agent (``ConflictError`` if its id exists); with ``worlds``, only while its
+    world is active (``write_in_active_world``)."""
+    item = {**item, "version": 1}
+    if worlds is None:
+        return dict(put_new(table, item, "agent_id", "agent"))
+    params = {
+        "Item": item,
+        "ConditionExpression": "attribute_not_exists(#k)",
+        "ExpressionAttributeNames": {"#k": "agent_id"},
+    }
+    try:
+        write_in_active_world(worlds, table, item["world_id"], "add agents", "Put", params)
+    except ChildConditionError:
+        raise ConflictError(f"agent {item['agent_id']!r} already exists") from None
+    return item
 
 
 def update_agent(
-    table: Any, agent_id: str, changes: Mapping[str, Any], expected_version: int | None, now: str
-) -> dict[str, Any]:
+    table: Any, agent_id: str, changes: Mapping[str, Any], expected_version: int | None, now: str,
+    world: tuple[Any, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Set ``changes`` (top-level attributes: ``name``, ``persona``, ``state``) if the agent
     is at ``expected_version`` (None: whatever version it is at, for ``If-Match: *``), as one
-    conditional ``UpdateItem``; a stale version is a ``ConflictError`` with the current one."""
+    conditional ``UpdateItem`` - or, with ``world`` (the Worlds table and the agent's world
+    id), in one transaction with that world being active; a stale version is a
+    ``ConflictError`` with the current one."""
     names = {f"#c{i}": name for i, name in enumerate(changes)}
     names |= {"#id": "agent_id", "#u": "updated_at", "#v": "version"}
     values = {f":c{i}": value for i, value in enumerate(changes.values())}
@@ -221,17 +300,23 @@ def update_agent(
     sets = [f"#c{i} = :c{i}" for i in range(len(changes))]
     sets += ["#u = :now", "#v = if_not_exists(#v, :zero) + :one"]
     extra, extra_values = _version_condition(expected_version)
+    params = {
+        "Key": {"agent_id": agent_id},
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ConditionExpression": f"attribute_exists(#id){extra}",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": {**values, **extra_values},
+    }
     try:
-        answer = table.update_item(
-            Key={"agent_id": agent_id},
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression=f"attribute_exists(#id){extra}",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={**values, **extra_values},
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as error:
-        if not _failed_condition(error):
+        if world is not None:
+            worlds, world_id = world
+            new = write_in_active_world(
+                worlds, table, world_id, "update its agents", "Update", params
+            )
+            return dict(new or {})
+        answer = table.update_item(**params, ReturnValues="ALL_NEW")
+    except (ClientError, ChildConditionError) as error:
+        if isinstance(error, ClientError) and not _failed_condition(error):
             raise
         current = table.get_item(Key={"agent_id": agent_id}, ConsistentRead=True).get("Item")
         if current is None:

@@ -158,8 +158,19 @@ def router(t: WorldTables) -> APIRouter:
             "properties": body.properties,
             "updated_at": iso(utc_now()),
         }
-        old = t.objects.put_item(Item=item, ReturnValues="ALL_OLD").get("Attributes")
-        response.status_code = status.HTTP_200_OK if old else status.HTTP_201_CREATED
+        # In one transaction with the world being active (no pause or restore in between);
+        # a transaction returns no old item, so: create, else replace.
+        new = {"Item": item, "ConditionExpression": "attribute_not_exists(#k)",
+               "ExpressionAttributeNames": {"#k": "object_id"}}  # fmt: skip
+        doing = "write its objects"
+        try:
+            state.write_in_active_world(t.worlds, t.objects, world_id, doing, "Put", new)
+            response.status_code = status.HTTP_201_CREATED
+        except state.ChildConditionError:
+            state.write_in_active_world(
+                t.worlds, t.objects, world_id, doing, "Put", {"Item": item}, old={}
+            )
+            response.status_code = status.HTTP_200_OK
         return to_plain(item)
 
     @api.get("/worlds/{world_id}/objects/{object_id}")

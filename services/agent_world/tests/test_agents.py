@@ -150,7 +150,9 @@ def test_event_listing_refuses_a_naive_since(runtime, agent):
 
 def test_websocket_hooks_record_events_with_the_connection_id(runtime, agent):
     connect = runtime.post(
-        "/ws/connect", json={"world_id": "w1", "agent_id": "a1"}, headers={"X-Connection-Id": "c1="}
+        "/ws/connect",
+        json={"world_id": "w1", "agent_id": "a1"},
+        headers={"X-Connection-Id": "c1 !"},
     )
     message = runtime.post(
         "/ws/message", json={"world_id": "w1", "connection_id": "c2", "payload": {"say": "hi"}}
@@ -160,16 +162,19 @@ def test_websocket_hooks_record_events_with_the_connection_id(runtime, agent):
     )
     silent = runtime.post("/ws/disconnect", headers={"X-Connection-Id": "c3"})
 
-    assert connect.status_code == 422  # "=" is not allowed in a connection id
+    assert connect.status_code == 422  # " " and "!" are not in API Gateway's (base64) ids
     assert message.status_code == 200 and message.json()["connection_id"] == "c2"
     assert gone.status_code == 200 and gone.json()["event"]["type"] == "ws.disconnect"
     assert silent.status_code == 200 and silent.json()["event"] is None
     types = [e["type"] for e in runtime.get("/worlds/w1/events").json()["events"]]
     assert types == ["ws.disconnect", "ws.message"]
     ok = runtime.post(
-        "/ws/connect", json={"world_id": "w1", "agent_id": "a1"}, headers={"X-Connection-Id": "Ab1"}
+        "/ws/connect",
+        json={"world_id": "w1", "agent_id": "a1"},
+        headers={"X-Connection-Id": "L0SM9cOFvHcCIhw="},
     )
-    assert ok.status_code == 200 and ok.json()["event"]["payload"]["connection_id"] == "Ab1"
+    assert ok.status_code == 200
+    assert ok.json()["event"]["payload"]["connection_id"] == "L0SM9cOFvHcCIhw="
 
 
 def test_websocket_hooks_need_a_connection_id_and_a_known_world(runtime, agent):
@@ -183,3 +188,18 @@ def test_agent_runtime_serves_no_world_management_paths(runtime, agent):
     assert runtime.post("/worlds", json={"name": "x"}).status_code == 404
     assert runtime.post("/worlds/w1/snapshots").status_code == 404
     assert runtime.get("/health").json() == {"status": "ok", "role": "agent-runtime"}
+
+
+@pytest.mark.parametrize(
+    "document", [{"": 1}, {"mood": {"": "calm"}}, {"plans": [{"a": 1}, {"": 2}]}], ids=str
+)
+def test_an_empty_key_anywhere_in_a_document_is_422(runtime, worlds, agent, document):
+    patched = runtime.patch("/agents/a1", json={"version": 1, "state": document})
+    created = runtime.post("/worlds/w1/agents", json={"name": "B", "state": document})
+    put = worlds.put("/worlds/w1/objects/o1", json={"object_type": "t", "properties": document})
+    made = worlds.post("/worlds", json={"name": "W", "settings": document})
+    event = runtime.post("/worlds/w1/events", json={"type": "tick", "payload": document})
+    for answer in (patched, created, put, made, event):
+        assert answer.status_code == 422, answer.text
+        assert "a key is empty" in answer.text
+    assert runtime.get("/agents/a1").json()["version"] == 1

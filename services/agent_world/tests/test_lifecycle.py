@@ -237,3 +237,78 @@ def test_the_world_item_goes_only_once_it_is_marked_deleting(world, aws, table_n
     with pytest.raises(NotFoundError):
         state.delete_world(table, "nope")
     assert state.get_world(table, "w1")["status"] == "active"
+
+
+def test_a_failed_s3_delete_then_a_retry_leaves_no_snapshot_document(
+    worlds, runtime, world, aws, table_names, bucket, monkeypatch
+):
+    seed_world(worlds, runtime, objects=1, agents=1, snapshots=2)
+    worlds.post("/worlds/w1/archive")
+    real = aws["s3"].delete_object
+    calls = []
+
+    def fail_second(**kwargs):
+        calls.append(kwargs["Key"])
+        if len(calls) == 2:
+            raise ConnectionError("S3 unreachable mid-cascade")
+        return real(**kwargs)
+
+    monkeypatch.setattr(aws["s3"], "delete_object", fail_second)
+    assert worlds.delete("/worlds/w1").status_code == 500
+    # The page's items stay with the document that could not be deleted: a retry finds it.
+    snapshots = aws["resource"].Table(table_names["SNAPSHOTS_TABLE"])
+    assert snapshots.query(KeyConditionExpression=Key("world_id").eq("w1"))["Count"] == 2
+
+    monkeypatch.setattr(aws["s3"], "delete_object", real)
+    answer = worlds.delete("/worlds/w1")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["deleted"]["snapshots"] == 2
+    assert aws["s3"].list_objects_v2(Bucket=bucket, Prefix="snapshots/w1/")["KeyCount"] == 0
+    assert snapshots.query(KeyConditionExpression=Key("world_id").eq("w1"))["Count"] == 0
+
+
+def test_a_pause_between_the_status_read_and_the_write_refuses_the_write(
+    worlds, runtime, agent, aws, table_names, monkeypatch
+):
+    """The route reads the world active; a pause lands before its write: the write, in one
+    transaction with the world being active, is refused and nothing is written."""
+    table = aws["resource"].Table(table_names["WORLDS_TABLE"])
+    real = state.require_status
+
+    def pause_after_the_check(world, allowed, doing):
+        real(world, allowed, doing)
+        if world["status"] == "active":
+            state.transition_world(table, world["world_id"], "pause", "t-race")
+
+    for attempt in ("create", "patch", "object"):
+        monkeypatch.setattr(state, "require_status", pause_after_the_check)
+        if attempt == "create":
+            answer = runtime.post("/worlds/w1/agents", json={"agent_id": "a9", "name": "X"})
+        elif attempt == "patch":
+            answer = runtime.patch("/agents/a1", json={"version": 1, "name": "X"})
+        else:
+            answer = worlds.put("/worlds/w1/objects/o9", json={"object_type": "rock"})
+        monkeypatch.setattr(state, "require_status", real)
+        assert answer.status_code == 409, (attempt, answer.text)
+        assert answer.json()["current_status"] == "paused"
+        assert worlds.post("/worlds/w1/resume").status_code == 200
+    assert runtime.get("/agents/a9").status_code == 404
+    assert runtime.get("/agents/a1").json()["name"] != "X"
+    assert worlds.get("/worlds/w1/objects/o9").status_code == 404
+
+
+def test_writes_in_an_active_world_still_create_replace_and_conflict(worlds, runtime, agent):
+    assert worlds.put("/worlds/w1/objects/o1", json={"object_type": "t"}).status_code == 201
+    again = worlds.put("/worlds/w1/objects/o1", json={"object_type": "u"})
+    assert again.status_code == 200
+    assert worlds.get("/worlds/w1/objects/o1").json()["object_type"] == "u"
+    assert (
+        runtime.post("/worlds/w1/agents", json={"agent_id": "a1", "name": "Y"}).status_code == 409
+    )
+    patched = runtime.patch("/agents/a1", json={"version": 1, "name": "Z"})
+    assert patched.status_code == 200 and patched.json()["version"] == 2
+    assert patched.headers["ETag"] == '"2"'
+    stale = runtime.patch("/agents/a1", json={"version": 1, "name": "W"})
+    assert stale.status_code == 409 and stale.json()["current_version"] == 2
+    assert runtime.patch("/agents/nope", json={"version": 1, "name": "W"}).status_code == 404

@@ -14,7 +14,9 @@ import pytest
 import redis
 from agent_world import schema
 from agent_world.cache import Cache
+from agent_world.connections import CONNECTING_GRACE
 from agent_world.realtime import RealtimeSettings
+from botocore.exceptions import ClientError, ReadTimeoutError
 from fastapi.testclient import TestClient
 from service_testing.management_api import ManagementApi
 from service_testing.redis import RedisServer
@@ -226,6 +228,8 @@ def test_every_write_is_posted_to_every_connection_of_its_world_and_410_removes_
     assert publisher.wait_idle()
     management.received.clear()
     management.gone.add("c2")
+    # Past the grace a just-registered connection gets (still connecting: 410 is expected).
+    publisher.clock = lambda: time.time() + CONNECTING_GRACE + 1
 
     created = client.post("/worlds/w1/agents", json={"agent_id": "a1", "name": "Isabella"})
     assert created.status_code == 201
@@ -293,9 +297,177 @@ def test_a_world_event_reaches_subscribers_and_deletes_are_published(
     assert "Attributes" not in answer  # the caller asked for none: the wrapper's own
     assert publisher.wait_idle()
     types = [e["type"] for e in management.messages("c1")]
-    assert types == [
-        "event.recorded", "event.recorded", "object.created", "object.deleted", "world.updated"
-    ]  # fmt: skip
+    # c1's own ws.connect is not posted to it (its $connect had not returned yet).
+    assert types == ["event.recorded", "object.created", "object.deleted", "world.updated"]
     assert management.messages("c1")[-1]["item"]["status"] == "paused"
-    said = management.messages("c1")[1]
+    said = management.messages("c1")[0]
     assert said["item"]["type"] == "agent.say" and said["item"]["payload"] == {"text": "hi"}
+
+
+def realtime_for(store: str, redis_server, management) -> RealtimeSettings:
+    more = {"management_url": management.url}
+    return redis_settings(redis_server, **more) if store == "redis" else RealtimeSettings(**more)
+
+
+@pytest.mark.parametrize("store", ["redis", "dynamodb"])
+def test_a_new_subscriber_is_not_removed_while_its_connect_is_pending(
+    app_client, aws, redis_server, flushed, management, store
+):
+    client = app_client(realtime_for(store, redis_server, management))
+    publisher = client.app.state.realtime.publisher
+    registry = client.app.state.realtime.registry
+    client.post("/worlds", json={"world_id": "w1", "name": "Smallville"})
+    assert client.post("/ws/connect?world=w1", headers={"X-Connection-Id": "c1"}).status_code == 200
+    management.connected("c1")
+    assert publisher.wait_idle()
+
+    # c2's $connect is under way: API Gateway answers 410 for it until the integration returns.
+    management.pending.add("c2")
+    joined = client.post("/ws/connect?world=w1", headers={"X-Connection-Id": "c2"})
+    assert joined.status_code == 200
+    assert publisher.wait_idle()
+    # A write landing while c2 is still connecting: 410 for c2, which is kept.
+    client.post("/worlds/w1/events", json={"type": "agent.say", "payload": {"n": 1}})
+    assert publisher.wait_idle()
+    assert management.refused == {"c2": 1}  # the write's post; its own ws.connect was not sent
+    assert registry.members("w1") == ["c1", "c2"]
+    assert publisher.kept == 1 and publisher.gone == 0
+
+    management.connected("c2")  # $connect returned 200: the connection is open
+    client.post("/worlds/w1/events", json={"type": "agent.say", "payload": {"n": 2}})
+    assert publisher.wait_idle()
+    [later] = management.messages("c2")
+    assert later["item"]["payload"] == {"n": 2}
+    seen = [(e["item"]["type"], e["item"]["payload"].get("connection_id")) for e in
+            management.messages("c1")]  # fmt: skip
+    assert seen == [("ws.connect", "c2"), ("agent.say", None), ("agent.say", None)]
+
+
+API_GATEWAY_IDS = ["L0SM9cOFvHcCIhw=", "a+b/c=="]
+"""Connection ids as API Gateway makes them: base64 (its developer guide's example first)."""
+
+
+@pytest.mark.parametrize("store", ["redis", "dynamodb"])
+def test_api_gateway_connection_ids_connect_receive_and_disconnect(
+    app_client, aws, redis_server, flushed, management, store
+):
+    client = app_client(realtime_for(store, redis_server, management))
+    publisher = client.app.state.realtime.publisher
+    registry = client.app.state.realtime.registry
+    client.post("/worlds", json={"world_id": "w1", "name": "Smallville"})
+    for connection_id in API_GATEWAY_IDS:
+        headers = {"X-Connection-Id": connection_id}
+        joined = client.post("/ws/connect?world=w1", headers=headers)
+        assert joined.status_code == 200, joined.text
+        assert joined.json()["connection_id"] == connection_id
+    assert registry.members("w1") == sorted(API_GATEWAY_IDS)
+    said = client.post(
+        "/ws/message", headers={"X-Connection-Id": API_GATEWAY_IDS[0]}, json={"world_id": "w1"}
+    )
+    assert said.status_code == 200 and said.json()["connection_id"] == API_GATEWAY_IDS[0]
+    assert publisher.wait_idle()
+    # botocore percent-encoded the id in @connections/{id}; the stand-in decoded it back.
+    [message] = management.messages(API_GATEWAY_IDS[1])
+    assert message["item"]["type"] == "ws.message"
+    assert message["item"]["payload"]["connection_id"] == API_GATEWAY_IDS[0]
+    first = [(e["item"]["type"], e["item"]["payload"]["connection_id"])
+             for e in management.messages(API_GATEWAY_IDS[0])]  # fmt: skip
+    assert first == [("ws.connect", API_GATEWAY_IDS[1]), ("ws.message", API_GATEWAY_IDS[0])]
+    left = client.post("/ws/disconnect", headers={"X-Connection-Id": API_GATEWAY_IDS[0]})
+    assert left.status_code == 200 and left.json()["event"]["world_id"] == "w1"
+    assert registry.members("w1") == [API_GATEWAY_IDS[1]]
+    assert (
+        client.post("/ws/connect?world=w1", headers={"X-Connection-Id": "bad id!"}).status_code
+        == 422
+    )
+
+
+class LostAnswer:
+    """A table whose writes land but whose answers are lost (a read timeout after DynamoDB
+    applied the write)."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def __getattr__(self, name):
+        return getattr(self.table, name)
+
+    def update_item(self, **kwargs):
+        self.table.update_item(**kwargs)
+        raise ReadTimeoutError(endpoint_url="https://dynamodb.test")
+
+
+def test_a_write_that_raised_still_invalidates_its_entry(
+    app_client, aws, table_names, redis_server, flushed
+):
+    client = app_client(redis_settings(redis_server))
+    client.post("/worlds", json={"world_id": "w1", "name": "Smallville"})
+    client.get("/worlds/w1")  # cached
+    realtime = client.app.state.realtime
+    raw = aws["resource"].Table(table_names["WORLDS_TABLE"])
+    worlds = realtime.wrap(LostAnswer(raw), schema.WORLDS)
+    with pytest.raises(ReadTimeoutError):
+        worlds.update_item(
+            Key={"world_id": "w1"},
+            UpdateExpression="SET #n = :n",
+            ExpressionAttributeNames={"#n": "name"},
+            ExpressionAttributeValues={":n": "Renamed"},
+        )
+    assert flushed.get("aw:{worlds:w1}:item") is None
+    assert client.get("/worlds/w1").json()["name"] == "Renamed"
+    # A failed condition wrote nothing: the entry (refilled above) stays.
+    with pytest.raises(ClientError):
+        realtime.wrap(raw, schema.WORLDS).update_item(
+            Key={"world_id": "w1"},
+            UpdateExpression="SET #n = :n",
+            ConditionExpression="attribute_not_exists(world_id)",
+            ExpressionAttributeNames={"#n": "name"},
+            ExpressionAttributeValues={":n": "Never"},
+        )
+    assert flushed.get("aw:{worlds:w1}:item") is not None
+
+
+def test_a_batch_that_raised_still_invalidates_what_it_queued(
+    app_client, aws, table_names, redis_server, flushed
+):
+    client = app_client(redis_settings(redis_server))
+    client.post("/worlds", json={"world_id": "w1", "name": "Smallville"})
+    client.post("/worlds/w1/agents", json={"agent_id": "a1", "name": "Isabella"})
+    client.get("/agents/a1")
+    assert flushed.get("aw:{agents:a1}:item") is not None
+    agents = client.app.state.realtime.wrap(
+        aws["resource"].Table(table_names["AGENTS_TABLE"]), schema.AGENTS
+    )
+    item = {**client.get("/agents/a1").json(), "name": "Klaus"}
+    with pytest.raises(RuntimeError), agents.batch_writer() as batch:
+        batch.put_item(Item=item)
+        raise RuntimeError("the task failed mid-batch")  # boto3 still flushes on exit
+    assert flushed.get("aw:{agents:a1}:item") is None
+    assert client.get("/agents/a1").json()["name"] == "Klaus"
+
+
+def test_transactional_writes_are_invalidated_and_published(
+    app_client, aws, redis_server, flushed, management
+):
+    """Agent and object writes go through TransactWriteItems (with the world's check),
+    around the table's put_item/update_item: still invalidated and published."""
+    client = app_client(redis_settings(redis_server, management_url=management.url))
+    publisher = client.app.state.realtime.publisher
+    client.post("/worlds", json={"world_id": "w1", "name": "Smallville"})
+    client.post("/ws/connect?world=w1", headers={"X-Connection-Id": "c1"})
+    client.post("/worlds/w1/agents", json={"agent_id": "a1", "name": "Isabella"})
+    assert client.get("/agents/a1").json()["name"] == "Isabella"  # cached
+    assert flushed.get("aw:{agents:a1}:item") is not None
+    patched = client.patch("/agents/a1", json={"version": 1, "name": "Klaus"})
+    assert patched.status_code == 200 and patched.json()["version"] == 2
+    assert flushed.get("aw:{agents:a1}:item") is None
+    assert client.get("/agents/a1").json()["name"] == "Klaus"
+    client.put("/worlds/w1/objects/o1", json={"object_type": "tree"})
+    client.put("/worlds/w1/objects/o1", json={"object_type": "stump"})
+    assert publisher.wait_idle()
+    sent = [(e["type"], e["item"].get("name") or e["item"].get("object_type"))
+            for e in management.messages("c1")]  # fmt: skip
+    assert sent == [
+        ("agent.created", "Isabella"), ("agent.updated", "Klaus"),
+        ("object.created", "tree"), ("object.updated", "stump"),
+    ]  # fmt: skip

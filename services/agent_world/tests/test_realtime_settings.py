@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from agent_world import events
 from agent_world.events import MAX_MESSAGE_BYTES, Publisher, encode, message
+from agent_world.realtime import RealtimeSettings
 from agent_world.settings import Settings
 from service_common.env import ConfigError
 
@@ -107,8 +108,8 @@ class StuckClient:
 
 
 class OneWorld:
-    def members(self, world_id):
-        return ["c1"]
+    def registered(self, world_id):
+        return {"c1": 0.0}
 
 
 def test_a_full_queue_drops_the_event_instead_of_holding_up_the_write(caplog):
@@ -125,7 +126,7 @@ def test_a_full_queue_drops_the_event_instead_of_holding_up_the_write(caplog):
 
 def test_a_registry_failure_is_logged_not_raised(caplog):
     class Down:
-        def members(self, world_id):
+        def registered(self, world_id):
             raise ConnectionError("redis is down")
 
     publisher = Publisher(Down(), StuckClient())
@@ -137,3 +138,15 @@ def test_a_registry_failure_is_logged_not_raised(caplog):
 
 def test_every_watched_table_has_a_kind():
     assert set(events.KINDS) == {"worlds", "agents", "world-objects", "events", "snapshots"}
+
+
+def test_repr_hides_the_redis_auth_token():
+    settings = RealtimeSettings(redis_host="cache.internal", redis_auth_token="s3cr3t-token")
+    assert "s3cr3t-token" not in repr(settings) and "cache.internal" in repr(settings)
+    assert settings.redis_auth_token == "s3cr3t-token"
+    assert "s3cr3t" not in repr(Settings.from_env({**BASE, "REDIS_AUTH_TOKEN": "s3cr3t"}))
+
+
+def test_the_management_client_has_a_connection_per_posting_thread():
+    client = events.management_client("https://example.test/v1", "eu-west-1", workers=24)
+    assert client.meta.config.max_pool_connections == 24

@@ -66,7 +66,9 @@ def test_restore_replaces_settings_objects_and_agents_and_bumps_versions(worlds,
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["restored"] == {"agents": 1, "objects": 2}
-    assert body["world"]["version"] == paused["version"] + 1
+    # Two writes of the world: paused → restoring (with the snapshot's settings) → paused.
+    assert body["world"]["version"] == paused["version"] + 2
+    assert body["world"]["status"] == "paused"
     assert body["world"]["restored_from"] == snapshot["snapshot_id"]
     assert body["world"]["status"] == "paused"
     objects = worlds.get("/worlds/w1/objects").json()["objects"]
@@ -199,3 +201,56 @@ def test_an_agent_id_taken_by_another_world_is_not_restored(
     with pytest.raises(ConflictError):
         state.put_restored_agent(table, {"agent_id": "a1", "world_id": "w1", "name": "x"})
     assert state.get_agent(table, "a1")["world_id"] == "w9"
+
+
+def test_while_restoring_no_transition_or_child_write_is_accepted(
+    worlds, runtime, snapshot, monkeypatch
+):
+    """Mid-restore (its agents being written), a resume, an agent create or update and an
+    object write are each refused with the world's status; afterwards it is paused again."""
+    worlds.post("/worlds/w1/pause")
+    real = state.put_restored_agent
+    during: dict[str, object] = {}
+
+    def meanwhile(table, item):
+        during["status"] = worlds.get("/worlds/w1").json()["status"]
+        during["resume"] = worlds.post("/worlds/w1/resume")
+        during["archive"] = worlds.post("/worlds/w1/archive")
+        during["create"] = runtime.post("/worlds/w1/agents", json={"agent_id": "a9", "name": "X"})
+        during["patch"] = runtime.patch("/agents/a1", json={"name": "X"}, headers={"If-Match": "*"})
+        during["object"] = worlds.put("/worlds/w1/objects/o9", json={"object_type": "rock"})
+        return real(table, item)
+
+    monkeypatch.setattr(state, "put_restored_agent", meanwhile)
+    answer = worlds.post(f"/worlds/w1/snapshots/{snapshot['snapshot_id']}/restore")
+
+    assert answer.status_code == 200, answer.text
+    assert during.pop("status") == "restoring"
+    for what, refused in during.items():
+        assert refused.status_code == 409, what
+        assert refused.json()["current_status"] == "restoring", what
+    assert worlds.get("/worlds/w1").json()["status"] == "paused"
+    assert runtime.get("/agents/a9").status_code == 404
+    assert worlds.get("/worlds/w1/objects/o9").status_code == 404
+
+
+def test_a_restore_that_stopped_part_way_is_finished_by_restoring_again(
+    worlds, runtime, snapshot, monkeypatch
+):
+    worlds.post("/worlds/w1/pause")
+    real = state.put_restored_agent
+
+    def dies(table, item):
+        raise ConnectionError("killed mid-restore")
+
+    monkeypatch.setattr(state, "put_restored_agent", dies)
+    path = f"/worlds/w1/snapshots/{snapshot['snapshot_id']}/restore"
+    assert worlds.post(path).status_code == 500
+    assert worlds.get("/worlds/w1").json()["status"] == "restoring"
+    assert worlds.post("/worlds/w1/resume").json()["current_status"] == "restoring"
+
+    monkeypatch.setattr(state, "put_restored_agent", real)
+    again = worlds.post(path)
+    assert again.status_code == 200, again.text
+    assert again.json()["world"]["status"] == "paused"
+    assert worlds.post("/worlds/w1/resume").status_code == 200

@@ -4,8 +4,11 @@ It speaks what ``boto3.client("apigatewaymanagementapi", endpoint_url=...)``'s
 ``post_to_connection`` sends: ``POST /@connections/{id}`` (the path of botocore's model,
 URL-quoted id) with the data as the body and a SigV4 ``Authorization`` header; it answers
 200, or 410 with ``x-amzn-ErrorType: GoneException`` (how the service answers for a closed
-connection) for ids in ``gone``. What arrived is kept per connection in ``received``, and
-the signing scope of each request in ``scopes`` (``.../execute-api/aws4_request``).
+connection) for ids in ``gone``, and 410 too for ids in ``pending``: connections whose
+``$connect`` integration has not returned yet, which API Gateway does not let anyone post to
+until then (``connected(id)`` opens one); ``refused`` counts the 410s per id. What arrived
+is kept per connection in ``received``, and the signing scope of each request in ``scopes``
+(``.../execute-api/aws4_request``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ class ManagementApi:
     def __init__(self, stage: str = "v1", delay: float = 0.0):
         self.received: dict[str, list[bytes]] = {}
         self.gone: set[str] = set()
+        self.pending: set[str] = set()
+        self.refused: dict[str, int] = {}
         self.scopes: list[str] = []
         self.delay = delay
         self._lock = threading.Lock()
@@ -52,7 +57,8 @@ class ManagementApi:
                     threading.Event().wait(owner.delay)
                 with owner._lock:
                     owner.scopes.append(scope.group(1))
-                    if connection_id in owner.gone:
+                    if connection_id in owner.gone or connection_id in owner.pending:
+                        owner.refused[connection_id] = owner.refused.get(connection_id, 0) + 1
                         return self._answer(410, "GoneException", "connection gone")
                     owner.received.setdefault(connection_id, []).append(data)
                 self._answer(200)
@@ -72,6 +78,11 @@ class ManagementApi:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/{stage}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
+
+    def connected(self, connection_id: str) -> None:
+        """The ``$connect`` of a pending connection returned: posts to it now succeed."""
+        with self._lock:
+            self.pending.discard(connection_id)
 
     def messages(self, connection_id: str) -> list[dict[str, Any]]:
         with self._lock:
