@@ -45,7 +45,8 @@ from hokusai_api import eth  # noqa: E402
 from hokusai_api.app import create_app  # noqa: E402
 from hokusai_api.settings import Settings  # noqa: E402
 from service_testing.mlflow_server import ADMIN_USERNAME, start_mlflow  # noqa: E402
-from service_testing.postgres import free_port, start_cluster  # noqa: E402
+from service_testing.ports import free_port  # noqa: E402
+from service_testing.postgres import start_cluster  # noqa: E402
 
 ADMIN_KEY = "bench-admin-key-0123456789abcdef"
 DB_USER, DB_PASSWORD = "mlflow_bench", "bench-db-password"

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import socket
 import sys
 import tempfile
 import threading
@@ -35,6 +34,7 @@ sys.path[:0] = [str(SERVICE), str(ROOT / "services" / "common"), str(SERVICE / "
 
 import httpx2  # noqa: E402
 import uvicorn  # noqa: E402
+from service_testing.ports import free_port  # noqa: E402
 from vision_validator.app import create_app  # noqa: E402
 from vision_validator.artifacts import ArtifactLoader  # noqa: E402
 from vision_validator.fetch import ArtifactFetcher  # noqa: E402
@@ -52,12 +52,6 @@ from vv_support import (  # noqa: E402
 
 API_KEY = "bench-api-key-0123456789abcdef"
 VERDICT = {"valid": True, "score": 0.9, "reasons": ["a cylindrical base"]}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def run(url: str, artifacts_url: str, seconds: float, clients: int, expect: int) -> float:

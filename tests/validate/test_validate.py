@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ from ai_inference.app import create_app as inference_app
 from ai_inference.model_store import ModelStore
 from ai_inference.settings import Settings as InferenceSettings
 from moto.server import ThreadedMotoServer
+from service_testing.ports import free_port
 
 from validate import __main__ as cli
 from validate import checks, probe
@@ -50,12 +50,6 @@ STANDIN_PATHS = {
 
 
 # --- servers -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Uvicorn:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import urllib.request
 
 import pytest
 from agent_world.settings import ConfigError, Settings
+from service_testing.ports import free_port
 
 
 def test_settings_read_every_variable(table_names):
@@ -90,12 +90,6 @@ def test_the_entry_point_exits_2_with_a_reason(service_dir):
     assert process.returncode == 2
     assert "agent world: bad environment: WORLDS_TABLE: required" in err
     assert "Traceback" not in err
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_the_entry_point_serves_its_role_on_port_with_json_logs(service_dir):

@@ -6,7 +6,6 @@ import importlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import urllib.request
 import pytest
 from ai_inference.settings import ConfigError, Settings
 from fastapi import FastAPI
+from service_testing.ports import free_port
 
 
 @pytest.mark.parametrize(
@@ -133,12 +133,6 @@ def test_the_entry_point_exits_2_with_a_reason_without_a_key(service_dir):
     assert process.returncode == 2
     assert "ai inference: bad environment: API_KEY: shorter than 16 characters" in err
     assert "Traceback" not in err
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_the_entry_point_serves_health_on_port_with_json_logs(service_dir, api_key, tmp_path):

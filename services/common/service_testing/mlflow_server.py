@@ -23,7 +23,8 @@ from urllib.parse import quote
 
 from psycopg2 import sql
 
-from service_testing.postgres import PostgresCluster, free_port
+from service_testing.ports import free_port
+from service_testing.postgres import PostgresCluster
 
 PREFIX = "/mlflow"
 ADMIN_USERNAME = "admin"

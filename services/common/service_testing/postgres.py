@@ -16,7 +16,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import psycopg2
 from psycopg2 import sql
+
+from service_testing.ports import free_port
 
 SERVER_TOOLS = ("initdb", "pg_ctl", "postgres")
 
@@ -52,12 +53,6 @@ def postgres_bin_dir() -> Path:
         "apt-get (Debian package `postgresql`) when run as root; otherwise "
         "`sudo apt-get install postgresql`."
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

@@ -13,19 +13,14 @@ import datetime
 import ipaddress
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+from service_testing.ports import free_port
+
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def write_certificates(directory: Path) -> tuple[Path, Path, Path]:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from service_testing.ports import free_port  # noqa: F401 - re-exported for the tests
 from service_testing.postgres import (  # noqa: F401 - re-exported for the tests
     PostgresCluster,
     PostgresMissingError,
-    free_port,
     postgres_bin_dir,
     start_cluster,
 )
