@@ -146,9 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     stack_settings = config.parse(run.config, run.stack, secret_keys=frozenset(run.config))
     print()
     print("\n".join(quotas.render(stack_settings)))
-    written = diagram.write(run, args.out)
+    written, note = diagram.write(run, args.out)
     print()
     print("Architecture diagram: " + ", ".join(str(p) for p in written))
+    if note:
+        print(note)
     findings = preflight_findings(run)
     print()
     print("\n".join(preflight_check.render(findings)))
