@@ -62,6 +62,8 @@ DATA_TYPES = (
     "aws:sns/topic:Topic",
 )
 _READ_VERBS = ("Get", "Receive", "Query", "Scan", "BatchGet", "List", "Describe", "Head")
+# What a consumer does to the messages it received: part of reading a queue, not writing one.
+_CONSUME_VERBS = ("DeleteMessage", "ChangeMessageVisibility")
 # Rotation functions are the secrets' upkeep, not a flow of the platform.
 _ROTATOR = "mlplatform:functions:SecretRotator"
 _FILL = {
@@ -122,12 +124,13 @@ class _Graph:
         for r in self.of_type(*types):
             out = r.outputs
             arn = out.get("arn") or ""
-            keys = {out.get("id"), out.get("name"), arn, out.get("bucket")} - {None, ""}
+            keys = {r.id, out.get("id"), out.get("name"), arn, out.get("bucket")} - {None, ""}
             if value in keys or (arn and value.startswith((arn + "/", arn + ":"))):
                 return r
             hosts = {out.get("dnsName"), out.get("bucketRegionalDomainName"), out.get("domainName")}
-            if r.type == "aws:apigateway/restApi:RestApi" and out.get("id"):
-                hosts.add(f"{out['id']}.execute-api.{self.run.config.get('aws:region', '')}")
+            if r.type in ("aws:apigateway/restApi:RestApi", "aws:apigatewayv2/api:Api"):
+                region = self.run.config.get("aws:region", "")
+                hosts |= {f"{key}.execute-api.{region}" for key in (r.id, out.get("id")) if key}
             for candidate in hosts - {None, ""}:
                 if value == candidate or (host and host.startswith(candidate)):
                     return r
@@ -223,7 +226,7 @@ def _access_flows(g: _Graph, principal, role_arn) -> None:
     for target, actions in access.values():
         verbs = {a.split(":")[-1] for a in actions}
         reads = any(v.startswith(_READ_VERBS) or v == "*" for v in verbs)
-        writes = any(not v.startswith(_READ_VERBS) for v in verbs)
+        writes = any(not v.startswith(_READ_VERBS + _CONSUME_VERBS) for v in verbs)
         if writes:
             g.flow(principal, target)
         if reads:
