@@ -108,10 +108,8 @@ class _Graph:
 
     def stack_of(self, resource) -> str:
         """The top-level component the resource is under (itself if it is one)."""
-        top = resource
-        for top in self._ancestors(resource):
-            pass
-        return top.name
+        chain = [resource, *self._ancestors(resource)]
+        return chain[-1].name
 
     def of_type(self, *types: str) -> list:
         return [r for r in self.run.resources if r.type in types]
@@ -187,8 +185,8 @@ def _load_balancer_flows(g: _Graph) -> None:
                 g.flow(lb, service, label)
         for attachment in g.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment"):
             if attachment.inputs.get("targetGroupArn") in groups:
-                target = g.find(attachment.inputs.get("targetId"), "aws:lb/loadBalancer:LoadBalancer")
-                g.flow(lb, target)
+                target = attachment.inputs.get("targetId")
+                g.flow(lb, g.find(target, "aws:lb/loadBalancer:LoadBalancer"))
 
 
 def _policy_documents(g: _Graph, role_arn) -> Iterator[dict]:
@@ -279,9 +277,7 @@ def _network_flows(g: _Graph) -> None:
     services = g.of_type("aws:ecs/service:Service")
     for rule in g.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
         for store in stores:
-            groups = store.inputs.get("vpcSecurityGroupIds") or store.inputs.get(
-                "securityGroupIds"
-            )
+            groups = store.inputs.get("vpcSecurityGroupIds") or store.inputs.get("securityGroupIds")
             if rule.inputs.get("securityGroupId") not in (groups or []):
                 continue
             for service in services:
@@ -384,7 +380,7 @@ def to_dot(run: ProgramRun) -> str:
     lines = [
         f"digraph {_quote('mlplatform-' + run.stack)} {{",
         '  graph [rankdir=LR, fontname="Helvetica", fontsize=12, compound=true, nodesep=0.25,'
-        ' ranksep=0.9, newrank=true, label="mlplatform-' + run.stack + ': offline plan,'
+        ' ranksep=0.9, newrank=true, label="mlplatform-' + run.stack + ": offline plan,"
         ' data flows", labelloc=t];',
         '  node [shape=box, style="rounded,filled", fillcolor="#f6f8fa", fontname="Helvetica",'
         " fontsize=9];",
@@ -398,12 +394,12 @@ def to_dot(run: ProgramRun) -> str:
         lines.append(f'    label={_quote(stack)}; style="rounded"; color="#8c959f";')
         for node in sorted(stacks[stack], key=lambda n: (n.type, n.name)):
             fill = _DATA_FILL if node.type in DATA_TYPES else _FILL.get(node.type, "#f6f8fa")
-            shape = ', shape=cylinder' if node.type in DATA_TYPES[:3] else ""
-            lines.append(
-                f'    {_quote(ids[node.urn])} [label="{_label(g, node)}", fillcolor="{fill}"{shape}];'
-            )
+            shape = ", shape=cylinder" if node.type in DATA_TYPES[:3] else ""
+            attributes = f'label="{_label(g, node)}", fillcolor="{fill}"{shape}'
+            lines.append(f"    {_quote(ids[node.urn])} [{attributes}];")
         lines.append("  }")
-    for (source, target), edge in sorted(g.edges.items(), key=lambda e: (ids[e[0][0]], ids[e[0][1]])):
+    ordered = sorted(g.edges.items(), key=lambda item: (ids[item[0][0]], ids[item[0][1]]))
+    for (source, target), edge in ordered:
         attributes = []
         if edge["labels"]:
             attributes.append(f"label={_quote(' '.join(sorted(edge['labels'])))}")

@@ -51,7 +51,7 @@ def test_every_meaningful_resource_is_one_node_in_its_stacks_cluster(dev_program
     for r in dev_program.resources:
         if r.type in diagram.ROLES and "rotation" not in r.name:
             top = r
-            while (parent := next((p for p in dev_program.resources if p.urn == top.parent), None)):
+            while parent := next((p for p in dev_program.resources if p.urn == top.parent), None):
                 top = parent
             expected.setdefault(top.name, set()).add(r.name)
     assert found == expected
@@ -63,9 +63,16 @@ def test_every_meaningful_resource_is_one_node_in_its_stacks_cluster(dev_program
 def test_per_resource_noise_is_folded_into_its_owner(dev_program, dev_dot):
     nodes = set().union(*clusters(dev_dot).values())
     assert len(nodes) < len(dev_program.resources) / 5
-    for noise in ("training-task-policy", "training-worker-logs", "training-dlq-not-empty",
-                  "data-platform-artifacts-tls-policy", "inference-ai-inference-tg",
-                  "data-platform-db-instance-0", "agent-world-api-key-rotation-fn-function"):  # fmt: skip
+    noise_names = [
+        "training-task-policy",
+        "training-worker-logs",
+        "training-dlq-not-empty",
+        "data-platform-artifacts-tls-policy",
+        "inference-ai-inference-tg",
+        "data-platform-db-instance-0",
+        "agent-world-api-key-rotation-fn-function",
+    ]
+    for noise in noise_names:
         assert dev_program.named(noise)  # it exists in the program...
         assert noise not in nodes  # ...and is not drawn
     assert {a for a, _ in edges(dev_dot)} | {b for _, b in edges(dev_dot)} <= nodes
@@ -83,7 +90,8 @@ def test_the_dev_data_flows(dev_dot):
     assert ("agent-world-rest-api", "agent-world-vpc-link-v2") in flows
     assert ("agent-world-vpc-link-v2", alb) in flows
     assert ("agent-world-websocket-api", "agent-world-rest-api") in flows
-    assert "authorizer" in flows[("agent-world-websocket-api", "agent-world-ws-authorizer-function")]
+    authorizer = ("agent-world-websocket-api", "agent-world-ws-authorizer-function")
+    assert "authorizer" in flows[authorizer]
     # CloudFront -> its origins.
     assert ("agent-world-cdn", "agent-world-data-assets-bucket") in flows
     assert ("agent-world-cdn", "agent-world-rest-api") in flows
@@ -131,9 +139,7 @@ def test_with_dot_the_plan_writes_svg_and_png(dev_program, tmp_path):
     assert (tmp_path / "plan-dev.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
-def test_without_dot_the_plan_succeeds_and_says_so_in_one_line(
-    tmp_path, monkeypatch, capsys
-):
+def test_without_dot_the_plan_succeeds_and_says_so_in_one_line(tmp_path, monkeypatch, capsys):
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
