@@ -433,7 +433,12 @@ def write(run: ProgramRun, directory: Path) -> tuple[list[Path], str]:
         return written, NO_DOT_NOTE
     for fmt in ("svg", "png"):
         path = dot_path.with_suffix("." + fmt)
-        subprocess.run([dot, f"-T{fmt}", str(dot_path), "-o", str(path)], check=True,
-                       timeout=300)  # fmt: skip
+        done = subprocess.run(
+            [dot, f"-T{fmt}", str(dot_path), "-o", str(path)],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[0]
+            return written, f"pictures not drawn: {dot} -T{fmt} failed: {reason}"
         written.append(path)
     return written, ""

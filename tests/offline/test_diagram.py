@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -149,3 +150,34 @@ def test_without_dot_the_plan_succeeds_and_says_so_in_one_line(tmp_path, monkeyp
     assert notes == [diagram.NO_DOT_NOTE]
     assert "apt-get install graphviz" in notes[0]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plan-dev.dot"]
+
+
+def test_tasks_plan_without_dot_or_apt_still_plans_and_says_how(tmp_path):
+    """``./tasks plan`` on a machine without Graphviz and without apt-get: it says so once."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in Path("/usr/bin").iterdir():
+        if tool.name not in ("dot", "apt-get"):
+            (bin_dir / tool.name).symlink_to(tool)
+    env = {"PATH": str(bin_dir), "HOME": str(tmp_path)}
+    out_dir = tmp_path / "out"
+    done = subprocess.run(
+        [str(ROOT / "tasks"), "plan", "dev", "--out", str(out_dir)],
+        capture_output=True, text=True, env=env, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Graphviz dot not found" in done.stderr
+    assert "apt-get install graphviz" in done.stderr
+    assert done.stdout.count("pictures not drawn") == 1
+    assert sorted(p.name for p in out_dir.iterdir()) == ["plan-dev.dot"]
+
+
+def test_a_failing_dot_is_one_line_not_a_crash(dev_program, tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'Error: syntax error in line 1' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    written, note = diagram.write(dev_program, tmp_path / "out")
+    assert [p.name for p in written] == ["plan-dev.dot"]
+    assert note == f"pictures not drawn: {fake} -Tsvg failed: Error: syntax error in line 1"
