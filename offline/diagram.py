@@ -6,6 +6,7 @@ data flows between them, each read from what the run registered, never drawn by 
 
 - load balancer -> ECS service: a listener (rule) forwarding to the service's target group
   (labelled with the rule's paths); NLB -> ALB: a target group whose target is the ALB;
+  load balancer -> Cognito user pool: a rule that signs users in there first;
 - API Gateway -> VPC link -> load balancer: the integrations' connection and target;
   API -> API (an HTTP integration calling another API), API -> Lambda (authorizer);
 - CloudFront -> bucket / API / load balancer: the distribution's origins;
@@ -179,6 +180,9 @@ def _load_balancer_flows(g: _Graph) -> None:
         }
         groups -= {None}
         label = " ".join(p for p in paths if not p.endswith("/*")) or ""
+        for action in actions:
+            pool = (action.get("authenticateCognito") or {}).get("userPoolArn")
+            g.flow(lb, g.find(pool, "aws:cognito/userPool:UserPool"), "sign-in", "dashed")
         for service in services:
             tgs = {b.get("targetGroupArn") for b in service.inputs.get("loadBalancers") or []}
             if tgs & groups:

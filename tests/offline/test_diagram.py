@@ -120,6 +120,7 @@ def test_the_prod_flows_go_through_the_nlb_and_the_cache(prod_dot):
         assert ("agent-world-nlb", f"agent-world-{service}-service") in flows
     assert "tcp 6379" in flows[("agent-world-world-management-service", "agent-world-data-redis")]
     assert ("data-platform-lb-alb", "data-platform-mlflow-service") in flows
+    assert "sign-in" in flows[("data-platform-lb-alb", "data-platform-user-pool")]
     assert "tcp 5432" in flows[("data-platform-mlflow-service", "data-platform-db")]
 
 
