@@ -80,7 +80,10 @@ def main() -> int:
     entries = matrix(run_program("dev"), smoke)
     unknown = sorted(set(smoke) - {entry["service"] for entry in entries})
     if unknown:
-        print(f"error: {SMOKE_FILE.name} names no built service: {', '.join(unknown)}", file=sys.stderr)
+        print(
+            f"error: {SMOKE_FILE.name} names no built service: {', '.join(unknown)}",
+            file=sys.stderr,
+        )
         return 2
     print(json.dumps({"include": entries}))
     return 0
