@@ -45,11 +45,12 @@ def _delta(base: float | None, head: float | None) -> str:
 
 def render(stack: str, base: dict, head: dict) -> str:
     """A Markdown table of both plans' costs, the total last."""
-    names = sorted((set(base) | set(head)) - {"total"}) + ["total"]
+    names = [*sorted((set(base) | set(head)) - {"total"}), "total"]
     rows = [
         f"### Monthly cost, {stack} (USD, offline plan)",
         "",
-        "| component | idle (base) | idle (PR) | idle Δ | with usage (base) | with usage (PR) | with usage Δ |",
+        "| component | idle (base) | idle (PR) | idle Δ "
+        "| with usage (base) | with usage (PR) | with usage Δ |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name in names:
