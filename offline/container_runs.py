@@ -5,7 +5,8 @@ port: ``python -m offline.container_runs`` prints the job's matrix as JSON.
 
 Each entry: ``service`` (the folder under services/), ``dockerfile``, ``port`` (the
 container port, or 0 for a service without one), ``health`` (the path that answers when
-it is up), ``postgres`` (needs the job's PostgreSQL), and ``run_args``: the arguments of
+it is up: /health unless image-smoke.yaml says otherwise), ``postgres`` (needs the job's
+PostgreSQL), and ``run_args``: the arguments of
 ``docker run`` before the image. A mounted path becomes an anonymous Docker volume at the
 image's VOLUME path, which like Fargate's bind mount starts as the image's directory; the
 environment is offline/image-smoke.yaml's stand-ins for what AWS supplies.
@@ -68,7 +69,7 @@ def matrix(run: ProgramRun, smoke: dict[str, Any]) -> list[dict[str, Any]]:
             "service": service,
             "dockerfile": f"services/{service}/Dockerfile",
             "port": ports[0] if ports else 0,
-            "health": "/health",
+            "health": extra.get("health", "/health"),
             "postgres": bool(extra.get("postgres", False)),
             "run_args": run_args(container, env),
         })  # fmt: skip
