@@ -256,3 +256,8 @@ def test_every_run_script_is_valid_bash():
                     ["bash", "-n"], input=script, capture_output=True, text=True
                 )
                 assert result.returncode == 0, f"{workflow}:{name}: {result.stderr}"
+
+
+def test_every_script_fails_on_a_failed_pipeline_stage():
+    for workflow in WORKFLOWS:
+        assert load(workflow.name)["defaults"] == {"run": {"shell": "bash"}}, workflow.name
