@@ -48,7 +48,9 @@ def test_a_topic_without_a_given_key_gets_its_own_rotated_key_cloudwatch_may_use
 def test_topic_policy_admits_only_this_accounts_alarms_over_tls(dev):
     topic = dev.one("aws:sns/topic:Topic").outputs["arn"]
     policy = json.loads(dev.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
-    allow, deny = policy["Statement"]
+    # Budgets and Cost Anomaly Detection: tests/blocks/test_cost_guardrails.py.
+    allow, _budgets, _anomalies, deny = policy["Statement"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert (allow["Effect"], allow["Action"], allow["Resource"]) == ("Allow", "sns:Publish", topic)
     assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     assert deny["Effect"] == "Deny"
