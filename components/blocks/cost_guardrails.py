@@ -7,7 +7,9 @@ filter ``TagKeyValue`` = ``user:environment$<environment>``. AWS Budgets sees th
 once it is activated as a cost allocation tag in the Billing console (an account-wide
 switch, so not a resource of one stack: see the README). The anomaly monitor watches the
 account's spend per AWS service (``DIMENSIONAL``, ``SERVICE``); an account holds one such
-monitor, so ``budget.anomaly_monitor`` switches it off in all stacks of an account but one.
+monitor (the Cost Anomaly Detection FAQ: "up to one AWS Service Monitor and 500 custom
+monitors"), so ``budget.anomaly_monitor`` switches it off in all stacks of an account but
+one.
 """
 
 from __future__ import annotations
