@@ -176,3 +176,41 @@ def test_budgets_past_the_accounts_free_two_bill_two_cents_a_day(run_inline):
     estimate = costs.estimate(run_inline(three), costs.load_prices())
     charges = sorted(monthly for _, _, monthly in estimate.guardrails)
     assert charges == [0.0, 0.0, pytest.approx(0.02 * 365 / 12)]
+
+
+def _shape(service: str, name: str) -> dict:
+    import botocore.loaders
+
+    return botocore.loaders.Loader().load_service_model(service, "service-2")["shapes"][name]
+
+
+def test_the_values_sent_obey_botocores_budgets_and_cost_explorer_models(guardrails):
+    import re
+
+    budget = guardrails.one("aws:budgets/budget:Budget")
+    # Java's mid-pattern (?i) flag, as Python's scoped form.
+    name_pattern = _shape("budgets", "BudgetName")["pattern"].replace(
+        "(?i).*<script>.*</script>.*", "(?i:.*<script>.*</script>.*)"
+    )
+    assert re.fullmatch(name_pattern, budget.inputs["name"])
+    assert re.fullmatch(_shape("budgets", "NumericValue")["pattern"], budget.inputs["limitAmount"])
+    for field_, shape in [
+        ("budgetType", "BudgetType"),
+        ("timeUnit", "TimeUnit"),
+    ]:
+        assert budget.inputs[field_] in _shape("budgets", shape)["enum"]
+    for n in budget.inputs["notifications"]:
+        assert n["notificationType"] in _shape("budgets", "NotificationType")["enum"]
+        assert n["comparisonOperator"] in _shape("budgets", "ComparisonOperator")["enum"]
+        assert n["thresholdType"] in _shape("budgets", "ThresholdType")["enum"]
+    sub = guardrails.one("aws:costexplorer/anomalySubscription:AnomalySubscription")
+    address = sub.inputs["subscribers"][0]["address"]
+    assert re.fullmatch(_shape("ce", "SubscriberAddress")["pattern"], address)
+    assert sub.inputs["frequency"] in _shape("ce", "AnomalySubscriptionFrequency")["enum"]
+    dimension = sub.inputs["thresholdExpression"]["dimension"]
+    assert dimension["key"] in _shape("ce", "Dimension")["enum"]
+    assert set(dimension["matchOptions"]) <= set(_shape("ce", "MatchOption")["enum"])
+    monitor = guardrails.one("aws:costexplorer/anomalyMonitor:AnomalyMonitor")
+    assert monitor.inputs["monitorDimension"] in _shape("ce", "MonitorDimension")["enum"]
+    # Cost Explorer's ARNs carry no region (the mocks answer so).
+    assert re.fullmatch(r"arn:aws:ce::\d{12}:anomalymonitor/[0-9a-f-]{36}", monitor.outputs["arn"])
