@@ -1014,3 +1014,32 @@ def _leaves(value):
     while isinstance(value, dict):
         (value,) = value.values()
     yield value
+
+
+def test_a_budget_and_an_anomaly_subscription_are_judged_by_their_api_models():
+    budget = one(
+        "aws:budgets/budget:Budget",
+        "b",
+        name="mlplatform-dev-monthly",
+        budgetType="COST",
+        timeUnit="WEEKLY",
+        limitAmount="50",
+        limitUnit="USD",
+        notifications=[{"notificationType": "ACTUAL", "comparisonOperator": "GREATER_THAN",
+                        "threshold": 80.0, "thresholdType": "PERCENT"}],
+    )  # fmt: skip
+    subscription = one(
+        "aws:costexplorer/anomalySubscription:AnomalySubscription",
+        "s",
+        name="mlplatform-dev-anomalies",
+        frequency="HOURLY",
+        subscribers=[{"type": "SNS", "address": "not-an-arn"}],
+    )
+    found = {(f.resource, f.property) for f in findings([budget, subscription])
+             if f.rule.startswith("api-model")}  # fmt: skip
+    assert found == {
+        ("b", "timeUnit"),
+        ("b", "notifications.0.thresholdType"),
+        ("s", "frequency"),
+        ("s", "subscribers.0.address"),
+    }
