@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 from components.config.fields import setting
 
-MAX_THRESHOLDS = 2
-"""Each threshold makes two notifications (actual, forecast); two thresholds make four,
-within the lower of the per-budget notification limits we have seen quoted (five), so the
-budget never fails at ``pulumi up`` for a limit only AWS can check."""
+MAX_THRESHOLDS = 5
+"""Each threshold makes two notifications (actual, forecast), and a budget can have up to
+ten notifications (botocore's budgets model, the ``Notification`` shape's documentation)."""
 
 
 def _positive_usd(value: int) -> str | None:

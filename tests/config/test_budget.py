@@ -20,8 +20,10 @@ def test_defaults_are_a_50_dollar_budget_notified_at_80_and_100_percent():
 def test_the_stack_files_values_are_read(parses):
     assert parses("dev").budget.monthly_usd == 50
     assert parses("prod").budget.monthly_usd == 1500
-    got = parses("dev", budget__thresholds_percent=[50, 90], budget__anomaly_monitor=False)
-    assert got.budget.thresholds_percent == (50, 90)
+    got = parses(
+        "dev", budget__thresholds_percent=[50, 90, 100, 120, 150], budget__anomaly_monitor=False
+    )
+    assert got.budget.thresholds_percent == (50, 90, 100, 120, 150)
     assert got.budget.anomaly_monitor is False
 
 
@@ -36,9 +38,9 @@ def test_a_fractional_limit_is_refused_as_not_an_integer(problems_for, only):
 
 
 @pytest.mark.parametrize(
-    "value", [[], [80, 80], [0, 100], [80, 1001], [50, 80, 100], ["80"], [True]]
+    "value", [[], [80, 80], [0, 100], [80, 1001], [10, 20, 30, 40, 50, 60], ["80"], [True]]
 )
-def test_thresholds_are_one_or_two_distinct_percentages(value, problems_for, only):
+def test_thresholds_are_one_to_five_distinct_percentages(value, problems_for, only):
     problem = only(
         problems_for("dev", budget__thresholds_percent=value),
         "mlplatform:budget.thresholds_percent",
