@@ -5,6 +5,7 @@ import pulumi_aws as aws
 
 from components.blocks.alerts import AlarmTopic, AlarmTopicArgs
 from components.blocks.audit_logs import AuditLogs, AuditLogsArgs
+from components.blocks.cost_guardrails import CostGuardrails, CostGuardrailsArgs
 from components.blocks.quotas_requests import QuotaRequests, QuotaRequestsArgs
 from components.blocks.waf import WebAcl, regional_args
 from components.config import settings as config
@@ -36,7 +37,9 @@ audit = None
 if on.network or on.training or on.inference or on.data_platform or on.agent_world:
     audit = AuditLogs(
         "audit",
-        AuditLogsArgs.from_settings(settings, access_logs=data_buckets, alarm_notifications=alarms),
+        AuditLogsArgs.from_settings(
+            settings, access_logs=data_buckets, alarm_notifications=alarms, cost_alerts=alarms
+        ),
     )
     pulumi.export("logs_key_arn", audit.key_arn)
     # `./tasks validate` reaches the stack's AWS APIs in this region.
@@ -59,10 +62,17 @@ if alarms:
             name_prefix=settings.prefix(),
             email=settings.alarm_email,
             kms_key_arn=audit.key_arn,
+            cost_alerts=True,
             tags=settings.base_tags("alerts"),
         ),
     )
     pulumi.export("alarm_topic_arn", alerts.arn)
+    # The live guardrails notify the same topic: the environment's budget and the
+    # account's service anomaly monitor (budget.anomaly_monitor).
+    guardrails = CostGuardrails(
+        "cost-guardrails", CostGuardrailsArgs.from_settings(settings, alerts.arn)
+    )
+    pulumi.export("budget_name", guardrails.budget.name)
 
 # One regional WAF web ACL for every internet-facing load balancer and the REST stage.
 # Its log group is encrypted with the shared logs key.

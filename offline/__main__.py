@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     if edge := costs.render_edge(estimate):
         print()
         print("\n".join(edge))
+    if guardrails := costs.render_guardrails(estimate):
+        print()
+        print("\n".join(guardrails))
     # The run passed the program's own config check; its secrets are offline placeholders.
     stack_settings = config.parse(run.config, run.stack, secret_keys=frozenset(run.config))
     print()

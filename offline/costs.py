@@ -5,7 +5,8 @@ their public IPv4 addresses, NAT gateways, interface endpoints, Fargate tasks at
 minimum count (with the Spot share), EC2 at the Auto Scaling group minimum with its root
 volumes, RDS and ElastiCache nodes and storage (Aurora Serverless v2: its minimum ACUs,
 0 when it pauses), KMS keys, secrets, dashboards, alarms and AWS WAF web ACLs with their
-rules (ACM's public certificates are listed at no charge). The usage profile adds GPU
+rules (ACM's public certificates are listed at no charge), AWS Budgets past the account's
+free two (Cost Anomaly Detection is listed at no charge). The usage profile adds GPU
 instance hours, CMA-ES worker hours, API requests, GB stored and, for Aurora Serverless
 v2, ACU hours and database GB, and the requests each web ACL inspects. Prices live in
 ``prices-us-east-1.json`` (sources and dates inside); anything not modelled (data
@@ -43,6 +44,8 @@ class Estimate:
     """(component, what, monthly USD) of every idle charge, for the detail listing."""
     edge: list[tuple[str, str, float]] = field(default_factory=list)
     """(component, what, monthly USD) of each web ACL and certificate, free ones too."""
+    guardrails: list[tuple[str, str, float]] = field(default_factory=list)
+    """(component, what, monthly USD) of each budget and anomaly monitor, free ones too."""
 
     def add(self, component: str, what: str, monthly: float) -> None:
         if monthly:
@@ -134,7 +137,10 @@ class _Pricer:
             "aws:appautoscaling/policy:Policy": self.scaling_policy,
             "aws:wafv2/webAcl:WebAcl": self.web_acl,
             "aws:acm/certificate:Certificate": self.certificate,
+            "aws:budgets/budget:Budget": self.budget,
+            "aws:costexplorer/anomalyMonitor:AnomalyMonitor": self.anomaly_monitor,
         }
+        self.budgets = 0  # budgets registered so far: the account's first ones are free
 
     def price(self, r) -> None:
         handler = self.by_type.get(r.type)
@@ -255,6 +261,23 @@ class _Pricer:
         self.add(r, what, monthly)
         self.result.edge.append((self.component[r.urn], what, monthly))
 
+    def budget(self, r) -> None:
+        """A budget without actions: free among the account's first ``free_budgets``, then
+        ``budget_day`` a day (an average month of 365/12 days). A run counts its own; budgets
+        other stacks of the account hold are not known here (see the README)."""
+        self.budgets += 1
+        free = self.budgets <= self.monthly["free_budgets"]
+        monthly = 0.0 if free else self.monthly["budget_day"] * 365 / 12
+        what = f"AWS Budgets {r.inputs.get('name')} ({'one of the free two' if free else 'paid'})"
+        self.add(r, what, monthly)
+        self.result.guardrails.append((self.component[r.urn], what, monthly))
+
+    def anomaly_monitor(self, r) -> None:
+        what = f"Cost Anomaly Detection monitor {r.inputs.get('name')} (free)"
+        monthly = self.monthly["anomaly_monitor"]
+        self.add(r, what, monthly)
+        self.result.guardrails.append((self.component[r.urn], what, monthly))
+
     def add_usage(self, usage: dict[str, float]) -> None:
         """The usage profile's charges, per component that incurs them."""
         result, hourly, monthly = self.result, self.hourly, self.monthly
@@ -326,4 +349,14 @@ def render_edge(estimate_: Estimate) -> list[str]:
     total = sum(monthly for _, _, monthly in estimate_.edge)
     lines = [f"AWS WAF and certificates (USD/month, idle; requests extra): {total:.2f}"]
     lines += [f"  {monthly:8.2f}  {where}: {what}" for where, what, monthly in estimate_.edge]
+    return lines
+
+
+def render_guardrails(estimate_: Estimate) -> list[str]:
+    """Each budget and anomaly monitor with its monthly charge (none: no line)."""
+    if not estimate_.guardrails:
+        return []
+    total = sum(monthly for _, _, monthly in estimate_.guardrails)
+    lines = [f"Cost guardrails (USD/month): {total:.2f}"]
+    lines += [f"  {monthly:8.2f}  {where}: {what}" for where, what, monthly in estimate_.guardrails]
     return lines

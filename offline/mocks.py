@@ -202,6 +202,9 @@ class PlatformMocks(mocks.Mocks):
             "aws:cognito/userPool:UserPool": self._user_pool,
             "aws:cognito/userPoolClient:UserPoolClient": self._user_pool_client,
             "aws:wafv2/webAcl:WebAcl": self._web_acl,
+            "aws:budgets/budget:Budget": self._budget,
+            "aws:costexplorer/anomalyMonitor:AnomalyMonitor": self._cost_explorer,
+            "aws:costexplorer/anomalySubscription:AnomalySubscription": self._cost_explorer,
             "aws:acm/certificate:Certificate": self._certificate,
             "aws:acm/certificateValidation:CertificateValidation": self._certificate_validation,
             "aws:route53/record:Record": self._record,
@@ -277,6 +280,23 @@ class PlatformMocks(mocks.Mocks):
 
     def _uuid_id(self, args, resource_id):
         return {"id": self._uuid(args.typ, args.name), "etag": _short_hash(args.name).upper()}
+
+    def _budget(self, args, resource_id):
+        """Budgets are global: ``arn:aws:budgets::<account>:budget/<name>``; the provider's
+        ID is ``<account>:<name>``."""
+        name = args.inputs.get("name") or resource_id
+        return {
+            "id": f"{ACCOUNT_ID}:{name}",
+            "arn": f"arn:aws:budgets::{ACCOUNT_ID}:budget/{name}",
+            "accountId": ACCOUNT_ID,
+        }
+
+    def _cost_explorer(self, args, resource_id):
+        """Cost Explorer's ARNs have no region: ``arn:aws:ce::<account>:anomalymonitor/<uuid>``
+        (``anomalysubscription`` likewise); the ARN is the provider's ID."""
+        kind = "anomalymonitor" if "Monitor" in args.typ else "anomalysubscription"
+        arn = f"arn:aws:ce::{ACCOUNT_ID}:{kind}/{self._uuid(args.typ, args.name)}"
+        return {"id": arn, "arn": arn, "accountId": ACCOUNT_ID}
 
     def _web_acl(self, args, resource_id):
         scope = "global" if args.inputs.get("scope") == "CLOUDFRONT" else "regional"

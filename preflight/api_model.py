@@ -101,6 +101,26 @@ FIELDS: dict[str, tuple[str, str, dict[str, str]]] = {
         "description": "Description", "policy": "Policy", "keyUsage": "KeyUsage",
         "customerMasterKeySpec": "KeySpec"}),
     "aws:kms/alias:Alias": ("kms", "CreateAlias", {"name": "AliasName"}),
+    "aws:budgets/budget:Budget": ("budgets", "CreateBudget", {
+        "name": "Budget.BudgetName", "budgetType": "Budget.BudgetType",
+        "timeUnit": "Budget.TimeUnit", "limitAmount": "Budget.BudgetLimit.Amount",
+        "limitUnit": "Budget.BudgetLimit.Unit",
+        "notifications[].notificationType":
+            "NotificationsWithSubscribers[].Notification.NotificationType",
+        "notifications[].comparisonOperator":
+            "NotificationsWithSubscribers[].Notification.ComparisonOperator",
+        "notifications[].threshold": "NotificationsWithSubscribers[].Notification.Threshold",
+        "notifications[].thresholdType":
+            "NotificationsWithSubscribers[].Notification.ThresholdType"}),
+    "aws:costexplorer/anomalyMonitor:AnomalyMonitor": ("ce", "CreateAnomalyMonitor", {
+        "name": "AnomalyMonitor.MonitorName", "monitorType": "AnomalyMonitor.MonitorType",
+        "monitorDimension": "AnomalyMonitor.MonitorDimension"}),
+    "aws:costexplorer/anomalySubscription:AnomalySubscription": (
+        "ce", "CreateAnomalySubscription", {
+            "name": "AnomalySubscription.SubscriptionName",
+            "frequency": "AnomalySubscription.Frequency",
+            "subscribers[].type": "AnomalySubscription.Subscribers[].Type",
+            "subscribers[].address": "AnomalySubscription.Subscribers[].Address"}),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch", "PutMetricAlarm", {
         "name": "AlarmName", "alarmDescription": "AlarmDescription",
         "comparisonOperator": "ComparisonOperator", "statistic": "Statistic",

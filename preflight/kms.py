@@ -19,6 +19,16 @@ from preflight.model import ERROR, WARNING, Context, Finding, Resource, region_o
 KMS_GUIDE = "https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html"
 LOGS_GUIDE = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"
 ALARMS_GUIDE = "https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns"
+BUDGETS_GUIDE = (
+    "https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html"
+)
+ANOMALY_GUIDE = "https://docs.aws.amazon.com/cost-management/latest/userguide/ad-SNS.html"
+# What each publishing service is documented to send when it uses a topic's key, and the
+# page that says so (preflight/principals.py): Budgets sends its budget as aws:SourceArn.
+PUBLISHER_GUIDES = {
+    "budgets.amazonaws.com": BUDGETS_GUIDE,
+    "costalerts.amazonaws.com": ANOMALY_GUIDE,
+}
 
 # What uses a key: (type, property holding the key's ARN or ID) -> who must be allowed.
 # "iam": the key policy must delegate to the account's IAM (the service acts for its caller).
@@ -104,6 +114,16 @@ def _publishers(resources: list[Resource]) -> dict[str, set[str]]:
             for key in ("alarmActions", "okActions", "insufficientDataActions"):
                 for arn in r.props.get(key) or []:
                     found.setdefault(arn, set()).add("cloudwatch.amazonaws.com")
+        if r.type == "aws:budgets/budget:Budget":
+            for notification in r.props.get("notifications") or []:
+                for arn in notification.get("subscriberSnsTopicArns") or []:
+                    found.setdefault(arn, set()).add("budgets.amazonaws.com")
+        if r.type == "aws:costexplorer/anomalySubscription:AnomalySubscription":
+            for subscriber in r.props.get("subscribers") or []:
+                if subscriber.get("type") == "SNS":
+                    found.setdefault(subscriber.get("address"), set()).add(
+                        "costalerts.amazonaws.com"
+                    )
     for doc in documents(resources):
         if doc.resource.type not in ("aws:sns/topicPolicy:TopicPolicy", "aws:sns/topic:Topic"):
             continue
@@ -180,7 +200,11 @@ def _service_use(r, user, key, doc, use, root, as_root, publishers, context):
     elif user == "topic":
         services = sorted(publishers.get(r.outputs.get("arn"), ()))
         checks = [
-            (f"{s} (it publishes to this topic)", use(doc, s, ALARM_ACTIONS, {}), ALARMS_GUIDE)
+            (
+                f"{s} (it publishes to this topic)",
+                use(doc, s, ALARM_ACTIONS, _publisher_context(s, context)),
+                PUBLISHER_GUIDES.get(s, ALARMS_GUIDE),
+            )
             for s in services
         ]
     elif user == "autoscaling":
@@ -199,3 +223,15 @@ def _service_use(r, user, key, doc, use, root, as_root, publishers, context):
                 f"{r.name} is encrypted with this key, and its policy does not let {who} use it",
                 source,
             )  # fmt: skip
+
+
+def _publisher_context(service: str, context: Context) -> dict[str, str]:
+    """The request context ``service`` brings when it uses a topic's key: AWS Budgets
+    publishes for a budget of the account (its guide's aws:SourceAccount, aws:SourceArn);
+    the others bring no source keys on record."""
+    if service == "budgets.amazonaws.com":
+        return {
+            "aws:SourceAccount": context.account,
+            "aws:SourceArn": f"arn:{context.partition}:budgets::{context.account}:budget/any",
+        }
+    return {}

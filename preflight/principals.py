@@ -61,6 +61,24 @@ DOCUMENTED: dict[tuple[str, str], tuple[frozenset[str], str]] = {
         NONE,
         "https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns",
     ),
+    # AWS Budgets publishing to a topic, and using the key of an encrypted one: the Budgets
+    # guide's topic policy statement guards with both (aws:SourceArn:
+    # arn:aws:budgets::<account>:*), as does its key policy statement for encrypted topics.
+    ("budgets.amazonaws.com", "resource"): (
+        BOTH,
+        "https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html",
+    ),
+    ("budgets.amazonaws.com", "kms"): (
+        BOTH,
+        "https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html",
+    ),
+    # Cost Anomaly Detection publishing to a topic: its guide's statement "only on behalf of
+    # a certain account" guards with aws:SourceAccount; nothing on record for its use of a
+    # key, so its key policy statement carries no source key.
+    ("costalerts.amazonaws.com", "resource"): (
+        frozenset({"aws:sourceaccount"}),
+        "https://docs.aws.amazon.com/cost-management/latest/userguide/ad-SNS.html",
+    ),
     ("cloudwatch.amazonaws.com", "resource"): (
         BOTH,
         "https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html",

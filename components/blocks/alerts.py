@@ -9,11 +9,14 @@ import pulumi
 import pulumi_aws as aws
 
 from components.lib.policies import (
+    BUDGETS_SERVICE,
+    COST_ANOMALY_SERVICE,
     Principal,
     Statement,
     account_administers_key,
     deny_insecure_transport,
     from_this_account,
+    from_this_accounts_budgets,
 )
 
 
@@ -29,6 +32,11 @@ class AlarmTopicArgs:
     """A key to encrypt the topic with instead of one of its own (the platform's logs key
     of :class:`~components.blocks.audit_logs.AuditLogs`, whose policy admits CloudWatch
     alarms). Default none: the topic's own key."""
+    cost_alerts: bool = False
+    """AWS Budgets and Cost Anomaly Detection of this account may publish too (the
+    guardrails of :class:`~components.blocks.cost_guardrails.CostGuardrails`); a given
+    ``kms_key_arn`` must then admit them as well (``AuditLogsArgs.cost_alerts``). Default
+    false."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the key and the topic. Default none."""
 
@@ -70,18 +78,21 @@ class AlarmTopic(pulumi.ComponentResource):
             opts=child,
         )
         self.arn = self.topic.arn
-        topic_policy = aws.iam.get_policy_document_output(
-            statements=[
-                Statement(
-                    sid="CloudWatchAlarmsOfThisAccount",
-                    principals=[cloudwatch],
-                    actions=["sns:Publish"],
-                    resources=[self.topic.arn],
-                    conditions=[from_this_account(account)],
-                ),
-                deny_insecure_transport(["sns:Publish", "sns:Subscribe"], [self.topic.arn]),
-            ]
+        statements = [
+            Statement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[cloudwatch],
+                actions=["sns:Publish"],
+                resources=[self.topic.arn],
+                conditions=[from_this_account(account)],
+            )
+        ]
+        if args.cost_alerts:
+            statements += cost_alert_publishers(self.topic.arn, account)
+        statements.append(
+            deny_insecure_transport(["sns:Publish", "sns:Subscribe"], [self.topic.arn])
         )
+        topic_policy = aws.iam.get_policy_document_output(statements=statements)
         aws.sns.TopicPolicy(
             f"{name}-topic-policy", arn=self.topic.arn, policy=topic_policy.json, opts=child
         )
@@ -113,6 +124,7 @@ class AlarmTopic(pulumi.ComponentResource):
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],
                 ),
+                *(cost_alert_key_users(partition.partition, account) if args.cost_alerts else []),
             ]
         )
         key = aws.kms.Key(
@@ -131,3 +143,49 @@ class AlarmTopic(pulumi.ComponentResource):
             opts=child,
         )
         return key
+
+
+def cost_alert_publishers(topic_arn, account) -> list[Statement]:
+    """Topic policy statements for AWS Budgets (this account's budgets: ``aws:SourceAccount``
+    and ``aws:SourceArn``, as the Budgets guide writes them) and Cost Anomaly Detection
+    (``aws:SourceAccount``, the guard its guide documents)."""
+    partition = aws.get_partition_output().partition
+    return [
+        Statement(
+            sid="BudgetsOfThisAccount",
+            principals=[Principal(type="Service", identifiers=[BUDGETS_SERVICE])],
+            actions=["sns:Publish"],
+            resources=[topic_arn],
+            conditions=from_this_accounts_budgets(partition, account),
+        ),
+        Statement(
+            sid="CostAnomalyDetectionOfThisAccount",
+            principals=[Principal(type="Service", identifiers=[COST_ANOMALY_SERVICE])],
+            actions=["sns:Publish"],
+            resources=[topic_arn],
+            conditions=[from_this_account(account)],
+        ),
+    ]
+
+
+def cost_alert_key_users(partition, account) -> list[Statement]:
+    """Key policy statements letting AWS Budgets and Cost Anomaly Detection publish to a
+    topic encrypted with the key (the two actions SNS needs of a publisher). Budgets' carries
+    the guards of its guide; Cost Anomaly Detection's carries none: no page on record says it
+    sends source keys when it uses a key (preflight/principals.py), and the topic policy
+    admits only this account's subscriptions."""
+    return [
+        Statement(
+            sid="BudgetsPublish",
+            principals=[Principal(type="Service", identifiers=[BUDGETS_SERVICE])],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions=from_this_accounts_budgets(partition, account),
+        ),
+        Statement(
+            sid="CostAnomalyDetectionPublish",
+            principals=[Principal(type="Service", identifiers=[COST_ANOMALY_SERVICE])],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+        ),
+    ]

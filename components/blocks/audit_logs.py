@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.blocks.alerts import cost_alert_key_users
 from components.blocks.bucket import SecureBucket, SecureBucketArgs
 from components.config.settings import Settings
 from components.lib.policies import (
@@ -49,12 +50,20 @@ class AuditLogsArgs:
     """The alarm topic is encrypted with the key too, so its policy also lets CloudWatch
     alarms publish (one key for the platform's logs and alarm notifications instead of
     two: a customer-managed key bills $1 a month). Default false."""
+    cost_alerts: bool = False
+    """With ``alarm_notifications``: AWS Budgets and Cost Anomaly Detection publish to the
+    alarm topic too, so the key admits them (``alerts.cost_alert_key_users``). Default
+    false."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the key and the bucket. Default none."""
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, access_logs: bool, alarm_notifications: bool
+        cls,
+        settings: Settings,
+        access_logs: bool,
+        alarm_notifications: bool,
+        cost_alerts: bool = False,
     ) -> AuditLogsArgs:
         return cls(
             name_prefix=settings.prefix(),
@@ -62,6 +71,7 @@ class AuditLogsArgs:
             retain=settings.deletion_protection,
             access_logs=access_logs,
             alarm_notifications=alarm_notifications,
+            cost_alerts=cost_alerts,
             tags=settings.base_tags("audit"),
         )
 
@@ -173,6 +183,8 @@ class AuditLogs(pulumi.ComponentResource):
                     resources=["*"],
                 )
             )
+            if args.cost_alerts:
+                statements += cost_alert_key_users(partition, account)
         key = aws.kms.Key(
             f"{name}-key",
             description=f"{args.name_prefix} log groups"

@@ -177,6 +177,11 @@ def section_list_item(tp: Any) -> Any:
     return None
 
 
+def _int_tuple(tp: Any) -> bool:
+    """True for a ``tuple[int, ...]`` field (a list of integers in the stack file)."""
+    return typing.get_origin(tp) is tuple and typing.get_args(tp)[:1] == (int,)
+
+
 def _type_name(tp: Any) -> str:
     if tp is bool:
         return "a boolean"
@@ -186,6 +191,8 @@ def _type_name(tp: Any) -> str:
         return "a string"
     if section_list_item(tp):
         return "a list of objects"
+    if _int_tuple(tp):
+        return "a list of integers"
     if typing.get_origin(tp) is tuple:
         return "a list of strings"
     if is_section(tp):
@@ -215,6 +222,11 @@ def _coerce(tp: Any, value: Any, from_text: bool) -> tuple[bool, Any]:
     if section_list_item(tp):
         ok = isinstance(value, list) and all(isinstance(v, dict) for v in value)
         return ok, value if ok else None
+    if _int_tuple(tp):
+        ok = isinstance(value, list) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        )
+        return ok, tuple(value) if ok else None
     if typing.get_origin(tp) is tuple:
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         return ok, tuple(value) if ok else None

@@ -3,8 +3,8 @@
 :class:`Settings` composes the top-level keys of the ``mlplatform`` config namespace and
 one section per stack, each defined with its checks in its own module beside this one
 (``network.py``, ``ingress.py``, ``training.py``, ``inference.py``, ``data_platform.py``,
-``agent_world.py``, ``quotas.py``, ``security.py``, ``dns.py``), from the field machinery
-in ``fields.py``. This module holds what spans stacks: the top-level keys and their
+``agent_world.py``, ``quotas.py``, ``security.py``, ``dns.py``, ``budget.py``), from the
+field machinery in ``fields.py``. This module holds what spans stacks: the top-level keys and their
 checks, the paths the stacks share on one load balancer, and every physical name the
 configuration derives.
 
@@ -30,6 +30,7 @@ from typing import Any
 
 from components.config import fields
 from components.config.agent_world import AgentWorldSettings, check_agent_world
+from components.config.budget import BudgetSettings
 from components.config.data_platform import (
     HOKUSAI_API_PATH,
     MLFLOW_PATH,
@@ -77,6 +78,7 @@ __all__ = [
     "PROJECT",
     "SERVICES_DIR",
     "AgentWorldSettings",
+    "BudgetSettings",
     "ConfigError",
     "DataPlatformSettings",
     "DnsSettings",
@@ -216,6 +218,9 @@ class Settings:
     quotas: QuotaSettings = setting(QuotaSettings(), "Service Quotas requests.")
     security: SecuritySettings = setting(SecuritySettings(), "AWS WAF on the public endpoints.")
     dns: DnsSettings = setting(DnsSettings(), "Host names, certificates and alias records.")
+    budget: BudgetSettings = setting(
+        BudgetSettings(), "AWS Budgets and Cost Anomaly Detection to the alarm topic."
+    )
 
     # Not config keys: filled in from the engine.
     project: str = field(default=PROJECT, metadata={"config": False})

@@ -49,6 +49,28 @@ def from_this_account(account: pulumi.Input[str]) -> Condition:
     return Condition(test="StringEquals", variable="aws:SourceAccount", values=[account])
 
 
+BUDGETS_SERVICE = "budgets.amazonaws.com"
+"""AWS Budgets' principal: publishes budget notifications to an SNS topic."""
+COST_ANOMALY_SERVICE = "costalerts.amazonaws.com"
+"""Cost Anomaly Detection's principal: publishes anomalies to an SNS topic."""
+
+
+def from_this_accounts_budgets(
+    partition: pulumi.Input[str], account: pulumi.Input[str]
+) -> list[Condition]:
+    """Only AWS Budgets acting for a budget of ``account``: the two guards the Budgets guide
+    ("Creating an Amazon SNS topic for budget notifications") puts on its topic and key
+    policy statements (``aws:SourceArn`` like ``arn:<partition>:budgets::<account>:*``)."""
+    return [
+        from_this_account(account),
+        Condition(
+            test="ArnLike",
+            variable="aws:SourceArn",
+            values=[pulumi.Output.concat("arn:", partition, ":budgets::", account, ":*")],
+        ),
+    ]
+
+
 def service_trust(
     service: str,
     account: pulumi.Input[str],

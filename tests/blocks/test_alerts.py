@@ -48,7 +48,9 @@ def test_a_topic_without_a_given_key_gets_its_own_rotated_key_cloudwatch_may_use
 def test_topic_policy_admits_only_this_accounts_alarms_over_tls(dev):
     topic = dev.one("aws:sns/topic:Topic").outputs["arn"]
     policy = json.loads(dev.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
-    allow, deny = policy["Statement"]
+    # Budgets and Cost Anomaly Detection: tests/blocks/test_cost_guardrails.py.
+    allow, _budgets, _anomalies, deny = policy["Statement"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert (allow["Effect"], allow["Action"], allow["Resource"]) == ("Allow", "sns:Publish", topic)
     assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     assert deny["Effect"] == "Deny"
@@ -65,3 +67,36 @@ def test_an_address_in_config_is_subscribed_by_email(run_stack):
     assert subscription.inputs["protocol"] == "email"
     assert subscription.inputs["endpoint"] == "ops@example.com"
     assert subscription.inputs["topic"] == run.one("aws:sns/topic:Topic").outputs["arn"]
+
+
+def test_a_topic_with_its_own_key_and_cost_alerts_lets_budgets_and_anomalies_use_it(run_inline):
+    from components.blocks.alerts import AlarmTopic, AlarmTopicArgs
+
+    run = run_inline(
+        lambda: AlarmTopic("alerts", AlarmTopicArgs(name_prefix="mlplatform-t", cost_alerts=True))
+    )
+    key = {s.get("Sid"): s for s in json.loads(run.one("aws:kms/key:Key").inputs["policy"])[
+        "Statement"]}  # fmt: skip
+    assert key["BudgetsPublish"]["Principal"] == {"Service": "budgets.amazonaws.com"}
+    assert set(key["BudgetsPublish"]["Condition"]) == {"StringEquals", "ArnLike"}
+    assert key["CostAnomalyDetectionPublish"]["Principal"] == {
+        "Service": "costalerts.amazonaws.com"
+    }
+    topic = json.loads(run.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+    assert [s.get("Sid") for s in topic["Statement"]] == [
+        "CloudWatchAlarmsOfThisAccount",
+        "BudgetsOfThisAccount",
+        "CostAnomalyDetectionOfThisAccount",
+        "DenyInsecureTransport",
+    ]
+
+
+def test_without_cost_alerts_only_cloudwatch_may_publish(run_inline):
+    from components.blocks.alerts import AlarmTopic, AlarmTopicArgs
+
+    run = run_inline(lambda: AlarmTopic("alerts", AlarmTopicArgs(name_prefix="mlplatform-t")))
+    topic = json.loads(run.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+    assert [s.get("Sid") for s in topic["Statement"]] == [
+        "CloudWatchAlarmsOfThisAccount",
+        "DenyInsecureTransport",
+    ]

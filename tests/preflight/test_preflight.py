@@ -461,6 +461,42 @@ def test_an_alarm_topic_key_must_let_cloudwatch_use_it(prod_program):
     assert "cloudwatch.amazonaws.com" in refused.message
 
 
+@pytest.mark.parametrize(
+    ("sid", "service"),
+    [("BudgetsPublish", "budgets.amazonaws.com"),
+     ("CostAnomalyDetectionPublish", "costalerts.amazonaws.com")],
+)  # fmt: skip
+def test_an_alarm_topic_key_must_let_budgets_and_anomaly_detection_use_it(
+    prod_program, sid, service
+):
+    # The budget and the anomaly subscription notify the topic the key encrypts.
+    key = prod_program.named("audit-key")
+    policy = json.loads(key.inputs["policy"])
+    policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != sid]
+    resources = replaced(prod_program, "audit-key", policy=json.dumps(policy))
+    (refused,) = [f for f in findings(resources) if f.rule == "kms/service-use"]
+    assert service in refused.message
+
+
+def test_a_budgets_key_statement_guarded_by_another_account_is_refused(prod_program):
+    # The guards are evaluated with what Budgets sends (its account, a budget ARN).
+    key = prod_program.named("audit-key")
+    policy = json.loads(key.inputs["policy"])
+    (budgets,) = [s for s in policy["Statement"] if s.get("Sid") == "BudgetsPublish"]
+    budgets["Condition"]["StringEquals"]["aws:SourceAccount"] = "999999999999"
+    resources = replaced(prod_program, "audit-key", policy=json.dumps(policy))
+    (refused,) = [f for f in findings(resources) if f.rule == "kms/service-use"]
+    assert "budgets.amazonaws.com" in refused.message
+
+
+def test_budgets_and_anomaly_guards_are_on_record_and_pass(prod_program):
+    assert not [
+        f
+        for f in findings(resources_of(prod_program.resources))
+        if f.rule.startswith(("principals/", "kms/"))
+    ]
+
+
 def key_with(statements: list[dict], name: str = "k") -> Resource:
     arn = f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/{name}"
     key = one("aws:kms/key:Key", name, policy=json.dumps({"Statement": statements}))
@@ -978,3 +1014,32 @@ def _leaves(value):
     while isinstance(value, dict):
         (value,) = value.values()
     yield value
+
+
+def test_a_budget_and_an_anomaly_subscription_are_judged_by_their_api_models():
+    budget = one(
+        "aws:budgets/budget:Budget",
+        "b",
+        name="mlplatform-dev-monthly",
+        budgetType="COST",
+        timeUnit="WEEKLY",
+        limitAmount="50",
+        limitUnit="USD",
+        notifications=[{"notificationType": "ACTUAL", "comparisonOperator": "GREATER_THAN",
+                        "threshold": 80.0, "thresholdType": "PERCENT"}],
+    )  # fmt: skip
+    subscription = one(
+        "aws:costexplorer/anomalySubscription:AnomalySubscription",
+        "s",
+        name="mlplatform-dev-anomalies",
+        frequency="HOURLY",
+        subscribers=[{"type": "SNS", "address": "not-an-arn"}],
+    )
+    found = {(f.resource, f.property) for f in findings([budget, subscription])
+             if f.rule.startswith("api-model")}  # fmt: skip
+    assert found == {
+        ("b", "timeUnit"),
+        ("b", "notifications.0.thresholdType"),
+        ("s", "frequency"),
+        ("s", "subscribers.0.address"),
+    }
