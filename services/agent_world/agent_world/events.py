@@ -5,7 +5,9 @@ Management API.
 WorldObjects, Events or Snapshots becomes one JSON message (see the README, "Events"),
 handed to ``Publisher``, which posts it to every connection of the world
 (``post_to_connection`` on ``https://{api-id}.execute-api.{region}.amazonaws.com/{stage}``)
-on a small pool of threads, and removes a connection API Gateway answers 410
+on a small pool of threads, in order for each world (a world's fan-outs run one after
+another on its lane, so a connection receives its world's events in the order they were
+written), and removes a connection API Gateway answers 410
 (``GoneException``) for - unless it registered less than ``connections.CONNECTING_GRACE``
 seconds ago (a connection whose ``$connect`` has not returned yet is 410 too). A
 connection's own ``ws.connect`` event is not posted to it (it could not be delivered). The
@@ -20,6 +22,7 @@ import json
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -95,6 +98,10 @@ def encode(event: dict[str, Any]) -> bytes:
     return data
 
 
+FANOUT_LANES = 2
+"""Fan-out threads; a world's events all go through one of them, in order."""
+
+
 class Publisher:
     """Posts messages to a world's connections in the background (``workers`` threads)."""
 
@@ -113,10 +120,17 @@ class Publisher:
         self.max_pending = max_pending
         self.grace = grace
         self.clock = clock
-        # Two pools: fan-outs (a world's registry read, then its posts) and the posts of
-        # all fan-outs, so a world with many connections is posted to in parallel and a
-        # fan-out waiting for its posts never holds a thread the posts need.
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ws-fanout")
+        # Fan-outs (a world's registry read, then its posts) run on lanes of one thread
+        # each, a world always on the same lane: its events are posted in the order they
+        # were written (two threads taking one world's fan-outs delivered a pause before the
+        # object delete that preceded it), while two worlds on two lanes go in parallel.
+        # The posts of all fan-outs share one pool, so a world with many connections is
+        # posted to in parallel and a fan-out waiting for its posts never holds a thread
+        # the posts need.
+        self._lanes = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ws-fanout-{lane}")
+            for lane in range(FANOUT_LANES)
+        ]
         self._posters = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ws-post")
         self._pending = 0
         self._lock = threading.Lock()
@@ -136,7 +150,8 @@ class Publisher:
                 log.warning("event dropped: fan-out queue full", extra={"world_id": world_id})
                 return False
             self._pending += 1
-        self._pool.submit(self._fan_out, world_id, data, frozenset(skip))
+        lane = self._lanes[zlib.crc32(world_id.encode()) % len(self._lanes)]
+        lane.submit(self._fan_out, world_id, data, frozenset(skip))
         return True
 
     def _fan_out(self, world_id: str, data: bytes, skip: frozenset[str]) -> None:
@@ -196,7 +211,8 @@ class Publisher:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        for lane in self._lanes:
+            lane.shutdown(wait=True)
         self._posters.shutdown(wait=True)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -122,6 +124,32 @@ def test_a_full_queue_drops_the_event_instead_of_holding_up_the_write(caplog):
     client.release.set()
     assert publisher.wait_idle()
     publisher.close()
+
+
+class SlowAtRandomClient:
+    """Posts that take 0-5 ms each, at random, recorded in the order they finish."""
+
+    def __init__(self):
+        self.received: list[bytes] = []
+        self.lock = threading.Lock()
+
+    def post_to_connection(self, ConnectionId, Data):  # noqa: N803 - boto3's names
+        time.sleep(random.uniform(0, 0.005))
+        with self.lock:
+            self.received.append(Data)
+
+
+def test_a_worlds_events_reach_a_connection_in_the_order_they_were_written():
+    # Two fan-out threads once took one world's events side by side: a pause could arrive
+    # before the object delete written before it (seen in CI).
+    client = SlowAtRandomClient()
+    publisher = Publisher(OneWorld(), client, workers=4)
+    sent = [str(n).encode() for n in range(60)]
+    for data in sent:
+        assert publisher.publish("w1", data)
+    assert publisher.wait_idle()
+    publisher.close()
+    assert client.received == sent
 
 
 def test_a_registry_failure_is_logged_not_raised(caplog):
