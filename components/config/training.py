@@ -90,6 +90,9 @@ class TrainingSettings:
         "Also create an IAM user for the coordinator and export its access key (as "
         "secrets), for the seed's workflow; the default is a role to assume.",
     )
+    dashboard: bool = setting(
+        True, "A CloudWatch dashboard of the stack ($3 a month beyond an account's first 3)."
+    )
     redis: bool = setting(False, "An ElastiCache Redis for the workers (seed 000's redis.tf).")
     redis_node_type: str = setting(
         "cache.t4g.micro",

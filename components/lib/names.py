@@ -200,6 +200,8 @@ def _training(s: Settings) -> Iterator[PhysicalName]:
     for alarm in ("cmaes-tasks-waiting-no-workers", "cmaes-queue-idle", "cmaes-dlq-not-empty",
                   "cmaes-oldest-task-age"):  # fmt: skip
         yield _n("cloudwatch/metricAlarm:MetricAlarm", "name", f"{p}-{alarm}")
+    if t.dashboard:
+        yield _n("cloudwatch/dashboard:Dashboard", "dashboardName", f"{p}-training")
     if t.coordinator_user:
         yield _n("iam/group:Group", "name", f"{p}-cmaes-coordinators")
         yield _n("iam/user:User", "name", f"{p}-cmaes-coordinator")

@@ -20,7 +20,7 @@ from components.blocks.bucket import SecureBucket, SecureBucketArgs
 from components.blocks.images import ServiceImage
 from components.blocks.rotation import SecretRotator, SecretRotatorArgs, restart_statement
 from components.config.settings import Settings, TrainingSettings
-from components.lib import names, queue_scaling
+from components.lib import dashboards, names, queue_scaling
 from components.lib.policies import (
     Principal,
     Statement,
@@ -115,6 +115,8 @@ class TrainingStack(pulumi.ComponentResource):
       role for principals of this account to assume, and optionally a coordinator IAM
       user (through a group) whose access key is exported only as secrets.
     - Alarms: a task in the dead-letter queue; the oldest waiting task too old.
+    - A CloudWatch dashboard (``dashboard``): tasks waiting, oldest task age, workers
+      running, dead-letter depth, evaluations sent and completed.
     - Optionally an encrypted ElastiCache Redis reachable only from the workers, its
       AUTH token in Secrets Manager and injected as an ECS secret.
     """
@@ -130,6 +132,7 @@ class TrainingStack(pulumi.ComponentResource):
     task_definition: aws.ecs.TaskDefinition
     service: aws.ecs.Service
     coordinator_role: aws.iam.Role
+    dashboard: aws.cloudwatch.Dashboard | None
     coordinator_access_key: aws.iam.AccessKey | None
     """The coordinator user's access key, when ``coordinator_user`` is on."""
 
@@ -159,6 +162,7 @@ class TrainingStack(pulumi.ComponentResource):
         bucket_arn = self.bucket.arn
         self._scaling(name, args, concurrency, tags, child)
         self._alarms(name, args, tags, child)
+        self._dashboard(name, args, child)
         self._coordinator(name, args, service_arn, bucket_arn, tags, child)
 
         self.register_outputs(
@@ -684,6 +688,45 @@ class TrainingStack(pulumi.ComponentResource):
             alarm_actions=actions,
             ok_actions=actions,
             tags=tags,
+            opts=child,
+        )
+
+    def _dashboard(self, name, args: TrainingArgs, child) -> None:
+        """``self.dashboard`` (None unless ``training.dashboard``): queues and workers.
+
+        The cluster enables Container Insights (``fargate_cluster``), so the running
+        workers come from ``ECS/ContainerInsights`` ``RunningTaskCount``.
+        """
+        self.dashboard = None
+        if not args.training.dashboard:
+            return
+        region = args.common.region
+
+        def widgets(v):
+            tasks, dlq, cluster, service = v
+            sqs = "AWS/SQS"
+            return dashboards.body([
+                dashboards.widget("Tasks waiting", region, [
+                    (sqs, "ApproximateNumberOfMessagesVisible", {"QueueName": tasks})], "Maximum"),
+                dashboards.widget("Oldest task age (s)", region, [
+                    (sqs, "ApproximateAgeOfOldestMessage", {"QueueName": tasks})], "Maximum"),
+                dashboards.widget("Workers running", region, [
+                    ("ECS/ContainerInsights", "RunningTaskCount",
+                     {"ClusterName": cluster, "ServiceName": service})], "Average"),
+                dashboards.widget("Dead-letter queue depth", region, [
+                    (sqs, "ApproximateNumberOfMessagesVisible", {"QueueName": dlq})], "Maximum"),
+                dashboards.widget("Evaluations sent and received", region, [
+                    (sqs, "NumberOfMessagesSent", {"QueueName": tasks}),
+                    (sqs, "NumberOfMessagesDeleted", {"QueueName": tasks})], "Sum"),
+            ])  # fmt: skip
+
+        body = pulumi.Output.all(
+            self.task_queue.name, self.dead_letter_queue.name, self.cluster.name, self.service.name
+        ).apply(widgets)
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=f"{args.common.name_prefix}-training",
+            dashboard_body=pulumi.Output.json_dumps(body),
             opts=child,
         )
 

@@ -574,3 +574,33 @@ def test_a_prebuilt_worker_image_needs_no_docker_build(run_stack):
     run = run_stack("dev", {"images.cmaes_worker": uri}).subtree("training")
     assert not run.of_type("docker:index/image:Image")
     assert container(run)["image"] == uri
+
+
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+
+
+def test_prod_dashboard_graphs_the_registered_queues_and_workers_and_dev_has_none(dev, prod):
+    board = prod.one(DASHBOARD)
+    assert board.inputs["dashboardName"] == "mlplatform-prod-training"
+    metrics = {
+        w["properties"]["title"]: w["properties"]["metrics"]
+        for w in json.loads(board.inputs["dashboardBody"])["widgets"]
+    }
+    q = {k: v.inputs["name"] for k, v in queues(prod).items()}
+    tasks, dlq = q["task-queue"], q["dlq"]
+    cluster = prod.one("aws:ecs/cluster:Cluster").inputs["name"]
+    service = prod.one(SERVICE).inputs["name"]
+    assert metrics == {
+        "Tasks waiting": [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", tasks]],
+        "Oldest task age (s)": [["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", tasks]],
+        "Workers running": [["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", cluster,
+                             "ServiceName", service]],
+        "Dead-letter queue depth": [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq]],
+        "Evaluations sent and received": [
+            ["AWS/SQS", "NumberOfMessagesSent", "QueueName", tasks],
+            ["AWS/SQS", "NumberOfMessagesDeleted", "QueueName", tasks]],
+    }  # fmt: skip
+    insights = prod.one("aws:ecs/cluster:Cluster").inputs["settings"]
+    assert {"name": "containerInsights", "value": "enabled"} in insights
+    assert not dev.of_type(DASHBOARD)

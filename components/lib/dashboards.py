@@ -1,0 +1,49 @@
+"""Pure builders of CloudWatch dashboard bodies (no Pulumi): metric widgets in a grid.
+
+The stacks resolve their resources' names first (``Output.all(...).apply``) and pass plain
+strings here, so the JSON is the same whatever stack builds it and testable without mocks.
+A metric is ``(namespace, metric_name, {dimension: value})``; widgets flow 2 per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+Metric = tuple[str, str, Mapping[str, str]]
+
+WIDTH = 12  # of the dashboard grid's 24 columns: two widgets a row
+HEIGHT = 6
+PERIOD = 300
+
+
+def metric_row(namespace: str, metric: str, dimensions: Mapping[str, str]) -> list[str]:
+    """One line of a widget's ``metrics``: namespace, name, then dimension name/value pairs."""
+    row = [namespace, metric]
+    for key, value in dimensions.items():
+        row += [key, value]
+    return row
+
+
+def widget(title: str, region: str, metrics: Iterable[Metric], stat: str = "Average") -> dict:
+    """A time-series metric widget of ``metrics``, each at ``stat`` over five minutes."""
+    return {
+        "type": "metric",
+        "width": WIDTH,
+        "height": HEIGHT,
+        "properties": {
+            "title": title,
+            "region": region,
+            "stat": stat,
+            "period": PERIOD,
+            "view": "timeSeries",
+            "metrics": [metric_row(*m) for m in metrics],
+        },
+    }
+
+
+def body(widgets: Iterable[dict]) -> dict:
+    """The dashboard body: the widgets placed left to right, two per row."""
+    placed = []
+    for index, w in enumerate(widgets):
+        placed.append({**w, "x": (index % 2) * WIDTH, "y": (index // 2) * HEIGHT})
+    return {"widgets": placed}
