@@ -144,6 +144,9 @@ class InferenceSettings:
         "For a service with min_count 0: minutes without a request before it scales to zero.",
         int_range(1, 1440),
     )
+    dashboard: bool = setting(
+        True, "A CloudWatch dashboard of the stack ($3 a month beyond an account's first 3)."
+    )
     access_logs: bool = setting(
         True, "Load balancer access logs to an S3 bucket (kept log_retention_days)."
     )

@@ -47,3 +47,29 @@ def body(widgets: Iterable[dict]) -> dict:
     for index, w in enumerate(widgets):
         placed.append({**w, "x": (index % 2) * WIDTH, "y": (index // 2) * HEIGHT})
     return {"widgets": placed}
+
+
+ALB = "AWS/ApplicationELB"
+
+
+def load_balancer_widgets(
+    region: str, load_balancer: str, target_groups: Mapping[str, str], role: str
+) -> list[dict]:
+    """An ALB's requests, and per target group (by service) latency p50/p99, 5xx, healthy hosts.
+
+    ``load_balancer`` and ``target_groups`` are ARN suffixes (``app/...``, ``targetgroup/...``),
+    the values of the ``LoadBalancer`` and ``TargetGroup`` dimensions.
+    """
+    lb = {"LoadBalancer": load_balancer}
+    per_target = [{"TargetGroup": tg, **lb} for tg in target_groups.values()]
+
+    def each(metric: str) -> list[Metric]:
+        return [(ALB, metric, dims) for dims in per_target]
+
+    return [
+        widget(f"{role} requests", region, [(ALB, "RequestCount", lb)], "Sum"),
+        widget(f"{role} target 5xx", region, each("HTTPCode_Target_5XX_Count"), "Sum"),
+        widget(f"{role} latency p50 (s)", region, each("TargetResponseTime"), "p50"),
+        widget(f"{role} latency p99 (s)", region, each("TargetResponseTime"), "p99"),
+        widget(f"{role} healthy hosts", region, each("HealthyHostCount"), "Minimum"),
+    ]

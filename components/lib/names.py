@@ -216,6 +216,8 @@ def _inference(s: Settings) -> Iterator[PhysicalName]:
     p, i = s.prefix(), s.inference
     yield from _load_balancer(p, "inference", i.access_logs)
     yield from _cluster(f"{p}-inference")
+    if i.dashboard:
+        yield _n("cloudwatch/dashboard:Dashboard", "dashboardName", f"{p}-inference")
     if any(svc.gpu for svc in i.services):
         for kind in ("iam/role:Role", "iam/instanceProfile:InstanceProfile"):
             yield _n(kind, "name", f"{p}-gpu-instance")

@@ -24,7 +24,7 @@ from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalanc
 from components.blocks.rotation import SecretRotator, SecretRotatorArgs
 from components.config.inference import VISION_SOURCE, validate_deadline
 from components.config.settings import InferenceServiceSettings, InferenceSettings, Settings
-from components.lib import instance_types, listener_rules, names, queue_scaling
+from components.lib import dashboards, instance_types, listener_rules, names, queue_scaling
 from components.lib.policies import allow
 from components.lib.provider_keys import NOT_ROTATED_TAG, PROVIDER_KEYS, secret_logical_name
 from components.parts import ecs_scaling, security_groups
@@ -165,6 +165,7 @@ class InferenceStack(pulumi.ComponentResource):
     provider_key_secrets: dict[str, aws.secretsmanager.Secret]
     """The configured AI providers' API keys, by container variable (``OPENAI_API_KEY`` …)."""
     services: dict[str, aws.ecs.Service]
+    dashboard: aws.cloudwatch.Dashboard | None
     """ECS service per configured service name."""
     endpoints: dict[str, pulumi.Output[str]]
     """The seed's endpoint URLs the configured services route."""
@@ -188,6 +189,8 @@ class InferenceStack(pulumi.ComponentResource):
                 name, args, svc, index, images[svc.name], log_groups[svc.name], capacity, child
             )
 
+        self._dashboard(name, args, child)
+
         url = self.load_balancer.url
         self.endpoints = {
             output: url.apply(lambda u, p=path: f"{u}{p}")
@@ -207,6 +210,25 @@ class InferenceStack(pulumi.ComponentResource):
         )
 
     # --- the parts, in the order they are created -------------------------------------
+
+    def _dashboard(self, name, args: InferenceArgs, child) -> None:
+        """``self.dashboard`` (None unless ``inference.dashboard``): the ALB per service."""
+        self.dashboard = None
+        if not args.inference.dashboard:
+            return
+        region = args.common.region
+        body = pulumi.Output.all(
+            self.load_balancer.load_balancer.arn_suffix,
+            {svc: tg.arn_suffix for svc, tg in self.target_groups.items()},
+        ).apply(
+            lambda v: dashboards.body(dashboards.load_balancer_widgets(region, v[0], v[1], "API"))
+        )
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=f"{args.common.name_prefix}-inference",
+            dashboard_body=pulumi.Output.json_dumps(body),
+            opts=child,
+        )
 
     def _load_balancer(self, name, args: InferenceArgs, tags, child) -> None:
         """The public load balancer of every service."""

@@ -26,3 +26,18 @@ def test_body_places_two_widgets_per_row():
     ws = [dashboards.widget(str(i), "r", []) for i in range(3)]
     placed = dashboards.body(ws)["widgets"]
     assert [(w["x"], w["y"]) for w in placed] == [(0, 0), (12, 0), (0, 6)]
+
+
+def test_load_balancer_widgets_graph_each_target_group_against_its_load_balancer():
+    ws = dashboards.load_balancer_widgets("r", "app/lb/1", {"a": "targetgroup/a/2"}, "API")
+    by_title = {w["properties"]["title"]: w["properties"] for w in ws}
+    assert by_title["API requests"]["metrics"] == [
+        ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", "app/lb/1"]
+    ]
+    p99 = by_title["API latency p99 (s)"]
+    assert p99["stat"] == "p99"
+    assert p99["metrics"] == [
+        ["AWS/ApplicationELB", "TargetResponseTime", "TargetGroup", "targetgroup/a/2",
+         "LoadBalancer", "app/lb/1"]
+    ]  # fmt: skip
+    assert by_title["API healthy hosts"]["stat"] == "Minimum"

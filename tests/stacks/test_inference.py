@@ -565,3 +565,29 @@ def test_the_request_timeout_sets_both_the_idle_timeout_and_the_deadline(run_sta
 
     assert run.one("aws:lb/loadBalancer:LoadBalancer").inputs["idleTimeout"] == 300
     assert _deadline(run) == 290
+
+
+def test_prod_dashboard_graphs_the_alb_and_each_target_group_and_dev_has_none(dev, prod):
+    board = prod.one("aws:cloudwatch/dashboard:Dashboard")
+    assert board.inputs["dashboardName"] == "mlplatform-prod-inference"
+    props = {
+        w["properties"]["title"]: w["properties"]
+        for w in json.loads(board.inputs["dashboardBody"])["widgets"]
+    }
+    lb = prod.one("aws:lb/loadBalancer:LoadBalancer").outputs["arnSuffix"]
+    groups = [tg.outputs["arnSuffix"] for tg in prod.of_type(TG)]
+    assert len(groups) >= 2
+    assert props["API requests"]["metrics"] == [
+        ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", lb]
+    ]
+    for title, metric, stat in [
+        ("API target 5xx", "HTTPCode_Target_5XX_Count", "Sum"),
+        ("API latency p50 (s)", "TargetResponseTime", "p50"),
+        ("API latency p99 (s)", "TargetResponseTime", "p99"),
+        ("API healthy hosts", "HealthyHostCount", "Minimum"),
+    ]:
+        assert props[title]["stat"] == stat
+        assert sorted(props[title]["metrics"]) == sorted(
+            ["AWS/ApplicationELB", metric, "TargetGroup", tg, "LoadBalancer", lb] for tg in groups
+        )
+    assert not dev.of_type("aws:cloudwatch/dashboard:Dashboard")
