@@ -156,6 +156,9 @@ class DataPlatformSettings:
         "Prebuilt image URI of the Hokusai API instead of building services/hokusai_api (as "
         "images.hokusai_api); empty: built.",
     )
+    dashboard: bool = setting(
+        True, "A CloudWatch dashboard of the stack ($3 a month beyond an account's first 3)."
+    )
     db_connections_alarm: int = setting(
         80, "Alarm when the database has more connections than this.", int_range(1, 100000)
     )

@@ -73,3 +73,32 @@ def load_balancer_widgets(
         widget(f"{role} latency p99 (s)", region, each("TargetResponseTime"), "p99"),
         widget(f"{role} healthy hosts", region, each("HealthyHostCount"), "Minimum"),
     ]
+
+
+def data_platform_widgets(
+    region: str, load_balancer: str, target_group: str, aurora: bool, database: str
+) -> list[dict]:
+    """MLflow's requests and 5xx (its target group), then the database.
+
+    Aurora (``database`` a cluster identifier): CPU, connections, capacity in ACUs and its
+    use of the maximum; RDS (an instance identifier): CPU, connections, free storage.
+    """
+    tg = {"TargetGroup": target_group, "LoadBalancer": load_balancer}
+    db = {"DBClusterIdentifier" if aurora else "DBInstanceIdentifier": database}
+    rds = "AWS/RDS"
+    shown = [
+        widget("MLflow requests", region, [(ALB, "RequestCount", tg)], "Sum"),
+        widget("MLflow target 5xx", region, [(ALB, "HTTPCode_Target_5XX_Count", tg)], "Sum"),
+        widget("Database CPU %", region, [(rds, "CPUUtilization", db)]),
+        widget("Database connections", region, [(rds, "DatabaseConnections", db)], "Maximum"),
+    ]
+    if aurora:
+        shown += [
+            widget("Aurora capacity (ACUs)", region, [(rds, "ServerlessDatabaseCapacity", db)]),
+            widget("Aurora ACU use %", region, [(rds, "ACUUtilization", db)], "Maximum"),
+        ]
+    else:
+        shown.append(
+            widget("Free storage (bytes)", region, [(rds, "FreeStorageSpace", db)], "Minimum")
+        )
+    return shown

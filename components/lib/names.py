@@ -251,6 +251,8 @@ def _data_platform(s: Settings) -> Iterator[PhysicalName]:
     if not d.share_load_balancer:
         yield from _load_balancer(p, "data", True)
     yield from _cluster(f"{p}-data")
+    if d.dashboard:
+        yield _n("cloudwatch/dashboard:Dashboard", "dashboardName", f"{p}-data-platform")
     for bucket in ("mlflow-artifacts", "pipeline-data"):
         yield _n("s3/bucket:Bucket", "bucketPrefix", f"{p}-{bucket}-")
     yield _n("kms/alias:Alias", "name", f"alias/{p}-mlflow-db")

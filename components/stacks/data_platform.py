@@ -31,7 +31,7 @@ from components.config.data_platform import (
     cognito_domain_prefix,
 )
 from components.config.settings import HOKUSAI_API_PATH, MLFLOW_PATH, DataPlatformSettings, Settings
-from components.lib import fargate, listener_rules, names, queue_scaling
+from components.lib import dashboards, fargate, listener_rules, names, queue_scaling
 from components.lib.policies import (
     account_administers_key,
     allow,
@@ -219,6 +219,7 @@ class DataPlatformStack(pulumi.ComponentResource):
     pipeline_data: SecureBucket
     load_balancer: PublicLoadBalancer
     mlflow_service: aws.ecs.Service
+    dashboard: aws.cloudwatch.Dashboard | None
     api_service: aws.ecs.Service | None
     api_key_secret: aws.secretsmanager.Secret | None
     mlflow_endpoint: pulumi.Output[str]
@@ -258,6 +259,7 @@ class DataPlatformStack(pulumi.ComponentResource):
         self._database_clients(name, clients, child)
         self._rotations(name, args, child)
         self._alarms(name, args, child)
+        self._dashboard(name, args, child)
 
         self.register_outputs(
             {
@@ -1176,6 +1178,30 @@ class DataPlatformStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[capacity, rule]),
         )
         return target_group, service
+
+    def _dashboard(self, name: str, args: DataPlatformArgs, child) -> None:
+        """``self.dashboard`` (None unless ``data_platform.dashboard``): MLflow and the DB."""
+        self.dashboard = None
+        if not args.data_platform.dashboard:
+            return
+        region = args.common.region
+        aurora = args.data_platform.db_engine == AURORA_ENGINE
+        database = self.database.cluster_identifier if aurora else self.database.identifier
+        body = pulumi.Output.all(
+            self.load_balancer.load_balancer.arn_suffix,
+            self.mlflow_target_group.arn_suffix,
+            database,
+        ).apply(
+            lambda v: dashboards.body(
+                dashboards.data_platform_widgets(region, v[0], v[1], aurora, v[2])
+            )
+        )
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=f"{args.common.name_prefix}-data-platform",
+            dashboard_body=pulumi.Output.json_dumps(body),
+            opts=child,
+        )
 
     def _alarms(self, name: str, args: DataPlatformArgs, child) -> None:
         d = args.data_platform

@@ -41,3 +41,21 @@ def test_load_balancer_widgets_graph_each_target_group_against_its_load_balancer
          "LoadBalancer", "app/lb/1"]
     ]  # fmt: skip
     assert by_title["API healthy hosts"]["stat"] == "Minimum"
+
+
+def test_data_platform_widgets_follow_the_engine():
+    aurora = dashboards.data_platform_widgets("r", "app/lb/1", "targetgroup/m/2", True, "c")
+    rds = dashboards.data_platform_widgets("r", "app/lb/1", "targetgroup/m/2", False, "i")
+
+    def metrics(ws):
+        return {m[1]: m[2:] for w in ws for m in w["properties"]["metrics"]}
+
+    assert metrics(aurora)["ServerlessDatabaseCapacity"] == ["DBClusterIdentifier", "c"]
+    assert metrics(aurora)["ACUUtilization"] == ["DBClusterIdentifier", "c"]
+    assert "FreeStorageSpace" not in metrics(aurora)
+    assert metrics(rds)["FreeStorageSpace"] == ["DBInstanceIdentifier", "i"]
+    assert metrics(rds)["CPUUtilization"] == ["DBInstanceIdentifier", "i"]
+    assert "ACUUtilization" not in metrics(rds)
+    assert metrics(rds)["RequestCount"] == [
+        "TargetGroup", "targetgroup/m/2", "LoadBalancer", "app/lb/1"
+    ]  # fmt: skip

@@ -673,3 +673,39 @@ def test_the_flask_key_rotates_and_only_mlflow_is_redeployed(each_stack):
     policy = json.loads(each_stack.named(f"{base}-policy").inputs["policy"])
     redeploy = next(s for s in policy["Statement"] if s["Sid"] == "RedeployTheConsumers")
     assert (redeploy["Action"], redeploy["Resource"]) == ("ecs:UpdateService", mlflow)
+
+
+def dashboard_metrics(run) -> dict[str, list]:
+    board = run.one("aws:cloudwatch/dashboard:Dashboard")
+    assert board.inputs["dashboardName"] == f"mlplatform-{run.stack}-data-platform"
+    widgets = json.loads(board.inputs["dashboardBody"])["widgets"]
+    return {w["properties"]["title"]: w["properties"]["metrics"] for w in widgets}
+
+
+def test_prod_dashboard_graphs_mlflow_and_the_rds_instance_and_dev_has_none(dev, prod):
+    metrics = dashboard_metrics(prod)
+    tg = prod.named("data-platform-mlflow-tg").outputs["arnSuffix"]
+    lb = prod.one(LB).outputs["arnSuffix"]
+    db = prod.one(DB).inputs["identifier"]
+    alb = ["TargetGroup", tg, "LoadBalancer", lb]
+    assert metrics["MLflow requests"] == [["AWS/ApplicationELB", "RequestCount", *alb]]
+    assert metrics["MLflow target 5xx"] == [
+        ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *alb]
+    ]
+    for title, metric in [("Database CPU %", "CPUUtilization"),
+                          ("Database connections", "DatabaseConnections"),
+                          ("Free storage (bytes)", "FreeStorageSpace")]:  # fmt: skip
+        assert metrics[title] == [["AWS/RDS", metric, "DBInstanceIdentifier", db]]
+    assert "Aurora capacity (ACUs)" not in metrics
+    assert not dev.of_type("aws:cloudwatch/dashboard:Dashboard")
+
+
+def test_an_aurora_dashboard_graphs_the_cluster_capacity(run_program_module):
+    run = run_program_module("dev", {"data_platform.dashboard": True}).subtree("data-platform")
+    metrics = dashboard_metrics(run)
+    cluster = run.one(CLUSTER).inputs["clusterIdentifier"]
+    for title, metric in [("Database CPU %", "CPUUtilization"),
+                          ("Aurora capacity (ACUs)", "ServerlessDatabaseCapacity"),
+                          ("Aurora ACU use %", "ACUUtilization")]:  # fmt: skip
+        assert metrics[title] == [["AWS/RDS", metric, "DBClusterIdentifier", cluster]]
+    assert "Free storage (bytes)" not in metrics
