@@ -209,6 +209,14 @@ class _Pricer:
             gb = sum(int((m.get("ebs") or {}).get("volumeSize", 0))
                      for m in template.inputs.get("blockDeviceMappings") or [])  # fmt: skip
             self.add(r, f"{count} × {gb} GiB gp3 root", count * gb * self.monthly["ebs_gp3_gb"])
+            # A stopped warm-pool instance bills its EBS volumes only, not compute.
+            pool = int((r.inputs.get("warmPool") or {}).get("minSize", 0))
+            if pool:
+                self.add(
+                    r,
+                    f"warm pool: {pool} stopped × {gb} GiB gp3 root",
+                    pool * gb * self.monthly["ebs_gp3_gb"],
+                )
 
     def rds_instance(self, r) -> None:
         copies = 2 if r.inputs.get("multiAz") else 1

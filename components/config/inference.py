@@ -139,6 +139,13 @@ class InferenceSettings:
         "Encrypted gp3 root volume of each GPU instance (the GPU AMI needs 30+).",
         int_range(30, 16384),
     )
+    warm_pool_size: int = setting(
+        0,
+        "GPU instances kept initialised and stopped in an Auto Scaling warm pool (they pay "
+        "their root volumes only) and started before new ones launch; 0 disables it; at most "
+        "max_instances.",
+        int_range(0, 100),
+    )
     scale_in_idle_minutes: int = setting(
         30,
         "For a service with min_count 0: minutes without a request before it scales to zero.",
@@ -188,6 +195,11 @@ def check_inference(s: Settings, problems: list[str], known_services: frozenset[
         problems.append(
             f"{PROJECT}:inference.max_instances: expected at least min_instances "
             f"({i.min_instances})"
+        )
+    if i.warm_pool_size > i.max_instances:
+        problems.append(
+            f"{PROJECT}:inference.warm_pool_size: expected at most max_instances "
+            f"({i.max_instances}) (got {i.warm_pool_size})"
         )
     check_services(s, problems, known_services)
 

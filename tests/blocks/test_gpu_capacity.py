@@ -124,3 +124,42 @@ def test_instance_role_lets_the_agent_work_on_this_cluster_only(each_stack):
             assert statement["Resource"] in (cluster, instances)
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     assert by_sid["RunTasksOfThisCluster"]["Condition"] == {"ArnEquals": {"ecs:cluster": cluster}}
+
+
+def _warm_pool_check(run) -> bool:
+    script = base64.b64decode(run.one(TEMPLATE).inputs["userData"]).decode()
+    return "ECS_WARM_POOL_CHECK=true" in script.splitlines()
+
+
+def test_prod_keeps_one_stopped_instance_in_a_warm_pool_reused_on_scale_in(prod):
+    group = prod.one(ASG).inputs
+    assert group["warmPool"] == {
+        "poolState": "Stopped",
+        "minSize": 1,
+        "maxGroupPreparedCapacity": 4,
+        "instanceReusePolicy": {"reuseOnScaleIn": True},
+    }
+    # Pool instances must not register with the cluster while warming up or stopped.
+    assert _warm_pool_check(prod)
+
+
+def test_a_warm_pool_size_of_zero_registers_no_warm_pool(dev):
+    assert "warmPool" not in dev.one(ASG).inputs
+    assert not _warm_pool_check(dev)
+
+
+def test_the_warm_pool_is_sized_by_config_in_dev(run_stack):
+    run = run_stack("dev", {"inference.warm_pool_size": 1}).subtree("inference-gpu")
+    assert run.one(ASG).inputs["warmPool"] == {
+        "poolState": "Stopped",
+        "minSize": 1,
+        "maxGroupPreparedCapacity": 1,
+        "instanceReusePolicy": {"reuseOnScaleIn": True},
+    }
+    assert _warm_pool_check(run)
+
+
+def test_warm_pool_size_zero_in_prod_registers_none(run_stack):
+    run = run_stack("prod", {"inference.warm_pool_size": 0}).subtree("inference-gpu")
+    assert "warmPool" not in run.one(ASG).inputs
+    assert not _warm_pool_check(run)
