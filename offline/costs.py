@@ -196,7 +196,9 @@ class _Pricer:
         hourly = self.hourly
         mix = r.inputs.get("mixedInstancesPolicy") or {}
         spec = (mix.get("launchTemplate") or {}).get("launchTemplateSpecification") or {}
-        template = self.templates.get(spec.get("launchTemplateId"))
+        # A group with a warm pool names its launch template directly (no mixed policy).
+        direct = (r.inputs.get("launchTemplate") or {}).get("id")
+        template = self.templates.get(spec.get("launchTemplateId") or direct)
         instance = template.inputs.get("instanceType") if template else None
         on_demand = hourly["ec2"].get(instance, 0.0)
         od_share = (mix.get("instancesDistribution") or {}).get(

@@ -23,10 +23,11 @@ def user_data(cluster_name: str, warm_pool: bool = False) -> str:
     """The instance's ECS agent configuration, base64-encoded for the launch template.
 
     With a warm pool the agent checks the instance's lifecycle state first
-    (``ECS_WARM_POOL_CHECK``): an instance warming up for the pool, or stopped in it, must
-    not register with the cluster, or ECS would place tasks on an instance about to stop.
+    (``ECS_WARM_POOLS_CHECK``, Amazon ECS developer guide, "Configuring pre-initialized
+    instances"): an instance warming up for the pool, or stopped in it, must not register
+    with the cluster, or ECS would place tasks on an instance about to stop.
     """
-    warm = ["ECS_WARM_POOL_CHECK=true"] if warm_pool else []
+    warm = ["ECS_WARM_POOLS_CHECK=true"] if warm_pool else []
     script = "\n".join(
         [
             "#!/bin/bash",
@@ -75,7 +76,8 @@ class GpuCapacityArgs:
     """Encrypted gp3 root volume. Default 60."""
     warm_pool_size: int = 0
     """Stopped instances kept in a warm pool, started before new ones launch; 0: none.
-    Default 0."""
+    PutWarmPool refuses a group with a mixed instances policy or Spot, so a pool needs
+    ``spot_percentage`` 0 and the group then names its launch template directly. Default 0."""
     assign_public_ip: bool = False
     """Public IPs (dev: public subnets without NAT). Default false."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -95,10 +97,9 @@ class GpuCapacity(pulumi.ComponentResource):
     protected from scale-in (ECS decides which instance may go) and tagged
     ``AmazonECSManaged``, spreading on-demand and Spot by ``spot_percentage``; and a
     capacity provider with managed scaling, managed termination protection and managed
-    draining. With ``warm_pool_size`` above 0 the group keeps that many instances
-    initialised and stopped in a warm pool (paying their EBS volumes only), returns
-    instances to it on scale-in, and the user data holds the ECS agent back while an
-    instance is in the pool.
+    draining. With ``warm_pool_size`` above 0 (on-demand only) the group keeps that many
+    instances initialised and stopped in a warm pool (paying their EBS volumes only), and
+    the user data holds the ECS agent back while an instance is in the pool.
     """
 
     TYPE = "mlplatform:inference:GpuCapacity"
@@ -295,8 +296,8 @@ class GpuCapacity(pulumi.ComponentResource):
             "min_size": args.warm_pool_size,
             # The pool holds max_instances minus the running ones, at least min_size.
             "max_group_prepared_capacity": args.max_instances,
-            # Scale-in stops an instance back into the pool instead of terminating it.
-            "instance_reuse_policy": {"reuse_on_scale_in": True},
+            # No instance_reuse_policy: for an ECS group AWS refuses ReuseOnScaleIn
+            # (Amazon ECS developer guide, "Configuring pre-initialized instances").
         }
 
     def _auto_scaling(self, name, args: GpuCapacityArgs, tags, child) -> None:
@@ -311,7 +312,15 @@ class GpuCapacity(pulumi.ComponentResource):
             capacity_rebalance=args.spot_percentage > 0,
             health_check_type="EC2",
             warm_pool=self._warm_pool(args),
-            mixed_instances_policy={
+            # PutWarmPool refuses a group with a mixed instances policy.
+            launch_template=(
+                {"id": self.launch_template.id, "version": "$Latest"}
+                if args.warm_pool_size
+                else None
+            ),
+            mixed_instances_policy=None
+            if args.warm_pool_size
+            else {
                 "instances_distribution": {
                     "on_demand_base_capacity": 0,
                     "on_demand_percentage_above_base_capacity": 100 - args.spot_percentage,

@@ -112,10 +112,10 @@ def test_a_warm_pool_bills_the_root_volumes_of_its_stopped_instances_only():
                         {"instanceType": "g4dn.xlarge",
                          "blockDeviceMappings": [{"ebs": {"volumeSize": 60}}]},
                         id_="lt-1")  # fmt: skip
-    spec = {"launchTemplateSpecification": {"launchTemplateId": "lt-1"}}
+    # A group with a warm pool names its template directly (PutWarmPool refuses a mixed policy).
     group = resource("aws:autoscaling/group:Group", "asg",
                      {"minSize": 0, "warmPool": {"poolState": "Stopped", "minSize": 2},
-                      "mixedInstancesPolicy": {"launchTemplate": spec}})  # fmt: skip
+                      "launchTemplate": {"id": "lt-1", "version": "$Latest"}})  # fmt: skip
     estimate = costs.estimate(run_of(template, group), PRICES)
     assert estimate.total_idle() == pytest.approx(2 * 60 * PRICES["monthly"]["ebs_gp3_gb"])
     del group.inputs["warmPool"]
