@@ -196,7 +196,9 @@ class _Pricer:
         hourly = self.hourly
         mix = r.inputs.get("mixedInstancesPolicy") or {}
         spec = (mix.get("launchTemplate") or {}).get("launchTemplateSpecification") or {}
-        template = self.templates.get(spec.get("launchTemplateId"))
+        # A group with a warm pool names its launch template directly (no mixed policy).
+        direct = (r.inputs.get("launchTemplate") or {}).get("id")
+        template = self.templates.get(spec.get("launchTemplateId") or direct)
         instance = template.inputs.get("instanceType") if template else None
         on_demand = hourly["ec2"].get(instance, 0.0)
         od_share = (mix.get("instancesDistribution") or {}).get(
@@ -209,6 +211,14 @@ class _Pricer:
             gb = sum(int((m.get("ebs") or {}).get("volumeSize", 0))
                      for m in template.inputs.get("blockDeviceMappings") or [])  # fmt: skip
             self.add(r, f"{count} × {gb} GiB gp3 root", count * gb * self.monthly["ebs_gp3_gb"])
+            # A stopped warm-pool instance bills its EBS volumes only, not compute.
+            pool = int((r.inputs.get("warmPool") or {}).get("minSize", 0))
+            if pool:
+                self.add(
+                    r,
+                    f"warm pool: {pool} stopped × {gb} GiB gp3 root",
+                    pool * gb * self.monthly["ebs_gp3_gb"],
+                )
 
     def rds_instance(self, r) -> None:
         copies = 2 if r.inputs.get("multiAz") else 1

@@ -19,8 +19,15 @@ GPU_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recomm
 DYNAMIC_PORTS = (32768, 65535)
 
 
-def user_data(cluster_name: str) -> str:
-    """The instance's ECS agent configuration, base64-encoded for the launch template."""
+def user_data(cluster_name: str, warm_pool: bool = False) -> str:
+    """The instance's ECS agent configuration, base64-encoded for the launch template.
+
+    With a warm pool the agent checks the instance's lifecycle state first
+    (``ECS_WARM_POOLS_CHECK``, Amazon ECS developer guide, "Configuring pre-initialized
+    instances"): an instance warming up for the pool, or stopped in it, must not register
+    with the cluster, or ECS would place tasks on an instance about to stop.
+    """
+    warm = ["ECS_WARM_POOLS_CHECK=true"] if warm_pool else []
     script = "\n".join(
         [
             "#!/bin/bash",
@@ -33,6 +40,7 @@ def user_data(cluster_name: str) -> str:
             # Tasks never see the instance's credentials.
             "ECS_AWSVPC_BLOCK_IMDS=true",
             "ECS_CONTAINER_STOP_TIMEOUT=30s",
+            *warm,
             "EOF",
             "",
         ]
@@ -66,6 +74,10 @@ class GpuCapacityArgs:
     """Share of instances on Spot (price-capacity-optimized). Default 0."""
     root_volume_gib: int = 60
     """Encrypted gp3 root volume. Default 60."""
+    warm_pool_size: int = 0
+    """Stopped instances kept in a warm pool, started before new ones launch; 0: none.
+    PutWarmPool refuses a group with a mixed instances policy or Spot, so a pool needs
+    ``spot_percentage`` 0 and the group then names its launch template directly. Default 0."""
     assign_public_ip: bool = False
     """Public IPs (dev: public subnets without NAT). Default false."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -85,7 +97,9 @@ class GpuCapacity(pulumi.ComponentResource):
     protected from scale-in (ECS decides which instance may go) and tagged
     ``AmazonECSManaged``, spreading on-demand and Spot by ``spot_percentage``; and a
     capacity provider with managed scaling, managed termination protection and managed
-    draining.
+    draining. With ``warm_pool_size`` above 0 (on-demand only) the group keeps that many
+    instances initialised and stopped in a warm pool (paying their EBS volumes only), and
+    the user data holds the ECS agent back while an instance is in the pool.
     """
 
     TYPE = "mlplatform:inference:GpuCapacity"
@@ -257,7 +271,9 @@ class GpuCapacity(pulumi.ComponentResource):
                 }
             ],
             monitoring={"enabled": True},
-            user_data=pulumi.Output.from_input(args.cluster_name).apply(user_data),
+            user_data=pulumi.Output.from_input(args.cluster_name).apply(
+                lambda cluster: user_data(cluster, warm_pool=args.warm_pool_size > 0)
+            ),
             tag_specifications=[
                 {"resource_type": kind, "tags": {**tags, "Name": f"{args.name_prefix}-gpu"}}
                 for kind in ("instance", "volume")
@@ -266,6 +282,23 @@ class GpuCapacity(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+
+    @staticmethod
+    def _warm_pool(args: GpuCapacityArgs) -> dict | None:
+        """The warm pool: ``warm_pool_size`` stopped instances at least, none when 0."""
+        if args.warm_pool_size <= 0:
+            return None
+        return {
+            # Stopped, not Hibernated: hibernation needs a root volume larger than the
+            # instance's memory and hibernation in the launch template, for a start that
+            # the ECS agent's registration dominates anyway.
+            "pool_state": "Stopped",
+            "min_size": args.warm_pool_size,
+            # The pool holds max_instances minus the running ones, at least min_size.
+            "max_group_prepared_capacity": args.max_instances,
+            # No instance_reuse_policy: for an ECS group AWS refuses ReuseOnScaleIn
+            # (Amazon ECS developer guide, "Configuring pre-initialized instances").
+        }
 
     def _auto_scaling(self, name, args: GpuCapacityArgs, tags, child) -> None:
         """The Auto Scaling group (Spot by ``spot_percentage``) and its ECS capacity provider."""
@@ -278,7 +311,16 @@ class GpuCapacity(pulumi.ComponentResource):
             protect_from_scale_in=True,
             capacity_rebalance=args.spot_percentage > 0,
             health_check_type="EC2",
-            mixed_instances_policy={
+            warm_pool=self._warm_pool(args),
+            # PutWarmPool refuses a group with a mixed instances policy.
+            launch_template=(
+                {"id": self.launch_template.id, "version": "$Latest"}
+                if args.warm_pool_size
+                else None
+            ),
+            mixed_instances_policy=None
+            if args.warm_pool_size
+            else {
                 "instances_distribution": {
                     "on_demand_base_capacity": 0,
                     "on_demand_percentage_above_base_capacity": 100 - args.spot_percentage,

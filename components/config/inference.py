@@ -139,6 +139,13 @@ class InferenceSettings:
         "Encrypted gp3 root volume of each GPU instance (the GPU AMI needs 30+).",
         int_range(30, 16384),
     )
+    warm_pool_size: int = setting(
+        0,
+        "GPU instances kept initialised and stopped in an Auto Scaling warm pool (they pay "
+        "their root volumes only) and started before new ones launch; 0 disables it; at most "
+        "max_instances; on-demand only (spot_percentage 0).",
+        int_range(0, 100),
+    )
     scale_in_idle_minutes: int = setting(
         30,
         "For a service with min_count 0: minutes without a request before it scales to zero.",
@@ -191,6 +198,18 @@ def check_inference(s: Settings, problems: list[str], known_services: frozenset[
         problems.append(
             f"{PROJECT}:inference.max_instances: expected at least min_instances "
             f"({i.min_instances})"
+        )
+    if i.warm_pool_size > i.max_instances:
+        problems.append(
+            f"{PROJECT}:inference.warm_pool_size: expected at most max_instances "
+            f"({i.max_instances}) (got {i.warm_pool_size})"
+        )
+    if i.warm_pool_size and i.spot_percentage:
+        # PutWarmPool refuses a group with a mixed instances policy or Spot instances.
+        problems.append(
+            f"{PROJECT}:inference.warm_pool_size: expected 0 while inference.spot_percentage "
+            f"is above 0 (got {i.warm_pool_size}, spot_percentage {i.spot_percentage}): "
+            "AWS keeps warm pools for on-demand groups only"
         )
     check_services(s, problems, known_services)
 

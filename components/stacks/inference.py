@@ -288,6 +288,7 @@ class InferenceStack(pulumi.ComponentResource):
                     max_instances=i.max_instances,
                     spot_percentage=i.spot_percentage,
                     root_volume_gib=i.root_volume_gib,
+                    warm_pool_size=i.warm_pool_size,
                     assign_public_ip=args.assign_public_ip,
                     tags=tags,
                 ),

@@ -74,8 +74,10 @@ def test_group_may_be_empty_is_protected_from_scale_in_and_managed_by_ecs(dev, p
         assert group.options["ignore_changes"] == ["desiredCapacity"]
 
 
-def test_spot_share_is_price_capacity_optimized(dev, prod):
+def test_spot_share_is_price_capacity_optimized(dev, run_stack):
     dev_mix = dev.one(ASG).inputs["mixedInstancesPolicy"]["instancesDistribution"]
+    # prod's warm pool needs a group without a mixed policy: this prod is without one.
+    prod = run_stack("prod", {"inference.warm_pool_size": 0}).subtree("inference-gpu")
     prod_mix = prod.one(ASG).inputs["mixedInstancesPolicy"]["instancesDistribution"]
     assert dev_mix["onDemandPercentageAboveBaseCapacity"] == 0  # dev: 100 % Spot
     assert prod_mix["onDemandPercentageAboveBaseCapacity"] == 100
@@ -124,3 +126,45 @@ def test_instance_role_lets_the_agent_work_on_this_cluster_only(each_stack):
             assert statement["Resource"] in (cluster, instances)
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     assert by_sid["RunTasksOfThisCluster"]["Condition"] == {"ArnEquals": {"ecs:cluster": cluster}}
+
+
+def _warm_pool_check(run) -> bool:
+    script = base64.b64decode(run.one(TEMPLATE).inputs["userData"]).decode()
+    return "ECS_WARM_POOLS_CHECK=true" in script.splitlines()
+
+
+def test_prod_keeps_one_stopped_instance_in_a_warm_pool_of_an_on_demand_group(prod):
+    group = prod.one(ASG).inputs
+    assert group["warmPool"] == {
+        "poolState": "Stopped",
+        "minSize": 1,
+        "maxGroupPreparedCapacity": 4,
+    }
+    # PutWarmPool refuses a mixed instances policy: the group names its template directly.
+    assert "mixedInstancesPolicy" not in group
+    assert group["launchTemplate"] == {"id": prod.one(TEMPLATE).id, "version": "$Latest"}
+    # Pool instances must not register with the cluster while warming up or stopped.
+    assert _warm_pool_check(prod)
+
+
+def test_a_warm_pool_size_of_zero_registers_no_warm_pool(dev):
+    assert "warmPool" not in dev.one(ASG).inputs
+    assert not _warm_pool_check(dev)
+
+
+def test_the_warm_pool_is_sized_by_config_in_dev(run_stack):
+    run = run_stack("dev", {"inference.warm_pool_size": 1, "inference.spot_percentage": 0}).subtree(
+        "inference-gpu"
+    )
+    assert run.one(ASG).inputs["warmPool"] == {
+        "poolState": "Stopped",
+        "minSize": 1,
+        "maxGroupPreparedCapacity": 1,
+    }
+    assert _warm_pool_check(run)
+
+
+def test_warm_pool_size_zero_in_prod_registers_none(run_stack):
+    run = run_stack("prod", {"inference.warm_pool_size": 0}).subtree("inference-gpu")
+    assert "warmPool" not in run.one(ASG).inputs
+    assert not _warm_pool_check(run)

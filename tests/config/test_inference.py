@@ -11,6 +11,14 @@ BAD_CONFIGS = [
     # (overrides on dev, the key the message must name, a phrase of the accepted form)
     ({"inference.instance_type": "m5.xlarge"}, "mlplatform:inference.instance_type", "GPU"),
     ({"inference.instance_type": "g5g.xlarge"}, "mlplatform:inference.instance_type", "GPU"),
+    ({"inference.warm_pool_size": -1}, "mlplatform:inference.warm_pool_size", "0"),
+    ({"inference.warm_pool_size": "one"}, "mlplatform:inference.warm_pool_size", "integer"),
+    # dev's max_instances is 1
+    ({"inference.warm_pool_size": 2, "inference.spot_percentage": 0},
+     "mlplatform:inference.warm_pool_size", "at most max_instances (1)"),
+    # dev runs its GPU instances on Spot, which PutWarmPool refuses
+    ({"inference.warm_pool_size": 1}, "mlplatform:inference.warm_pool_size",
+     "expected 0 while inference.spot_percentage"),
     ({"inference.services": []}, "mlplatform:inference.services", "at least one service"),
     ({"inference.services": {"name": "x"}}, "mlplatform:inference.services", "a list of objects"),
     ({"inference.services": [{"path_patterns": ["/a"]}]}, "mlplatform:inference.services[0].name",

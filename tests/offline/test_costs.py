@@ -107,6 +107,21 @@ def test_gpu_instances_bill_at_the_asg_minimum_with_their_spot_share_and_root_vo
     assert costs.estimate(run_of(template, group), PRICES).total_idle() == 0
 
 
+def test_a_warm_pool_bills_the_root_volumes_of_its_stopped_instances_only():
+    template = resource("aws:ec2/launchTemplate:LaunchTemplate", "lt",
+                        {"instanceType": "g4dn.xlarge",
+                         "blockDeviceMappings": [{"ebs": {"volumeSize": 60}}]},
+                        id_="lt-1")  # fmt: skip
+    # A group with a warm pool names its template directly (PutWarmPool refuses a mixed policy).
+    group = resource("aws:autoscaling/group:Group", "asg",
+                     {"minSize": 0, "warmPool": {"poolState": "Stopped", "minSize": 2},
+                      "launchTemplate": {"id": "lt-1", "version": "$Latest"}})  # fmt: skip
+    estimate = costs.estimate(run_of(template, group), PRICES)
+    assert estimate.total_idle() == pytest.approx(2 * 60 * PRICES["monthly"]["ebs_gp3_gb"])
+    del group.inputs["warmPool"]
+    assert costs.estimate(run_of(template, group), PRICES).total_idle() == 0
+
+
 def test_monthly_items_keys_secrets_dashboards_and_alarm_metrics():
     items = [
         resource("aws:kms/key:Key", "k", {}),
