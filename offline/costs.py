@@ -1,17 +1,26 @@
 """Monthly cost of a program run: with no traffic at all, and for a usage profile.
 
-Idle cost is what bills by the hour or the month whatever the traffic: load balancers and
-their public IPv4 addresses, NAT gateways, interface endpoints, Fargate tasks at their
-minimum count (with the Spot share), EC2 at the Auto Scaling group minimum with its root
-volumes, RDS and ElastiCache nodes and storage (Aurora Serverless v2: its minimum ACUs,
-0 when it pauses), KMS keys, secrets, dashboards, alarms and AWS WAF web ACLs with their
-rules (ACM's public certificates are listed at no charge), AWS Budgets past the account's
-free two (Cost Anomaly Detection is listed at no charge). The usage profile adds GPU
-instance hours, CMA-ES worker hours, API requests, GB stored and, for Aurora Serverless
-v2, ACU hours and database GB, and the requests each web ACL inspects. Prices live in
-``prices-us-east-1.json`` (sources and dates inside); anything not modelled (data
-transfer, LCUs, per-request charges other than the REST API's and WAF's, Container
-Insights metrics, log ingestion) is left out and said so in the README.
+Idle cost is what bills by the hour or the month whatever the traffic:
+
+- load balancers and NAT gateways, and every public IPv4 address: a load balancer's (one
+  per subnet), a NAT gateway's, an Elastic IP, each task's that gets one (``assignPublicIp``)
+  and each running instance's whose launch template asks for one;
+- interface endpoints; Fargate tasks at their minimum count (with the Spot share); EC2 at
+  the Auto Scaling group minimum with its root volumes (a warm pool's stopped instances:
+  their volumes only);
+- the Container Insights metrics of every cluster with a task running at idle (custom
+  metrics, :data:`INSIGHTS_METRICS`);
+- RDS and ElastiCache nodes and storage (Aurora Serverless v2: its minimum ACUs, 0 when it
+  pauses), KMS keys, secrets, dashboards, alarm metrics, AWS WAF web ACLs with their rules,
+  AWS Budgets past the account's free two (ACM's public certificates and Cost Anomaly
+  Detection are listed at no charge).
+
+The usage profile adds GPU instance hours and CMA-ES worker hours (each with its public
+address and its cluster's Container Insights metrics), API requests, GB stored, Aurora's
+ACU hours and database GB, and the requests each web ACL inspects. Prices live in
+``prices-us-east-1.json`` (sources and dates inside). What bills only by use and is in
+neither figure (data transfer, load balancer capacity units, log ingestion, requests to the
+other services) is estimated roughly for the usage profile by :func:`rough_usage`.
 """
 
 from __future__ import annotations
@@ -77,6 +86,22 @@ def _spot_share(strategies: list[dict[str, Any]]) -> float:
     return weights.get("FARGATE_SPOT", 0) / total if total else 0.0
 
 
+INSIGHTS_METRICS = {"cluster": 11, "service": 13, "family": 8}
+"""Container Insights metrics (``ECS/ContainerInsights``, billed as custom metrics) per
+dimension set while tasks run: ``ClusterName`` alone, ``ClusterName, ServiceName`` and
+``ClusterName, TaskDefinitionFamily`` - counted from the metrics table of
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-ECS.html
+(11, 13 and 8 metrics; newer versions of the page add Fargate's ephemeral storage metrics,
+so these are a lower bound). A cluster with no running task publishes none (the Amazon ECS
+guide's "available metrics" page: no running tasks, no metrics)."""
+
+
+def _public_ip(value: Any) -> bool:
+    """``assignPublicIp`` / ``associatePublicIpAddress``: a bool, or the string a launch
+    template carries."""
+    return str(value).lower() == "true"
+
+
 def _alarm_metrics(alarm) -> int:
     queries = alarm.inputs.get("metricQueries")
     if queries:
@@ -107,8 +132,18 @@ class _Pricer:
             for r in run.of_type("aws:appautoscaling/target:Target")
         }
         self.templates = {r.id: r for r in run.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
+        self.insights = {
+            str(r.inputs.get("name")): any(
+                s.get("name") == "containerInsights" and s.get("value") == "enabled"
+                for s in r.inputs.get("settings") or []
+            )
+            for r in run.of_type("aws:ecs/cluster:Cluster")
+        }
+        self.insights_charged: set[tuple[str, str]] = set()  # (cluster, dimension set) priced
+        self.insights_hourly: dict[str, float] = {}  # service name -> its metrics while it runs
         self.worker_hourly = 0.0
         self.gpu_hourly = 0.0
+        self.gpu_insights_hourly = 0.0
         self.aurora_min_acu: dict[str, float] = {}  # cluster id -> minimum ACU (registered first)
         self.aurora_instances: dict[str, int] = defaultdict(int)  # component -> instances
         self.web_acls: dict[str, int] = defaultdict(int)  # component -> web ACLs
@@ -139,6 +174,9 @@ class _Pricer:
             "aws:acm/certificate:Certificate": self.certificate,
             "aws:budgets/budget:Budget": self.budget,
             "aws:costexplorer/anomalyMonitor:AnomalyMonitor": self.anomaly_monitor,
+            "aws:ec2/eip:Eip": lambda r: self.add(
+                r, f"public IPv4 of Elastic IP {r.name}", self.hourly["public_ipv4"] * self.hours
+            ),
         }
         self.budgets = 0  # budgets registered so far: the account's first ones are free
 
@@ -168,8 +206,9 @@ class _Pricer:
         azs = int(r.inputs.get("numberOfAvailabilityZones", 0))
         strategy = (r.inputs.get("natGateways") or {}).get("strategy", "OnePerAz")
         nats = {"None": 0, "Single": 1}.get(strategy, azs)
-        per_nat = (self.hourly["nat_gateway"] + self.hourly["public_ipv4"]) * self.hours
-        self.add(r, f"{nats} NAT gateways", nats * per_nat)
+        self.add(r, f"{nats} NAT gateways", nats * self.hourly["nat_gateway"] * self.hours)
+        self.add(r, f"{nats} public IPv4 of NAT gateways",
+                 nats * self.hourly["public_ipv4"] * self.hours)  # fmt: skip
 
     def vpc_endpoint(self, r) -> None:
         if r.inputs.get("vpcEndpointType") != "Interface":
@@ -180,17 +219,42 @@ class _Pricer:
 
     def ecs_service(self, r) -> None:
         task = self.task_defs.get(r.inputs.get("taskDefinition"))
-        if task is None or "FARGATE" not in task.inputs.get("requiresCompatibilities", []):
-            return  # EC2 tasks bill through their instances
         cluster = str(r.inputs.get("cluster", "")).rsplit("/", 1)[-1]
         resource_id = f"service/{cluster}/{r.inputs.get('name')}"
         count = self.minimums.get(resource_id, int(r.inputs.get("desiredCount", 0)))
+        self.container_insights(r, cluster, task, count)
+        if task is not None and "GPU" in str(task.inputs.get("containerDefinitions")):
+            self.gpu_insights_hourly = self.insights_hourly.get(r.name, 0.0)
+        if task is None or "FARGATE" not in task.inputs.get("requiresCompatibilities", []):
+            return  # EC2 tasks bill through their instances
         per_task = self.fargate_hourly(
             task, _spot_share(r.inputs.get("capacityProviderStrategies"))
         )
         self.add(r, f"{count} × task {r.name}", count * per_task * self.hours)
+        public = _public_ip((r.inputs.get("networkConfiguration") or {}).get("assignPublicIp"))
+        ipv4 = self.hourly["public_ipv4"] if public else 0.0
+        self.add(r, f"{count} public IPv4 of {r.name}'s tasks", count * ipv4 * self.hours)
         if "cmaes" in str(r.inputs.get("name", "")):
-            self.worker_hourly = per_task
+            self.worker_hourly = per_task + ipv4 + self.insights_hourly.get(r.name, 0.0)
+
+    def container_insights(self, r, cluster: str, task, count: int) -> None:
+        """The Container Insights metrics a running service adds to its cluster's: idle when
+        ``count`` tasks run at idle, else per hour it runs (the usage profile)."""
+        if not self.insights.get(cluster):
+            return
+        per_metric = self.monthly["cloudwatch_custom_metric"]
+        family = str(task.inputs.get("family", r.name)) if task else r.name
+        sets = [("cluster", cluster), ("service", r.name), ("family", family)]
+        if count < 1:  # billed only while it runs: per hour, for the usage profile
+            metrics = sum(INSIGHTS_METRICS[kind] for kind, _ in sets)
+            self.insights_hourly[r.name] = metrics * per_metric / self.hours
+            return
+        for kind, name in sets:
+            if (kind, name) in self.insights_charged:
+                continue  # the cluster's own set once, a shared family once
+            self.insights_charged.add((kind, name))
+            what = f"Container Insights: {INSIGHTS_METRICS[kind]} metrics of {kind} {name}"
+            self.add(r, what, INSIGHTS_METRICS[kind] * per_metric)
 
     def auto_scaling_group(self, r) -> None:
         hourly = self.hourly
@@ -204,9 +268,14 @@ class _Pricer:
         od_share = (mix.get("instancesDistribution") or {}).get(
             "onDemandPercentageAboveBaseCapacity", 100) / 100  # fmt: skip
         per_instance = on_demand * (1 - (1 - od_share) * hourly["ec2_spot_discount"])
-        self.gpu_hourly = per_instance
         count = int(r.inputs.get("minSize", 0))
         self.add(r, f"{count} × {instance}", count * per_instance * self.hours)
+        interfaces = (template.inputs.get("networkInterfaces") or []) if template else []
+        public = any(_public_ip(i.get("associatePublicIpAddress")) for i in interfaces)
+        ipv4 = hourly["public_ipv4"] if public else 0.0
+        # A stopped warm-pool instance releases its public address: running ones only.
+        self.add(r, f"{count} public IPv4 of {instance} instances", count * ipv4 * self.hours)
+        self.gpu_hourly = per_instance + ipv4
         if template:
             gb = sum(int((m.get("ebs") or {}).get("volumeSize", 0))
                      for m in template.inputs.get("blockDeviceMappings") or [])  # fmt: skip
@@ -293,7 +362,9 @@ class _Pricer:
         result, hourly, monthly = self.result, self.hourly, self.monthly
         names = set(self.component.values())
         if "inference" in names:
-            result.usage["inference"] += usage.get("gpu_hours", 0) * self.gpu_hourly
+            result.usage["inference"] += usage.get("gpu_hours", 0) * (
+                self.gpu_hourly + self.gpu_insights_hourly
+            )
         if "training" in names:
             result.usage["training"] += usage.get("worker_hours", 0) * self.worker_hourly
         if "agent-world" in names:
