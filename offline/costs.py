@@ -9,7 +9,7 @@ Idle cost is what bills by the hour or the month whatever the traffic:
   the Auto Scaling group minimum with its root volumes (a warm pool's stopped instances:
   their volumes only);
 - the Container Insights metrics of every cluster with a task running at idle (custom
-  metrics, :data:`INSIGHTS_METRICS`);
+  metrics, :data:`INSIGHTS_METRICS`); image storage in ECR (rough sizes, :data:`IMAGE_GB`);
 - RDS and ElastiCache nodes and storage (Aurora Serverless v2: its minimum ACUs, 0 when it
   pauses), KMS keys, secrets, dashboards, alarm metrics, AWS WAF web ACLs with their rules,
   AWS Budgets past the account's free two (ACM's public certificates and Cost Anomaly
@@ -55,6 +55,8 @@ class Estimate:
     """(component, what, monthly USD) of each web ACL and certificate, free ones too."""
     guardrails: list[tuple[str, str, float]] = field(default_factory=list)
     """(component, what, monthly USD) of each budget and anomaly monitor, free ones too."""
+    by_use: list[tuple[str, float]] = field(default_factory=list)
+    """(what, monthly USD) of each rough by-use charge of the usage profile."""
 
     def add(self, component: str, what: str, monthly: float) -> None:
         if monthly:
@@ -84,6 +86,22 @@ def _spot_share(strategies: list[dict[str, Any]]) -> float:
     weights = {s.get("capacityProvider"): int(s.get("weight", 0)) for s in strategies or []}
     total = sum(weights.values())
     return weights.get("FARGATE_SPOT", 0) / total if total else 0.0
+
+
+SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
+IMAGE_GB = {"cuda": 2.0, "slim": 0.25}
+"""Rough compressed size (GB) of what an ECR repository holds, by the image's base: a CUDA
+runtime image (nvidia/cuda ...-runtime, about 1.5 GB compressed, with torch-free Python
+deps) and a python:*-slim one (about 50 MB, plus its pinned packages); kept versions share
+their base layers, so a repository is counted once. ECR bills $0.10 per GB-month stored."""
+
+
+def _image_kind(repository_name: str) -> str:
+    """``cuda`` or ``slim``: the base of the service image a repository holds, read from
+    ``services/<service>/Dockerfile`` (the repository is ``<prefix>/<service>``)."""
+    dockerfile = SERVICES_DIR / repository_name.rsplit("/", 1)[-1] / "Dockerfile"
+    text = dockerfile.read_text() if dockerfile.is_file() else ""
+    return "cuda" if "FROM nvidia/cuda" in text else "slim"
 
 
 INSIGHTS_METRICS = {"cluster": 11, "service": 13, "family": 8}
@@ -174,6 +192,7 @@ class _Pricer:
             "aws:acm/certificate:Certificate": self.certificate,
             "aws:budgets/budget:Budget": self.budget,
             "aws:costexplorer/anomalyMonitor:AnomalyMonitor": self.anomaly_monitor,
+            "aws:ecr/repository:Repository": self.repository,
             "aws:ec2/eip:Eip": lambda r: self.add(
                 r, f"public IPv4 of Elastic IP {r.name}", self.hourly["public_ipv4"] * self.hours
             ),
@@ -289,6 +308,12 @@ class _Pricer:
                     pool * gb * self.monthly["ebs_gp3_gb"],
                 )
 
+    def repository(self, r) -> None:
+        kind = _image_kind(str(r.inputs.get("name", "")))
+        gb = IMAGE_GB[kind]
+        self.add(r, f"ECR storage of {r.inputs.get('name')} (rough: {gb:g} GB, {kind} image)",
+                 gb * self.monthly["ecr_gb"])  # fmt: skip
+
     def rds_instance(self, r) -> None:
         copies = 2 if r.inputs.get("multiAz") else 1
         cls = r.inputs.get("instanceClass")
@@ -384,13 +409,96 @@ class _Pricer:
             )
 
 
+BY_USE = "by-use"
+"""The row of :func:`rough_usage`'s charges: they span the stacks (data out, logs, calls)."""
+
+
+def rough_usage(run: ProgramRun, prices: dict[str, Any], usage: dict[str, float]):
+    """``(what, monthly USD)`` of each charge that bills only by use and that neither figure
+    models per resource, at the usage profile's rough volumes; only what the run has (an
+    LCU line per load balancer, NAT data only with NAT gateways, and so on)."""
+    p, u = prices["by_use"], usage
+    count = {t: len(run.of_type(t)) for t in (
+        "aws:lb/loadBalancer:LoadBalancer", "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:dynamodb/table:Table", "aws:sqs/queue:Queue",
+        "aws:cloudfront/distribution:Distribution", "aws:lambda/function:Function",
+    )}  # fmt: skip
+    apis = run.of_type("aws:apigatewayv2/api:Api")
+    nats = sum(
+        0 if (v.inputs.get("natGateways") or {}).get("strategy") == "None" else 1
+        for v in run.of_type("awsx:ec2:Vpc")
+    )
+    interface = sum(1 for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+                    if e.inputs.get("vpcEndpointType") == "Interface")  # fmt: skip
+    pitr = any((t.inputs.get("pointInTimeRecovery") or {}).get("enabled")
+               for t in run.of_type("aws:dynamodb/table:Table"))  # fmt: skip
+    hours = prices["hours_per_month"]
+    lines: list[tuple[str, float]] = []
+
+    def line(present: Any, what: str, monthly: float) -> None:
+        if present:
+            lines.append((what, monthly))
+
+    out = u.get("internet_gb", 0)
+    line(True, f"data out to the internet, {out:g} GB (first {p['internet_free_gb']} GB free)",
+         max(0.0, out - p["internet_free_gb"]) * p["internet_gb"])  # fmt: skip
+    line(True, f"CloudWatch Logs ingestion, {u.get('log_gb', 0):g} GB",
+         u.get("log_gb", 0) * p["log_gb"])  # fmt: skip
+    lbs = count["aws:lb/loadBalancer:LoadBalancer"]
+    line(lbs, f"capacity units of {lbs} load balancer(s), {u.get('lcu', 0):g} each",
+         lbs * u.get("lcu", 0) * p["lcu_hour"] * hours)  # fmt: skip
+    line(nats, f"NAT gateway data, {u.get('nat_gb', 0):g} GB", u.get("nat_gb", 0) * p["nat_gb"])
+    line(interface, f"interface endpoint data, {u.get('endpoint_gb', 0):g} GB",
+         u.get("endpoint_gb", 0) * p["endpoint_gb"])  # fmt: skip
+    websocket = any(a.inputs.get("protocolType") == "WEBSOCKET" for a in apis)
+    line(websocket, "WebSocket API: {:g} M messages, {:g} M connection minutes".format(
+        u.get("websocket_million_messages", 0), u.get("websocket_million_minutes", 0)),
+        u.get("websocket_million_messages", 0) * p["websocket_million_messages"]
+        + u.get("websocket_million_minutes", 0) * p["websocket_million_minutes"])  # fmt: skip
+    http = any(a.inputs.get("protocolType") == "HTTP" for a in apis)
+    line(http, f"HTTP API requests, {u.get('http_api_million_requests', 0):g} M",
+         u.get("http_api_million_requests", 0) * p["http_api_million_requests"])  # fmt: skip
+    gb = u.get("dynamodb_gb", 0)
+    line(count["aws:dynamodb/table:Table"],
+         "DynamoDB on demand: {:g} M writes, {:g} M reads, {:g} GB{}".format(
+             u.get("dynamodb_million_writes", 0), u.get("dynamodb_million_reads", 0), gb,
+             " with PITR" if pitr else ""),
+         u.get("dynamodb_million_writes", 0) * p["dynamodb_million_writes"]
+         + u.get("dynamodb_million_reads", 0) * p["dynamodb_million_reads"]
+         + gb * (p["dynamodb_gb"] + (p["dynamodb_pitr_gb"] if pitr else 0)))  # fmt: skip
+    sqs = u.get("sqs_million_requests", 0)
+    line(count["aws:sqs/queue:Queue"], f"SQS requests, {sqs:g} M (first million free)",
+         max(0.0, sqs - p["sqs_free_million"]) * p["sqs_million_requests"])  # fmt: skip
+    line(True, "S3 requests: {:g} k writes, {:g} k reads".format(
+        u.get("s3_thousand_puts", 0), u.get("s3_thousand_gets", 0)),
+        u.get("s3_thousand_puts", 0) * p["s3_thousand_puts"]
+        + u.get("s3_thousand_gets", 0) * p["s3_thousand_gets"])  # fmt: skip
+    line(True, f"Secrets Manager calls, {u.get('secrets_thousand_calls', 0):g} k",
+         u.get("secrets_thousand_calls", 0) / 10 * p["secrets_ten_thousand_calls"])  # fmt: skip
+    kms = u.get("kms_thousand_calls", 0) * 1000
+    line(True, f"KMS calls, {kms / 1000:g} k (first 20 k free)",
+         max(0.0, kms - p["kms_free_calls"]) / 10000 * p["kms_ten_thousand_calls"])  # fmt: skip
+    line(count["aws:cloudfront/distribution:Distribution"],
+         f"CloudFront, {u.get('cdn_gb', 0):g} GB (inside the free 1 TB and 10 M requests)",
+         0.0 if u.get("cdn_gb", 0) <= p["cloudfront_free_gb"] else
+         (u.get("cdn_gb", 0) - p["cloudfront_free_gb"]) * 0.085)  # fmt: skip
+    line(count["aws:lambda/function:Function"],
+         f"Lambda, {u.get('lambda_million_requests', 0):g} M requests (inside the free tier)",
+         0.0)  # fmt: skip
+    return lines
+
+
 def estimate(run: ProgramRun, prices: dict[str, Any], usage: dict[str, float] | None = None):
-    """The :class:`Estimate` of ``run`` at ``prices``, with an optional usage profile."""
+    """The :class:`Estimate` of ``run`` at ``prices``, with an optional usage profile (whose
+    by-use charges, :func:`rough_usage`, make the row :data:`BY_USE`)."""
     pricer = _Pricer(run, prices)
     for r in run.resources:
         pricer.price(r)
     if usage:
         pricer.add_usage(usage)
+        pricer.result.by_use = rough_usage(run, prices, usage)
+        pricer.result.idle.setdefault(BY_USE, 0.0)
+        pricer.result.usage[BY_USE] += sum(monthly for _, monthly in pricer.result.by_use)
     return pricer.result
 
 
@@ -430,6 +538,16 @@ def render_edge(estimate_: Estimate) -> list[str]:
     total = sum(monthly for _, _, monthly in estimate_.edge)
     lines = [f"AWS WAF and certificates (USD/month, idle; requests extra): {total:.2f}"]
     lines += [f"  {monthly:8.2f}  {where}: {what}" for where, what, monthly in estimate_.edge]
+    return lines
+
+
+def render_by_use(estimate_: Estimate) -> list[str]:
+    """The by-use charges of the usage profile, line by line (none: no line)."""
+    if not estimate_.by_use:
+        return []
+    total = sum(monthly for _, monthly in estimate_.by_use)
+    lines = [f"By use, rough (USD/month, in the usage figure as '{BY_USE}'): {total:.2f}"]
+    lines += [f"  {monthly:8.2f}  {what}" for what, monthly in estimate_.by_use]
     return lines
 
 

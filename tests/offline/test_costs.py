@@ -370,3 +370,41 @@ def test_prod_pays_for_its_two_web_acls_and_dev_for_none(dev_program, prod_progr
         "WAF web ACL mlplatform-prod-cdn (CLOUDFRONT, 5 rules)": 10.0,
     }
     assert prod.idle["waf"] == 12.0
+
+
+# --- what bills by use: rough lines of the usage profile ---------------------------------
+
+
+def test_by_use_lines_follow_what_the_run_has():
+    alb = resource("aws:lb/loadBalancer:LoadBalancer", "alb",
+                   {"loadBalancerType": "application", "internal": True})  # fmt: skip
+    usage = {"internet_gb": 150, "log_gb": 4, "lcu": 0.5, "nat_gb": 100}
+    lines = dict(costs.rough_usage(run_of(alb), PRICES, usage))
+    assert lines["data out to the internet, 150 GB (first 100 GB free)"] == pytest.approx(50 * 0.09)
+    assert lines["CloudWatch Logs ingestion, 4 GB"] == pytest.approx(4 * 0.5)
+    assert lines["capacity units of 1 load balancer(s), 0.5 each"] == pytest.approx(
+        0.5 * 0.008 * HOURS
+    )
+    assert not any("NAT" in what for what in lines)  # no VPC with NAT gateways: no NAT data
+    vpc = resource("awsx:ec2:Vpc", "vpc", {"numberOfAvailabilityZones": 2,
+                                           "natGateways": {"strategy": "Single"}})  # fmt: skip
+    lines = dict(costs.rough_usage(run_of(alb, vpc), PRICES, usage))
+    assert lines["NAT gateway data, 100 GB"] == pytest.approx(100 * 0.045)
+
+
+def test_the_by_use_row_joins_the_usage_figure_only(dev_program):
+    usage = costs.load_usage()
+    estimate = costs.estimate(dev_program, PRICES, usage)
+    assert estimate.idle[costs.BY_USE] == 0
+    assert estimate.usage[costs.BY_USE] == pytest.approx(
+        sum(monthly for _, monthly in estimate.by_use)
+    )
+    assert estimate.usage[costs.BY_USE] > 0
+    assert any("WebSocket" in what for what, _ in estimate.by_use)  # dev has the agent world
+
+
+def test_ecr_storage_is_an_idle_charge_sized_by_the_image_base():
+    cuda = resource("aws:ecr/repository:Repository", "gpu", {"name": "p/vision_validator"})
+    slim = resource("aws:ecr/repository:Repository", "cpu", {"name": "p/ai_inference"})
+    estimate = costs.estimate(run_of(cuda, slim), PRICES)
+    assert estimate.total_idle() == pytest.approx((2.0 + 0.25) * 0.1)
