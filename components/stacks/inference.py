@@ -177,10 +177,11 @@ class InferenceStack(pulumi.ComponentResource):
         tags = dict(args.common.tags)
 
         self._load_balancer(name, args, tags, child)
-        capacity = self._cluster(name, args, tags, child)
         self._api_key(name, args, tags, child)
         self._provider_keys(name, args, tags, child)
+        # The images before the cluster: the GPU instances pre-pull the GPU services' ones.
         images, log_groups = self._images_and_execution_role(name, args, tags, child)
+        capacity = self._cluster(name, args, tags, images, child)
 
         self.services = {}
         self.target_groups: dict[str, aws.lb.TargetGroup] = {}
@@ -258,8 +259,11 @@ class InferenceStack(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _cluster(self, name, args: InferenceArgs, tags, child) -> aws.ecs.ClusterCapacityProviders:
-        """The cluster, the GPU capacity when a service needs a GPU, and the capacity providers."""
+    def _cluster(
+        self, name, args: InferenceArgs, tags, images: dict[str, ServiceImage], child
+    ) -> aws.ecs.ClusterCapacityProviders:
+        """The cluster, the GPU capacity when a service needs a GPU (its warm pool pre-pulling
+        the GPU services' images), and the capacity providers."""
         i = args.inference
         prefix = args.common.name_prefix
         alb_sg = self.load_balancer.security_group
@@ -290,6 +294,8 @@ class InferenceStack(pulumi.ComponentResource):
                     root_volume_gib=i.root_volume_gib,
                     warm_pool_size=i.warm_pool_size,
                     assign_public_ip=args.assign_public_ip,
+                    prepull_images=[images[s.name].repo_digest for s in i.services if s.gpu],
+                    prepull_repository_arns=self._gpu_repositories(args, images),
                     tags=tags,
                 ),
                 opts=child,
@@ -312,6 +318,21 @@ class InferenceStack(pulumi.ComponentResource):
             opts=child,
         )
         return capacity
+
+    @staticmethod
+    def _gpu_repositories(args: InferenceArgs, images: dict[str, ServiceImage]) -> list:
+        """The ECR repositories the GPU services' images come from (a prebuilt image's, else
+        the built one's); a prebuilt image of another registry needs none."""
+        arns: list[pulumi.Input[str]] = []
+        for svc in args.inference.services:
+            if not svc.gpu:
+                continue
+            prebuilt = args.common.image_args(svc.source_dir(), svc.image).prebuilt_uri
+            if not prebuilt:
+                arns.append(images[svc.name].repository.arn)
+            elif arn := ecr_repository_arn(prebuilt):
+                arns.append(arn)
+        return arns
 
     def _api_key(self, name, args: InferenceArgs, tags, child) -> None:
         """The API key (generated unless configured) in Secrets Manager."""
