@@ -4,7 +4,6 @@ and every key's users, evaluated with :mod:`preflight.simulate`."""
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
