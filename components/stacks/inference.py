@@ -213,16 +213,24 @@ class InferenceStack(pulumi.ComponentResource):
     # --- the parts, in the order they are created -------------------------------------
 
     def _dashboard(self, name, args: InferenceArgs, child) -> None:
-        """``self.dashboard`` (None unless ``inference.dashboard``): the ALB per service."""
+        """``self.dashboard`` (None unless ``inference.dashboard``): the ALB per service, and
+        the GPU instances' utilisation and memory when there are GPU instances."""
         self.dashboard = None
         if not args.inference.dashboard:
             return
         region = args.common.region
+        gpu = (
+            dashboards.gpu_widgets(region, self.gpu_capacity.metric_namespace)
+            if self.gpu_capacity
+            else []
+        )
         body = pulumi.Output.all(
             self.load_balancer.load_balancer.arn_suffix,
             {svc: tg.arn_suffix for svc, tg in self.target_groups.items()},
         ).apply(
-            lambda v: dashboards.body(dashboards.load_balancer_widgets(region, v[0], v[1], "API"))
+            lambda v: dashboards.body(
+                [*dashboards.load_balancer_widgets(region, v[0], v[1], "API"), *gpu]
+            )
         )
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",

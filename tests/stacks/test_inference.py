@@ -591,3 +591,48 @@ def test_prod_dashboard_graphs_the_alb_and_each_target_group_and_dev_has_none(de
             ["AWS/ApplicationELB", metric, "TargetGroup", tg, "LoadBalancer", lb] for tg in groups
         )
     assert not dev.of_type("aws:cloudwatch/dashboard:Dashboard")
+
+
+def test_prod_dashboard_graphs_gpu_utilisation_and_memory_from_the_agent_namespace(prod):
+    board = prod.one("aws:cloudwatch/dashboard:Dashboard")
+    widgets = {
+        w["properties"]["title"]: w["properties"]
+        for w in json.loads(board.inputs["dashboardBody"])["widgets"]
+    }
+    config = json.loads(prod.one("aws:ssm/parameter:Parameter").inputs["value"])
+    namespace = config["metrics"]["namespace"]
+    assert namespace == "mlplatform-prod/GPU"
+    (utilisation,) = widgets["GPU utilisation % (per instance, GPU)"]["metrics"]
+    assert utilisation[0]["expression"] == (
+        f"SEARCH('\"{namespace}\" MetricName=\"nvidia_smi_utilization_gpu\"', 'Average', 300)"
+    )
+    memory = [m[0]["expression"] for m in widgets["GPU memory (MiB, per instance, GPU)"]["metrics"]]
+    assert memory == [
+        f"SEARCH('\"{namespace}\" MetricName=\"nvidia_smi_{m}\"', 'Maximum', 300)"
+        for m in ("memory_used", "memory_total")
+    ]
+    # Every metric the dashboard searches for is one the agent collects.
+    collected = config["metrics"]["metrics_collected"]["nvidia_gpu"]["measurement"]
+    assert {"utilization_gpu", "memory_used", "memory_total"} == set(collected)
+
+
+def test_a_dashboard_without_gpu_services_has_no_gpu_widgets(run_stack):
+    run = run_stack(
+        "prod",
+        {
+            "inference.warm_pool_size": 0,
+            "inference.min_instances": 0,
+            "inference.services": [
+                {"name": "ai-inference", "path_patterns": ["/move", "/move/*", "/health"],
+                 "cpu": 512, "memory": 1024},
+            ],
+        },
+    ).subtree("inference")  # fmt: skip
+    assert not run.of_type("aws:ssm/parameter:Parameter")
+    titles = [
+        w["properties"]["title"]
+        for w in json.loads(run.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])[
+            "widgets"
+        ]
+    ]
+    assert titles and not any(t.startswith("GPU") for t in titles)
