@@ -22,9 +22,16 @@ from components.blocks.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapaci
 from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.blocks.rotation import SecretRotator, SecretRotatorArgs
-from components.config.inference import VISION_SOURCE, validate_deadline
+from components.config.inference import VISION_SOURCE, scheduled_services, validate_deadline
 from components.config.settings import InferenceServiceSettings, InferenceSettings, Settings
-from components.lib import dashboards, instance_types, listener_rules, names, queue_scaling
+from components.lib import (
+    dashboards,
+    instance_types,
+    listener_rules,
+    names,
+    queue_scaling,
+    schedules,
+)
 from components.lib.policies import allow
 from components.lib.provider_keys import NOT_ROTATED_TAG, PROVIDER_KEYS, secret_logical_name
 from components.parts import ecs_scaling, security_groups
@@ -689,10 +696,16 @@ class InferenceStack(pulumi.ComponentResource):
     def _scaling(self, base, args: InferenceArgs, svc, service, target_group, child) -> None:
         tags = dict(args.common.tags)
         prefix = args.common.name_prefix
+        scheduled = args.inference.schedule.enabled and svc in scheduled_services(args.inference)
         target = ecs_scaling.service_target(
             f"{base}-scaling-target", self.cluster.name, service.name,
-            svc.min_count, svc.max_count, tags, child,
+            svc.min_count, svc.max_count, tags,
+            # The schedule moves the minimum between 0 and 1: not a drift to undo.
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                ignore_changes=["minCapacity"])) if scheduled else child,
         )  # fmt: skip
+        if scheduled:
+            self._warm_hours(base, args, svc, target, child)
         target_ids = ecs_scaling.target_ids(target)
         # From zero, CPU and memory have no data; a service that may stop entirely scales in
         # only through the idle policy below, so a quiet minute does not stop it mid-request.
@@ -716,6 +729,28 @@ class InferenceStack(pulumi.ComponentResource):
             )
         if scales_to_zero:
             self._scale_from_zero(base, args, svc, service, target_group, target, child)
+
+    def _warm_hours(self, base, args: InferenceArgs, svc, target, child) -> None:
+        """``inference.schedule``: at ``start_hour`` the service's minimum becomes 1, so
+        Application Auto Scaling starts a task and the capacity provider an instance for it;
+        at ``end_hour`` the minimum is ``min_count`` (0) again and the idle alarm, which
+        keeps invoking its policy while in alarm, scales it to zero after
+        ``scale_in_idle_minutes`` without a request."""
+        schedule = args.inference.schedule
+        prefix = args.common.name_prefix
+        for role, hour, minimum in (
+            ("start", schedule.start_hour, max(1, svc.min_count)),
+            ("end", schedule.end_hour, svc.min_count),
+        ):
+            aws.appautoscaling.ScheduledAction(
+                f"{base}-warm-hours-{role}",
+                name=f"{prefix}-{svc.name}-warm-hours-{role}",
+                **ecs_scaling.target_ids(target),
+                schedule=schedules.cron(hour, schedule.days),
+                timezone=schedule.timezone,
+                scalable_target_action={"min_capacity": minimum, "max_capacity": svc.max_count},
+                opts=child,
+            )
 
     def _scale_from_zero(
         self, base, args: InferenceArgs, svc, service, target_group, target, child
