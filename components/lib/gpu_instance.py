@@ -6,7 +6,9 @@ dashboards (metric names, namespace) and the offline plan (metrics per instance)
 without mocks in ``tests/lib/test_gpu_instance.py``.
 
 The instances run the ECS GPU-optimized Amazon Linux 2023 AMI. It carries the ECS agent,
-Docker and the NVIDIA driver (``nvidia-smi``), not the CloudWatch agent: the user data
+Docker and the NVIDIA driver (``nvidia-smi``), not the CloudWatch agent (its build adds
+``packages_al2023`` of aws/amazon-ecs-ami's ``variables.pkr.hcl``, which does not name
+it; commit 014e02d): the user data
 installs ``amazon-cloudwatch-agent`` from the Amazon Linux 2023 repository when it is
 missing (``rpm -q`` first, so an AMI that has it is left alone), and the AWS CLI
 (``awscli-2``) likewise for the launch hook.
