@@ -160,7 +160,9 @@ class InferenceStack(pulumi.ComponentResource):
     target group with the health path, listener rule by path,
     ECS service with circuit breaker and rollback, and target tracking on CPU and memory;
     a service with ``min_count`` 0 also starts from zero on the first request and stops
-    after ``scale_in_idle_minutes`` without one.
+    after ``scale_in_idle_minutes`` without one, and with ``inference.schedule`` a GPU one
+    keeps a task in working hours (two scheduled actions). The dashboard adds the GPU
+    instances' utilisation and memory (the CloudWatch agent's, :class:`GpuCapacity`).
     """
 
     TYPE = "mlplatform:inference:InferenceStack"
