@@ -13,11 +13,14 @@ Idle cost is what bills by the hour or the month whatever the traffic:
 - RDS and ElastiCache nodes and storage (Aurora Serverless v2: its minimum ACUs, 0 when it
   pauses), KMS keys, secrets, dashboards, alarm metrics, AWS WAF web ACLs with their rules,
   AWS Budgets past the account's free two (ACM's public certificates and Cost Anomaly
-  Detection are listed at no charge).
+  Detection are listed at no charge);
+- the CloudWatch agent's custom metrics and PutMetricData requests of the GPU instances at
+  the group minimum, and the hours ``inference.schedule`` keeps a GPU instance running.
 
 The usage profile adds GPU instance hours and CMA-ES worker hours (each with its public
-address and its cluster's Container Insights metrics), API requests, GB stored, Aurora's
-ACU hours and database GB, and the requests each web ACL inspects. Prices live in
+address and its cluster's Container Insights metrics, a GPU hour with its agent's too),
+API requests, GB stored, Aurora's ACU hours and database GB, and the requests each web
+ACL inspects. Prices live in
 ``prices-us-east-1.json`` (sources and dates inside). What bills only by use and is in
 neither figure (data transfer, load balancer capacity units, log ingestion, requests to the
 other services) is estimated roughly for the usage profile by :func:`rough_usage`.
@@ -25,7 +28,10 @@ other services) is estimated roughly for the usage profile by :func:`rough_usage
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from components.lib import instance_types, schedules
 from offline.runner import ProgramRun
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices-us-east-1.json"
@@ -198,6 +205,12 @@ class _Pricer:
             ),
         }
         self.budgets = 0  # budgets registered so far: the account's first ones are free
+        self.by_type["aws:ssm/parameter:Parameter"] = self.ssm_parameter
+        self.by_type["aws:appautoscaling/scheduledAction:ScheduledAction"] = self.scheduled
+        self.parameters: dict[str, str] = {}  # SSM parameter name -> value
+        self.gpu_groups: dict[str, dict[str, Any]] = {}  # component -> the GPU group's facts
+        self.gpu_tasks: dict[str, int] = {}  # scalable target resource id -> GPUs per task
+        self.schedules: dict[str, dict[int, tuple[str, str, int]]] = defaultdict(dict)
 
     def price(self, r) -> None:
         handler = self.by_type.get(r.type)
@@ -240,6 +253,13 @@ class _Pricer:
         task = self.task_defs.get(r.inputs.get("taskDefinition"))
         cluster = str(r.inputs.get("cluster", "")).rsplit("/", 1)[-1]
         resource_id = f"service/{cluster}/{r.inputs.get('name')}"
+        if task is not None and "EC2" in task.inputs.get("requiresCompatibilities", []):
+            self.gpu_tasks[resource_id] = sum(
+                int(req.get("value", 0))
+                for c in json.loads(task.inputs.get("containerDefinitions") or "[]")
+                for req in c.get("resourceRequirements") or []
+                if req.get("type") == "GPU"
+            )
         count = self.minimums.get(resource_id, int(r.inputs.get("desiredCount", 0)))
         self.container_insights(r, cluster, task, count)
         if task is not None and "GPU" in str(task.inputs.get("containerDefinitions")):
@@ -294,7 +314,12 @@ class _Pricer:
         ipv4 = hourly["public_ipv4"] if public else 0.0
         # A stopped warm-pool instance releases its public address: running ones only.
         self.add(r, f"{count} public IPv4 of {instance} instances", count * ipv4 * self.hours)
-        self.gpu_hourly = per_instance + ipv4
+        metrics, metrics_hourly = self.agent_metrics(template, instance)
+        if metrics:
+            self.add(r, f"CloudWatch agent: {count} × {metrics} GPU metrics and PutMetricData",
+                     count * metrics_hourly * self.hours)  # fmt: skip
+        self.gpu_hourly = per_instance + ipv4 + metrics_hourly
+        gb = 0
         if template:
             gb = sum(int((m.get("ebs") or {}).get("volumeSize", 0))
                      for m in template.inputs.get("blockDeviceMappings") or [])  # fmt: skip
@@ -307,6 +332,79 @@ class _Pricer:
                     f"warm pool: {pool} stopped × {gb} GiB gp3 root",
                     pool * gb * self.monthly["ebs_gp3_gb"],
                 )
+        self.gpu_groups[self.component[r.urn]] = {
+            "resource": r, "instance": instance, "min": count,
+            "gpus": instance_types.gpu_count(instance) if instance else 0,
+            # What one more running instance costs an hour: compute, its root volume, its
+            # public IPv4 address if it has one, its agent's metrics.
+            "hourly": per_instance + gb * self.monthly["ebs_gp3_gb"] / self.hours
+            + (hourly["public_ipv4"] if public else 0.0) + metrics_hourly,
+        }  # fmt: skip
+
+    def agent_metrics(self, template, instance: str | None) -> tuple[int, float]:
+        """The CloudWatch agent's custom metrics per instance (measurements × GPUs) and their
+        hourly cost with one PutMetricData a collection interval, from the SSM parameter the
+        template's user data loads (``-c ssm:<name>``); (0, 0.0) without one."""
+        if template is None or not instance:
+            return 0, 0.0
+        try:
+            script = base64.b64decode(str(template.inputs.get("userData") or "")).decode()
+        except ValueError:
+            return 0, 0.0
+        match = re.search(r"-c ssm:(\S+)", script)
+        config = json.loads(self.parameters.get(match[1], "{}")) if match else {}
+        gpu = config.get("metrics", {}).get("metrics_collected", {}).get("nvidia_gpu") or {}
+        metrics = len(gpu.get("measurement") or []) * instance_types.gpu_count(instance)
+        if not metrics:
+            return 0, 0.0
+        agent = config.get("agent", {})
+        interval = int(
+            gpu.get("metrics_collection_interval") or agent.get("metrics_collection_interval", 60)
+        )
+        requests = 3600 / interval * self.prices["per_unit"]["cloudwatch_thousand_requests"] / 1000
+        return metrics, metrics * self.monthly["cloudwatch_custom_metric"] / self.hours + requests
+
+    def ssm_parameter(self, r) -> None:
+        self.parameters[str(r.inputs.get("name"))] = str(r.inputs.get("value") or "")
+
+    def scheduled(self, r) -> None:
+        """A scheduled action of a service's scalable target: kept until :meth:`finish`,
+        which pairs each target's actions into working hours."""
+        action = r.inputs.get("scalableTargetAction") or {}
+        actions = self.schedules[str(r.inputs.get("resourceId"))]
+        actions[len(actions)] = (
+            self.component[r.urn],
+            str(r.inputs.get("schedule")),
+            int(action.get("minCapacity", 0)),
+        )
+
+    def finish(self) -> None:
+        """The hours ``inference.schedule`` keeps GPU instances running beyond the group
+        minimum: per target, the action that raises its minimum starts the hours, the one
+        that lowers it ends them. The extra tasks' GPUs, less the GPUs the group's minimum
+        leaves spare, in whole instances, each at its hourly cost (compute, root volume,
+        public IPv4, agent metrics)."""
+        extra: dict[str, list[tuple[int, float]]] = defaultdict(list)  # component -> (GPUs, h)
+        for resource_id, actions in self.schedules.items():
+            floor = self.minimums.get(resource_id, 0)
+            parsed = [(c, schedules.parse_cron(e), m) for c, e, m in actions.values()]
+            starts = [(c, p, m) for c, p, m in parsed if p and m > floor]
+            ends = [p for _, p, m in parsed if p and m <= floor]
+            gpus = self.gpu_tasks.get(resource_id, 0)
+            for (component, (start, days), minimum), (end, _) in zip(starts, ends, strict=False):
+                hours = schedules.hours_per_month(days, start, end)
+                extra[component].append(((minimum - floor) * gpus, hours))
+        for component, wanted in extra.items():
+            group = self.gpu_groups.get(component)
+            if not group or not group["gpus"]:
+                continue
+            busy = sum(self.minimums.get(t, 0) * g for t, g in self.gpu_tasks.items())
+            spare = max(0, group["min"] * group["gpus"] - busy)
+            for gpus, hours in wanted:
+                instances = math.ceil(max(0, gpus - spare) / group["gpus"])
+                self.add(group["resource"],
+                         f"schedule: {instances} × {group['instance']} for {hours:.0f} h/month",
+                         instances * hours * group["hourly"])  # fmt: skip
 
     def repository(self, r) -> None:
         kind = _image_kind(str(r.inputs.get("name", "")))
@@ -494,6 +592,7 @@ def estimate(run: ProgramRun, prices: dict[str, Any], usage: dict[str, float] | 
     pricer = _Pricer(run, prices)
     for r in run.resources:
         pricer.price(r)
+    pricer.finish()
     if usage:
         pricer.add_usage(usage)
         pricer.result.by_use = rough_usage(run, prices, usage)

@@ -131,7 +131,7 @@ def test_container_insights_bill_the_metrics_of_clusters_with_tasks_running_at_i
 
 def test_prices_of_addresses_and_custom_metrics_name_their_source():
     assert PRICES["sources"]["public_ipv4"]["url"] == "https://aws.amazon.com/vpc/pricing/"
-    assert "custom metrics" in PRICES["sources"]["cloudwatch_custom_metric"]["note"]
+    assert "Container Insights' metrics" in PRICES["sources"]["cloudwatch"]["note"]
     assert PRICES["hourly"]["public_ipv4"] == 0.005
     assert PRICES["monthly"]["cloudwatch_custom_metric"] == 0.3
 
@@ -408,3 +408,90 @@ def test_ecr_storage_is_an_idle_charge_sized_by_the_image_base():
     slim = resource("aws:ecr/repository:Repository", "cpu", {"name": "p/ai_inference"})
     estimate = costs.estimate(run_of(cuda, slim), PRICES)
     assert estimate.total_idle() == pytest.approx((2.0 + 0.25) * 0.1)
+
+
+AGENT_PARAMETER = "/p/gpu/cloudwatch-agent"
+METRIC_MONTH = 0.30
+AGENT_REQUESTS_MONTH = 60 * HOURS * 0.01 / 1000  # one PutMetricData a minute
+
+
+def _gpu_group(min_size: int, public: bool = False):
+    """A launch template whose user data loads the agent parameter, the parameter of three
+    nvidia_smi measurements, and an on-demand group of g4dn.xlarge (one GPU)."""
+    import base64
+
+    from components.lib import gpu_instance
+
+    script = gpu_instance.user_data("c", region="us-east-1", agent_parameter=AGENT_PARAMETER)
+    parameter = resource("aws:ssm/parameter:Parameter", "agent",
+                         {"name": AGENT_PARAMETER,
+                          "value": gpu_instance.agent_config_json("p/GPU")})  # fmt: skip
+    template = resource("aws:ec2/launchTemplate:LaunchTemplate", "lt",
+                        {"instanceType": "g4dn.xlarge",
+                         "blockDeviceMappings": [{"ebs": {"volumeSize": 60}}],
+                         "networkInterfaces": [
+                             {"associatePublicIpAddress": str(public).lower()}],
+                         "userData": base64.b64encode(script.encode()).decode()},
+                        id_="lt-1")  # fmt: skip
+    group = resource("aws:autoscaling/group:Group", "asg",
+                     {"minSize": min_size, "launchTemplate": {"id": "lt-1"}})  # fmt: skip
+    return [parameter, template, group]
+
+
+def test_the_gpu_agent_bills_its_metrics_per_gpu_and_its_requests_per_running_instance():
+    estimate = costs.estimate(run_of(*_gpu_group(2)), PRICES)
+    (item,) = [i for i in estimate.items if "CloudWatch agent" in i[1]]
+    assert item[1] == "CloudWatch agent: 2 × 3 GPU metrics and PutMetricData"
+    assert item[2] == pytest.approx(2 * (3 * METRIC_MONTH + AGENT_REQUESTS_MONTH))
+    # a group at zero publishes nothing while idle; an hour of use pays its share
+    idle = costs.estimate(run_of(*_gpu_group(0)), PRICES)
+    assert not [i for i in idle.items if "CloudWatch agent" in i[1]]
+
+
+def test_prod_prices_one_running_gpu_instances_agent_metrics(prod_program):
+    estimate = costs.estimate(prod_program, PRICES)
+    (item,) = [i for i in estimate.items if "CloudWatch agent" in i[1]]
+    assert item[0] == "inference"
+    assert item[2] == pytest.approx(3 * METRIC_MONTH + AGENT_REQUESTS_MONTH)
+    # an hour of use pays the instance (on demand in prod) and its agent's share
+    used = costs.estimate(prod_program, PRICES, {"gpu_hours": 100})
+    per_hour = 0.526 + (3 * METRIC_MONTH + AGENT_REQUESTS_MONTH) / HOURS
+    assert used.usage["inference"] == pytest.approx(100 * per_hour)
+
+
+def _scheduled_service(gpu: int, floor: int, start_min: int):
+    task = resource("aws:ecs/taskDefinition:TaskDefinition", "task",
+                    {"requiresCompatibilities": ["EC2"], "containerDefinitions": json.dumps(
+                        [{"name": "v", "resourceRequirements": [
+                            {"type": "GPU", "value": str(gpu)}]}])},
+                    {"arn": "arn:td"})  # fmt: skip
+    service = resource("aws:ecs/service:Service", "svc",
+                       {"name": "v", "cluster": "arn:aws:ecs:r:1:cluster/c",
+                        "taskDefinition": "arn:td"})  # fmt: skip
+    target = resource("aws:appautoscaling/target:Target", "target",
+                      {"resourceId": "service/c/v", "minCapacity": floor})  # fmt: skip
+    actions = [
+        resource("aws:appautoscaling/scheduledAction:ScheduledAction", f"sa-{role}",
+                 {"resourceId": "service/c/v", "schedule": f"cron(0 {hour} ? * MON-FRI *)",
+                  "scalableTargetAction": {"minCapacity": minimum}})
+        for role, hour, minimum in (("start", 8, start_min), ("end", 18, floor))
+    ]  # fmt: skip
+    return [task, service, target, *actions]
+
+
+def test_scheduled_hours_bill_a_gpu_instance_with_its_volume_address_and_metrics():
+    run = run_of(*_gpu_group(0, public=True), *_scheduled_service(gpu=1, floor=0, start_min=1))
+    estimate = costs.estimate(run, PRICES)
+    (item,) = [i for i in estimate.items if i[1].startswith("schedule:")]
+    hours = 50 * HOURS / 168  # ten hours on five days a week
+    assert item[1] == "schedule: 1 × g4dn.xlarge for 217 h/month"
+    hourly = 0.526 + 60 * 0.08 / HOURS + 0.005 + (3 * METRIC_MONTH + AGENT_REQUESTS_MONTH) / HOURS
+    assert item[2] == pytest.approx(hours * hourly)
+
+
+def test_a_schedule_the_group_minimum_already_serves_costs_nothing():
+    # one instance always runs and no task holds its GPU: the scheduled task fits on it
+    run = run_of(*_gpu_group(1), *_scheduled_service(gpu=1, floor=0, start_min=1))
+    estimate = costs.estimate(run, PRICES)
+    (item,) = [i for i in estimate.items if i[1].startswith("schedule:")] or [(0, "", 0.0)]
+    assert item[2] == 0
