@@ -165,7 +165,7 @@ class DataPlatformSettings:
     mlflow_workers: int = setting(
         2,
         "uvicorn worker processes of the MLflow server (MLFLOW_WORKERS); each holds a copy "
-        "of the app, about 300 MiB.",
+        "of the app, about 200 MiB beside the server's 250.",
         int_range(1, 32),
     )
     api_image: str = setting(

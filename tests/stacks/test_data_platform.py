@@ -705,9 +705,8 @@ def test_the_task_group_admits_the_load_balancer_on_both_ports_only(dev, dev_pro
     sg = dev.named("data-platform-mlflow-sg").id
     alb_sg = dev_program.named("inference-lb-sg").id
     ingress = [r.inputs for r in dev.of_type(INGRESS) if r.inputs["securityGroupId"] == sg]
-    assert sorted((r["fromPort"], r["toPort"], r["referencedSecurityGroupId"]) for r in ingress) == [
-        (5000, 5000, alb_sg), (8000, 8000, alb_sg),
-    ]  # fmt: skip
+    found = sorted((r["fromPort"], r["toPort"], r["referencedSecurityGroupId"]) for r in ingress)
+    assert found == [(5000, 5000, alb_sg), (8000, 8000, alb_sg)]
     alb_out = {
         r.inputs["fromPort"]
         for r in dev_program.of_type(EGRESS)
