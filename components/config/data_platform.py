@@ -270,11 +270,13 @@ def check_data_platform(s: Settings, problems: list[str]) -> None:
             f"{ns}api_placement: expected own_service unless api is true (with_mlflow runs the "
             "Hokusai API inside MLflow's task)"
         )
+    # The containers' memory reservations fit in the task's memory (botocore ecs
+    # ContainerDefinition.memory; preflight/documented.py checks the registered task too).
     need = fargate.mlflow_memory_need(d.mlflow_workers) + fargate.API_RESERVATION_MIB
     if (
         d.api_with_mlflow
         and fargate.is_valid(d.mlflow_cpu, d.mlflow_memory)
-        and (d.mlflow_memory < need)
+        and d.mlflow_memory < need
     ):
         problems.append(
             f"{ns}mlflow_memory: expected at least {need} MiB with api_placement with_mlflow and "

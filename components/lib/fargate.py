@@ -57,7 +57,7 @@ API_RESERVATION_MIB = 256
 """MiB the Hokusai API's container reserves when it runs in MLflow's task
 (``data_platform.api_placement: with_mlflow``): about 95 MiB resident measured after start-up
 and 40 authenticated requests (``python -m hokusai_api`` against PostgreSQL, x86_64, locally,
-not on Fargate), with room for bursts; MLflow's container reserves the rest of the task."""
+not on Fargate), with room for bursts."""
 MLFLOW_BASE_MIB = 250
 MLFLOW_WORKER_MIB = 200
 """What an MLflow server needs: about :data:`MLFLOW_BASE_MIB` plus this per uvicorn worker

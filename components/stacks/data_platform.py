@@ -586,9 +586,10 @@ class DataPlatformStack(pulumi.ComponentResource):
         routes = [route]
         volumes = [TMP_VOLUME]
         if api is not None:
-            # One task, two essential containers: the task's size covers both, each container
-            # reserves its share (ECS: the reservations may not exceed the task's memory).
-            mlflow_container["memoryReservation"] = d.mlflow_memory - fargate.API_RESERVATION_MIB
+            # One task, two essential containers: the task's size covers both, and each
+            # reserves what it needs, together within the task's memory (ECS:
+            # ContainerDefinition memory; checked by the config and preflight/documented.py).
+            mlflow_container["memoryReservation"] = fargate.mlflow_memory_need(d.mlflow_workers)
             api.container["memoryReservation"] = fargate.API_RESERVATION_MIB
             routes.append(api)
             volumes.append(API_TMP_VOLUME)
