@@ -525,51 +525,7 @@ class DataPlatformStack(pulumi.ComponentResource):
         prefix = args.common.name_prefix
         self._rule(f"{name}-mlflow", self.mlflow_security_group, MLFLOW_PORT, child)
         sign_in = self._sign_in(name, args, child) if d.sso != "none" else None
-        host = sign_in_host(args)
-        sso_hosts = [host] if host and host not in d.allowed_hosts else []
-        allowed_hosts = pulumi.Output.all(
-            self.load_balancer.load_balancer.dns_name, *d.allowed_hosts, *sso_hosts
-        ).apply(lambda hosts: ",".join(hosts))
-        mlflow_container = {
-            "name": "mlflow",
-            "image": self.mlflow_image.repo_digest,
-            "essential": True,
-            "user": f"{WORKER_UID}:{WORKER_UID}",
-            "readonlyRootFilesystem": True,
-            "privileged": False,
-            "portMappings": [
-                {"containerPort": MLFLOW_PORT, "hostPort": MLFLOW_PORT, "protocol": "tcp"}
-            ],
-            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
-            "environment": [
-                {"name": k, "value": v}
-                for k, v in {
-                    "DB_HOST": self.db_host,
-                    "DB_PORT": str(DB_PORT),
-                    "DB_NAME": DB_NAME,
-                    "DB_SSLMODE": "require",
-                    "ARTIFACTS_DESTINATION": self.artifacts.bucket_name.apply(
-                        lambda b: f"s3://{b}/{ARTIFACTS_PREFIX}"
-                    ),
-                    "ALLOWED_HOSTS": allowed_hosts,
-                    "STATIC_PREFIX": MLFLOW_PREFIX,
-                    "PUBLIC_SCHEME": self.load_balancer.url.apply(lambda u: u.split(":", 1)[0]),
-                    "MLFLOW_AUTH": "true",
-                    "AWS_REGION": args.common.region,
-                    "MLFLOW_WORKERS": str(d.mlflow_workers),
-                    **self._pool_setting(d),
-                    **self._sso_setting(d),
-                }.items()
-            ],
-            "secrets": [
-                {"name": "DB_SECRET", "valueFrom": self.db_secret_arn},
-                {"name": "MLFLOW_ADMIN_PASSWORD", "valueFrom": self.admin_password_secret.arn},
-                {"name": "MLFLOW_FLASK_SERVER_SECRET_KEY", "valueFrom": self.flask_key_secret.arn},
-            ],
-            "stopTimeout": 30,
-            "linuxParameters": {"initProcessEnabled": True},
-            "logConfiguration": awslogs(self.mlflow_logs, args.common.region, "mlflow"),
-        }
+        mlflow_container = self._mlflow_container(args)
         route = self._route(
             f"{name}-mlflow",
             args,
@@ -621,6 +577,57 @@ class DataPlatformStack(pulumi.ComponentResource):
                 tags=dict(args.common.tags),
                 opts=child,
             )
+
+    def _mlflow_container(self, args: DataPlatformArgs) -> dict:
+        """MLflow's container definition: port 5000, the database and artifacts, its hosts."""
+        d = args.data_platform
+        host = sign_in_host(args)
+        sso_hosts = [host] if host and host not in d.allowed_hosts else []
+        allowed_hosts = pulumi.Output.all(
+            self.load_balancer.load_balancer.dns_name, *d.allowed_hosts, *sso_hosts
+        ).apply(lambda hosts: ",".join(hosts))
+        return {
+            "name": "mlflow",
+            "image": self.mlflow_image.repo_digest,
+            "essential": True,
+            "user": f"{WORKER_UID}:{WORKER_UID}",
+            "readonlyRootFilesystem": True,
+            "privileged": False,
+            "portMappings": [
+                {"containerPort": MLFLOW_PORT, "hostPort": MLFLOW_PORT, "protocol": "tcp"}
+            ],
+            "mountPoints": [
+                {"sourceVolume": TMP_VOLUME["name"], "containerPath": "/tmp", "readOnly": False}
+            ],
+            "environment": [
+                {"name": k, "value": v}
+                for k, v in {
+                    "DB_HOST": self.db_host,
+                    "DB_PORT": str(DB_PORT),
+                    "DB_NAME": DB_NAME,
+                    "DB_SSLMODE": "require",
+                    "ARTIFACTS_DESTINATION": self.artifacts.bucket_name.apply(
+                        lambda b: f"s3://{b}/{ARTIFACTS_PREFIX}"
+                    ),
+                    "ALLOWED_HOSTS": allowed_hosts,
+                    "STATIC_PREFIX": MLFLOW_PREFIX,
+                    "PUBLIC_SCHEME": self.load_balancer.url.apply(lambda u: u.split(":", 1)[0]),
+                    "MLFLOW_AUTH": "true",
+                    "AWS_REGION": args.common.region,
+                    "MLFLOW_WORKERS": str(d.mlflow_workers),
+                    **self._pool_setting(d),
+                    **self._sso_setting(d),
+                }.items()
+            ],
+            "secrets": [
+                {"name": "DB_SECRET", "valueFrom": self.db_secret_arn},
+                {"name": "MLFLOW_ADMIN_PASSWORD", "valueFrom": self.admin_password_secret.arn},
+                {"name": "MLFLOW_FLASK_SERVER_SECRET_KEY", "valueFrom": self.flask_key_secret.arn},
+            ],
+            "stopTimeout": 30,
+            "linuxParameters": {"initProcessEnabled": True},
+            "logConfiguration": awslogs(self.mlflow_logs, args.common.region, "mlflow"),
+        }
 
     def _mlflow_endpoint(self, args: DataPlatformArgs) -> pulumi.Output[str]:
         """MLflow's URL: at the sign-in host when there is one, else the load balancer's."""
