@@ -258,3 +258,12 @@ def test_prod_pays_for_its_two_web_acls_and_dev_for_none(dev_program, prod_progr
         "WAF web ACL mlplatform-prod-cdn (CLOUDFRONT, 5 rules)": 10.0,
     }
     assert prod.idle["waf"] == 12.0
+
+
+def test_dev_bills_one_fargate_task_for_mlflow_and_the_hokusai_api(dev_program):
+    """data_platform.api_placement with_mlflow: the API is a container of MLflow's task, so
+    the data platform pays one task (and one network interface) where it paid two."""
+    estimate = costs.estimate(dev_program, PRICES)
+    tasks = [(what, round(usd, 2)) for where, what, usd in estimate.items
+             if where == "data-platform" and " × task " in what]  # fmt: skip
+    assert tasks == [("1 × task data-platform-mlflow-service", 5.41)]
