@@ -264,6 +264,8 @@ class DataPlatformStack(pulumi.ComponentResource):
         self.db_security_group = self._security_group(
             name, args, "db", "MLflow database: PostgreSQL from its clients only"
         )
+        # With the API in MLflow's tasks (api_placement with_mlflow) it admits 8000 too; the
+        # description stays, as EC2 fixes it at creation (a new one replaces the group).
         self.mlflow_security_group = self._security_group(
             name,
             args,
@@ -674,7 +676,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             from_port=80,
             to_port=80,
             description="MLflow at the load balancer HTTP listener (no certificate)",
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
 
     def _api_route(self, name, args: DataPlatformArgs, child) -> _Route:
