@@ -150,9 +150,10 @@ if settings.stacks.data_platform:
         pulumi.export("db_cluster_identifier", data_platform.database.cluster_identifier)
     else:
         pulumi.export("db_instance_identifier", data_platform.database.identifier)
+    # With data_platform.api_placement with_mlflow the API's service is MLflow's: listed once.
     ecs_services += [
         {"cluster": data_platform.cluster.name, "service": s.name}
-        for s in (data_platform.mlflow_service, data_platform.api_service)
+        for s in dict.fromkeys((data_platform.mlflow_service, data_platform.api_service))
         if s is not None
     ]
     if data_platform.load_balancer.access_log_bucket is not None:

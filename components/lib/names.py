@@ -282,15 +282,21 @@ def _data_platform(s: Settings) -> Iterator[PhysicalName]:
     yield _n("iam/role:Role", "name", f"{p}-data-execution")
     yield _n("iam/role:Role", "name", f"{p}-mlflow")
     services = ["mlflow"]
+    groups = ["mlflow"]
+    alarms = ["mlflow-unhealthy-hosts", "mlflow-5xx", "db-cpu", "db-connections"]
     if d.api:
         yield _n("ecr/repository:Repository", "name", repository(p, HOKUSAI_API_SERVICE_DIR))
         yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{env}/hokusai-api")
-        services.append("hokusai-api")
+        groups.append("hokusai-api")
+        alarms += ["api-unhealthy-hosts", "api-5xx"]
+        if not d.api_with_mlflow:  # else a container of MLflow's tasks
+            services.append("hokusai-api")
+            alarms.append("api-tasks-below-desired")
+    for group in groups:
+        yield _n("lb/targetGroup:TargetGroup", "name", target_group(p, group))
     for service in services:
-        yield _n("lb/targetGroup:TargetGroup", "name", target_group(p, service))
         yield _n("ecs/taskDefinition:TaskDefinition", "family", f"{p}-{service}")
         yield _n("ecs/service:Service", "name", f"{p}-{service}")
-    alarms = ["mlflow-unhealthy-hosts", "mlflow-5xx", "db-cpu", "db-connections"]
     if d.db_engine != "aurora-postgresql":
         alarms.append("db-free-storage")
     if d.mlflow_desired_count > 0:

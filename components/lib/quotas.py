@@ -179,7 +179,7 @@ def demands(s: Settings) -> list[Demand]:
         out += _fargate(
             "data-platform", "mlflow", d.mlflow_desired_count, d.mlflow_cpu, d.spot_percentage
         )
-        if d.api:
+        if d.api and not d.api_with_mlflow:  # with MLflow: in MLflow's tasks' vCPUs
             out += _fargate(
                 "data-platform", "hokusai-api", 1, fargate.HOKUSAI_API_SIZE[0], d.spot_percentage
             )

@@ -495,3 +495,12 @@ def test_a_schedule_the_group_minimum_already_serves_costs_nothing():
     estimate = costs.estimate(run, PRICES)
     (item,) = [i for i in estimate.items if i[1].startswith("schedule:")] or [(0, "", 0.0)]
     assert item[2] == 0
+
+
+def test_dev_bills_one_fargate_task_for_mlflow_and_the_hokusai_api(dev_program):
+    """data_platform.api_placement with_mlflow: the API is a container of MLflow's task, so
+    the data platform pays one task (and one network interface) where it paid two."""
+    estimate = costs.estimate(dev_program, PRICES)
+    tasks = [(what, round(usd, 2)) for where, what, usd in estimate.items
+             if where == "data-platform" and " × task " in what]  # fmt: skip
+    assert tasks == [("1 × task data-platform-mlflow-service", 5.41)]

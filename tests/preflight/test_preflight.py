@@ -880,6 +880,50 @@ def test_two_rules_of_one_listener_with_one_priority_collide(dev_program):
     )
 
 
+def _dev_mlflow_task(dev_program, change) -> list[Resource]:
+    """Dev's resources with MLflow's task (MLflow and the API) containers edited by ``change``."""
+    task = dev_program.named("data-platform-mlflow-task")
+    containers = json.loads(task.inputs["containerDefinitions"])
+    change(containers)
+    return replaced(dev_program, task.name, containerDefinitions=json.dumps(containers))
+
+
+def test_dev_two_container_task_fits_and_its_service_names_both_ports(dev_program):
+    resources = resources_of(dev_program.resources)
+    assert not [f for f in findings(resources) if f.rule.startswith("documented/ecs-")]
+    task = dev_program.named("data-platform-mlflow-task")
+    assert len(json.loads(task.inputs["containerDefinitions"])) == 2  # something to judge
+
+
+def test_containers_reserving_more_than_the_task_has_are_refused(dev_program):
+    def grow(containers):
+        containers[1]["memoryReservation"] = 1024 - containers[0]["memoryReservation"] + 1
+
+    found = [f for f in findings(_dev_mlflow_task(dev_program, grow))
+             if f.rule == "documented/ecs-container-sizes"]  # fmt: skip
+    assert [(f.resource, f.value) for f in found] == [("data-platform-mlflow-task", 1025)]
+
+
+def test_a_mount_of_a_volume_the_task_lacks_is_refused(dev_program):
+    def remount(containers):
+        containers[1]["mountPoints"][0]["sourceVolume"] = "scratch"
+
+    found = [f for f in findings(_dev_mlflow_task(dev_program, remount))
+             if f.rule == "documented/ecs-mount-volume"]  # fmt: skip
+    assert [f.value for f in found] == ["scratch"]
+
+
+def test_a_load_balancer_naming_no_container_port_of_the_task_is_refused(dev_program):
+    service = dev_program.named("data-platform-mlflow-service")
+    balancers = [dict(b) for b in service.inputs["loadBalancers"]]
+    balancers[1]["containerPort"] = 8080
+    resources = replaced(dev_program, service.name, loadBalancers=balancers)
+    found = [f for f in findings(resources) if f.rule == "documented/ecs-service-load-balancer"]
+    assert [(f.resource, f.value) for f in found] == [("data-platform-mlflow-service", "api:8080")]
+    many = replaced(dev_program, service.name, loadBalancers=balancers[:1] * 6)
+    assert "documented/ecs-service-target-groups" in rules_of(findings(many))
+
+
 def test_the_pack_reads_through_preview_proxies_and_skips_unknown_values(dev_program):
     # A key's policy unknown in a preview: nothing to judge there, and no crash.
     args = pack_args(dev_program, unknown=("audit-key", "policy"))
