@@ -101,6 +101,12 @@ def rotation_function(prefix: str, secret: str) -> str:
     return f"{prefix}-rotate-{secret}"
 
 
+def service_function(prefix: str, service: str) -> str:
+    """The Lambda function (and its role) of an inference service with ``runtime: lambda``:
+    ``<prefix>-<service>``, the name its ECS service would have."""
+    return f"{prefix}-{service}"
+
+
 def websocket_authorizer(prefix: str) -> str:
     """The agent world's ``$connect`` authorizer function (and its role)."""
     return f"{prefix}-agent-world-ws-authorizer"
@@ -232,8 +238,14 @@ def _inference(s: Settings) -> Iterator[PhysicalName]:
         # image too).
         yield _n("ecr/repository:Repository", "name", repository(p, svc.source_dir()),
                  f"mlplatform:inference.services[{n}].source")  # fmt: skip
-        yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{s.environment}/{svc.name}", key)
         yield _n("lb/targetGroup:TargetGroup", "name", target_group(p, svc.name), key)
+        if svc.on_lambda:
+            physical = service_function(p, svc.name)
+            yield _n("lambda/function:Function", "name", physical, key)
+            yield _n("iam/role:Role", "name", physical, key)
+            yield _n("cloudwatch/logGroup:LogGroup", "name", f"/aws/lambda/{physical}", key)
+            continue
+        yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{s.environment}/{svc.name}", key)
         yield _n("ecs/taskDefinition:TaskDefinition", "family", f"{p}-{svc.name}", key)
         yield _n("ecs/service:Service", "name", f"{p}-{svc.name}", key)
         for metric in ("cpu", "memory"):
