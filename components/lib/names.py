@@ -62,6 +62,14 @@ def target_group(prefix: str, service: str) -> str:
     return f"{prefix}-{service}"[:32]
 
 
+def function_target_group(prefix: str, service: str) -> str:
+    """The target group of type ``lambda`` of a ``runtime: lambda`` service:
+    ``<prefix>-<service>-fn``, cut to 32. Not the ECS form's name: a target group's type
+    cannot change, so moving a service between runtimes creates the other group (and the
+    listener rule moves to it) before the old one is deleted, which one name would forbid."""
+    return target_group(prefix, f"{service}-fn")
+
+
 def load_balancer(prefix: str, role: str) -> str:
     """A load balancer: ``<prefix>-<role>``, cut to ELB's 32 characters."""
     return f"{prefix}-{role}"[:32]
@@ -238,13 +246,14 @@ def _inference(s: Settings) -> Iterator[PhysicalName]:
         # image too).
         yield _n("ecr/repository:Repository", "name", repository(p, svc.source_dir()),
                  f"mlplatform:inference.services[{n}].source")  # fmt: skip
-        yield _n("lb/targetGroup:TargetGroup", "name", target_group(p, svc.name), key)
         if svc.on_lambda:
+            yield _n("lb/targetGroup:TargetGroup", "name", function_target_group(p, svc.name), key)
             physical = service_function(p, svc.name)
             yield _n("lambda/function:Function", "name", physical, key)
             yield _n("iam/role:Role", "name", physical, key)
             yield _n("cloudwatch/logGroup:LogGroup", "name", f"/aws/lambda/{physical}", key)
             continue
+        yield _n("lb/targetGroup:TargetGroup", "name", target_group(p, svc.name), key)
         yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{s.environment}/{svc.name}", key)
         yield _n("ecs/taskDefinition:TaskDefinition", "family", f"{p}-{svc.name}", key)
         yield _n("ecs/service:Service", "name", f"{p}-{svc.name}", key)

@@ -518,9 +518,10 @@ class InferenceStack(pulumi.ComponentResource):
             # rotation (a group whose targets are all unhealthy routes to them anyway), so
             # a check would change no routing, only invoke the function every interval;
             # a failing function shows in its own Errors and Throttles metrics instead.
+            # Its own names: see names.function_target_group.
             target_group = aws.lb.TargetGroup(
-                f"{base}-tg",
-                name=names.target_group(prefix, svc.name),
+                f"{base}-fn-tg",
+                name=names.function_target_group(prefix, svc.name),
                 target_type="lambda",
                 health_check={"enabled": False},
                 tags=tags,

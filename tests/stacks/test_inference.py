@@ -178,7 +178,9 @@ def test_one_target_group_and_one_path_rule_per_service(each_stack):
     listener = each_stack.named(
         "inference-lb-https" if each_stack.stack == "prod" else "inference-lb-http"
     )
-    for rule, tg in ((vision, "vision-validator"), (move, "ai-inference")):
+    # Dev's ai-inference is a Lambda target, in a group of its own name.
+    move_tg = "ai-inference-fn" if each_stack.stack == "dev" else "ai-inference"
+    for rule, tg in ((vision, "vision-validator"), (move, move_tg)):
         assert rule["listenerArn"] == listener.outputs["arn"]
         assert rule["actions"] == [
             {"type": "forward",

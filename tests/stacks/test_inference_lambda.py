@@ -32,9 +32,12 @@ def statements(resource, prop="policy"):
 
 
 def test_the_move_rule_forwards_to_a_target_group_of_type_lambda(dev):
-    tg = dev.named("inference-ai-inference-tg")
+    tg = dev.named("inference-ai-inference-fn-tg")
     assert tg.inputs["targetType"] == "lambda"
-    assert tg.inputs["name"] == "mlplatform-dev-ai-inference"
+    # Not the ECS form's group (inference-ai-inference-tg): a target group's type is fixed,
+    # so a move between runtimes creates the other group before deleting the old.
+    assert tg.inputs["name"] == "mlplatform-dev-ai-inference-fn"
+    assert "inference-ai-inference-tg" not in {r.name for r in dev.resources}
     # No VPC, port or protocol for a Lambda target (CreateTargetGroup: "does not apply").
     assert not {"vpcId", "port", "protocol"} & set(tg.inputs)
     rule = dev.named("inference-ai-inference-rule").inputs
@@ -44,21 +47,22 @@ def test_the_move_rule_forwards_to_a_target_group_of_type_lambda(dev):
 
 def test_health_checks_of_the_lambda_target_group_are_off(dev):
     # A lone Lambda target cannot be taken out of rotation; a check would only invoke it.
-    assert dev.named("inference-ai-inference-tg").inputs["healthCheck"] == {"enabled": False}
+    assert dev.named("inference-ai-inference-fn-tg").inputs["healthCheck"] == {"enabled": False}
 
 
 def test_the_load_balancer_may_invoke_the_function_for_this_target_group_only(dev):
     permission = dev.named("inference-ai-inference-invoke").inputs
     assert permission["action"] == "lambda:InvokeFunction"
     assert permission["principal"] == "elasticloadbalancing.amazonaws.com"
-    assert permission["sourceArn"] == dev.named("inference-ai-inference-tg").outputs["arn"]
+    assert permission["sourceArn"] == dev.named("inference-ai-inference-fn-tg").outputs["arn"]
     assert permission["function"] == dev.named(FN).outputs["name"]
 
 
 def test_the_function_is_the_target_registered_after_the_permission(dev):
     attachment = dev.named("inference-ai-inference-target")
     assert (
-        attachment.inputs["targetGroupArn"] == dev.named("inference-ai-inference-tg").outputs["arn"]
+        attachment.inputs["targetGroupArn"]
+        == dev.named("inference-ai-inference-fn-tg").outputs["arn"]
     )
     assert attachment.inputs["targetId"] == dev.named(FN).outputs["arn"]
     assert dev.named("inference-ai-inference-invoke").urn in attachment.options["depends_on"]
