@@ -630,7 +630,10 @@ class InferenceStack(pulumi.ComponentResource):
             action="lambda:InvokeFunction",
             function=function.function.name,
             principal="elasticloadbalancing.amazonaws.com",
+            # Both guards the ELB guide recommends for a Lambda target ("Permissions to
+            # invoke the Lambda function"): this target group, in this account.
             source_arn=target_group.arn,
+            source_account=aws.get_caller_identity_output().account_id,
             opts=child,
         )
         # Registering the function needs the permission first (RegisterTargets asks Lambda).

@@ -55,6 +55,7 @@ def test_the_load_balancer_may_invoke_the_function_for_this_target_group_only(de
     assert permission["action"] == "lambda:InvokeFunction"
     assert permission["principal"] == "elasticloadbalancing.amazonaws.com"
     assert permission["sourceArn"] == dev.named("inference-ai-inference-fn-tg").outputs["arn"]
+    assert permission["sourceAccount"] == "123456789012"
     assert permission["function"] == dev.named(FN).outputs["name"]
 
 
