@@ -126,8 +126,9 @@ if settings.stacks.inference:
     # The service behind health_check_url: at desired count 0 (scaled to zero) /health has
     # no target to answer it, which `./tasks validate` reports as skipped, not failed.
     health_service = next(
-        (s.name for s in settings.inference.services if routes(s, "/health")), None
-    )
+        (s.name for s in settings.inference.services if routes(s, "/health") and not s.on_lambda),
+        None,
+    )  # a Lambda service has no ECS service to scale to zero: its /health always answers
     if health_service is not None:
         pulumi.export("health_check_service_name", inference.services[health_service].name)
 

@@ -172,7 +172,9 @@ def demands(s: Settings) -> list[Demand]:
                 if n
             ]
         for svc in i.services:
-            if not svc.gpu:  # a GPU service runs on the instances above
+            # A GPU service runs on the instances above; a Lambda one needs no vCPU quota
+            # (its concurrency is Lambda's account quota, reserved by its own setting).
+            if not svc.gpu and not svc.on_lambda:
                 out += _fargate("inference", svc.name, svc.max_count, svc.cpu, i.spot_percentage)
     if s.stacks.data_platform:
         d = s.data_platform

@@ -129,8 +129,8 @@ def test_dev_at_its_maximum():
         "L-DB2E81BA": 0.0,  # On-Demand G and VT: dev's GPU instance is Spot
         "L-3819A6DF": 4.0,  # one g4dn.xlarge
         "L-3032A538": 0.0,
-        # 4 workers x 1 + ai-inference 2 x 0.25 + MLflow 0.5 (the Hokusai API runs in its
-        # task) + world 2 x 0.25
+        # 4 workers x 1 + MLflow 0.5 (the Hokusai API runs in its task) + world 2 x 0.25
+        # (ai-inference is a Lambda function: no Fargate vCPUs)
         "L-36FBB829": 5.5,
     }
     assert by_code(quotas.requested(s)) == {"L-3819A6DF": 4, "L-36FBB829": 6}
@@ -315,7 +315,7 @@ def test_each_request_asks_for_the_need_or_the_accounts_value_if_higher(requesti
 
 
 REQUESTED = {
-    # dev: one Spot g4dn.xlarge; its 6 Fargate Spot vCPUs fit a new account's 6.
+    # dev: one Spot g4dn.xlarge; its 5.5 Fargate Spot vCPUs fit a new account's 6.
     "dev": {"L-3819A6DF": 4.0, "L-36FBB829": 6.0},
     "prod": {"L-DB2E81BA": 16.0, "L-3032A538": 26.0, "L-36FBB829": 32.0},
 }

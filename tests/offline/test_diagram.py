@@ -69,7 +69,7 @@ def test_per_resource_noise_is_folded_into_its_owner(dev_program, dev_dot):
         "training-worker-logs",
         "training-dlq-not-empty",
         "data-platform-artifacts-tls-policy",
-        "inference-ai-inference-tg",
+        "inference-ai-inference-fn-tg",
         "data-platform-db-instance-0",
         "agent-world-api-key-rotation-fn-function",
     ]
@@ -83,7 +83,8 @@ def test_the_dev_data_flows(dev_dot):
     flows = edges(dev_dot)
     alb = "inference-lb-alb"
     assert 'label="/validate /health"' in flows[(alb, "inference-vision-validator-service")]
-    assert 'label="/move"' in flows[(alb, "inference-ai-inference-service")]
+    # ai-inference is a Lambda target in dev: the load balancer invokes the function.
+    assert 'label="/move"' in flows[(alb, "inference-ai-inference-fn-function")]
     # dev's Hokusai API is a second container of MLflow's tasks: one service behind both paths.
     assert 'label="/api /mlflow"' in flows[(alb, "data-platform-mlflow-service")]
     assert not [edge for edge in flows if "data-platform-api-service" in edge]

@@ -206,6 +206,37 @@ def test_an_undocumented_service_principal_with_a_source_key_is_refused():
     assert "principals/undocumented" in rules_of(found)
 
 
+def lambda_pull(condition: dict) -> Resource:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        "Condition": condition,
+    }
+    return one("aws:ecr/repositoryPolicy:RepositoryPolicy",
+               policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))  # fmt: skip
+
+
+def test_lambdas_image_pull_guarded_by_its_documented_source_arn_passes():
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:f"
+    # An ECR repository policy names no Resource: the repository is its resource.
+    assert findings([lambda_pull({"StringLike": {"aws:SourceArn": [arn, f"{arn}:*"]}})]) == []
+
+
+def test_lambdas_image_pull_guarded_by_source_account_is_refused():
+    # Lambda is documented to send aws:SourceArn for the pull, not aws:SourceAccount.
+    found = findings([lambda_pull({"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}})])
+    assert rules_of(found) == {"principals/source-key"}
+
+
+def test_a_bucket_policy_statement_without_resource_is_still_refused():
+    statement = {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+                 "Action": "s3:PutObject"}  # fmt: skip
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    found = findings([one("aws:s3/bucketPolicy:BucketPolicy", policy=policy, bucket="b")])
+    assert any("needs Resource or NotResource" in str(f) for f in found), found
+
+
 # --- IAM statements -------------------------------------------------------------------------
 
 
