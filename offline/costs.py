@@ -576,13 +576,18 @@ def rough_usage(run: ProgramRun, prices: dict[str, Any], usage: dict[str, float]
     kms = u.get("kms_thousand_calls", 0) * 1000
     line(True, f"KMS calls, {kms / 1000:g} k (first 20 k free)",
          max(0.0, kms - p["kms_free_calls"]) / 10000 * p["kms_ten_thousand_calls"])  # fmt: skip
+    cdn_gb, cdn_m = u.get("cdn_gb", 0), u.get("cdn_million_requests", 0)
     line(count["aws:cloudfront/distribution:Distribution"],
-         f"CloudFront, {u.get('cdn_gb', 0):g} GB (inside the free 1 TB and 10 M requests)",
-         0.0 if u.get("cdn_gb", 0) <= p["cloudfront_free_gb"] else
-         (u.get("cdn_gb", 0) - p["cloudfront_free_gb"]) * 0.085)  # fmt: skip
+         f"CloudFront, {cdn_gb:g} GB and {cdn_m:g} M requests (first 1 TB and 10 M free)",
+         max(0.0, cdn_gb - p["cloudfront_free_gb"]) * p["cloudfront_gb"]
+         + max(0.0, cdn_m - p["cloudfront_free_million_requests"]) * 100
+         * p["cloudfront_ten_thousand_requests"])  # fmt: skip
+    calls, seconds = u.get("lambda_million_requests", 0), u.get("lambda_gb_seconds", 0)
     line(count["aws:lambda/function:Function"],
-         f"Lambda, {u.get('lambda_million_requests', 0):g} M requests (inside the free tier)",
-         0.0)  # fmt: skip
+         f"Lambda, {calls:g} M requests and {seconds:g} GB-seconds "
+         "(first 1 M and 400,000 free)",
+         max(0.0, calls - p["lambda_free_million_requests"]) * p["lambda_million_requests"]
+         + max(0.0, seconds - p["lambda_free_gb_seconds"]) * p["lambda_gb_second"])  # fmt: skip
     return lines
 
 

@@ -30,8 +30,10 @@ COLLECTION_SECONDS = 60
 (the agent flushes every 60 s)."""
 LAUNCH_HOOK = "gpu-prepull"
 """The Auto Scaling group's EC2_INSTANCE_LAUNCHING hook the launch script completes."""
-HOOK_TIMEOUT_SECONDS = 900
-"""How long a launch waits for the script before Auto Scaling continues without it."""
+HOOK_TIMEOUT_SECONDS = 600
+"""How long a launch waits for the script before Auto Scaling continues without it: a
+pull of the CUDA image takes minutes; a script that failed must not hold a direct launch
+(scale from zero with an empty pool) much longer."""
 HOOK_SCRIPT = "/usr/local/bin/gpu-launch-hook"
 HOOK_UNIT = "gpu-launch-hook.service"
 IMDS = "http://169.254.169.254/latest"
@@ -102,11 +104,12 @@ def launch_hook_script(region: str, images: Sequence[str]) -> str:
     return "\n".join(
         [
             "#!/bin/bash",
-            "token=$(curl -sf -X PUT " + IMDS + "/api/token "
-            "-H 'X-aws-ec2-metadata-token-ttl-seconds: 900')",
-            'imds() { curl -sf -H "X-aws-ec2-metadata-token: $token" "'
-            + IMDS
-            + '/meta-data/$1"; }',
+            # A fresh IMDSv2 token on every call: an early failure must not poison the rest.
+            'imds() { local token; token=$(curl -sf -X PUT "' + IMDS + '/api/token" '
+            "-H 'X-aws-ec2-metadata-token-ttl-seconds: 300') && "
+            'curl -sf -H "X-aws-ec2-metadata-token: $token" "' + IMDS + '/meta-data/$1"; }',
+            'retry() { for attempt in 1 2 3 4 5; do "$@" && return 0; sleep 5; done; '
+            'logger -t gpu-launch-hook "failed: $*"; return 1; }',
             'state=""',
             "for attempt in $(seq 1 60); do",
             '  state=$(imds autoscaling/target-lifecycle-state) && [ -n "$state" ] && break',
@@ -121,10 +124,10 @@ def launch_hook_script(region: str, images: Sequence[str]) -> str:
             "  done",
             "  ;;",
             "esac",
-            f"group=$(aws autoscaling describe-auto-scaling-instances --region {region} "
+            f"group=$(retry aws autoscaling describe-auto-scaling-instances --region {region} "
             '--instance-ids "$instance" '
             "--query 'AutoScalingInstances[0].AutoScalingGroupName' --output text)",
-            f"aws autoscaling complete-lifecycle-action --region {region} "
+            f"retry aws autoscaling complete-lifecycle-action --region {region} "
             f'--lifecycle-hook-name {LAUNCH_HOOK} --auto-scaling-group-name "$group" '
             '--instance-id "$instance" --lifecycle-action-result CONTINUE || true',
             "",

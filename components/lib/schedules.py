@@ -45,6 +45,10 @@ def timezone_error(value: str) -> str | None:
     """None for an IANA time zone name (Application Auto Scaling takes Joda-Time's, which
     are IANA's), checked against the system's time zone database."""
     known = zoneinfo.available_timezones()
+    # The database also holds links such as Factory or posixrules, which Joda-Time's list
+    # lacks: a region/city name, or UTC and GMT.
+    if "/" not in value and value not in ("UTC", "GMT"):
+        return "an IANA time zone name such as UTC, Europe/Berlin or America/New_York"
     if value in known or (not known and re.fullmatch(r"[A-Za-z_]+(/[A-Za-z0-9_+-]+)*", value)):
         return None
     return "an IANA time zone name such as UTC, Europe/Berlin or America/New_York"

@@ -674,10 +674,12 @@ class InferenceStack(pulumi.ComponentResource):
             action="lambda:InvokeFunction",
             function=function.function.name,
             principal="elasticloadbalancing.amazonaws.com",
-            # Both guards the ELB guide recommends for a Lambda target ("Permissions to
-            # invoke the Lambda function"): this target group, in this account.
+            # Only this target group (an ARN of this account) may invoke it: the Lambda
+            # guide's form for a load balancer ("services-alb": add-permission with
+            # --source-arn). No source account: no page on record says ELB sends
+            # aws:SourceAccount when it invokes, and a condition it does not meet would
+            # refuse every request.
             source_arn=target_group.arn,
-            source_account=aws.get_caller_identity_output().account_id,
             opts=child,
         )
         # Registering the function needs the permission first (RegisterTargets asks Lambda).

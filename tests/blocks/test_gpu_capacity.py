@@ -268,7 +268,7 @@ def test_prod_warm_pool_instances_pre_pull_the_gpu_image_before_they_stop(prod, 
     assert "ai-inference" not in script  # a Fargate service's image is not pulled here
     # Then the launch hook is completed, whatever the state.
     assert lines.index("esac") < lines.index(
-        next(x for x in lines if x.startswith("aws autoscaling complete-lifecycle-action"))
+        next(x for x in lines if x.startswith("retry aws autoscaling complete-lifecycle-action"))
     )
     assert f"systemctl enable {gpu_instance.HOOK_UNIT}" in lines
     assert f"systemctl start --no-block {gpu_instance.HOOK_UNIT}" in lines
@@ -280,7 +280,7 @@ def test_prod_group_holds_launches_in_a_hook_the_script_completes(prod):
         "name": "gpu-prepull",
         "lifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
         "defaultResult": "CONTINUE",
-        "heartbeatTimeout": 900,
+        "heartbeatTimeout": 600,
     }
     assert "--lifecycle-hook-name gpu-prepull " in _user_data(prod)
 

@@ -34,3 +34,4 @@ def test_timezones_are_iana_names():
     assert schedules.timezone_error("Europe/Berlin") is None
     assert schedules.timezone_error("UTC") is None
     assert schedules.timezone_error("Europe/Nowhere")
+    assert schedules.timezone_error("Factory")  # in the tz database, not a place AWS knows

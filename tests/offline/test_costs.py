@@ -411,6 +411,21 @@ def test_by_use_lines_follow_what_the_run_has():
     assert lines["NAT gateway data, 100 GB"] == pytest.approx(100 * 0.045)
 
 
+def test_lambda_and_cloudfront_bill_past_their_free_tiers():
+    function = resource("aws:lambda/function:Function", "fn", {})
+    cdn = resource("aws:cloudfront/distribution:Distribution", "cdn", {})
+    inside = dict(costs.rough_usage(run_of(function, cdn), PRICES, {
+        "lambda_million_requests": 0.5, "lambda_gb_seconds": 1000, "cdn_gb": 10}))  # fmt: skip
+    assert sum(inside.values()) == 0
+    past = costs.rough_usage(run_of(function, cdn), PRICES, {
+        "lambda_million_requests": 3, "lambda_gb_seconds": 500000,
+        "cdn_gb": 1100, "cdn_million_requests": 12})  # fmt: skip
+    (lam,) = [m for what, m in past if what.startswith("Lambda")]
+    (front,) = [m for what, m in past if what.startswith("CloudFront")]
+    assert lam == pytest.approx(2 * 0.2 + 100000 * 0.0000166667)
+    assert front == pytest.approx(100 * 0.085 + 2 * 100 * 0.01)
+
+
 def test_the_by_use_row_joins_the_usage_figure_only(dev_program):
     usage = costs.load_usage()
     estimate = costs.estimate(dev_program, PRICES, usage)
