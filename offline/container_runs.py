@@ -7,7 +7,8 @@ port: ``python -m offline.container_runs`` prints the job's matrix as JSON.
 Each entry: ``service`` (the folder under services/), ``dockerfile``, ``port`` (the
 container port, or 0 for a service without one), ``health`` (the path that answers when
 it is up: /health unless image-smoke.yaml says otherwise), ``postgres`` (needs the job's
-PostgreSQL), and ``run_args``: the arguments of
+PostgreSQL), ``platform`` (the image's build platform, that of the task that runs it:
+``linux/arm64`` runs on the amd64 runner under QEMU), and ``run_args``: the arguments of
 ``docker run`` before the image. A mounted path becomes an anonymous Docker volume at the
 image's VOLUME path, which like Fargate's bind mount starts as the image's directory; the
 environment is offline/image-smoke.yaml's stand-ins for what AWS supplies.
@@ -54,6 +55,17 @@ def _containers(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return found
 
 
+def image_platforms(*runs: ProgramRun) -> dict[str, str]:
+    """Service folder -> the platform its image is built for, in the first of ``runs``
+    that builds it (the program builds each image for the task that runs it)."""
+    found: dict[str, str] = {}
+    for run in runs:
+        for image in run.of_type(DOCKER_IMAGE):
+            build = image.inputs["build"]
+            found.setdefault(Path(build["dockerfile"]).parent.name, build["platform"])
+    return found
+
+
 def run_args(container: dict[str, Any], env: dict[str, str]) -> list[str]:
     """``docker run`` arguments for ``container`` as ECS would start it."""
     args = ["--user", container["user"]]
@@ -70,6 +82,7 @@ def matrix(run: ProgramRun, smoke: dict[str, Any], *more: ProgramRun) -> list[di
     """One matrix entry per service image the program builds, in name order: as ``run``
     starts it, else as the first of ``more`` that runs it as a task."""
     entries = []
+    platforms = image_platforms(run, *more)
     for service, container in sorted(service_containers(run, *more).items()):
         extra = smoke.get(service, {})
         ports = [p["containerPort"] for p in container.get("portMappings", [])]
@@ -82,6 +95,7 @@ def matrix(run: ProgramRun, smoke: dict[str, Any], *more: ProgramRun) -> list[di
             "port": ports[0] if ports else 0,
             "health": extra.get("health", "/health"),
             "postgres": bool(extra.get("postgres", False)),
+            "platform": platforms[service],
             "run_args": run_args(container, env),
         })  # fmt: skip
     return entries

@@ -223,7 +223,10 @@ class _Pricer:
     def fargate_hourly(self, task, spot_share: float) -> float:
         hourly = self.hourly
         vcpu, gb = int(task.inputs["cpu"]) / 1024, int(task.inputs["memory"]) / 1024
-        on_demand = vcpu * hourly["fargate_vcpu"] + gb * hourly["fargate_gb"]
+        # Graviton tasks have their own, lower on-demand prices; Spot's discount is the same.
+        platform = task.inputs.get("runtimePlatform") or {}
+        kind = "fargate_arm" if platform.get("cpuArchitecture") == "ARM64" else "fargate"
+        on_demand = vcpu * hourly[f"{kind}_vcpu"] + gb * hourly[f"{kind}_gb"]
         return on_demand * (1 - spot_share * hourly["fargate_spot_discount"])
 
     def load_balancer(self, r) -> None:

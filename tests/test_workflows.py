@@ -176,11 +176,26 @@ def test_the_image_job_runs_the_matrix_derived_from_the_task_definitions():
         s for s in images["steps"] if s.get("uses", "").startswith("docker/build-push-action")
     ]
     assert (
-        build["with"]["platforms"] == "linux/amd64"
+        build["with"]["platforms"] == "${{ matrix.platform }}"
         and build["with"]["file"] == "${{ matrix.dockerfile }}"
     )
+    steps = [s.get("uses", "") for s in images["steps"]]
+    # QEMU before the builder, so buildx builds and docker runs the arm64 images.
+    assert steps.index("docker/setup-qemu-action@v3") < steps.index("docker/setup-buildx-action@v3")
+    (qemu,) = [s for s in images["steps"] if s.get("uses", "").startswith("docker/setup-qemu")]
+    assert "arm64" in qemu["with"]["platforms"]
     script = runs(images)
     assert '"${args[@]}" "$IMAGE"' in script and "curl -fsS" in script and "deadline" in script
+    assert script.count('--platform "$PLATFORM"') == 2  # the worker's import and the server
+
+
+def test_each_deploy_registers_qemu_before_pulumi_up_builds_the_arm64_images():
+    jobs = load("deploy.yml")["jobs"]
+    for name in ("dev", "prod"):
+        steps = [s.get("uses", "") for s in jobs[name]["steps"]]
+        qemu = steps.index("docker/setup-qemu-action@v3")
+        assert qemu < steps.index("pulumi/actions@v6"), name
+        assert "arm64" in jobs[name]["steps"][qemu]["with"]["platforms"], name
 
 
 def test_the_matrix_runs_each_image_as_its_task_definition_does(dev, prod):
@@ -201,6 +216,12 @@ def test_the_matrix_runs_each_image_as_its_task_definition_does(dev, prod):
             assert mounted == {p["containerPath"] for p in container.get("mountPoints", [])}
             ports = [p["containerPort"] for p in container.get("portMappings", [])]
             assert entries[service]["port"] == (ports[0] if ports else 0)
+
+    # Each image is smoke-started for the platform the program builds it for.
+    platforms = {"mlflow", "hokusai_api", "agent_world", "cmaes_worker"}
+    for service, entry in entries.items():
+        arm = service in platforms
+        assert entry["platform"] == ("linux/arm64" if arm else "linux/amd64"), service
 
 
 SETTINGS = {

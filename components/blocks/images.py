@@ -23,6 +23,7 @@ PROJECT_DIR = SERVICES_DIR.parent.resolve()
 """The Pulumi project's directory, where the engine starts the docker provider."""
 
 PLATFORM = "linux/amd64"
+"""The default build platform: the GPU services' and Lambda's (x86_64)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class ServiceImageArgs:
     """Build context. Default ``services/`` (every service's, so each can copy ``common``)."""
     dockerfile: Path | None = None
     """The Dockerfile. Default ``<context>/<service>/Dockerfile``."""
+    platform: str = PLATFORM
+    """``docker build --platform``: that of the task that runs the image
+    (``components.lib.fargate.image_platform``), ``linux/amd64`` or ``linux/arm64``.
+    Default ``linux/amd64``."""
     prebuilt_uri: str | None = None
     """Use this image instead of building one (no Docker needed). Default: build."""
     keep_images: int = 20
@@ -49,6 +54,15 @@ class ServiceImageArgs:
     """A Lambda function (same account) that runs this image: the repository's policy lets
     the Lambda service pull it for that function only. Default none: no repository policy
     (ECS pulls with its execution role's own permissions)."""
+
+
+def image_tag(digest: str, platform: str) -> str:
+    """The tag of an image of content hash ``digest`` built for ``platform``: the hash for
+    ``linux/amd64`` (the tags pushed before images had a platform), ``<hash>-arm64`` for
+    ``linux/arm64``. The same files built for another platform are another image, and the
+    repository's tags are immutable: without the suffix, switching ``cpu_architecture``
+    would push a second image under a tag the repository already holds (rejected)."""
+    return digest if platform == PLATFORM else f"{digest}-{platform.rpartition('/')[2]}"
 
 
 def project_relative(path: Path) -> str:
@@ -125,10 +139,12 @@ class ServiceImage(pulumi.ComponentResource):
     Creates an ECR repository (scan on push, IMMUTABLE tags, KMS encryption, lifecycle
     policy; with ``lambda_function_arn``, a repository policy letting Lambda pull for that
     function) and, unless a prebuilt URI is given, a ``docker.Image`` built from ``services/``
-    with the service's Dockerfile for ``linux/amd64`` and pushed with a short-lived ECR token.
+    with the service's Dockerfile for its ``platform`` (default ``linux/amd64``) and pushed
+    with a short-lived ECR token.
     The tag is the content hash of what that build reads (the Dockerfile, its ignore file and
-    the files it lets in: the service's own and ``services/common``'s), so an immutable tag is
-    never pushed twice with different content, and a service whose files and shared code are
+    the files it lets in: the service's own and ``services/common``'s), suffixed with the
+    platform unless amd64 (:func:`image_tag`), so an immutable tag is never pushed twice
+    with different content, and a service whose files and shared code are
     unchanged is not rebuilt. Task definitions use :attr:`repo_digest`, which pins the exact
     image.
     """
@@ -189,7 +205,7 @@ class ServiceImage(pulumi.ComponentResource):
         else:
             context = args.context or SERVICES_DIR
             dockerfile = args.dockerfile or context / args.service / "Dockerfile"
-            self.tag = context_digest(context, dockerfile)
+            self.tag = image_tag(context_digest(context, dockerfile), args.platform)
             token = aws.ecr.get_authorization_token_output(registry_id=self.repository.registry_id)
             self.image = docker.Image(
                 f"{name}-image",
@@ -197,7 +213,7 @@ class ServiceImage(pulumi.ComponentResource):
                 build=docker.DockerBuildArgs(
                     context=project_relative(context),
                     dockerfile=project_relative(dockerfile),
-                    platform=PLATFORM,
+                    platform=args.platform,
                 ),
                 registry=docker.RegistryArgs(
                     server=self.repository.repository_url,

@@ -66,7 +66,7 @@ from components.config.network import NetworkSettings
 from components.config.quotas import QuotaSettings
 from components.config.security import SecuritySettings, check_security
 from components.config.training import TrainingSettings, check_training
-from components.lib import listener_rules, names
+from components.lib import fargate, listener_rules, names
 from preflight import naming
 
 __all__ = [
@@ -207,6 +207,14 @@ class Settings:
         types.MappingProxyType({}),
         "Prebuilt image URI per service (directory under services/); a listed service is "
         "not built, so `pulumi preview` needs no Docker.",
+    )
+    cpu_architecture: str = setting(
+        fargate.DEFAULT_ARCHITECTURE,
+        "CPU architecture of the Fargate tasks of the data platform (MLflow, the Hokusai API), "
+        "the agent world services and the CMA-ES workers, and of their images (arm64: "
+        "Graviton, 20 % cheaper; building arm64 on an x86_64 host needs QEMU). The GPU "
+        "services and the images Lambda runs stay x86_64.",
+        one_of(*fargate.CPU_ARCHITECTURES),
     )
     stacks: StackSwitches = setting(StackSwitches(), "Which stacks to deploy.")
     network: NetworkSettings = setting(NetworkSettings(), "The VPC.")

@@ -68,3 +68,27 @@ MLFLOW_WORKER_MIB = 200
 def mlflow_memory_need(workers: int) -> int:
     """MiB an MLflow server of ``workers`` uvicorn workers needs (see :data:`MLFLOW_WORKER_MIB`)."""
     return MLFLOW_BASE_MIB + workers * MLFLOW_WORKER_MIB
+
+
+CPU_ARCHITECTURES = {"x86_64": ("X86_64", "linux/amd64"), "arm64": ("ARM64", "linux/arm64")}
+"""The ``cpu_architecture`` setting's choices -> the task definition's
+``runtimePlatform.cpuArchitecture`` (botocore's ECS ``CPUArchitecture`` enum: X86_64 | ARM64)
+and the Docker platform its image is built for (an image runs only on the architecture it
+was built for)."""
+DEFAULT_ARCHITECTURE = "x86_64"
+"""What the GPU services and images Lambda runs use (``components.blocks.function``)."""
+
+
+def runtime_platform(architecture: str) -> dict[str, str]:
+    """A Linux task definition's ``runtime_platform`` for ``architecture`` (a key of
+    :data:`CPU_ARCHITECTURES`). Fargate Spot runs ARM64 Linux tasks on platform version
+    1.4.0 or later (the ECS API reference, ``CapacityProviderStrategyItem``), which LATEST is."""
+    return {
+        "operating_system_family": "LINUX",
+        "cpu_architecture": CPU_ARCHITECTURES[architecture][0],
+    }
+
+
+def image_platform(architecture: str) -> str:
+    """The ``docker build --platform`` of an image run on ``architecture``."""
+    return CPU_ARCHITECTURES[architecture][1]

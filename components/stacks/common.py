@@ -18,7 +18,7 @@ import pulumi
 from components.blocks.audit_logs import AuditLogs
 from components.blocks.images import ServiceImageArgs
 from components.config.settings import Settings
-from components.lib import names
+from components.lib import fargate, names
 
 SECRET_RECOVERY_DAYS = 7
 """Days a deleted secret stays recoverable when deletion protection is on (else 0)."""
@@ -42,6 +42,9 @@ class StackCommon:
     prebuilt_images: Mapping[str, str] = field(default_factory=dict)
     """Prebuilt image URI per service directory (the ``images`` config); a listed service
     is not built. Default none."""
+    cpu_architecture: str = fargate.DEFAULT_ARCHITECTURE
+    """Architecture of the stack's CPU-only Fargate tasks and their images (the
+    ``cpu_architecture`` config, a key of ``fargate.CPU_ARCHITECTURES``). Default x86_64."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on every taggable child (the base tag map of the component). Default none."""
     log_key_arn: pulumi.Input[str] | None = None
@@ -64,6 +67,7 @@ class StackCommon:
             deletion_protection=settings.deletion_protection,
             log_retention_days=settings.log_retention_days,
             prebuilt_images=settings.images,
+            cpu_architecture=settings.cpu_architecture,
             tags=settings.base_tags(component),
             log_key_arn=audit.key_arn if audit is not None else None,
             access_log_bucket=audit.access_log_bucket if audit is not None else None,
@@ -78,12 +82,19 @@ class StackCommon:
         """The configured prebuilt image URI of ``services/<service>``, if any."""
         return self.prebuilt_images.get(service)
 
-    def image_args(self, service: str, prebuilt_uri: str | None = None) -> ServiceImageArgs:
+    def image_args(
+        self,
+        service: str,
+        prebuilt_uri: str | None = None,
+        architecture: str = fargate.DEFAULT_ARCHITECTURE,
+    ) -> ServiceImageArgs:
         """The image of ``services/<service>``: this stack's repository and tags, built
-        unless ``prebuilt_uri`` or the ``images`` config names one, force-deleted on
-        destroy only without deletion protection."""
+        for the ``architecture`` of the task that runs it (x86_64 unless the stack passes
+        :attr:`cpu_architecture`) unless ``prebuilt_uri`` or the ``images`` config names
+        one, force-deleted on destroy only without deletion protection."""
         return ServiceImageArgs(
             service=service,
+            platform=fargate.image_platform(architecture),
             repository_name=names.repository(self.name_prefix, service),
             prebuilt_uri=prebuilt_uri or self.prebuilt_image(service),
             force_delete=not self.deletion_protection,

@@ -439,7 +439,9 @@ class DataPlatformStack(pulumi.ComponentResource):
         d = args.data_platform
         prefix = args.common.name_prefix
         self.mlflow_image = ServiceImage(
-            f"{name}-mlflow-image", args.common.image_args(MLFLOW_SERVICE), opts=child
+            f"{name}-mlflow-image",
+            args.common.image_args(MLFLOW_SERVICE, architecture=args.common.cpu_architecture),
+            opts=child,
         )
         self.mlflow_logs = aws.cloudwatch.LogGroup(
             f"{name}-mlflow-logs",
@@ -454,7 +456,9 @@ class DataPlatformStack(pulumi.ComponentResource):
         if d.api:
             self.api_image = ServiceImage(
                 f"{name}-api-image",
-                args.common.image_args(API_SERVICE, d.api_image or None),
+                args.common.image_args(
+                    API_SERVICE, d.api_image or None, args.common.cpu_architecture
+                ),
                 opts=child,
             )
             self.api_logs = aws.cloudwatch.LogGroup(
@@ -1256,7 +1260,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             network_mode="awsvpc",
             cpu=str(cpu),
             memory=str(memory),
-            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+            runtime_platform=fargate.runtime_platform(args.common.cpu_architecture),
             execution_role_arn=self.execution_role.arn,
             task_role_arn=task_role_arn,
             volumes=volumes,

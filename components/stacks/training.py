@@ -20,7 +20,7 @@ from components.blocks.bucket import SecureBucket, SecureBucketArgs
 from components.blocks.images import ServiceImage
 from components.blocks.rotation import SecretRotator, SecretRotatorArgs, restart_statement
 from components.config.settings import Settings, TrainingSettings
-from components.lib import dashboards, names, queue_scaling
+from components.lib import dashboards, fargate, names, queue_scaling
 from components.lib.policies import (
     Principal,
     Statement,
@@ -272,7 +272,9 @@ class TrainingStack(pulumi.ComponentResource):
         """The worker image and its log group."""
         prefix = args.common.name_prefix
         self.image = ServiceImage(
-            f"{name}-worker-image", args.common.image_args(WORKER_SERVICE), opts=child
+            f"{name}-worker-image",
+            args.common.image_args(WORKER_SERVICE, architecture=args.common.cpu_architecture),
+            opts=child,
         )
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-worker-logs",
@@ -425,9 +427,7 @@ class TrainingStack(pulumi.ComponentResource):
             network_mode="awsvpc",
             cpu=str(t.worker_cpu),
             memory=str(t.worker_memory),
-            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                operating_system_family="LINUX", cpu_architecture="X86_64"
-            ),
+            runtime_platform=fargate.runtime_platform(args.common.cpu_architecture),
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
             volumes=[aws.ecs.TaskDefinitionVolumeArgs(name="scratch")],

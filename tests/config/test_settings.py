@@ -53,6 +53,19 @@ def test_dev_and_prod_differ_where_cost_and_safety_do(config_for):
     assert not dev.agent_world.redis_multi_az and prod.agent_world.redis_multi_az
 
 
+def test_dev_and_prod_run_the_same_cpu_architecture_arm64(config_for):
+    # A dev on one architecture and a prod on another would find architecture bugs in prod.
+    dev = s.parse(config_for("dev"), "dev")
+    prod = s.parse(config_for("prod"), "prod")
+    assert dev.cpu_architecture == prod.cpu_architecture == "arm64"
+
+
+def test_the_cpu_architecture_defaults_to_x86_64(config_for):
+    config = config_for("dev")
+    del config["mlplatform:cpu_architecture"]
+    assert s.parse(config, "dev").cpu_architecture == "x86_64"
+
+
 def test_defaults_are_the_production_safe_choice():
     settings = s.parse(
         {"mlplatform:environment": "qa", "aws:region": "eu-west-1",
@@ -97,6 +110,8 @@ BAD_CONFIGS = [
     ({"images.cmaes_worker": "not a uri"}, "mlplatform:images.cmaes_worker", "image URI"),
     ({"images": {"cmaes_worker": 3}}, "mlplatform:images", "string values"),
     ({"tags.aws:owner": "me"}, "mlplatform:tags.aws:owner", "not starting with 'aws:'"),
+    ({"mlplatform:cpu_architecture": "aarch64"}, "mlplatform:cpu_architecture",
+     "one of x86_64, arm64"),
 ]  # fmt: skip
 
 

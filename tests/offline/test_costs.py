@@ -65,6 +65,41 @@ def test_fargate_tasks_bill_at_the_minimum_count_with_the_spot_discount():
     assert estimate.total_idle() == pytest.approx(2 * per_task * HOURS)
 
 
+def test_an_arm64_task_bills_fargates_graviton_prices_with_the_same_spot_discount():
+    task = resource("aws:ecs/taskDefinition:TaskDefinition", "task",
+                    {"cpu": "1024", "memory": "2048", "requiresCompatibilities": ["FARGATE"],
+                     "runtimePlatform": {"operatingSystemFamily": "LINUX",
+                                         "cpuArchitecture": "ARM64"}},
+                    {"arn": "arn:td"})  # fmt: skip
+    service = resource("aws:ecs/service:Service", "svc",
+                       {"name": "svc", "cluster": "arn:aws:ecs:r:1:cluster/c",
+                        "taskDefinition": "arn:td", "desiredCount": 1,
+                        "capacityProviderStrategies": [
+                            {"capacityProvider": "FARGATE_SPOT", "weight": 1}]})  # fmt: skip
+    on_demand = 0.03238 + 2 * 0.00356  # 1 vCPU, 2 GB on Linux/ARM
+    spot = costs.estimate(run_of(task, service), PRICES).total_idle()
+    assert spot == pytest.approx(on_demand * (1 - 0.7) * HOURS)
+    service.inputs["capacityProviderStrategies"] = [{"capacityProvider": "FARGATE", "weight": 1}]
+    assert costs.estimate(run_of(task, service), PRICES).total_idle() == pytest.approx(
+        on_demand * HOURS
+    )
+    task.inputs["runtimePlatform"]["cpuArchitecture"] = "X86_64"
+    assert costs.estimate(run_of(task, service), PRICES).total_idle() == pytest.approx(
+        (0.04048 + 2 * 0.004445) * HOURS
+    )
+
+
+def test_fargate_arm_prices_name_their_source_and_date():
+    source = PRICES["sources"]["fargate_arm"]
+    assert source["url"] == "https://aws.amazon.com/fargate/pricing/"
+    assert source["date"] == "2026-12-02"
+    assert "$0.03238" in source["note"] and "$0.00356" in source["note"]
+    assert (PRICES["hourly"]["fargate_arm_vcpu"], PRICES["hourly"]["fargate_arm_gb"]) == (
+        0.03238,
+        0.00356,
+    )
+
+
 IPV4 = 0.005 * HOURS  # one public IPv4 address for a month
 
 
@@ -537,4 +572,5 @@ def test_dev_bills_one_fargate_task_for_mlflow_and_the_hokusai_api(dev_program):
     estimate = costs.estimate(dev_program, PRICES)
     tasks = [(what, round(usd, 2)) for where, what, usd in estimate.items
              if where == "data-platform" and " × task " in what]  # fmt: skip
-    assert tasks == [("1 × task data-platform-mlflow-service", 5.41)]
+    # 0.5 vCPU, 1 GB on Linux/ARM Fargate Spot: (0.5 × 0.03238 + 0.00356) × 0.3 × 730 h.
+    assert tasks == [("1 × task data-platform-mlflow-service", 4.33)]

@@ -718,6 +718,25 @@ def test_an_enum_value_the_api_does_not_know_is_refused():
     }
 
 
+@pytest.mark.parametrize(
+    ("platform", "refused"),
+    [
+        ({"operatingSystemFamily": "LINUX", "cpuArchitecture": "ARM64"}, set()),
+        ({"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"}, set()),
+        ({"operatingSystemFamily": "LINUX", "cpuArchitecture": "AARCH64"},
+         {"runtimePlatform.cpuArchitecture"}),
+        ({"operatingSystemFamily": "linux", "cpuArchitecture": "arm64"},
+         {"runtimePlatform.cpuArchitecture", "runtimePlatform.operatingSystemFamily"}),
+    ],
+)  # fmt: skip
+def test_a_task_definitions_runtime_platform_is_held_to_botocores_enums(dev_program, platform,
+                                                                        refused):  # fmt: skip
+    # botocore's ECS model: CPUArchitecture X86_64 | ARM64, OSFamily LINUX | WINDOWS_SERVER_*.
+    resources = replaced(dev_program, "data-platform-mlflow-task", runtimePlatform=platform)
+    found = [f for f in findings(resources) if f.resource == "data-platform-mlflow-task"]
+    assert {f.property for f in found if f.rule == "api-model/enum"} == refused
+
+
 def test_container_definitions_are_walked_against_their_shape():
     containers = [
         {

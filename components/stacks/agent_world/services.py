@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from components.lib import names, queue_scaling
+from components.lib import fargate, names, queue_scaling
 from components.lib.agent_world_roles import (
     ALL,
     CONTAINER_PORT,
@@ -365,7 +365,7 @@ def _task_definition(
         network_mode="awsvpc",
         cpu=str(a.task_cpu),
         memory=str(a.task_memory),
-        runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+        runtime_platform=fargate.runtime_platform(args.common.cpu_architecture),
         execution_role_arn=stack.execution_role.arn,
         task_role_arn=task_role.arn,
         volumes=[{"name": "tmp"}],

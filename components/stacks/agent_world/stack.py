@@ -175,7 +175,11 @@ class AgentWorldStack(pulumi.ComponentResource):
             child,
             container_insights=a.container_insights,
         )
-        self.image = ServiceImage(f"{name}-image", args.common.image_args(SERVICE_DIR), opts=child)
+        self.image = ServiceImage(
+            f"{name}-image",
+            args.common.image_args(SERVICE_DIR, architecture=args.common.cpu_architecture),
+            opts=child,
+        )
 
         self.tasks_security_group = services.tasks_security_group(self, name, args)
         if self.shared:
