@@ -103,7 +103,9 @@ def test_every_ecs_service_of_every_stack_is_an_output(each_stack):
                 for c in each_stack.of_type("aws:ecs/cluster:Cluster")}  # fmt: skip
     expected = sorted((clusters[s.inputs["cluster"]], s.outputs["name"]) for s in services)
     exported = sorted((e["cluster"], e["service"]) for e in each_stack.outputs["ecs_services"])
-    assert len(services) >= 5
+    # dev: the worker, the GPU validator, MLflow (with the Hokusai API) and the agent world
+    # (ai-inference is a Lambda function there); prod runs more.
+    assert len(services) >= 4
     assert exported == expected
 
 

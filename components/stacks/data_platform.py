@@ -190,6 +190,23 @@ class _Route:
     rule: aws.lb.ListenerRule
 
 
+def _tasks_alarm(insights: bool, what: str, dims, desired: int) -> tuple:
+    """The spec of a "fewer than ``desired`` tasks run" alarm. Without Container Insights
+    (``insights`` false) no task count is published: the free AWS/ECS CPUUtilization has a
+    datapoint each minute a task of the service runs, so 5 minutes without one mean none
+    runs."""
+    if insights:
+        # No datapoint means no task runs at all: the worst case, not unknown.
+        return (
+            f"Fewer than {desired} {what} tasks run", "ECS/ContainerInsights", "RunningTaskCount",
+            dims, "Minimum", 60, 5, "LessThanThreshold", desired, "breaching",
+        )  # fmt: skip
+    return (
+        f"No {what} task runs", "AWS/ECS", "CPUUtilization", dims, "SampleCount", 60, 5,
+        "LessThanThreshold", 1, "breaching",
+    )  # fmt: skip
+
+
 class DataPlatformStack(pulumi.ComponentResource):
     """MLflow with a PostgreSQL backend and S3 artifacts, behind HTTPS, with alarms.
 
@@ -1371,25 +1388,11 @@ class DataPlatformStack(pulumi.ComponentResource):
             )  # fmt: skip
         colocated = self.api_service is not None and self.api_service is self.mlflow_service
 
-        def tasks_alarm(what: str, dims, desired: int):
-            """Fewer than ``desired`` tasks run. Without Container Insights no task count is
-            published: the free AWS/ECS CPUUtilization has a datapoint each minute a task of
-            the service runs, so 5 minutes without one mean none runs."""
-            if d.container_insights:
-                # No datapoint means no task runs at all: the worst case, not unknown.
-                return (
-                    f"Fewer than {desired} {what} tasks run", "ECS/ContainerInsights",
-                    "RunningTaskCount", dims, "Minimum", 60, 5, "LessThanThreshold", desired,
-                    "breaching",
-                )  # fmt: skip
-            return (
-                f"No {what} task runs", "AWS/ECS", "CPUUtilization", dims, "SampleCount", 60, 5,
-                "LessThanThreshold", 1, "breaching",
-            )  # fmt: skip
-
         if d.mlflow_desired_count > 0:
             what = "MLflow (and Hokusai API)" if colocated else "MLflow"
-            specs["mlflow-tasks-below-desired"] = tasks_alarm(what, service, d.mlflow_desired_count)
+            specs["mlflow-tasks-below-desired"] = _tasks_alarm(
+                d.container_insights, what, service, d.mlflow_desired_count
+            )
         if self.api_target_group is not None and self.api_service is not None:
             api_lb = {**lb, "TargetGroup": self.api_target_group.arn_suffix}
             specs["api-unhealthy-hosts"] = (
@@ -1404,7 +1407,9 @@ class DataPlatformStack(pulumi.ComponentResource):
             )  # fmt: skip
             if not colocated:  # with MLflow, MLflow's service alarm counts the API's tasks
                 api_service = {**service, "ServiceName": self.api_service.name}
-                specs["api-tasks-below-desired"] = tasks_alarm("Hokusai API", api_service, 1)
+                specs["api-tasks-below-desired"] = _tasks_alarm(
+                    d.container_insights, "Hokusai API", api_service, 1
+                )
         self.alarms = {}
         for role, spec in specs.items():
             description, namespace, metric, dims, stat, period, periods, op, threshold, missing = (

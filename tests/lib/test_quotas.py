@@ -129,11 +129,11 @@ def test_dev_at_its_maximum():
         "L-DB2E81BA": 0.0,  # On-Demand G and VT: dev's GPU instance is Spot
         "L-3819A6DF": 4.0,  # one g4dn.xlarge
         "L-3032A538": 0.0,
-        # 4 workers x 1 + MLflow 0.5 (the Hokusai API runs in its task) + world 2 x 0.25
-        # (ai-inference is a Lambda function: no Fargate vCPUs)
-        "L-36FBB829": 5.5,
+        # 4 workers x 1 + MLflow 0.5 (the Hokusai API runs in its task) + world 1 x 0.25
+        # (max_tasks 1; ai-inference is a Lambda function: no Fargate vCPUs)
+        "L-36FBB829": 4.75,
     }
-    assert by_code(quotas.requested(s)) == {"L-3819A6DF": 4, "L-36FBB829": 6}
+    assert by_code(quotas.requested(s)) == {"L-3819A6DF": 4, "L-36FBB829": 5}
 
 
 def test_prod_at_its_maximum():
@@ -276,7 +276,7 @@ def test_plan_prints_the_quota_table_after_the_costs(capsys, tmp_path):
     assert main(["dev", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.index("Largest idle charges") < out.index("vCPU quotas at maximum")
-    assert re.search(r"^  all stacks\s+L-36FBB829\s+fargate\s+Spot\s+.*\s5\.5$", out, re.M)
+    assert re.search(r"^  all stacks\s+L-36FBB829\s+fargate\s+Spot\s+.*\s4\.75$", out, re.M)
 
 
 # --- quotas.request ---------------------------------------------------------------------------
@@ -315,7 +315,7 @@ def test_each_request_asks_for_the_need_or_the_accounts_value_if_higher(requesti
 
 
 REQUESTED = {
-    # dev: one Spot g4dn.xlarge; its 5.5 Fargate Spot vCPUs fit a new account's 6.
+    # dev: one Spot g4dn.xlarge; its 4.75 Fargate Spot vCPUs fit a new account's 6.
     "dev": {"L-3819A6DF": 4.0, "L-36FBB829": 6.0},
     "prod": {"L-DB2E81BA": 16.0, "L-3032A538": 26.0, "L-36FBB829": 32.0},
 }
