@@ -48,7 +48,9 @@ EC2_DESCRIPTIONS: dict[str, tuple[str, ...]] = {
 # REST: "Variables for access logging for API Gateway"
 # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-variables-for-access-logging.html);
 # WebSocket: "Configure logging for WebSocket APIs in API Gateway"
-# (https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html).
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html);
+# HTTP: "Customize HTTP API access logs"
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html).
 # A name ending in "." is a prefix (an authorizer's context keys, a client certificate's fields).
 REST_LOG_SOURCE = (
     "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
@@ -56,6 +58,9 @@ REST_LOG_SOURCE = (
 )
 WEBSOCKET_LOG_SOURCE = (
     "https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html"
+)
+HTTP_LOG_SOURCE = (
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html"
 )
 _SHARED_LOG_VARIABLES = _words(
     """
@@ -81,6 +86,21 @@ REST_LOG_VARIABLES = _SHARED_LOG_VARIABLES | _words(
 )
 WEBSOCKET_LOG_VARIABLES = _SHARED_LOG_VARIABLES | _words(
     "connectedAt connectionId eventType messageId routeKey"
+)
+HTTP_LOG_VARIABLES = _words(
+    """
+    accountId apiId authorizer.claims. authorizer.error authorizer. awsEndpointRequestId
+    awsEndpointRequestId2 customDomain.basePathMatched dataProcessed domainName domainPrefix
+    error.message error.messageString error.responseType extendedRequestId httpMethod
+    identity.accountId identity.caller identity.cognitoAuthenticationProvider
+    identity.cognitoAuthenticationType identity.cognitoIdentityId
+    identity.cognitoIdentityPoolId identity.principalOrgId identity.clientCert.
+    identity.sourceIp identity.user identity.userAgent identity.userArn integration.error
+    integration.integrationStatus integration.latency integration.requestId
+    integration.status integrationErrorMessage integrationLatency integrationStatus path
+    protocol requestId requestTime requestTimeEpoch responseLatency responseLength routeKey
+    stage status
+    """
 )
 LOG_FORMATS: dict[str, tuple[frozenset[str], str]] = {
     "aws:apigateway/stage:Stage": (REST_LOG_VARIABLES, REST_LOG_SOURCE),
@@ -144,8 +164,20 @@ def ec2_descriptions(r: Resource) -> Iterator[Finding]:
                 )
 
 
-def log_format_variables(r: Resource) -> Iterator[Finding]:
+def _http_api_ids(resources: list[Resource]) -> frozenset[str]:
+    """The IDs of the HTTP APIs (``protocolType`` HTTP), whose stages log other variables."""
+    return frozenset(
+        r.id
+        for r in resources
+        if r.type == "aws:apigatewayv2/api:Api" and r.props.get("protocolType") == "HTTP" and r.id
+    )
+
+
+def log_format_variables(r: Resource, http_apis: frozenset[str] = frozenset()) -> Iterator[Finding]:
     known, source = LOG_FORMATS.get(r.type, (None, ""))
+    http = r.type == "aws:apigatewayv2/stage:Stage" and r.props.get("apiId") in http_apis
+    if http:
+        known, source = HTTP_LOG_VARIABLES, HTTP_LOG_SOURCE
     if known is None:
         return
     text = r.get("accessLogSettings.format")
@@ -155,6 +187,7 @@ def log_format_variables(r: Resource) -> Iterator[Finding]:
         if name in known or any(p.endswith(".") and name.startswith(p) for p in known):
             continue
         kind = "REST" if r.type == "aws:apigateway/stage:Stage" else "WebSocket"
+        kind = "HTTP" if http else kind
         yield Finding(
             "documented/log-format-variable",
             ERROR,
@@ -343,9 +376,10 @@ def access_log_buckets(resources: list[Resource]) -> Iterator[Finding]:
 
 
 def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
+    http_apis = _http_api_ids(resources)
     for r in resources:
         yield from ec2_descriptions(r)
-        yield from log_format_variables(r)
+        yield from log_format_variables(r, http_apis)
         yield from flow_log_format(r)
     yield from alb_log_buckets(resources)
     yield from listener_rule_priorities(resources)

@@ -61,7 +61,12 @@ from components.config.inference import (
     InferenceSettings,
     check_inference,
 )
-from components.config.ingress import IngressSettings, check_certificate_region, check_ingress
+from components.config.ingress import (
+    IngressSettings,
+    check_certificate_region,
+    check_front_door,
+    check_ingress,
+)
 from components.config.network import NetworkSettings
 from components.config.quotas import QuotaSettings
 from components.config.security import SecuritySettings, check_security
@@ -252,6 +257,7 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
     _check_stack_switches(s, problems)
     _check_production(s, problems)
     check_ingress(s, problems)
+    check_front_door(s, problems)
     check_dns(s, problems)
     check_security(s, problems)
     check_training(s, problems)
