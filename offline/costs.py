@@ -112,6 +112,7 @@ class _Pricer:
         self.aurora_min_acu: dict[str, float] = {}  # cluster id -> minimum ACU (registered first)
         self.aurora_instances: dict[str, int] = defaultdict(int)  # component -> instances
         self.web_acls: dict[str, int] = defaultdict(int)  # component -> web ACLs
+        self.http_apis: dict[str, int] = defaultdict(int)  # component -> HTTP APIs (no idle charge)
         self.by_type = {
             "aws:lb/loadBalancer:LoadBalancer": self.load_balancer,
             "awsx:ec2:Vpc": self.vpc,
@@ -136,6 +137,7 @@ class _Pricer:
             ),
             "aws:appautoscaling/policy:Policy": self.scaling_policy,
             "aws:wafv2/webAcl:WebAcl": self.web_acl,
+            "aws:apigatewayv2/api:Api": self.http_api,
             "aws:acm/certificate:Certificate": self.certificate,
             "aws:budgets/budget:Budget": self.budget,
             "aws:costexplorer/anomalyMonitor:AnomalyMonitor": self.anomaly_monitor,
@@ -265,6 +267,12 @@ class _Pricer:
         self.result.edge.append((self.component[r.urn], what, monthly))
         self.web_acls[self.component[r.urn]] += 1
 
+    def http_api(self, r) -> None:
+        """An HTTP API bills per request only (the usage profile's); a WebSocket API's
+        messages are not modelled."""
+        if r.inputs.get("protocolType") == "HTTP":
+            self.http_apis[self.component[r.urn]] += 1
+
     def certificate(self, r) -> None:
         what = f"ACM certificate {r.inputs.get('domainName')} (public)"
         monthly = self.monthly["acm_public_certificate"]
@@ -303,6 +311,9 @@ class _Pricer:
             )
         if "data-platform" in names:
             result.usage["data-platform"] += usage.get("gb_stored", 0) * monthly["s3_gb"]
+        per_request = self.prices["per_unit"]["http_api_million_requests"]
+        for name, apis in self.http_apis.items():
+            result.usage[name] += apis * usage.get("front_door_million_requests", 0) * per_request
         per_million = self.prices["per_unit"]["waf_million_requests"]
         for name, acls in self.web_acls.items():
             result.usage[name] += acls * usage.get("waf_million_requests", 0) * per_million

@@ -138,6 +138,24 @@ def test_monthly_items_keys_secrets_dashboards_and_alarm_metrics():
     )
 
 
+def test_an_internal_alb_bills_its_hours_and_no_public_address():
+    alb = resource("aws:lb/loadBalancer:LoadBalancer", "alb",
+                   {"loadBalancerType": "application", "internal": True,
+                    "subnets": ["a", "b"]})  # fmt: skip
+    estimate = costs.estimate(run_of(alb), PRICES)
+    assert estimate.idle["stack"] == pytest.approx(0.0225 * HOURS)
+    assert [what for _, what, _ in estimate.items] == ["ALB alb"]
+
+
+def test_an_http_api_costs_nothing_idle_and_a_dollar_per_million_requests():
+    http = resource("aws:apigatewayv2/api:Api", "door", {"protocolType": "HTTP"})
+    ws = resource("aws:apigatewayv2/api:Api", "ws", {"protocolType": "WEBSOCKET"})
+    estimate = costs.estimate(run_of(http, ws), PRICES, {"front_door_million_requests": 3})
+    assert estimate.total_idle() == 0
+    assert estimate.usage["stack"] == pytest.approx(3 * 1.0)
+    assert PRICES["sources"]["http_api"]["url"] == "https://aws.amazon.com/api-gateway/pricing/"
+
+
 def test_the_usage_profile_adds_gpu_and_worker_hours_requests_and_storage(dev_program):
     usage = costs.load_usage()
     estimate = costs.estimate(dev_program, PRICES, usage)
