@@ -164,20 +164,26 @@ def ec2_descriptions(r: Resource) -> Iterator[Finding]:
                 )
 
 
-def _http_api_ids(resources: list[Resource]) -> frozenset[str]:
-    """The IDs of the HTTP APIs (``protocolType`` HTTP), whose stages log other variables."""
-    return frozenset(
-        r.id
+def _v2_api_protocols(resources: list[Resource]) -> dict[str, str]:
+    """The ``protocolType`` (HTTP or WEBSOCKET) of each API Gateway v2 API, by its ID."""
+    return {
+        r.id: r.props.get("protocolType", "")
         for r in resources
-        if r.type == "aws:apigatewayv2/api:Api" and r.props.get("protocolType") == "HTTP" and r.id
-    )
+        if r.type == "aws:apigatewayv2/api:Api" and r.id
+    }
 
 
-def log_format_variables(r: Resource, http_apis: frozenset[str] = frozenset()) -> Iterator[Finding]:
+def log_format_variables(r: Resource, protocols: dict[str, str] | None = None) -> Iterator[Finding]:
     known, source = LOG_FORMATS.get(r.type, (None, ""))
-    http = r.type == "aws:apigatewayv2/stage:Stage" and r.props.get("apiId") in http_apis
-    if http:
-        known, source = HTTP_LOG_VARIABLES, HTTP_LOG_SOURCE
+    kind = "REST" if r.type == "aws:apigateway/stage:Stage" else "WebSocket"
+    if r.type == "aws:apigatewayv2/stage:Stage":
+        # A v2 stage logs its API's variables: HTTP or WebSocket. Where the API is not
+        # known (a preview, before its ID exists), either set's variables are taken.
+        protocol = (protocols or {}).get(r.props.get("apiId"), "")
+        if protocol == "HTTP":
+            known, source, kind = HTTP_LOG_VARIABLES, HTTP_LOG_SOURCE, "HTTP"
+        elif protocol != "WEBSOCKET":
+            known, kind = WEBSOCKET_LOG_VARIABLES | HTTP_LOG_VARIABLES, "WebSocket or HTTP"
     if known is None:
         return
     text = r.get("accessLogSettings.format")
@@ -186,8 +192,6 @@ def log_format_variables(r: Resource, http_apis: frozenset[str] = frozenset()) -
     for name in dict.fromkeys(_CONTEXT_VARIABLE.findall(text)):
         if name in known or any(p.endswith(".") and name.startswith(p) for p in known):
             continue
-        kind = "REST" if r.type == "aws:apigateway/stage:Stage" else "WebSocket"
-        kind = "HTTP" if http else kind
         yield Finding(
             "documented/log-format-variable",
             ERROR,
@@ -376,10 +380,10 @@ def access_log_buckets(resources: list[Resource]) -> Iterator[Finding]:
 
 
 def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
-    http_apis = _http_api_ids(resources)
+    protocols = _v2_api_protocols(resources)
     for r in resources:
         yield from ec2_descriptions(r)
-        yield from log_format_variables(r, http_apis)
+        yield from log_format_variables(r, protocols)
         yield from flow_log_format(r)
     yield from alb_log_buckets(resources)
     yield from listener_rule_priorities(resources)

@@ -119,8 +119,9 @@ def check_front_door(s: Settings, problems: list[str]) -> None:
     its execute-api name) and cannot do the rest: no certificate or host name of the load
     balancer (nothing public resolves to an internal ALB), no regional WAF (AWS WAF does not
     protect HTTP APIs), no source ranges (an HTTP API has no resource policy), and an
-    answer within its 30 s integration timeout."""
-    if not s.ingress.http_api:
+    answer within its 30 s integration timeout. A production stack is refused http_api
+    itself (``_check_production``), in one message."""
+    if not s.ingress.http_api or s.production:
         return
     ingress = s.ingress
     refused = [

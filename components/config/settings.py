@@ -291,6 +291,12 @@ def _check_production(s: Settings, problems: list[str]) -> None:
             f"{ns}ingress.allow_http: expected false when production is true (HTTPS only; set "
             "ingress.certificate_arn)"
         )
+    if s.ingress.http_api:
+        problems.append(
+            f"{ns}ingress.front_door: expected load_balancer when production is true (the "
+            "internet-facing load balancer with its certificate, host name and WAF; http_api "
+            "is dev's idle-cost saving)"
+        )
     if s.log_retention_days < 365:
         problems.append(
             f"{ns}log_retention_days: expected at least 365 when production is true "
