@@ -160,7 +160,8 @@ class Settings:
     )
     production: bool = setting(
         False,
-        "A production stack: refuses ingress.allow_http, log_retention_days under 365, "
+        "A production stack: refuses ingress.allow_http, ingress.front_door http_api, "
+        "log_retention_days under 365, "
         "deletion_protection false, data_platform.backup_retention_days under 14, a load "
         "balancer without a certificate (dns host or ingress.certificate_arn) and CloudFront's "
         "default certificate.",
