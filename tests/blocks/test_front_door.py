@@ -166,3 +166,16 @@ def test_the_block_accepts_a_plain_front_door_and_any_timeout_of_1_to_30_s():
     assert args.front_door_error() is None
     assert timeout_error(1) is None and timeout_error(30) is None
     assert "1-30" in timeout_error(31) and "1-30" in timeout_error(0)
+
+
+def test_a_data_platform_with_its_own_load_balancer_gets_its_own_front_door(run_stack):
+    run = run_stack("dev", {"data_platform.share_load_balancer": False})
+    own = run.subtree("data-platform-lb")
+    alb = own.one("aws:lb/loadBalancer:LoadBalancer")
+    assert alb.inputs["internal"] is True
+    api = own.named("data-platform-lb-front-door-api")
+    assert api.inputs["name"] == "mlplatform-dev-data-front-door"
+    assert run.outputs["mlflow_endpoint"] == f"{api.outputs['apiEndpoint']}/mlflow/"
+    integration = own.one("aws:apigatewayv2/integration:Integration").inputs
+    # the data platform's ALB keeps AWS's 60 s idle timeout; the HTTP API stops at 30 s
+    assert alb.inputs["idleTimeout"] == 60 and integration["timeoutMilliseconds"] == 30000
