@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     if edge := costs.render_edge(estimate):
         print()
         print("\n".join(edge))
+    if by_use := costs.render_by_use(estimate):
+        print()
+        print("\n".join(by_use))
     if guardrails := costs.render_guardrails(estimate):
         print()
         print("\n".join(guardrails))

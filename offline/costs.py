@@ -1,22 +1,37 @@
 """Monthly cost of a program run: with no traffic at all, and for a usage profile.
 
-Idle cost is what bills by the hour or the month whatever the traffic: load balancers and
-their public IPv4 addresses, NAT gateways, interface endpoints, Fargate tasks at their
-minimum count (with the Spot share), EC2 at the Auto Scaling group minimum with its root
-volumes, RDS and ElastiCache nodes and storage (Aurora Serverless v2: its minimum ACUs,
-0 when it pauses), KMS keys, secrets, dashboards, alarms and AWS WAF web ACLs with their
-rules (ACM's public certificates are listed at no charge), AWS Budgets past the account's
-free two (Cost Anomaly Detection is listed at no charge). The usage profile adds GPU
-instance hours, CMA-ES worker hours, API requests, GB stored and, for Aurora Serverless
-v2, ACU hours and database GB, and the requests each web ACL inspects. Prices live in
-``prices-us-east-1.json`` (sources and dates inside); anything not modelled (data
-transfer, LCUs, per-request charges other than the REST API's and WAF's, Container
-Insights metrics, log ingestion) is left out and said so in the README.
+Idle cost is what bills by the hour or the month whatever the traffic:
+
+- load balancers and NAT gateways, and every public IPv4 address: a load balancer's (one
+  per subnet), a NAT gateway's, an Elastic IP, each task's that gets one (``assignPublicIp``)
+  and each running instance's whose launch template asks for one;
+- interface endpoints; Fargate tasks at their minimum count (with the Spot share); EC2 at
+  the Auto Scaling group minimum with its root volumes (a warm pool's stopped instances:
+  their volumes only);
+- the Container Insights metrics of every cluster with a task running at idle (custom
+  metrics, :data:`INSIGHTS_METRICS`); image storage in ECR (rough sizes, :data:`IMAGE_GB`);
+- RDS and ElastiCache nodes and storage (Aurora Serverless v2: its minimum ACUs, 0 when it
+  pauses), KMS keys, secrets, dashboards, alarm metrics, AWS WAF web ACLs with their rules,
+  AWS Budgets past the account's free two (ACM's public certificates and Cost Anomaly
+  Detection are listed at no charge);
+- the CloudWatch agent's custom metrics and PutMetricData requests of the GPU instances at
+  the group minimum, and the hours ``inference.schedule`` keeps a GPU instance running.
+
+The usage profile adds GPU instance hours and CMA-ES worker hours (each with its public
+address and its cluster's Container Insights metrics, a GPU hour with its agent's too),
+API requests, GB stored, Aurora's ACU hours and database GB, and the requests each web
+ACL inspects. Prices live in
+``prices-us-east-1.json`` (sources and dates inside). What bills only by use and is in
+neither figure (data transfer, load balancer capacity units, log ingestion, requests to the
+other services) is estimated roughly for the usage profile by :func:`rough_usage`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from components.lib import instance_types, schedules
 from offline.runner import ProgramRun
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices-us-east-1.json"
@@ -46,6 +62,8 @@ class Estimate:
     """(component, what, monthly USD) of each web ACL and certificate, free ones too."""
     guardrails: list[tuple[str, str, float]] = field(default_factory=list)
     """(component, what, monthly USD) of each budget and anomaly monitor, free ones too."""
+    by_use: list[tuple[str, float]] = field(default_factory=list)
+    """(what, monthly USD) of each rough by-use charge of the usage profile."""
 
     def add(self, component: str, what: str, monthly: float) -> None:
         if monthly:
@@ -75,6 +93,38 @@ def _spot_share(strategies: list[dict[str, Any]]) -> float:
     weights = {s.get("capacityProvider"): int(s.get("weight", 0)) for s in strategies or []}
     total = sum(weights.values())
     return weights.get("FARGATE_SPOT", 0) / total if total else 0.0
+
+
+SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
+IMAGE_GB = {"cuda": 2.0, "slim": 0.25}
+"""Rough compressed size (GB) of what an ECR repository holds, by the image's base: a CUDA
+runtime image (nvidia/cuda ...-runtime, about 1.5 GB compressed, with torch-free Python
+deps) and a python:*-slim one (about 50 MB, plus its pinned packages); kept versions share
+their base layers, so a repository is counted once. ECR bills $0.10 per GB-month stored."""
+
+
+def _image_kind(repository_name: str) -> str:
+    """``cuda`` or ``slim``: the base of the service image a repository holds, read from
+    ``services/<service>/Dockerfile`` (the repository is ``<prefix>/<service>``)."""
+    dockerfile = SERVICES_DIR / repository_name.rsplit("/", 1)[-1] / "Dockerfile"
+    text = dockerfile.read_text() if dockerfile.is_file() else ""
+    return "cuda" if "FROM nvidia/cuda" in text else "slim"
+
+
+INSIGHTS_METRICS = {"cluster": 11, "service": 13, "family": 8}
+"""Container Insights metrics (``ECS/ContainerInsights``, billed as custom metrics) per
+dimension set while tasks run: ``ClusterName`` alone, ``ClusterName, ServiceName`` and
+``ClusterName, TaskDefinitionFamily`` - counted from the metrics table of
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-ECS.html
+(11, 13 and 8 metrics; newer versions of the page add Fargate's ephemeral storage metrics,
+so these are a lower bound). A cluster with no running task publishes none (the Amazon ECS
+guide's "available metrics" page: no running tasks, no metrics)."""
+
+
+def _public_ip(value: Any) -> bool:
+    """``assignPublicIp`` / ``associatePublicIpAddress``: a bool, or the string a launch
+    template carries."""
+    return str(value).lower() == "true"
 
 
 def _alarm_metrics(alarm) -> int:
@@ -107,12 +157,21 @@ class _Pricer:
             for r in run.of_type("aws:appautoscaling/target:Target")
         }
         self.templates = {r.id: r for r in run.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
+        self.insights = {
+            str(r.inputs.get("name")): any(
+                s.get("name") == "containerInsights" and s.get("value") == "enabled"
+                for s in r.inputs.get("settings") or []
+            )
+            for r in run.of_type("aws:ecs/cluster:Cluster")
+        }
+        self.insights_charged: set[tuple[str, str]] = set()  # (cluster, dimension set) priced
+        self.insights_hourly: dict[str, float] = {}  # service name -> its metrics while it runs
         self.worker_hourly = 0.0
         self.gpu_hourly = 0.0
+        self.gpu_insights_hourly = 0.0
         self.aurora_min_acu: dict[str, float] = {}  # cluster id -> minimum ACU (registered first)
         self.aurora_instances: dict[str, int] = defaultdict(int)  # component -> instances
         self.web_acls: dict[str, int] = defaultdict(int)  # component -> web ACLs
-        self.http_apis: dict[str, int] = defaultdict(int)  # component -> HTTP APIs (no idle charge)
         self.by_type = {
             "aws:lb/loadBalancer:LoadBalancer": self.load_balancer,
             "awsx:ec2:Vpc": self.vpc,
@@ -137,12 +196,21 @@ class _Pricer:
             ),
             "aws:appautoscaling/policy:Policy": self.scaling_policy,
             "aws:wafv2/webAcl:WebAcl": self.web_acl,
-            "aws:apigatewayv2/api:Api": self.http_api,
             "aws:acm/certificate:Certificate": self.certificate,
             "aws:budgets/budget:Budget": self.budget,
             "aws:costexplorer/anomalyMonitor:AnomalyMonitor": self.anomaly_monitor,
+            "aws:ecr/repository:Repository": self.repository,
+            "aws:ec2/eip:Eip": lambda r: self.add(
+                r, f"public IPv4 of Elastic IP {r.name}", self.hourly["public_ipv4"] * self.hours
+            ),
         }
         self.budgets = 0  # budgets registered so far: the account's first ones are free
+        self.by_type["aws:ssm/parameter:Parameter"] = self.ssm_parameter
+        self.by_type["aws:appautoscaling/scheduledAction:ScheduledAction"] = self.scheduled
+        self.parameters: dict[str, str] = {}  # SSM parameter name -> value
+        self.gpu_groups: dict[str, dict[str, Any]] = {}  # component -> the GPU group's facts
+        self.gpu_tasks: dict[str, int] = {}  # scalable target resource id -> GPUs per task
+        self.schedules: dict[str, dict[int, tuple[str, str, int]]] = defaultdict(dict)
 
     def price(self, r) -> None:
         handler = self.by_type.get(r.type)
@@ -170,8 +238,9 @@ class _Pricer:
         azs = int(r.inputs.get("numberOfAvailabilityZones", 0))
         strategy = (r.inputs.get("natGateways") or {}).get("strategy", "OnePerAz")
         nats = {"None": 0, "Single": 1}.get(strategy, azs)
-        per_nat = (self.hourly["nat_gateway"] + self.hourly["public_ipv4"]) * self.hours
-        self.add(r, f"{nats} NAT gateways", nats * per_nat)
+        self.add(r, f"{nats} NAT gateways", nats * self.hourly["nat_gateway"] * self.hours)
+        self.add(r, f"{nats} public IPv4 of NAT gateways",
+                 nats * self.hourly["public_ipv4"] * self.hours)  # fmt: skip
 
     def vpc_endpoint(self, r) -> None:
         if r.inputs.get("vpcEndpointType") != "Interface":
@@ -182,17 +251,49 @@ class _Pricer:
 
     def ecs_service(self, r) -> None:
         task = self.task_defs.get(r.inputs.get("taskDefinition"))
-        if task is None or "FARGATE" not in task.inputs.get("requiresCompatibilities", []):
-            return  # EC2 tasks bill through their instances
         cluster = str(r.inputs.get("cluster", "")).rsplit("/", 1)[-1]
         resource_id = f"service/{cluster}/{r.inputs.get('name')}"
+        if task is not None and "EC2" in task.inputs.get("requiresCompatibilities", []):
+            self.gpu_tasks[resource_id] = sum(
+                int(req.get("value", 0))
+                for c in json.loads(task.inputs.get("containerDefinitions") or "[]")
+                for req in c.get("resourceRequirements") or []
+                if req.get("type") == "GPU"
+            )
         count = self.minimums.get(resource_id, int(r.inputs.get("desiredCount", 0)))
+        self.container_insights(r, cluster, task, count)
+        if task is not None and "GPU" in str(task.inputs.get("containerDefinitions")):
+            self.gpu_insights_hourly = self.insights_hourly.get(r.name, 0.0)
+        if task is None or "FARGATE" not in task.inputs.get("requiresCompatibilities", []):
+            return  # EC2 tasks bill through their instances
         per_task = self.fargate_hourly(
             task, _spot_share(r.inputs.get("capacityProviderStrategies"))
         )
         self.add(r, f"{count} × task {r.name}", count * per_task * self.hours)
+        public = _public_ip((r.inputs.get("networkConfiguration") or {}).get("assignPublicIp"))
+        ipv4 = self.hourly["public_ipv4"] if public else 0.0
+        self.add(r, f"{count} public IPv4 of {r.name}'s tasks", count * ipv4 * self.hours)
         if "cmaes" in str(r.inputs.get("name", "")):
-            self.worker_hourly = per_task
+            self.worker_hourly = per_task + ipv4 + self.insights_hourly.get(r.name, 0.0)
+
+    def container_insights(self, r, cluster: str, task, count: int) -> None:
+        """The Container Insights metrics a running service adds to its cluster's: idle when
+        ``count`` tasks run at idle, else per hour it runs (the usage profile)."""
+        if not self.insights.get(cluster):
+            return
+        per_metric = self.monthly["cloudwatch_custom_metric"]
+        family = str(task.inputs.get("family", r.name)) if task else r.name
+        sets = [("cluster", cluster), ("service", r.name), ("family", family)]
+        if count < 1:  # billed only while it runs: per hour, for the usage profile
+            metrics = sum(INSIGHTS_METRICS[kind] for kind, _ in sets)
+            self.insights_hourly[r.name] = metrics * per_metric / self.hours
+            return
+        for kind, name in sets:
+            if (kind, name) in self.insights_charged:
+                continue  # the cluster's own set once, a shared family once
+            self.insights_charged.add((kind, name))
+            what = f"Container Insights: {INSIGHTS_METRICS[kind]} metrics of {kind} {name}"
+            self.add(r, what, INSIGHTS_METRICS[kind] * per_metric)
 
     def auto_scaling_group(self, r) -> None:
         hourly = self.hourly
@@ -206,9 +307,19 @@ class _Pricer:
         od_share = (mix.get("instancesDistribution") or {}).get(
             "onDemandPercentageAboveBaseCapacity", 100) / 100  # fmt: skip
         per_instance = on_demand * (1 - (1 - od_share) * hourly["ec2_spot_discount"])
-        self.gpu_hourly = per_instance
         count = int(r.inputs.get("minSize", 0))
         self.add(r, f"{count} × {instance}", count * per_instance * self.hours)
+        interfaces = (template.inputs.get("networkInterfaces") or []) if template else []
+        public = any(_public_ip(i.get("associatePublicIpAddress")) for i in interfaces)
+        ipv4 = hourly["public_ipv4"] if public else 0.0
+        # A stopped warm-pool instance releases its public address: running ones only.
+        self.add(r, f"{count} public IPv4 of {instance} instances", count * ipv4 * self.hours)
+        metrics, metrics_hourly = self.agent_metrics(template, instance)
+        if metrics:
+            self.add(r, f"CloudWatch agent: {count} × {metrics} GPU metrics and PutMetricData",
+                     count * metrics_hourly * self.hours)  # fmt: skip
+        self.gpu_hourly = per_instance + ipv4 + metrics_hourly
+        gb = 0
         if template:
             gb = sum(int((m.get("ebs") or {}).get("volumeSize", 0))
                      for m in template.inputs.get("blockDeviceMappings") or [])  # fmt: skip
@@ -221,6 +332,85 @@ class _Pricer:
                     f"warm pool: {pool} stopped × {gb} GiB gp3 root",
                     pool * gb * self.monthly["ebs_gp3_gb"],
                 )
+        self.gpu_groups[self.component[r.urn]] = {
+            "resource": r, "instance": instance, "min": count,
+            "gpus": instance_types.gpu_count(instance) if instance else 0,
+            # What one more running instance costs an hour: compute, its root volume, its
+            # public IPv4 address if it has one, its agent's metrics.
+            "hourly": per_instance + gb * self.monthly["ebs_gp3_gb"] / self.hours
+            + (hourly["public_ipv4"] if public else 0.0) + metrics_hourly,
+        }  # fmt: skip
+
+    def agent_metrics(self, template, instance: str | None) -> tuple[int, float]:
+        """The CloudWatch agent's custom metrics per instance (measurements × GPUs) and their
+        hourly cost with one PutMetricData a collection interval, from the SSM parameter the
+        template's user data loads (``-c ssm:<name>``); (0, 0.0) without one."""
+        if template is None or not instance:
+            return 0, 0.0
+        try:
+            script = base64.b64decode(str(template.inputs.get("userData") or "")).decode()
+        except ValueError:
+            return 0, 0.0
+        match = re.search(r"-c ssm:(\S+)", script)
+        config = json.loads(self.parameters.get(match[1], "{}")) if match else {}
+        gpu = config.get("metrics", {}).get("metrics_collected", {}).get("nvidia_gpu") or {}
+        metrics = len(gpu.get("measurement") or []) * instance_types.gpu_count(instance)
+        if not metrics:
+            return 0, 0.0
+        agent = config.get("agent", {})
+        interval = int(
+            gpu.get("metrics_collection_interval") or agent.get("metrics_collection_interval", 60)
+        )
+        requests = 3600 / interval * self.prices["per_unit"]["cloudwatch_thousand_requests"] / 1000
+        return metrics, metrics * self.monthly["cloudwatch_custom_metric"] / self.hours + requests
+
+    def ssm_parameter(self, r) -> None:
+        self.parameters[str(r.inputs.get("name"))] = str(r.inputs.get("value") or "")
+
+    def scheduled(self, r) -> None:
+        """A scheduled action of a service's scalable target: kept until :meth:`finish`,
+        which pairs each target's actions into working hours."""
+        action = r.inputs.get("scalableTargetAction") or {}
+        actions = self.schedules[str(r.inputs.get("resourceId"))]
+        actions[len(actions)] = (
+            self.component[r.urn],
+            str(r.inputs.get("schedule")),
+            int(action.get("minCapacity", 0)),
+        )
+
+    def finish(self) -> None:
+        """The hours ``inference.schedule`` keeps GPU instances running beyond the group
+        minimum: per target, the action that raises its minimum starts the hours, the one
+        that lowers it ends them. The extra tasks' GPUs, less the GPUs the group's minimum
+        leaves spare, in whole instances, each at its hourly cost (compute, root volume,
+        public IPv4, agent metrics)."""
+        extra: dict[str, list[tuple[int, float]]] = defaultdict(list)  # component -> (GPUs, h)
+        for resource_id, actions in self.schedules.items():
+            floor = self.minimums.get(resource_id, 0)
+            parsed = [(c, schedules.parse_cron(e), m) for c, e, m in actions.values()]
+            starts = [(c, p, m) for c, p, m in parsed if p and m > floor]
+            ends = [p for _, p, m in parsed if p and m <= floor]
+            gpus = self.gpu_tasks.get(resource_id, 0)
+            for (component, (start, days), minimum), (end, _) in zip(starts, ends, strict=False):
+                hours = schedules.hours_per_month(days, start, end)
+                extra[component].append(((minimum - floor) * gpus, hours))
+        for component, wanted in extra.items():
+            group = self.gpu_groups.get(component)
+            if not group or not group["gpus"]:
+                continue
+            busy = sum(self.minimums.get(t, 0) * g for t, g in self.gpu_tasks.items())
+            spare = max(0, group["min"] * group["gpus"] - busy)
+            for gpus, hours in wanted:
+                instances = math.ceil(max(0, gpus - spare) / group["gpus"])
+                self.add(group["resource"],
+                         f"schedule: {instances} × {group['instance']} for {hours:.0f} h/month",
+                         instances * hours * group["hourly"])  # fmt: skip
+
+    def repository(self, r) -> None:
+        kind = _image_kind(str(r.inputs.get("name", "")))
+        gb = IMAGE_GB[kind]
+        self.add(r, f"ECR storage of {r.inputs.get('name')} (rough: {gb:g} GB, {kind} image)",
+                 gb * self.monthly["ecr_gb"])  # fmt: skip
 
     def rds_instance(self, r) -> None:
         copies = 2 if r.inputs.get("multiAz") else 1
@@ -267,12 +457,6 @@ class _Pricer:
         self.result.edge.append((self.component[r.urn], what, monthly))
         self.web_acls[self.component[r.urn]] += 1
 
-    def http_api(self, r) -> None:
-        """An HTTP API bills per request only (the usage profile's); a WebSocket API's
-        messages are not modelled."""
-        if r.inputs.get("protocolType") == "HTTP":
-            self.http_apis[self.component[r.urn]] += 1
-
     def certificate(self, r) -> None:
         what = f"ACM certificate {r.inputs.get('domainName')} (public)"
         monthly = self.monthly["acm_public_certificate"]
@@ -301,7 +485,9 @@ class _Pricer:
         result, hourly, monthly = self.result, self.hourly, self.monthly
         names = set(self.component.values())
         if "inference" in names:
-            result.usage["inference"] += usage.get("gpu_hours", 0) * self.gpu_hourly
+            result.usage["inference"] += usage.get("gpu_hours", 0) * (
+                self.gpu_hourly + self.gpu_insights_hourly
+            )
         if "training" in names:
             result.usage["training"] += usage.get("worker_hours", 0) * self.worker_hourly
         if "agent-world" in names:
@@ -311,9 +497,6 @@ class _Pricer:
             )
         if "data-platform" in names:
             result.usage["data-platform"] += usage.get("gb_stored", 0) * monthly["s3_gb"]
-        per_request = self.prices["per_unit"]["http_api_million_requests"]
-        for name, apis in self.http_apis.items():
-            result.usage[name] += apis * usage.get("front_door_million_requests", 0) * per_request
         per_million = self.prices["per_unit"]["waf_million_requests"]
         for name, acls in self.web_acls.items():
             result.usage[name] += acls * usage.get("waf_million_requests", 0) * per_million
@@ -324,13 +507,97 @@ class _Pricer:
             )
 
 
+BY_USE = "by-use"
+"""The row of :func:`rough_usage`'s charges: they span the stacks (data out, logs, calls)."""
+
+
+def rough_usage(run: ProgramRun, prices: dict[str, Any], usage: dict[str, float]):
+    """``(what, monthly USD)`` of each charge that bills only by use and that neither figure
+    models per resource, at the usage profile's rough volumes; only what the run has (an
+    LCU line per load balancer, NAT data only with NAT gateways, and so on)."""
+    p, u = prices["by_use"], usage
+    count = {t: len(run.of_type(t)) for t in (
+        "aws:lb/loadBalancer:LoadBalancer", "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:dynamodb/table:Table", "aws:sqs/queue:Queue",
+        "aws:cloudfront/distribution:Distribution", "aws:lambda/function:Function",
+    )}  # fmt: skip
+    apis = run.of_type("aws:apigatewayv2/api:Api")
+    nats = sum(
+        0 if (v.inputs.get("natGateways") or {}).get("strategy") == "None" else 1
+        for v in run.of_type("awsx:ec2:Vpc")
+    )
+    interface = sum(1 for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+                    if e.inputs.get("vpcEndpointType") == "Interface")  # fmt: skip
+    pitr = any((t.inputs.get("pointInTimeRecovery") or {}).get("enabled")
+               for t in run.of_type("aws:dynamodb/table:Table"))  # fmt: skip
+    hours = prices["hours_per_month"]
+    lines: list[tuple[str, float]] = []
+
+    def line(present: Any, what: str, monthly: float) -> None:
+        if present:
+            lines.append((what, monthly))
+
+    out = u.get("internet_gb", 0)
+    line(True, f"data out to the internet, {out:g} GB (first {p['internet_free_gb']} GB free)",
+         max(0.0, out - p["internet_free_gb"]) * p["internet_gb"])  # fmt: skip
+    line(True, f"CloudWatch Logs ingestion, {u.get('log_gb', 0):g} GB",
+         u.get("log_gb", 0) * p["log_gb"])  # fmt: skip
+    lbs = count["aws:lb/loadBalancer:LoadBalancer"]
+    line(lbs, f"capacity units of {lbs} load balancer(s), {u.get('lcu', 0):g} each",
+         lbs * u.get("lcu", 0) * p["lcu_hour"] * hours)  # fmt: skip
+    line(nats, f"NAT gateway data, {u.get('nat_gb', 0):g} GB", u.get("nat_gb", 0) * p["nat_gb"])
+    line(interface, f"interface endpoint data, {u.get('endpoint_gb', 0):g} GB",
+         u.get("endpoint_gb", 0) * p["endpoint_gb"])  # fmt: skip
+    websocket = any(a.inputs.get("protocolType") == "WEBSOCKET" for a in apis)
+    line(websocket, "WebSocket API: {:g} M messages, {:g} M connection minutes".format(
+        u.get("websocket_million_messages", 0), u.get("websocket_million_minutes", 0)),
+        u.get("websocket_million_messages", 0) * p["websocket_million_messages"]
+        + u.get("websocket_million_minutes", 0) * p["websocket_million_minutes"])  # fmt: skip
+    http = any(a.inputs.get("protocolType") == "HTTP" for a in apis)
+    line(http, f"HTTP API requests, {u.get('http_api_million_requests', 0):g} M",
+         u.get("http_api_million_requests", 0) * p["http_api_million_requests"])  # fmt: skip
+    gb = u.get("dynamodb_gb", 0)
+    line(count["aws:dynamodb/table:Table"],
+         "DynamoDB on demand: {:g} M writes, {:g} M reads, {:g} GB{}".format(
+             u.get("dynamodb_million_writes", 0), u.get("dynamodb_million_reads", 0), gb,
+             " with PITR" if pitr else ""),
+         u.get("dynamodb_million_writes", 0) * p["dynamodb_million_writes"]
+         + u.get("dynamodb_million_reads", 0) * p["dynamodb_million_reads"]
+         + gb * (p["dynamodb_gb"] + (p["dynamodb_pitr_gb"] if pitr else 0)))  # fmt: skip
+    sqs = u.get("sqs_million_requests", 0)
+    line(count["aws:sqs/queue:Queue"], f"SQS requests, {sqs:g} M (first million free)",
+         max(0.0, sqs - p["sqs_free_million"]) * p["sqs_million_requests"])  # fmt: skip
+    line(True, "S3 requests: {:g} k writes, {:g} k reads".format(
+        u.get("s3_thousand_puts", 0), u.get("s3_thousand_gets", 0)),
+        u.get("s3_thousand_puts", 0) * p["s3_thousand_puts"]
+        + u.get("s3_thousand_gets", 0) * p["s3_thousand_gets"])  # fmt: skip
+    line(True, f"Secrets Manager calls, {u.get('secrets_thousand_calls', 0):g} k",
+         u.get("secrets_thousand_calls", 0) / 10 * p["secrets_ten_thousand_calls"])  # fmt: skip
+    kms = u.get("kms_thousand_calls", 0) * 1000
+    line(True, f"KMS calls, {kms / 1000:g} k (first 20 k free)",
+         max(0.0, kms - p["kms_free_calls"]) / 10000 * p["kms_ten_thousand_calls"])  # fmt: skip
+    line(count["aws:cloudfront/distribution:Distribution"],
+         f"CloudFront, {u.get('cdn_gb', 0):g} GB (inside the free 1 TB and 10 M requests)",
+         0.0 if u.get("cdn_gb", 0) <= p["cloudfront_free_gb"] else
+         (u.get("cdn_gb", 0) - p["cloudfront_free_gb"]) * 0.085)  # fmt: skip
+    line(count["aws:lambda/function:Function"],
+         f"Lambda, {u.get('lambda_million_requests', 0):g} M requests (inside the free tier)",
+         0.0)  # fmt: skip
+    return lines
+
+
 def estimate(run: ProgramRun, prices: dict[str, Any], usage: dict[str, float] | None = None):
-    """The :class:`Estimate` of ``run`` at ``prices``, with an optional usage profile."""
+    """The :class:`Estimate` of ``run`` at ``prices``, with an optional usage profile (whose
+    by-use charges, :func:`rough_usage`, make the row :data:`BY_USE`)."""
     pricer = _Pricer(run, prices)
     for r in run.resources:
         pricer.price(r)
+    pricer.finish()
     if usage:
         pricer.add_usage(usage)
+        pricer.result.by_use = rough_usage(run, prices, usage)
+        pricer.result.idle.setdefault(BY_USE, 0.0)
+        pricer.result.usage[BY_USE] += sum(monthly for _, monthly in pricer.result.by_use)
     return pricer.result
 
 
@@ -370,6 +637,16 @@ def render_edge(estimate_: Estimate) -> list[str]:
     total = sum(monthly for _, _, monthly in estimate_.edge)
     lines = [f"AWS WAF and certificates (USD/month, idle; requests extra): {total:.2f}"]
     lines += [f"  {monthly:8.2f}  {where}: {what}" for where, what, monthly in estimate_.edge]
+    return lines
+
+
+def render_by_use(estimate_: Estimate) -> list[str]:
+    """The by-use charges of the usage profile, line by line (none: no line)."""
+    if not estimate_.by_use:
+        return []
+    total = sum(monthly for _, monthly in estimate_.by_use)
+    lines = [f"By use, rough (USD/month, in the usage figure as '{BY_USE}'): {total:.2f}"]
+    lines += [f"  {monthly:8.2f}  {what}" for what, monthly in estimate_.by_use]
     return lines
 
 

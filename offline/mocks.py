@@ -188,6 +188,7 @@ class PlatformMocks(mocks.Mocks):
             "aws:autoscaling/group:Group": self._autoscaling_group,
             "aws:ecs/capacityProvider:CapacityProvider": self._capacity_provider,
             "aws:iam/instanceProfile:InstanceProfile": self._iam_named("instance-profile"),
+            "aws:ssm/parameter:Parameter": self._ssm_parameter_resource,
             "aws:dynamodb/table:Table": self._table,
             "aws:apigateway/restApi:RestApi": self._rest_api,
             "aws:apigateway/resource:Resource": self._apigw_id,
@@ -506,6 +507,17 @@ class PlatformMocks(mocks.Mocks):
             return {"name": resource_id, "arn": f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{resource_id}"}
 
         return handler
+
+    def _ssm_parameter_resource(self, args, resource_id):
+        """``arn:aws:ssm:<region>:<account>:parameter/<name without its leading slash>``
+        (IAM service authorization reference, AWS Systems Manager: the ``parameter``
+        resource type's ARN ends in ``${ParameterNameWithoutLeadingSlash}``)."""
+        name = str(args.inputs.get("name") or resource_id)
+        region = self._region_of(args)
+        return {
+            "name": name,
+            "arn": f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter/{name.lstrip('/')}",
+        }
 
     def _access_key(self, args, resource_id):
         return {"secret": SECRET_PLACEHOLDER, "status": "Active"}

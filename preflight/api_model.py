@@ -185,8 +185,16 @@ FIELDS: dict[str, tuple[str, str, dict[str, str]]] = {
     "aws:appautoscaling/target:Target": ("application-autoscaling", "RegisterScalableTarget", {
         "serviceNamespace": "ServiceNamespace", "scalableDimension": "ScalableDimension",
         "resourceId": "ResourceId"}),
+    "aws:appautoscaling/scheduledAction:ScheduledAction": (
+        "application-autoscaling", "PutScheduledAction", {
+            "name": "ScheduledActionName", "serviceNamespace": "ServiceNamespace",
+            "scalableDimension": "ScalableDimension", "resourceId": "ResourceId",
+            "schedule": "Schedule", "timezone": "Timezone"}),
     "aws:autoscaling/group:Group": ("autoscaling", "CreateAutoScalingGroup", {
-        "name": "AutoScalingGroupName"}),
+        "name": "AutoScalingGroupName",
+        "initialLifecycleHooks[].name": "LifecycleHookSpecificationList[].LifecycleHookName"}),
+    "aws:ssm/parameter:Parameter": ("ssm", "PutParameter", {
+        "name": "Name", "type": "Type", "tier": "Tier", "description": "Description"}),
     "aws:ec2/launchTemplate:LaunchTemplate": ("ec2", "CreateLaunchTemplate", {
         "metadataOptions.httpTokens": "LaunchTemplateData.MetadataOptions.HttpTokens",
         "metadataOptions.httpEndpoint": "LaunchTemplateData.MetadataOptions.HttpEndpoint",

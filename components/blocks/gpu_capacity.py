@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.lib import gpu_instance
 from components.lib.policies import Condition, allow, service_trust
 from components.parts import security_groups
 from components.parts.iam import role_with_policy
@@ -19,31 +20,21 @@ GPU_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recomm
 DYNAMIC_PORTS = (32768, 65535)
 
 
-def user_data(cluster_name: str, warm_pool: bool = False) -> str:
-    """The instance's ECS agent configuration, base64-encoded for the launch template.
-
-    With a warm pool the agent checks the instance's lifecycle state first
-    (``ECS_WARM_POOLS_CHECK``, Amazon ECS developer guide, "Configuring pre-initialized
-    instances"): an instance warming up for the pool, or stopped in it, must not register
-    with the cluster, or ECS would place tasks on an instance about to stop.
-    """
-    warm = ["ECS_WARM_POOLS_CHECK=true"] if warm_pool else []
-    script = "\n".join(
-        [
-            "#!/bin/bash",
-            "cat >> /etc/ecs/ecs.config <<'EOF'",
-            f"ECS_CLUSTER={cluster_name}",
-            "ECS_ENABLE_GPU_SUPPORT=true",
-            # A Spot interruption notice drains the instance: its tasks move before it ends.
-            "ECS_ENABLE_SPOT_INSTANCE_DRAINING=true",
-            "ECS_ENABLE_TASK_IAM_ROLE=true",
-            # Tasks never see the instance's credentials.
-            "ECS_AWSVPC_BLOCK_IMDS=true",
-            "ECS_CONTAINER_STOP_TIMEOUT=30s",
-            *warm,
-            "EOF",
-            "",
-        ]
+def user_data(
+    cluster_name: str,
+    *,
+    region: str,
+    agent_parameter: str,
+    warm_pool: bool = False,
+    prepull_images: Sequence[str] = (),
+) -> str:
+    """:func:`components.lib.gpu_instance.user_data`, base64-encoded for the launch template."""
+    script = gpu_instance.user_data(
+        cluster_name,
+        region=region,
+        agent_parameter=agent_parameter,
+        warm_pool=warm_pool,
+        prepull_images=prepull_images,
     )
     return base64.b64encode(script.encode()).decode()
 
@@ -80,6 +71,12 @@ class GpuCapacityArgs:
     ``spot_percentage`` 0 and the group then names its launch template directly. Default 0."""
     assign_public_ip: bool = False
     """Public IPs (dev: public subnets without NAT). Default false."""
+    prepull_images: Sequence[pulumi.Input[str]] = ()
+    """Image URIs an instance launching into the warm pool pulls before it stops (the GPU
+    services' images); used only with ``warm_pool_size`` above 0. Default none."""
+    prepull_repository_arns: Sequence[pulumi.Input[str]] = ()
+    """The ECR repositories of ``prepull_images``: the instance role may pull from these
+    only. Default none."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on every taggable child and the instances. Default none."""
 
@@ -87,8 +84,11 @@ class GpuCapacityArgs:
 class GpuCapacity(pulumi.ComponentResource):
     """GPU container instances for ECS, started and stopped by a capacity provider.
 
-    Creates: an instance role trusted by EC2 of this account, allowed only what the ECS
-    agent needs on this cluster and its container instances; a security group admitting
+    Creates: the CloudWatch agent's configuration in an SSM parameter (``nvidia_smi`` GPU
+    utilisation, memory used and total per instance, to the stack's own namespace); an
+    instance role trusted by EC2 of this account, allowed only what the ECS agent needs on
+    this cluster and its container instances, that parameter and metrics to that
+    namespace; a security group admitting
     the load balancer on the dynamic port range and HTTPS out; a launch template with the
     ECS GPU-optimized Amazon Linux 2023 AMI read from its SSM parameter, IMDSv2 required
     with a hop limit of 1 (containers cannot reach the instance's credentials), an
@@ -99,7 +99,9 @@ class GpuCapacity(pulumi.ComponentResource):
     capacity provider with managed scaling, managed termination protection and managed
     draining. With ``warm_pool_size`` above 0 (on-demand only) the group keeps that many
     instances initialised and stopped in a warm pool (paying their EBS volumes only), and
-    the user data holds the ECS agent back while an instance is in the pool.
+    the user data holds the ECS agent back while an instance is in the pool; a launch
+    hook holds an instance warming up for the pool until it has pulled
+    ``prepull_images`` (the role may pull those repositories and complete that hook).
     """
 
     TYPE = "mlplatform:inference:GpuCapacity"
@@ -110,6 +112,10 @@ class GpuCapacity(pulumi.ComponentResource):
     """The instances' security group."""
     auto_scaling_group: aws.autoscaling.Group
     """The instances' Auto Scaling group."""
+    agent_parameter: aws.ssm.Parameter
+    """The CloudWatch agent's configuration."""
+    metric_namespace: str
+    """Where the agent publishes the GPU metrics."""
 
     def __init__(
         self, name: str, args: GpuCapacityArgs, opts: pulumi.ResourceOptions | None = None
@@ -118,6 +124,7 @@ class GpuCapacity(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
 
+        self._agent_config(name, args, tags, child)
         profile = self._instance_role(name, args, tags, child)
         self._security_group(name, args, tags, child)
         self._launch_template(name, args, profile, tags, child)
@@ -125,8 +132,25 @@ class GpuCapacity(pulumi.ComponentResource):
 
         self.register_outputs({"capacity_provider": self.capacity_provider.name})
 
+    def _agent_config(self, name, args: GpuCapacityArgs, tags, child) -> None:
+        """The CloudWatch agent's configuration (GPU utilisation and memory per instance) in
+        an SSM parameter, which the user data loads with ``fetch-config -c ssm:<name>``."""
+        self.metric_namespace = gpu_instance.namespace(args.name_prefix)
+        self.agent_parameter = aws.ssm.Parameter(
+            f"{name}-agent-config",
+            name=gpu_instance.parameter_name(args.name_prefix),
+            description="CloudWatch agent on the GPU instances: nvidia_smi utilisation, memory",
+            type="String",
+            tier="Standard",
+            value=gpu_instance.agent_config_json(self.metric_namespace),
+            tags=tags,
+            opts=child,
+        )
+
     def _instance_role(self, name, args: GpuCapacityArgs, tags, child) -> aws.iam.InstanceProfile:
-        """The instance role (what the ECS agent calls, on this cluster only) and its profile."""
+        """The instance role (what the ECS agent calls, on this cluster only; the CloudWatch
+        agent's configuration and metrics; with a warm pool the pre-pull and the launch
+        hook) and its profile."""
         identity = aws.get_caller_identity_output()
         partition = aws.get_partition_output().partition
         account = identity.account_id
@@ -197,6 +221,8 @@ class GpuCapacity(pulumi.ComponentResource):
                     ),
                     # DiscoverPollEndpoint has no resource-level permissions: AWS requires "*".
                     allow(["ecs:DiscoverPollEndpoint"], ["*"], sid="FindTheEcsEndpoint"),
+                    *self._agent_statements(args),
+                    *self._prepull_statements(args, partition, account),
                 ]
             ).json,
         )
@@ -209,6 +235,63 @@ class GpuCapacity(pulumi.ComponentResource):
         )
 
         return profile
+
+    def _agent_statements(self, args: GpuCapacityArgs) -> list:
+        """The CloudWatch agent: read its parameter, write metrics to the stack's namespace.
+
+        PutMetricData has no resource type (IAM service authorization reference, Amazon
+        CloudWatch): ``*``, narrowed by the ``cloudwatch:namespace`` condition key."""
+        return [
+            allow(["ssm:GetParameter"], [self.agent_parameter.arn], sid="ReadAgentConfig"),
+            allow(
+                ["cloudwatch:PutMetricData"],
+                ["*"],
+                sid="PutGpuMetrics",
+                conditions=[
+                    Condition(
+                        test="StringEquals",
+                        variable="cloudwatch:namespace",
+                        values=[self.metric_namespace],
+                    )
+                ],
+            ),
+        ]
+
+    @staticmethod
+    def _prepull_statements(args: GpuCapacityArgs, partition, account) -> list:
+        """With a warm pool: pull the GPU images from their repositories, and complete the
+        launch hook of this stack's GPU group (its name is generated from the prefix, after
+        this role exists, hence the pattern). GetAuthorizationToken and
+        DescribeAutoScalingInstances have no resource type: ``*``."""
+        if args.warm_pool_size <= 0:
+            return []
+        group_arn = pulumi.Output.concat(
+            "arn:", partition, ":autoscaling:", args.region, ":", account,
+            ":autoScalingGroup:*:autoScalingGroupName/", args.name_prefix, "-gpu-*",
+        )  # fmt: skip
+        statements = [
+            allow(["ecr:GetAuthorizationToken"], ["*"], sid="LogInToEcr"),
+            allow(["autoscaling:DescribeAutoScalingInstances"], ["*"], sid="FindOwnGroup"),
+            allow(
+                ["autoscaling:CompleteLifecycleAction"],
+                [group_arn],
+                sid="CompleteOwnLaunchHook",
+            ),
+        ]
+        if args.prepull_repository_arns:
+            statements.insert(
+                1,
+                allow(
+                    [
+                        "ecr:BatchCheckLayerAvailability",
+                        "ecr:BatchGetImage",
+                        "ecr:GetDownloadUrlForLayer",
+                    ],
+                    list(args.prepull_repository_arns),
+                    sid="PrePullGpuImages",
+                ),
+            )
+        return statements
 
     def _security_group(self, name, args: GpuCapacityArgs, tags, child) -> None:
         """The instances' group: the load balancer on the dynamic ports, HTTPS out."""
@@ -271,8 +354,16 @@ class GpuCapacity(pulumi.ComponentResource):
                 }
             ],
             monitoring={"enabled": True},
-            user_data=pulumi.Output.from_input(args.cluster_name).apply(
-                lambda cluster: user_data(cluster, warm_pool=args.warm_pool_size > 0)
+            user_data=pulumi.Output.all(
+                pulumi.Output.from_input(args.cluster_name), *args.prepull_images
+            ).apply(
+                lambda values: user_data(
+                    values[0],
+                    region=args.region,
+                    agent_parameter=gpu_instance.parameter_name(args.name_prefix),
+                    warm_pool=args.warm_pool_size > 0,
+                    prepull_images=values[1:],
+                )
             ),
             tag_specifications=[
                 {"resource_type": kind, "tags": {**tags, "Name": f"{args.name_prefix}-gpu"}}
@@ -312,6 +403,22 @@ class GpuCapacity(pulumi.ComponentResource):
             capacity_rebalance=args.spot_percentage > 0,
             health_check_type="EC2",
             warm_pool=self._warm_pool(args),
+            # Auto Scaling stops a warm-pool instance as soon as it has launched, without
+            # waiting for user data; the hook holds it until the pre-pull is done (Amazon EC2
+            # Auto Scaling user guide, "Use lifecycle hooks with a warm pool"). The launch
+            # script completes it at every boot, so a start from the pool does not wait.
+            initial_lifecycle_hooks=(
+                [
+                    {
+                        "name": gpu_instance.LAUNCH_HOOK,
+                        "lifecycle_transition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+                        "default_result": "CONTINUE",
+                        "heartbeat_timeout": gpu_instance.HOOK_TIMEOUT_SECONDS,
+                    }
+                ]
+                if args.warm_pool_size
+                else None
+            ),
             # PutWarmPool refuses a group with a mixed instances policy.
             launch_template=(
                 {"id": self.launch_template.id, "version": "$Latest"}

@@ -70,6 +70,12 @@ class AgentWorldSettings:
         "no ingress.certificate_arn (dev).",
     )
     dashboard: bool = setting(True, "A CloudWatch dashboard of the stack ($3 a month).")
+    container_insights: bool = setting(
+        True,
+        "Container Insights on the stack's cluster: per-task metrics, billed as custom metrics "
+        "while tasks run (about $9.60 a month per always-on service); no alarm or scaling "
+        "policy of the stack reads them (dev: off).",
+    )
     max_tasks: int = setting(4, "Most tasks per service.", int_range(1, 100))
     spot_percentage: int = setting(
         0, "Share of the service tasks on Fargate Spot, 0-100.", int_range(0, 100)

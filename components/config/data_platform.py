@@ -159,6 +159,13 @@ class DataPlatformSettings:
     dashboard: bool = setting(
         True, "A CloudWatch dashboard of the stack ($3 a month beyond an account's first 3)."
     )
+    container_insights: bool = setting(
+        True,
+        "Container Insights on the stack's cluster: per-task metrics, billed as custom metrics "
+        "while tasks run (about $9.60 a month per always-on service). Off: the tasks-below-"
+        "desired alarm only tells that no MLflow task runs (AWS/ECS CPUUtilization has no "
+        "datapoint), and the dashboard's task widgets stay empty (dev).",
+    )
     db_connections_alarm: int = setting(
         80, "Alarm when the database has more connections than this.", int_range(1, 100000)
     )

@@ -20,7 +20,7 @@ from components.config.fields import (
     matches,
     setting,
 )
-from components.lib import instance_types
+from components.lib import instance_types, schedules
 
 if TYPE_CHECKING:
     from components.config.settings import Settings
@@ -123,6 +123,28 @@ class InferenceServiceSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    """Working hours: each GPU service with ``min_count`` 0 keeps one task (and so one GPU
+    instance) running, then may scale to zero again."""
+
+    enabled: bool = setting(
+        False,
+        "Keep one task of each GPU service with min_count 0 (and its GPU instance) running "
+        "in the working hours below; billed as that instance's hours.",
+    )
+    timezone: str = setting(
+        "UTC", "IANA time zone of the hours, such as Europe/Berlin.", schedules.timezone_error
+    )
+    days: str = setting(
+        "MON-FRI", "Days of the week: MON-FRI, or a list such as MON,WED,FRI.", schedules.days_error
+    )
+    start_hour: int = setting(8, "Hour (0-22) the warm task starts.", int_range(0, 22))
+    end_hour: int = setting(
+        18, "Hour (1-23) it may scale to zero again; after start_hour.", int_range(1, 23)
+    )
+
+
+@dataclass(frozen=True)
 class InferenceSettings:
     """GPU inference: services behind one ALB, on g4dn instances or Fargate."""
 
@@ -150,6 +172,11 @@ class InferenceSettings:
         30,
         "For a service with min_count 0: minutes without a request before it scales to zero.",
         int_range(1, 1440),
+    )
+    # A frozen section as the default, as in settings.py (setting() returns a Field).
+    schedule: ScheduleSettings = setting(  # noqa: RUF009
+        ScheduleSettings(),
+        "Scheduled scaling: working hours that keep one warm GPU task; off by default.",
     )
     dashboard: bool = setting(
         True, "A CloudWatch dashboard of the stack ($3 a month beyond an account's first 3)."
@@ -211,7 +238,31 @@ def check_inference(s: Settings, problems: list[str], known_services: frozenset[
             f"is above 0 (got {i.warm_pool_size}, spot_percentage {i.spot_percentage}): "
             "AWS keeps warm pools for on-demand groups only"
         )
+    check_schedule(s, problems)
     check_services(s, problems, known_services)
+
+
+def check_schedule(s: Settings, problems: list[str]) -> None:
+    """An enabled schedule ends after it starts and has a GPU service to keep warm."""
+    schedule = s.inference.schedule
+    if not schedule.enabled:
+        return
+    key = f"{PROJECT}:inference.schedule"
+    if schedule.end_hour <= schedule.start_hour:
+        problems.append(
+            f"{key}.end_hour: expected an hour after start_hour ({schedule.start_hour}) "
+            f"(got {schedule.end_hour})"
+        )
+    if not scheduled_services(s.inference):
+        problems.append(
+            f"{key}.enabled: expected a GPU service with min_count 0 to keep warm (every GPU "
+            "service already keeps a task); set enabled false or a service's min_count 0"
+        )
+
+
+def scheduled_services(i: InferenceSettings) -> list[InferenceServiceSettings]:
+    """The services ``inference.schedule`` keeps warm: GPU services with ``min_count`` 0."""
+    return [svc for svc in i.services if svc.gpu and svc.min_count == 0]
 
 
 def check_services(s: Settings, problems: list[str], known_services: frozenset[str]) -> None:

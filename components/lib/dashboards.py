@@ -102,3 +102,53 @@ def data_platform_widgets(
             widget("Free storage (bytes)", region, [(rds, "FreeStorageSpace", db)], "Minimum")
         )
     return shown
+
+
+def search(term: str, stat: str) -> str:
+    """A ``SEARCH`` expression over ``PERIOD`` (CloudWatch search expression syntax)."""
+    return f"SEARCH('{term}', '{stat}', {PERIOD})"
+
+
+def search_widget(title: str, region: str, expressions: Mapping[str, str]) -> dict:
+    """A time-series widget of search expressions, by label: one line per metric found."""
+    return {
+        "type": "metric",
+        "width": WIDTH,
+        "height": HEIGHT,
+        "properties": {
+            "title": title,
+            "region": region,
+            "period": PERIOD,
+            "view": "timeSeries",
+            "metrics": [
+                [{"expression": expression, "id": f"e{n}", "label": label}]
+                for n, (label, expression) in enumerate(expressions.items(), start=1)
+            ],
+        },
+    }
+
+
+def gpu_widgets(region: str, namespace: str) -> list[dict]:
+    """The CloudWatch agent's GPU metrics (``components/lib/gpu_instance.py``): utilisation
+    and memory per instance and GPU, found by search in the stack's own namespace (quoted:
+    an exact match), so instances the capacity provider launches later appear by
+    themselves."""
+
+    def term(metric: str) -> str:
+        return f'"{namespace}" MetricName="{metric}"'
+
+    return [
+        search_widget(
+            "GPU utilisation % (per instance, GPU)",
+            region,
+            {"utilisation": search(term("nvidia_smi_utilization_gpu"), "Average")},
+        ),
+        search_widget(
+            "GPU memory (MiB, per instance, GPU)",
+            region,
+            {
+                "used": search(term("nvidia_smi_memory_used"), "Maximum"),
+                "total": search(term("nvidia_smi_memory_total"), "Maximum"),
+            },
+        ),
+    ]

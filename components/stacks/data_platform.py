@@ -441,8 +441,9 @@ class DataPlatformStack(pulumi.ComponentResource):
                 opts=child,
             )
         self.cluster, capacity = fargate_cluster(
-            name, f"{prefix}-data", d.spot_percentage, tags, child
-        )
+            name, f"{prefix}-data", d.spot_percentage, tags, child,
+            container_insights=d.container_insights,
+        )  # fmt: skip
         self._strategy = queue_scaling.capacity_strategy(d.spot_percentage)
         return capacity
 
@@ -1253,12 +1254,20 @@ class DataPlatformStack(pulumi.ComponentResource):
                 "FreeStorageSpace", db, "Minimum", 300, 1, "LessThanThreshold",
                 d.db_storage_gib * 1024**3 // 10, "missing",
             )  # fmt: skip
-        if d.mlflow_desired_count > 0:
+        if d.mlflow_desired_count > 0 and d.container_insights:
             # No datapoint means no task runs at all: that is the worst case, not unknown.
             specs["mlflow-tasks-below-desired"] = (
                 f"Fewer than {d.mlflow_desired_count} MLflow tasks run", "ECS/ContainerInsights",
                 "RunningTaskCount", service, "Minimum", 60, 5, "LessThanThreshold",
                 d.mlflow_desired_count, "breaching",
+            )  # fmt: skip
+        elif d.mlflow_desired_count > 0:
+            # Without Container Insights no task count is published; the free AWS/ECS
+            # CPUUtilization has a datapoint each minute a task of the service runs, so no
+            # datapoint for 5 minutes means none runs.
+            specs["mlflow-tasks-below-desired"] = (
+                "No MLflow task runs", "AWS/ECS", "CPUUtilization", service, "SampleCount",
+                60, 5, "LessThanThreshold", 1, "breaching",
             )  # fmt: skip
         self.alarms = {}
         for role, spec in specs.items():

@@ -22,9 +22,16 @@ from components.blocks.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapaci
 from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.blocks.rotation import SecretRotator, SecretRotatorArgs
-from components.config.inference import VISION_SOURCE, validate_deadline
+from components.config.inference import VISION_SOURCE, scheduled_services, validate_deadline
 from components.config.settings import InferenceServiceSettings, InferenceSettings, Settings
-from components.lib import dashboards, instance_types, listener_rules, names, queue_scaling
+from components.lib import (
+    dashboards,
+    instance_types,
+    listener_rules,
+    names,
+    queue_scaling,
+    schedules,
+)
 from components.lib.policies import allow
 from components.lib.provider_keys import NOT_ROTATED_TAG, PROVIDER_KEYS, secret_logical_name
 from components.parts import ecs_scaling, security_groups
@@ -160,7 +167,9 @@ class InferenceStack(pulumi.ComponentResource):
     target group with the health path, listener rule by path,
     ECS service with circuit breaker and rollback, and target tracking on CPU and memory;
     a service with ``min_count`` 0 also starts from zero on the first request and stops
-    after ``scale_in_idle_minutes`` without one.
+    after ``scale_in_idle_minutes`` without one, and with ``inference.schedule`` a GPU one
+    keeps a task in working hours (two scheduled actions). The dashboard adds the GPU
+    instances' utilisation and memory (the CloudWatch agent's, :class:`GpuCapacity`).
     """
 
     TYPE = "mlplatform:inference:InferenceStack"
@@ -184,10 +193,11 @@ class InferenceStack(pulumi.ComponentResource):
         tags = dict(args.common.tags)
 
         self._load_balancer(name, args, tags, child)
-        capacity = self._cluster(name, args, tags, child)
         self._api_key(name, args, tags, child)
         self._provider_keys(name, args, tags, child)
+        # The images before the cluster: the GPU instances pre-pull the GPU services' ones.
         images, log_groups = self._images_and_execution_role(name, args, tags, child)
+        capacity = self._cluster(name, args, tags, images, child)
 
         self.services = {}
         self.target_groups: dict[str, aws.lb.TargetGroup] = {}
@@ -219,16 +229,24 @@ class InferenceStack(pulumi.ComponentResource):
     # --- the parts, in the order they are created -------------------------------------
 
     def _dashboard(self, name, args: InferenceArgs, child) -> None:
-        """``self.dashboard`` (None unless ``inference.dashboard``): the ALB per service."""
+        """``self.dashboard`` (None unless ``inference.dashboard``): the ALB per service, and
+        the GPU instances' utilisation and memory when there are GPU instances."""
         self.dashboard = None
         if not args.inference.dashboard:
             return
         region = args.common.region
+        gpu = (
+            dashboards.gpu_widgets(region, self.gpu_capacity.metric_namespace)
+            if self.gpu_capacity
+            else []
+        )
         body = pulumi.Output.all(
             self.load_balancer.load_balancer.arn_suffix,
             {svc: tg.arn_suffix for svc, tg in self.target_groups.items()},
         ).apply(
-            lambda v: dashboards.body(dashboards.load_balancer_widgets(region, v[0], v[1], "API"))
+            lambda v: dashboards.body(
+                [*dashboards.load_balancer_widgets(region, v[0], v[1], "API"), *gpu]
+            )
         )
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
@@ -268,8 +286,11 @@ class InferenceStack(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _cluster(self, name, args: InferenceArgs, tags, child) -> aws.ecs.ClusterCapacityProviders:
-        """The cluster, the GPU capacity when a service needs a GPU, and the capacity providers."""
+    def _cluster(
+        self, name, args: InferenceArgs, tags, images: dict[str, ServiceImage], child
+    ) -> aws.ecs.ClusterCapacityProviders:
+        """The cluster, the GPU capacity when a service needs a GPU (its warm pool pre-pulling
+        the GPU services' images), and the capacity providers."""
         i = args.inference
         prefix = args.common.name_prefix
         alb_sg = self.load_balancer.security_group
@@ -300,6 +321,8 @@ class InferenceStack(pulumi.ComponentResource):
                     root_volume_gib=i.root_volume_gib,
                     warm_pool_size=i.warm_pool_size,
                     assign_public_ip=args.assign_public_ip,
+                    prepull_images=[images[s.name].repo_digest for s in i.services if s.gpu],
+                    prepull_repository_arns=self._gpu_repositories(args, images),
                     tags=tags,
                 ),
                 opts=child,
@@ -322,6 +345,21 @@ class InferenceStack(pulumi.ComponentResource):
             opts=child,
         )
         return capacity
+
+    @staticmethod
+    def _gpu_repositories(args: InferenceArgs, images: dict[str, ServiceImage]) -> list:
+        """The ECR repositories the GPU services' images come from (a prebuilt image's, else
+        the built one's); a prebuilt image of another registry needs none."""
+        arns: list[pulumi.Input[str]] = []
+        for svc in args.inference.services:
+            if not svc.gpu:
+                continue
+            prebuilt = args.common.image_args(svc.source_dir(), svc.image).prebuilt_uri
+            if not prebuilt:
+                arns.append(images[svc.name].repository.arn)
+            elif arn := ecr_repository_arn(prebuilt):
+                arns.append(arn)
+        return arns
 
     def _api_key(self, name, args: InferenceArgs, tags, child) -> None:
         """The API key (generated unless configured) in Secrets Manager."""
@@ -670,10 +708,16 @@ class InferenceStack(pulumi.ComponentResource):
     def _scaling(self, base, args: InferenceArgs, svc, service, target_group, child) -> None:
         tags = dict(args.common.tags)
         prefix = args.common.name_prefix
+        scheduled = args.inference.schedule.enabled and svc in scheduled_services(args.inference)
         target = ecs_scaling.service_target(
             f"{base}-scaling-target", self.cluster.name, service.name,
-            svc.min_count, svc.max_count, tags, child,
+            svc.min_count, svc.max_count, tags,
+            # The schedule moves the minimum between 0 and 1: not a drift to undo.
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                ignore_changes=["minCapacity"])) if scheduled else child,
         )  # fmt: skip
+        if scheduled:
+            self._warm_hours(base, args, svc, target, child)
         target_ids = ecs_scaling.target_ids(target)
         # From zero, CPU and memory have no data; a service that may stop entirely scales in
         # only through the idle policy below, so a quiet minute does not stop it mid-request.
@@ -697,6 +741,28 @@ class InferenceStack(pulumi.ComponentResource):
             )
         if scales_to_zero:
             self._scale_from_zero(base, args, svc, service, target_group, target, child)
+
+    def _warm_hours(self, base, args: InferenceArgs, svc, target, child) -> None:
+        """``inference.schedule``: at ``start_hour`` the service's minimum becomes 1, so
+        Application Auto Scaling starts a task and the capacity provider an instance for it;
+        at ``end_hour`` the minimum is ``min_count`` (0) again and the idle alarm, which
+        keeps invoking its policy while in alarm, scales it to zero after
+        ``scale_in_idle_minutes`` without a request."""
+        schedule = args.inference.schedule
+        prefix = args.common.name_prefix
+        for role, hour, minimum in (
+            ("start", schedule.start_hour, max(1, svc.min_count)),
+            ("end", schedule.end_hour, svc.min_count),
+        ):
+            aws.appautoscaling.ScheduledAction(
+                f"{base}-warm-hours-{role}",
+                name=f"{prefix}-{svc.name}-warm-hours-{role}",
+                **ecs_scaling.target_ids(target),
+                schedule=schedules.cron(hour, schedule.days),
+                timezone=schedule.timezone,
+                scalable_target_action={"min_capacity": minimum, "max_capacity": svc.max_count},
+                opts=child,
+            )
 
     def _scale_from_zero(
         self, base, args: InferenceArgs, svc, service, target_group, target, child

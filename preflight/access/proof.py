@@ -3,6 +3,7 @@ and every key's users, evaluated with :mod:`preflight.simulate`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -203,6 +204,11 @@ def _call_context(
     context: dict[str, Any] = {}
     problems: list[str] = []
     for key, value in call.context.items():
+        if isinstance(value, str) and "#" in value:  # a field of a resource's JSON value
+            found, problem = _json_field(stack, access, value)
+            context[key] = found
+            problems += [problem] if problem else []
+            continue
         symbol = isinstance(value, str) and (
             value.split("/")[0] in access.bindings or value.startswith(("task:", "instance:"))
         )
@@ -213,6 +219,26 @@ def _call_context(
         else:
             context[key] = value
     return context, problems
+
+
+def _json_field(stack: Stack, access: AccessList, value: str) -> tuple[Any, str | None]:
+    """``<binding>#<key>.<key>...``: that field of the JSON the bound resource holds in its
+    ``value`` (an SSM parameter's), such as the namespace a CloudWatch agent's
+    configuration names, which the agent's PutMetricData then carries."""
+    name, _, path = value.partition("#")
+    binding = access.bindings.get(name)
+    if binding is None:
+        return None, f"{access.path}: {value!r} names no entry of `resources`"
+    resource = stack.named(binding["type"], binding["name"])
+    if resource is None:
+        return None, f"{value}: {binding['type']} {binding['name']} is not registered"
+    try:
+        data: Any = json.loads(str(resource.props.get("value") or ""))
+        for part in path.split("."):
+            data = data[part]
+    except (ValueError, KeyError, TypeError):
+        return None, f"{value}: {binding['name']} holds no JSON field {path!r}"
+    return data, None
 
 
 def prove_access_list(stack: Stack, proof: Proof, access: AccessList) -> None:

@@ -113,3 +113,48 @@ def test_fewer_max_instances_than_min_instances_are_refused(problems_for, only):
     assert "expected at least min_instances (3)" in only(
         problems, "mlplatform:inference.max_instances"
     )
+
+
+ON = {"enabled": True}
+SCHEDULE_BAD = [
+    ({"inference.schedule": {**ON, "timezone": "Mars/Olympus"}},
+     "mlplatform:inference.schedule.timezone", "IANA time zone"),
+    ({"inference.schedule": {**ON, "days": "MONDAY"}}, "mlplatform:inference.schedule.days",
+     "MON-FRI or MON,WED,FRI"),
+    ({"inference.schedule": {**ON, "days": "FRI-MON"}}, "mlplatform:inference.schedule.days",
+     "each range in that order"),
+    ({"inference.schedule": {**ON, "start_hour": 24}}, "mlplatform:inference.schedule.start_hour",
+     "0 to 22"),
+    ({"inference.schedule": {**ON, "start_hour": 18, "end_hour": 8}},
+     "mlplatform:inference.schedule.end_hour", "after start_hour (18)"),
+    ({"inference.schedule": {**ON, "hours": "8-18"}}, "mlplatform:inference.schedule.hours",
+     "unknown key; accepted keys: days, enabled, end_hour, start_hour, timezone"),
+    ({"inference.schedule": "weekdays"}, "mlplatform:inference.schedule", "an object"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("overrides", "key", "accepted"), SCHEDULE_BAD,
+                         ids=[b[1] + ":" + b[2] for b in SCHEDULE_BAD])  # fmt: skip
+def test_a_bad_schedule_is_refused_naming_the_key(refused, overrides, key, accepted):
+    refused(overrides, key, accepted)
+
+
+def test_a_schedule_without_a_gpu_service_to_keep_warm_is_refused(problems_for, only):
+    # prod's vision validator keeps a task (min_count 1): a schedule would change nothing
+    problems = problems_for("prod", inference__schedule={"enabled": True})
+    assert "expected a GPU service with min_count 0 to keep warm" in only(
+        problems, "mlplatform:inference.schedule.enabled"
+    )
+
+
+def test_the_schedule_is_off_by_default_and_in_both_stack_files(parses):
+    for stack in ("dev", "prod"):
+        assert parses(stack).inference.schedule.enabled is False
+    schedule = parses(
+        "dev",
+        inference__schedule={"enabled": True, "timezone": "Europe/Berlin", "days": "MON,WED-FRI",
+                             "start_hour": 7, "end_hour": 19},
+    ).inference.schedule  # fmt: skip
+    assert (schedule.timezone, schedule.days, schedule.start_hour, schedule.end_hour) == (
+        "Europe/Berlin", "MON,WED-FRI", 7, 19,
+    )  # fmt: skip

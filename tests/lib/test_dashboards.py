@@ -59,3 +59,16 @@ def test_data_platform_widgets_follow_the_engine():
     assert metrics(rds)["RequestCount"] == [
         "TargetGroup", "targetgroup/m/2", "LoadBalancer", "app/lb/1"
     ]  # fmt: skip
+
+
+def test_gpu_widgets_search_the_namespace_exactly_for_each_agent_metric():
+    ws = dashboards.gpu_widgets("us-east-1", "p/GPU")
+    expressions = [m[0]["expression"] for w in ws for m in w["properties"]["metrics"]]
+    assert expressions == [
+        """SEARCH('"p/GPU" MetricName="nvidia_smi_utilization_gpu"', 'Average', 300)""",
+        """SEARCH('"p/GPU" MetricName="nvidia_smi_memory_used"', 'Maximum', 300)""",
+        """SEARCH('"p/GPU" MetricName="nvidia_smi_memory_total"', 'Maximum', 300)""",
+    ]
+    ids = [m[0]["id"] for w in ws for m in w["properties"]["metrics"]]
+    assert ids == ["e1", "e1", "e2"]  # unique within each widget
+    assert all(w["properties"]["region"] == "us-east-1" for w in ws)

@@ -604,3 +604,37 @@ def test_the_registry_table_is_proven_in_dev_only(proofs):
         "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"
     }  # fmt: skip
     assert registry_checks("prod") == []  # prod has Redis: the registry is there
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_gpu_metrics_are_proven_with_the_namespace_the_agent_config_names(proofs, stack):
+    run = proofs[stack]
+    checks = [c for c in run.checks if c.action == "cloudwatch:PutMetricData"]
+    assert checks and all(c.subject.startswith("vision_validator/cloudwatch-agent") for c in checks)
+    reads = [c for c in run.checks if c.action == "ssm:GetParameter"]
+    assert {c.resource for c in reads} == {
+        f"arn:aws:ssm:us-east-1:123456789012:parameter/mlplatform-{stack}/gpu/cloudwatch-agent"
+    }
+
+
+@pytest.mark.parametrize("where", ["policy", "config"])
+def test_gpu_metrics_to_another_namespace_are_refused(prod, where):
+    # given the agent's namespace and the role's condition disagree
+    def other_condition(props):
+        document = json.loads(props["policy"])
+        (statement,) = [s for s in document["Statement"] if s.get("Sid") == "PutGpuMetrics"]
+        statement["Condition"]["StringEquals"]["cloudwatch:namespace"] = "CWAgent"
+        props["policy"] = json.dumps(document)
+
+    def other_namespace(props):
+        config = json.loads(props["value"])
+        config["metrics"]["namespace"] = "CWAgent"
+        props["value"] = json.dumps(config)
+
+    name, change = {
+        "policy": ("inference-gpu-instance-policy", other_condition),
+        "config": ("inference-gpu-agent-config", other_namespace),
+    }[where]
+    proof = prove(prod, edited(prod, name, change))
+    # then the proof refuses exactly the metric writes
+    assert {c.action for c in proof.denied} == {"cloudwatch:PutMetricData"}

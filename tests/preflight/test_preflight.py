@@ -1065,3 +1065,19 @@ def test_a_budget_and_an_anomaly_subscription_are_judged_by_their_api_models():
         ("s", "frequency"),
         ("s", "subscribers.0.address"),
     }
+
+
+def test_scheduled_actions_lifecycle_hooks_and_parameters_are_held_to_their_models():
+    found = findings([
+        one("aws:appautoscaling/scheduledAction:ScheduledAction", "sa", name="warm/start",
+            serviceNamespace="ecs", scalableDimension="ecs:service:Desired",
+            resourceId="service/c/s", schedule="cron(0 8 ? * MON-FRI *)", timezone="UTC"),
+        one("aws:autoscaling/group:Group", "asg", initialLifecycleHooks=[{"name": "pre pull"}]),
+        one("aws:ssm/parameter:Parameter", "p", name="/p/a", type="Text", tier="Standard"),
+    ])  # fmt: skip
+    assert {(f.resource, f.property) for f in found} == {
+        ("sa", "name"),  # no '/' in a scheduled action's name
+        ("sa", "scalableDimension"),
+        ("asg", "initialLifecycleHooks.0.name"),
+        ("p", "type"),
+    }

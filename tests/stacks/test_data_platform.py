@@ -625,7 +625,6 @@ ALARMS = {
     "db-cpu": ("AWS/RDS", "CPUUtilization"),
     "db-free-storage": ("AWS/RDS", "FreeStorageSpace"),
     "db-connections": ("AWS/RDS", "DatabaseConnections"),
-    "mlflow-tasks-below-desired": ("ECS/ContainerInsights", "RunningTaskCount"),
 }
 
 
@@ -638,6 +637,23 @@ def test_alarms_notify_the_topic(instance_stack, role):
         assert alarm.inputs["dimensions"] == {
             "DBInstanceIdentifier": instance_stack.one(DB).outputs["identifier"]
         }
+
+
+def test_the_tasks_alarm_counts_tasks_with_container_insights_else_sees_that_none_runs(dev, prod):
+    def insights(run):
+        return [s["value"] for s in run.named("data-platform-cluster").inputs["settings"]]
+
+    assert (insights(prod), insights(dev)) == (["enabled"], ["disabled"])
+    counted = prod.named("data-platform-mlflow-tasks-below-desired").inputs
+    assert (counted["namespace"], counted["metricName"], counted["statistic"]) == (
+        "ECS/ContainerInsights", "RunningTaskCount", "Minimum")  # fmt: skip
+    assert counted["threshold"] == 2  # prod's mlflow_desired_count
+    seen = dev.named("data-platform-mlflow-tasks-below-desired").inputs
+    # Dev: no Container Insights; AWS/ECS's free CPUUtilization has no datapoint with no task.
+    assert (seen["namespace"], seen["metricName"], seen["statistic"]) == (
+        "AWS/ECS", "CPUUtilization", "SampleCount")  # fmt: skip
+    assert (seen["threshold"], seen["treatMissingData"]) == (1, "breaching")
+    assert set(seen["dimensions"]) == set(counted["dimensions"]) == {"ClusterName", "ServiceName"}
 
 
 def test_aurora_alarms_watch_the_cluster(dev):

@@ -605,3 +605,87 @@ def test_prod_dashboard_graphs_the_alb_and_each_target_group_and_dev_has_none(de
             ["AWS/ApplicationELB", metric, "TargetGroup", tg, "LoadBalancer", lb] for tg in groups
         )
     assert not dev.of_type("aws:cloudwatch/dashboard:Dashboard")
+
+
+def test_prod_dashboard_graphs_gpu_utilisation_and_memory_from_the_agent_namespace(prod):
+    board = prod.one("aws:cloudwatch/dashboard:Dashboard")
+    widgets = {
+        w["properties"]["title"]: w["properties"]
+        for w in json.loads(board.inputs["dashboardBody"])["widgets"]
+    }
+    config = json.loads(prod.one("aws:ssm/parameter:Parameter").inputs["value"])
+    namespace = config["metrics"]["namespace"]
+    assert namespace == "mlplatform-prod/GPU"
+    (utilisation,) = widgets["GPU utilisation % (per instance, GPU)"]["metrics"]
+    assert utilisation[0]["expression"] == (
+        f"SEARCH('\"{namespace}\" MetricName=\"nvidia_smi_utilization_gpu\"', 'Average', 300)"
+    )
+    memory = [m[0]["expression"] for m in widgets["GPU memory (MiB, per instance, GPU)"]["metrics"]]
+    assert memory == [
+        f"SEARCH('\"{namespace}\" MetricName=\"nvidia_smi_{m}\"', 'Maximum', 300)"
+        for m in ("memory_used", "memory_total")
+    ]
+    # Every metric the dashboard searches for is one the agent collects.
+    collected = config["metrics"]["metrics_collected"]["nvidia_gpu"]["measurement"]
+    assert {"utilization_gpu", "memory_used", "memory_total"} == set(collected)
+
+
+def test_a_dashboard_without_gpu_services_has_no_gpu_widgets(run_stack):
+    run = run_stack(
+        "prod",
+        {
+            "inference.warm_pool_size": 0,
+            "inference.min_instances": 0,
+            "inference.services": [
+                {"name": "ai-inference", "path_patterns": ["/move", "/move/*", "/health"],
+                 "cpu": 512, "memory": 1024},
+            ],
+        },
+    ).subtree("inference")  # fmt: skip
+    assert not run.of_type("aws:ssm/parameter:Parameter")
+    titles = [
+        w["properties"]["title"]
+        for w in json.loads(run.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])[
+            "widgets"
+        ]
+    ]
+    assert titles and not any(t.startswith("GPU") for t in titles)
+
+
+SCHEDULED = "aws:appautoscaling/scheduledAction:ScheduledAction"
+
+
+def test_no_stack_file_schedules_warm_hours(dev, prod):
+    assert not dev.of_type(SCHEDULED)
+    assert not prod.of_type(SCHEDULED)
+
+
+def test_dev_schedule_keeps_one_vision_validator_task_in_working_hours(run_stack):
+    # given dev (vision validator min_count 0) with a Berlin working day
+    run = run_stack(
+        "dev",
+        {"inference.schedule": {"enabled": True, "timezone": "Europe/Berlin",
+                                "days": "MON-FRI", "start_hour": 8, "end_hour": 18}},
+    ).subtree("inference")  # fmt: skip
+    # then the GPU service's scalable target gets a start and an end action
+    target = run.named("inference-vision-validator-scaling-target")
+    actions = {a.name: a.inputs for a in run.of_type(SCHEDULED)}
+    assert set(actions) == {
+        "inference-vision-validator-warm-hours-start",
+        "inference-vision-validator-warm-hours-end",
+    }
+    start = actions["inference-vision-validator-warm-hours-start"]
+    end = actions["inference-vision-validator-warm-hours-end"]
+    for action in (start, end):
+        assert action["resourceId"] == target.inputs["resourceId"]
+        assert action["scalableDimension"] == "ecs:service:DesiredCount"
+        assert action["serviceNamespace"] == "ecs"
+        assert action["timezone"] == "Europe/Berlin"
+    assert start["name"] == "mlplatform-dev-vision-validator-warm-hours-start"
+    assert start["schedule"] == "cron(0 8 ? * MON-FRI *)"
+    assert start["scalableTargetAction"] == {"minCapacity": 1, "maxCapacity": 1}
+    assert end["schedule"] == "cron(0 18 ? * MON-FRI *)"
+    assert end["scalableTargetAction"] == {"minCapacity": 0, "maxCapacity": 1}
+    # the Fargate service is not scheduled; the target keeps its minimum of 0 between
+    assert target.inputs["minCapacity"] == 0
+    assert not any("ai-inference" in name for name in actions)

@@ -175,6 +175,7 @@ class AgentWorldStack(pulumi.ComponentResource):
             a.spot_percentage,
             dict(args.common.tags),
             child,
+            container_insights=a.container_insights,
         )
         self.image = ServiceImage(f"{name}-image", args.common.image_args(SERVICE_DIR), opts=child)
 
