@@ -126,8 +126,9 @@ if settings.stacks.inference:
     # The service behind health_check_url: at desired count 0 (scaled to zero) /health has
     # no target to answer it, which `./tasks validate` reports as skipped, not failed.
     health_service = next(
-        (s.name for s in settings.inference.services if routes(s, "/health")), None
-    )
+        (s.name for s in settings.inference.services if routes(s, "/health") and not s.on_lambda),
+        None,
+    )  # a Lambda service has no ECS service to scale to zero: its /health always answers
     if health_service is not None:
         pulumi.export("health_check_service_name", inference.services[health_service].name)
 
@@ -150,9 +151,10 @@ if settings.stacks.data_platform:
         pulumi.export("db_cluster_identifier", data_platform.database.cluster_identifier)
     else:
         pulumi.export("db_instance_identifier", data_platform.database.identifier)
+    # With data_platform.api_placement with_mlflow the API's service is MLflow's: listed once.
     ecs_services += [
         {"cluster": data_platform.cluster.name, "service": s.name}
-        for s in (data_platform.mlflow_service, data_platform.api_service)
+        for s in dict.fromkeys((data_platform.mlflow_service, data_platform.api_service))
         if s is not None
     ]
     if data_platform.load_balancer.access_log_bucket is not None:

@@ -1,5 +1,6 @@
 """How CI starts each service image as its task definition runs it, derived from the
-program's registered task definitions (dev, under the mocks), so the pull-request
+program's registered task definitions (dev's, and prod's for an image dev runs as a Lambda
+function rather than a task: ``runtime: lambda``; under the mocks), so the pull-request
 workflow's image job never keeps a second copy of the user, read-only root, volumes and
 port: ``python -m offline.container_runs`` prints the job's matrix as JSON.
 
@@ -29,8 +30,17 @@ TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 DOCKER_IMAGE = "docker:index/image:Image"
 
 
-def service_containers(run: ProgramRun) -> dict[str, dict[str, Any]]:
-    """Service folder -> the first registered container definition running its image."""
+def service_containers(*runs: ProgramRun) -> dict[str, dict[str, Any]]:
+    """Service folder -> the first registered container definition running its image, in
+    the first of ``runs`` that runs it as a task."""
+    found: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for service, container in _containers(run).items():
+            found.setdefault(service, container)
+    return found
+
+
+def _containers(run: ProgramRun) -> dict[str, dict[str, Any]]:
     dockerfiles = {
         image.inputs["imageName"].rsplit(":", 1)[0]: image.inputs["build"]["dockerfile"]
         for image in run.of_type(DOCKER_IMAGE)
@@ -56,10 +66,11 @@ def run_args(container: dict[str, Any], env: dict[str, str]) -> list[str]:
     return args
 
 
-def matrix(run: ProgramRun, smoke: dict[str, Any]) -> list[dict[str, Any]]:
-    """One matrix entry per service image the program builds, in name order."""
+def matrix(run: ProgramRun, smoke: dict[str, Any], *more: ProgramRun) -> list[dict[str, Any]]:
+    """One matrix entry per service image the program builds, in name order: as ``run``
+    starts it, else as the first of ``more`` that runs it as a task."""
     entries = []
-    for service, container in sorted(service_containers(run).items()):
+    for service, container in sorted(service_containers(run, *more).items()):
         extra = smoke.get(service, {})
         ports = [p["containerPort"] for p in container.get("portMappings", [])]
         env = {str(k): str(v) for k, v in extra.get("env", {}).items()}
@@ -78,7 +89,8 @@ def matrix(run: ProgramRun, smoke: dict[str, Any]) -> list[dict[str, Any]]:
 
 def main() -> int:
     smoke = yaml.safe_load(SMOKE_FILE.read_text()) or {}
-    entries = matrix(run_program("dev"), smoke)
+    # Dev runs ai_inference on Lambda; prod's task definition says how ECS starts it.
+    entries = matrix(run_program("dev"), smoke, run_program("prod"))
     unknown = sorted(set(smoke) - {entry["service"] for entry in entries})
     if unknown:
         print(

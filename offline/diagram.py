@@ -191,6 +191,8 @@ def _load_balancer_flows(g: _Graph) -> None:
             if attachment.inputs.get("targetGroupArn") in groups:
                 target = attachment.inputs.get("targetId")
                 g.flow(lb, g.find(target, "aws:lb/loadBalancer:LoadBalancer"))
+                # A target group of type lambda: the function the load balancer invokes.
+                g.flow(lb, g.find(target, "aws:lambda/function:Function"), label)
 
 
 def _policy_documents(g: _Graph, role_arn) -> Iterator[dict]:

@@ -24,6 +24,7 @@ FIELDS: dict[str, tuple[str, str, dict[str, str]]] = {
         "loadBalancerType": "Type", "ipAddressType": "IpAddressType"}),
     "aws:lb/targetGroup:TargetGroup": ("elbv2", "CreateTargetGroup", {
         "port": "Port", "protocol": "Protocol", "targetType": "TargetType",
+        "healthCheck.enabled": "HealthCheckEnabled",
         "healthCheck.path": "HealthCheckPath", "healthCheck.protocol": "HealthCheckProtocol",
         "healthCheck.interval": "HealthCheckIntervalSeconds",
         "healthCheck.timeout": "HealthCheckTimeoutSeconds",
@@ -160,7 +161,10 @@ FIELDS: dict[str, tuple[str, str, dict[str, str]]] = {
         "description": "Description", "timeout": "Timeout", "memorySize": "MemorySize",
         "architectures[]": "Architectures[]", "tracingConfig.mode": "TracingConfig.Mode",
         "loggingConfig.logFormat": "LoggingConfig.LogFormat",
-        "loggingConfig.logGroup": "LoggingConfig.LogGroup"}),
+        "loggingConfig.logGroup": "LoggingConfig.LogGroup",
+        "packageType": "PackageType", "imageConfig.entryPoints": "ImageConfig.EntryPoint",
+        "imageConfig.commands": "ImageConfig.Command",
+        "imageConfig.workingDirectory": "ImageConfig.WorkingDirectory"}),
     "aws:lambda/permission:Permission": ("lambda", "AddPermission", {
         "function": "FunctionName", "action": "Action", "principal": "Principal",
         "sourceAccount": "SourceAccount", "sourceArn": "SourceArn"}),

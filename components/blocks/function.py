@@ -3,7 +3,10 @@
 The platform's functions (the secret rotation functions, the WebSocket authorizer) are
 small Python handlers with no dependency beyond boto3, which the runtime provides, so the
 code goes as a zip of the package (and ``service_common`` where it is used) rather than an
-image: no build, no registry, no charge while idle.
+image: no build, no registry, no charge while idle. An HTTP service with dependencies of
+its own (FastAPI …) that runs on Lambda (``runtime: lambda``) runs its service image
+instead (``image_uri``): the image its ECS tasks would run, started by the AWS Lambda
+runtime interface client, which the image installs.
 """
 
 from __future__ import annotations
@@ -24,6 +27,18 @@ RUNTIME = "python3.13"
 Linux 2023); the services' tests run on 3.11+, and the handlers use nothing newer."""
 ARCHITECTURE = "arm64"
 """Graviton: 20 % cheaper per GB-second than x86_64, and pure-Python code runs the same."""
+IMAGE_ARCHITECTURE = "x86_64"
+"""An image function's: the service images are built for ``linux/amd64``
+(``components.blocks.images.PLATFORM``), and Lambda runs an image on the architecture it
+was built for."""
+IMAGE_ENTRY_POINT = ("python", "-m", "awslambdaric")
+"""What an image function runs instead of the image's own ``ENTRYPOINT`` (its server): the
+AWS Lambda runtime interface client (PyPI ``awslambdaric``, pinned in the service's
+requirements), given the handler as its one argument ("Using an alternative base image
+with the runtime interface client", Lambda developer guide)."""
+IMAGE_WORKING_DIRECTORY = "/app"
+"""The service images' ``WORKDIR``, where the service's package and ``service_common`` are
+importable from."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +52,8 @@ class LambdaFunctionArgs:
     """Directory under ``services/`` holding the code package. Required."""
     handler: str
     """``module.function`` inside the package, e.g. ``secret_rotation.handler.lambda_handler``.
-    Required; its first part names the package's module directory."""
+    Required; its first part names the package's module directory. With ``image_uri``, the
+    runtime interface client's argument."""
     description: str
     """What the function does (the function's and its role's description). Required."""
     statements: Sequence[Statement] = ()
@@ -57,6 +73,10 @@ class LambdaFunctionArgs:
     """The KMS key of its log group. Default none: CloudWatch Logs' own encryption."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of the function, its role and log group. Default none."""
+    image_uri: pulumi.Input[str] | None = None
+    """Run this container image (an ECR URI in the function's account and Region, which
+    lets Lambda pull it) instead of a zip of ``package``: package type ``Image`` on x86_64,
+    ``IMAGE_ENTRY_POINT`` with ``handler`` as its command. Default none: the zip."""
     reserved_concurrency: int | None = None
     """Concurrent executions reserved (and capped). Default none: a reservation is taken
     from the account's unreserved pool, which may not fall below 100 - in an account with
@@ -70,7 +90,7 @@ class LambdaFunction(pulumi.ComponentResource):
     so Lambda never creates one without them; a role assumed by Lambda whose one policy
     allows writing that group's streams, X-Ray segments, and ``statements``; and the
     function (Python 3.13 on arm64, active X-Ray tracing, JSON logs into that group, the
-    zip of its package)."""
+    zip of its package; or, with ``image_uri``, that image on x86_64)."""
 
     TYPE = "mlplatform:functions:LambdaFunction"
 
@@ -109,19 +129,12 @@ class LambdaFunction(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        module = args.handler.split(".", 1)[0]
-        files = package_files(PROJECT_DIR, args.package, module, args.shared)
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
             description=args.description[:256],
-            runtime=RUNTIME,
-            architectures=[ARCHITECTURE],
-            handler=args.handler,
+            **self._code(args),
             role=self.role.arn,
-            code=pulumi.AssetArchive(
-                {zip_path: pulumi.FileAsset(path) for zip_path, path in files.items()}
-            ),
             timeout=args.timeout,
             memory_size=args.memory_size,
             reserved_concurrent_executions=args.reserved_concurrency,
@@ -139,6 +152,31 @@ class LambdaFunction(pulumi.ComponentResource):
         self.invoke_arn = self.function.invoke_arn
         self.name = self.function.name
         self.register_outputs({"arn": self.arn})
+
+    @staticmethod
+    def _code(args: LambdaFunctionArgs) -> dict:
+        """The function's code arguments: its image, or the zip of its package."""
+        if args.image_uri is not None:
+            return {
+                "package_type": "Image",
+                "image_uri": args.image_uri,
+                "architectures": [IMAGE_ARCHITECTURE],
+                "image_config": {
+                    "entry_points": list(IMAGE_ENTRY_POINT),
+                    "commands": [args.handler],
+                    "working_directory": IMAGE_WORKING_DIRECTORY,
+                },
+            }
+        module = args.handler.split(".", 1)[0]
+        files = package_files(PROJECT_DIR, args.package, module, args.shared)
+        return {
+            "runtime": RUNTIME,
+            "architectures": [ARCHITECTURE],
+            "handler": args.handler,
+            "code": pulumi.AssetArchive(
+                {zip_path: pulumi.FileAsset(path) for zip_path, path in files.items()}
+            ),
+        }
 
     def _own_statements(self) -> list[Statement]:
         """Its logs and traces: what every function does."""

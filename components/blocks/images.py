@@ -45,6 +45,10 @@ class ServiceImageArgs:
     """Let ``pulumi destroy`` delete a repository that still holds images. Default false."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the repository. Default none."""
+    lambda_function_arn: pulumi.Input[str] | None = None
+    """A Lambda function (same account) that runs this image: the repository's policy lets
+    the Lambda service pull it for that function only. Default none: no repository policy
+    (ECS pulls with its execution role's own permissions)."""
 
 
 def project_relative(path: Path) -> str:
@@ -89,11 +93,38 @@ def lifecycle_policy(keep_images: int) -> str:
     )
 
 
+def lambda_pull_policy(function_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The repository policy of an image a Lambda function runs: the Lambda service may get
+    the image's manifest and layers (``ecr:BatchGetImage``, ``ecr:GetDownloadUrlForLayer``,
+    the two actions AWS names for a same-account function, "Amazon ECR permissions" in
+    the Lambda developer guide's "Create a Lambda function using a container image"), only
+    for that function (``aws:SourceArn``, the key that guide's policies guard with, bare or
+    with a version or alias qualifier; the ARN names the account too)."""
+    function_arn = pulumi.Output.from_input(function_arn)
+    return aws.iam.get_policy_document_output(
+        statements=[
+            {
+                "sid": "LambdaECRImageRetrievalPolicy",
+                "principals": [{"type": "Service", "identifiers": ["lambda.amazonaws.com"]}],
+                "actions": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "conditions": [
+                    {
+                        "test": "StringLike",
+                        "variable": "aws:SourceArn",
+                        "values": [function_arn, function_arn.apply(lambda a: f"{a}:*")],
+                    }
+                ],
+            }
+        ]
+    ).json
+
+
 class ServiceImage(pulumi.ComponentResource):
     """A service's container image and the ECR repository that holds it.
 
     Creates an ECR repository (scan on push, IMMUTABLE tags, KMS encryption, lifecycle
-    policy) and, unless a prebuilt URI is given, a ``docker.Image`` built from ``services/``
+    policy; with ``lambda_function_arn``, a repository policy letting Lambda pull for that
+    function) and, unless a prebuilt URI is given, a ``docker.Image`` built from ``services/``
     with the service's Dockerfile for ``linux/amd64`` and pushed with a short-lived ECR token.
     The tag is the content hash of what that build reads (the Dockerfile, its ignore file and
     the files it lets in: the service's own and ``services/common``'s), so an immutable tag is
@@ -106,6 +137,8 @@ class ServiceImage(pulumi.ComponentResource):
 
     repository: aws.ecr.Repository
     """The ECR repository (created in both modes, so images can also be pushed by hand)."""
+    repository_policy: aws.ecr.RepositoryPolicy | None
+    """Lambda's pull permission (``lambda_function_arn``); None without one."""
     image: docker.Image | None
     """The built image; None with a prebuilt URI."""
     tag: str | None
@@ -139,6 +172,15 @@ class ServiceImage(pulumi.ComponentResource):
             policy=lifecycle_policy(args.keep_images),
             opts=child,
         )
+
+        self.repository_policy = None
+        if args.lambda_function_arn is not None:
+            self.repository_policy = aws.ecr.RepositoryPolicy(
+                f"{name}-policy",
+                repository=self.repository.name,
+                policy=lambda_pull_policy(args.lambda_function_arn),
+                opts=child,
+            )
 
         if args.prebuilt_uri:
             self.image = None

@@ -64,6 +64,9 @@ pickles): the body-inspecting WAF rule groups skip them."""
 
 HOKUSAI_API_PATH = "/api"
 """Where the data platform serves the Hokusai API (``data_platform.api``)."""
+API_PLACEMENTS = ("own_service", "with_mlflow")
+"""Where the Hokusai API runs (``data_platform.api_placement``): its own ECS service, or a
+second container in MLflow's task (one task, one network interface, one public IPv4)."""
 
 SSO_KINDS = ("none", "oidc", "cognito")
 SESSION_TIMEOUT_MAX = 604800
@@ -151,6 +154,20 @@ class DataPlatformSettings:
         int_range(30, 3650),
     )
     api: bool = setting(False, "Also run the Hokusai API service (seed 002) at /api.")
+    api_placement: str = setting(
+        "own_service",
+        "Where the Hokusai API runs: own_service (its own ECS service and task) or "
+        "with_mlflow (a second container in each MLflow task, behind its own target group: one "
+        "task and one public IPv4 fewer; the task's mlflow_cpu and mlflow_memory then cover "
+        "both, and the two fail and restart together). with_mlflow needs api true.",
+        one_of(*API_PLACEMENTS),
+    )
+    mlflow_workers: int = setting(
+        2,
+        "uvicorn worker processes of the MLflow server (MLFLOW_WORKERS); each holds a copy "
+        "of the app, about 200 MiB beside the server's 250.",
+        int_range(1, 32),
+    )
     api_image: str = setting(
         "",
         "Prebuilt image URI of the Hokusai API instead of building services/hokusai_api (as "
@@ -222,6 +239,12 @@ class DataPlatformSettings:
         "monthly active user; off: the Lite tier, free up to 10,000 of them.",
     )
 
+    @property
+    def api_with_mlflow(self) -> bool:
+        """The Hokusai API runs as a second container of MLflow's task (``api`` and
+        ``api_placement: with_mlflow``): no task, service or security group of its own."""
+        return self.api and self.api_placement == "with_mlflow"
+
 
 def check_data_platform(s: Settings, problems: list[str]) -> None:
     """Rules between the data platform keys, and what production asks of its backups."""
@@ -249,6 +272,25 @@ def check_data_platform(s: Settings, problems: list[str]) -> None:
     )
     if d.share_load_balancer and s.stacks.data_platform and not s.stacks.inference:
         problems.append(f"{ns}share_load_balancer: expected false unless stacks.inference is true")
+    if d.api_placement == "with_mlflow" and not d.api:
+        problems.append(
+            f"{ns}api_placement: expected own_service unless api is true (with_mlflow runs the "
+            "Hokusai API inside MLflow's task)"
+        )
+    # The containers' memory reservations fit in the task's memory (botocore ecs
+    # ContainerDefinition.memory; preflight/documented.py checks the registered task too).
+    need = fargate.mlflow_memory_need(d.mlflow_workers) + fargate.API_RESERVATION_MIB
+    if (
+        d.api_with_mlflow
+        and fargate.is_valid(d.mlflow_cpu, d.mlflow_memory)
+        and d.mlflow_memory < need
+    ):
+        problems.append(
+            f"{ns}mlflow_memory: expected at least {need} MiB with api_placement with_mlflow and "
+            f"mlflow_workers {d.mlflow_workers} (MLflow about {fargate.MLFLOW_BASE_MIB} MiB and "
+            f"{fargate.MLFLOW_WORKER_MIB} per worker, the API {fargate.API_RESERVATION_MIB}; "
+            f"got {d.mlflow_memory})"
+        )
     if d.api_image and not IMAGE_URI.fullmatch(d.api_image):
         problems.append(f"{ns}api_image: expected an image URI or empty (got {d.api_image!r})")
     for host in d.allowed_hosts:

@@ -18,6 +18,7 @@ from components.config.fields import (
     fargate_size_error,
     int_range,
     matches,
+    one_of,
     setting,
 )
 from components.lib import instance_types, schedules
@@ -68,6 +69,25 @@ def validate_deadline(request_timeout_seconds: int) -> int:
     return request_timeout_seconds - DEADLINE_MARGIN_SECONDS
 
 
+RUNTIMES = ("ecs", "lambda")
+"""Where a service runs: ECS tasks (Fargate, or the GPU instances), or a Lambda function
+built from the same image, the load balancer's target (no idle cost)."""
+LAMBDA_HANDLER_MODULE = "lambda_handler"
+"""The module of a service's package that adapts load balancer events to its app: a
+service on Lambda has ``services/<source>/<source>/lambda_handler.py`` with ``handler``."""
+LAMBDA_MEMORY_MB = (128, 10240)
+"""Lambda's memory range (botocore ``lambda`` ``MemorySize``: 128-10240 MB)."""
+LAMBDA_TIMEOUT_MAX_SECONDS = 900
+"""Lambda's longest invocation (botocore ``lambda`` ``Timeout``: at least 1)."""
+
+
+def lambda_timeout(request_timeout_seconds: int) -> int:
+    """A Lambda service's timeout: ``DEADLINE_MARGIN_SECONDS`` within the load balancer's idle
+    timeout (so the function's own error reaches the load balancer before it gives up), and
+    at most Lambda's 900 s."""
+    return min(validate_deadline(request_timeout_seconds), LAMBDA_TIMEOUT_MAX_SECONDS)
+
+
 SERVICE_NAME = matches(
     r"[a-z][a-z0-9-]{1,19}", "2-20 lowercase letters, digits or '-', starting with a letter"
 )
@@ -104,7 +124,11 @@ class InferenceServiceSettings:
         int_range(0, 8),
     )
     cpu: int = setting(1024, "CPU units per task (1024 = 1 vCPU).", int_range(128, 196608))
-    memory: int = setting(2048, "Memory per task in MiB.", int_range(512, 2_000_000))
+    memory: int = setting(
+        2048,
+        "Memory per task in MiB; runtime lambda: the function's memory (at most 10240).",
+        int_range(512, 2_000_000),
+    )
     desired_count: int = setting(1, "Tasks at deployment.", int_range(0, 100))
     min_count: int = setting(
         1,
@@ -116,10 +140,32 @@ class InferenceServiceSettings:
     memory_target: int = setting(
         80, "Average memory % the service scales to hold.", int_range(1, 100)
     )
+    runtime: str = setting(
+        "ecs",
+        "ecs: ECS tasks (Fargate without a GPU, else the GPU instances). lambda (gpu 0 only): "
+        "a Lambda function from the same image as the load balancer's target, no idle cost; "
+        "cpu, the counts and the targets are unused (Lambda scales per request).",
+        one_of(*RUNTIMES),
+    )
+    concurrency: int = setting(
+        0,
+        "runtime lambda: concurrent invocations reserved for, and capping, the function; 0: "
+        "none (an account whose concurrency limit is 10 refuses any reservation).",
+        int_range(0, 1000),
+    )
 
     def source_dir(self) -> str:
         """The directory under ``services/`` the image is built from."""
         return self.source or self.name.replace("-", "_")
+
+    @property
+    def on_lambda(self) -> bool:
+        """Whether the service runs as a Lambda function (``runtime: lambda``)."""
+        return self.runtime == "lambda"
+
+    def lambda_handler(self) -> str:
+        """``<package>.lambda_handler.handler``: what the function's image runs."""
+        return f"{self.source_dir()}.{LAMBDA_HANDLER_MODULE}.handler"
 
 
 @dataclass(frozen=True)
@@ -290,6 +336,14 @@ def check_services(s: Settings, problems: list[str], known_services: frozenset[s
                     f"{key}.path_patterns: {pattern!r} is already routed to {seen_paths[pattern]}"
                 )
             seen_paths.setdefault(pattern, svc.name)
+        if svc.on_lambda:
+            check_lambda_service(svc, key, problems)
+            continue  # no tasks: the instance and Fargate sizes and the counts do not apply
+        if svc.concurrency:
+            problems.append(
+                f"{key}.concurrency: expected 0 for runtime ecs (got {svc.concurrency}); it "
+                "reserves a Lambda function's concurrency (runtime lambda)"
+            )
         if svc.gpu > gpus:
             problems.append(
                 f"{key}.gpu: expected at most {gpus}, the GPUs of one {i.instance_type} "
@@ -333,3 +387,37 @@ def check_services(s: Settings, problems: list[str], known_services: frozenset[s
                 f"(got {svc.source_dir()!r}; known: {', '.join(sorted(known_services))}), "
                 "or an image URI in image"
             )
+
+
+def check_lambda_service(svc: InferenceServiceSettings, key: str, problems: list[str]) -> None:
+    """A service with ``runtime: lambda``: no GPU, a memory Lambda offers, a handler module in
+    its package and an image this stack builds (the repository whose policy lets Lambda pull
+    it). Its cpu, counts and scaling targets are not read: Lambda gives CPU in proportion to
+    memory and runs one invocation per request, as many at once as ``concurrency`` allows."""
+    from components.config.settings import SERVICES_DIR
+
+    if svc.gpu:
+        problems.append(
+            f"{key}.gpu: expected 0 for runtime lambda (got {svc.gpu}): Lambda has no GPU; "
+            "use runtime ecs"
+        )
+    low, high = LAMBDA_MEMORY_MB
+    if not low <= svc.memory <= high:
+        problems.append(
+            f"{key}.memory: expected {low}-{high} MiB for runtime lambda, Lambda's range "
+            f"(got {svc.memory})"
+        )
+    if svc.image:
+        problems.append(
+            f"{key}.image: expected empty for runtime lambda (got {svc.image!r}): the function "
+            "runs the image this stack builds into its repository, whose policy lets Lambda "
+            "pull it"
+        )
+    source = svc.source_dir()
+    handler = SERVICES_DIR / source / source / f"{LAMBDA_HANDLER_MODULE}.py"
+    if not handler.is_file():
+        problems.append(
+            f"{key}.runtime: expected services/{source}/{source}/{LAMBDA_HANDLER_MODULE}.py "
+            f"(a `handler` adapting load balancer events to the app) for runtime lambda; "
+            "or use runtime ecs"
+        )

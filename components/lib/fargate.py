@@ -52,3 +52,19 @@ def describe(cpu: int) -> str:
 HOKUSAI_API_SIZE = (512, 1024)
 """CPU units and MiB of the one Hokusai API task, which no setting sizes: read by the data
 platform and by the quota plan (one definition for both)."""
+
+API_RESERVATION_MIB = 256
+"""MiB the Hokusai API's container reserves when it runs in MLflow's task
+(``data_platform.api_placement: with_mlflow``): about 95 MiB resident measured after start-up
+and 40 authenticated requests (``python -m hokusai_api`` against PostgreSQL, x86_64, locally,
+not on Fargate), with room for bursts."""
+MLFLOW_BASE_MIB = 250
+MLFLOW_WORKER_MIB = 200
+"""What an MLflow server needs: about :data:`MLFLOW_BASE_MIB` plus this per uvicorn worker
+(proportional set size of the process tree measured locally with basic auth on PostgreSQL:
+438 MiB with 1 worker, 640 MiB with 2, after 45 requests; rounded up)."""
+
+
+def mlflow_memory_need(workers: int) -> int:
+    """MiB an MLflow server of ``workers`` uvicorn workers needs (see :data:`MLFLOW_WORKER_MIB`)."""
+    return MLFLOW_BASE_MIB + workers * MLFLOW_WORKER_MIB

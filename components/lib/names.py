@@ -62,6 +62,14 @@ def target_group(prefix: str, service: str) -> str:
     return f"{prefix}-{service}"[:32]
 
 
+def function_target_group(prefix: str, service: str) -> str:
+    """The target group of type ``lambda`` of a ``runtime: lambda`` service:
+    ``<prefix>-<service>-fn``, cut to 32. Not the ECS form's name: a target group's type
+    cannot change, so moving a service between runtimes creates the other group (and the
+    listener rule moves to it) before the old one is deleted, which one name would forbid."""
+    return target_group(prefix, f"{service}-fn")
+
+
 def load_balancer(prefix: str, role: str) -> str:
     """A load balancer: ``<prefix>-<role>``, cut to ELB's 32 characters."""
     return f"{prefix}-{role}"[:32]
@@ -105,6 +113,12 @@ def response_headers_policy(prefix: str) -> str:
 def rotation_function(prefix: str, secret: str) -> str:
     """The rotation function (and its role) of a secret: ``<prefix>-rotate-<secret>``."""
     return f"{prefix}-rotate-{secret}"
+
+
+def service_function(prefix: str, service: str) -> str:
+    """The Lambda function (and its role) of an inference service with ``runtime: lambda``:
+    ``<prefix>-<service>``, the name its ECS service would have."""
+    return f"{prefix}-{service}"
 
 
 def websocket_authorizer(prefix: str) -> str:
@@ -245,8 +259,15 @@ def _inference(s: Settings) -> Iterator[PhysicalName]:
         # image too).
         yield _n("ecr/repository:Repository", "name", repository(p, svc.source_dir()),
                  f"mlplatform:inference.services[{n}].source")  # fmt: skip
-        yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{s.environment}/{svc.name}", key)
+        if svc.on_lambda:
+            yield _n("lb/targetGroup:TargetGroup", "name", function_target_group(p, svc.name), key)
+            physical = service_function(p, svc.name)
+            yield _n("lambda/function:Function", "name", physical, key)
+            yield _n("iam/role:Role", "name", physical, key)
+            yield _n("cloudwatch/logGroup:LogGroup", "name", f"/aws/lambda/{physical}", key)
+            continue
         yield _n("lb/targetGroup:TargetGroup", "name", target_group(p, svc.name), key)
+        yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{s.environment}/{svc.name}", key)
         yield _n("ecs/taskDefinition:TaskDefinition", "family", f"{p}-{svc.name}", key)
         yield _n("ecs/service:Service", "name", f"{p}-{svc.name}", key)
         for metric in ("cpu", "memory"):
@@ -295,15 +316,21 @@ def _data_platform(s: Settings) -> Iterator[PhysicalName]:
     yield _n("iam/role:Role", "name", f"{p}-data-execution")
     yield _n("iam/role:Role", "name", f"{p}-mlflow")
     services = ["mlflow"]
+    groups = ["mlflow"]
+    alarms = ["mlflow-unhealthy-hosts", "mlflow-5xx", "db-cpu", "db-connections"]
     if d.api:
         yield _n("ecr/repository:Repository", "name", repository(p, HOKUSAI_API_SERVICE_DIR))
         yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{env}/hokusai-api")
-        services.append("hokusai-api")
+        groups.append("hokusai-api")
+        alarms += ["api-unhealthy-hosts", "api-5xx"]
+        if not d.api_with_mlflow:  # else a container of MLflow's tasks
+            services.append("hokusai-api")
+            alarms.append("api-tasks-below-desired")
+    for group in groups:
+        yield _n("lb/targetGroup:TargetGroup", "name", target_group(p, group))
     for service in services:
-        yield _n("lb/targetGroup:TargetGroup", "name", target_group(p, service))
         yield _n("ecs/taskDefinition:TaskDefinition", "family", f"{p}-{service}")
         yield _n("ecs/service:Service", "name", f"{p}-{service}")
-    alarms = ["mlflow-unhealthy-hosts", "mlflow-5xx", "db-cpu", "db-connections"]
     if d.db_engine != "aurora-postgresql":
         alarms.append("db-free-storage")
     if d.mlflow_desired_count > 0:

@@ -172,14 +172,16 @@ def demands(s: Settings) -> list[Demand]:
                 if n
             ]
         for svc in i.services:
-            if not svc.gpu:  # a GPU service runs on the instances above
+            # A GPU service runs on the instances above; a Lambda one needs no vCPU quota
+            # (its concurrency is Lambda's account quota, reserved by its own setting).
+            if not svc.gpu and not svc.on_lambda:
                 out += _fargate("inference", svc.name, svc.max_count, svc.cpu, i.spot_percentage)
     if s.stacks.data_platform:
         d = s.data_platform
         out += _fargate(
             "data-platform", "mlflow", d.mlflow_desired_count, d.mlflow_cpu, d.spot_percentage
         )
-        if d.api:
+        if d.api and not d.api_with_mlflow:  # with MLflow: in MLflow's tasks' vCPUs
             out += _fargate(
                 "data-platform", "hokusai-api", 1, fargate.HOKUSAI_API_SIZE[0], d.spot_percentage
             )

@@ -177,6 +177,23 @@ def sign_in_host(args: DataPlatformArgs) -> str:
     return args.data_platform.sso_host or args.host
 
 
+TMP_VOLUME = {"name": "tmp"}
+"""The task's volume each service container mounts at ``/tmp`` (its read-only root's one
+writable path)."""
+API_TMP_VOLUME = {"name": "api-tmp"}
+"""The API container's ``/tmp`` in MLflow's task (``api_placement: with_mlflow``)."""
+
+
+@dataclass
+class _Route:
+    """A container served by the load balancer: its port, target group and listener rule."""
+
+    container: dict
+    port: int
+    target_group: aws.lb.TargetGroup
+    rule: aws.lb.ListenerRule
+
+
 class DataPlatformStack(pulumi.ComponentResource):
     """MLflow with a PostgreSQL backend and S3 artifacts, behind HTTPS, with alarms.
 
@@ -204,9 +221,13 @@ class DataPlatformStack(pulumi.ComponentResource):
       database ``hokusai_api`` on the same server, reached with the RDS master secret as
       MLflow does; MLflow's registry through the load balancer with the MLflow admin
       password; its generated bootstrap admin key (``api-secret-key``, created only with
-      the API). All three as ECS secrets; no task role (it calls no AWS API).
-    - Alarms to the alarm topic: unhealthy MLflow targets, target 5xx, RDS CPU, free
-      storage and connections, MLflow tasks below the desired count.
+      the API). All three as ECS secrets. By ``api_placement``: its own task and service
+      (``own_service``; no task role, it calls no AWS API), or a second essential container
+      of each MLflow task (``with_mlflow``: its own port, target group, log stream,
+      secrets and ``/tmp``; MLflow's task role and security group, one network interface
+      and public IPv4 for both; the task's size covers both).
+    - Alarms to the alarm topic: unhealthy MLflow (and API) targets, their target 5xx,
+      RDS CPU, free storage and connections, MLflow (and API) tasks below the desired count.
     - With ``sso`` (single sign-on): MLflow's catch-all rule signs the browser in first
       (``authenticate-cognito`` or ``authenticate-oidc``, then forward), a rule before it
       forwards the client paths (``/mlflow/api/*``...) straight to MLflow's basic auth, the
@@ -225,6 +246,9 @@ class DataPlatformStack(pulumi.ComponentResource):
     mlflow_service: aws.ecs.Service
     dashboard: aws.cloudwatch.Dashboard | None
     api_service: aws.ecs.Service | None
+    """The service running the Hokusai API: its own, or MLflow's (``api_placement:
+    with_mlflow``); None without ``api``."""
+    api_target_group: aws.lb.TargetGroup | None
     api_key_secret: aws.secretsmanager.Secret | None
     mlflow_endpoint: pulumi.Output[str]
     api_endpoint: pulumi.Output[str] | None
@@ -244,6 +268,8 @@ class DataPlatformStack(pulumi.ComponentResource):
         self.db_security_group = self._security_group(
             name, args, "db", "MLflow database: PostgreSQL from its clients only"
         )
+        # With the API in MLflow's tasks (api_placement with_mlflow) it admits 8000 too; the
+        # description stays, as EC2 fixes it at creation (a new one replaces the group).
         self.mlflow_security_group = self._security_group(
             name,
             args,
@@ -254,12 +280,18 @@ class DataPlatformStack(pulumi.ComponentResource):
         self._secrets(name, args, child)
         capacity = self._images_logs_cluster(name, args, tags, child)
         self._roles(name, args, tags, child)
-        self._mlflow(name, args, capacity, child)
+        self.mlflow_endpoint = self._mlflow_endpoint(args)
         self.api_service = None
         self.api_endpoint = None
+        self.api_target_group = None
+        colocated = d.api_with_mlflow
+        # With api_placement with_mlflow the API is a second container of MLflow's task, so
+        # its target group and rule exist before MLflow's service, which registers both.
+        api = self._api_route(name, args, child) if d.api else None
+        self._mlflow(name, args, capacity, child, api if colocated else None)
         clients = [self.mlflow_security_group]
-        if d.api:
-            clients.append(self._api(name, args, capacity, child))
+        if api is not None and not colocated:
+            clients.append(self._api(name, args, capacity, child, api))
         self._database_clients(name, clients, child)
         self._rotations(name, args, child)
         self._alarms(name, args, child)
@@ -495,18 +527,76 @@ class DataPlatformStack(pulumi.ComponentResource):
             ).json,
         )
 
-    def _mlflow(self, name, args: DataPlatformArgs, capacity, child) -> None:
-        """The MLflow task and service at ``/mlflow`` of the load balancer."""
+    def _mlflow(self, name, args: DataPlatformArgs, capacity, child, api: _Route | None) -> None:
+        """The MLflow task and service at ``/mlflow`` of the load balancer; with ``api`` (the
+        API's route, ``api_placement: with_mlflow``) the task runs the API's container too,
+        and the service registers it in the API's target group."""
         d = args.data_platform
         prefix = args.common.name_prefix
         self._rule(f"{name}-mlflow", self.mlflow_security_group, MLFLOW_PORT, child)
         sign_in = self._sign_in(name, args, child) if d.sso != "none" else None
+        mlflow_container = self._mlflow_container(args)
+        route = self._route(
+            f"{name}-mlflow",
+            args,
+            target_group_name=names.target_group(prefix, "mlflow"),
+            container=mlflow_container,
+            port=MLFLOW_PORT,
+            health_path=MLFLOW_HEALTH_PATH,
+            path_patterns=[MLFLOW_PREFIX, f"{MLFLOW_PREFIX}/*"],
+            priority=MLFLOW_RULE_PRIORITY,
+            child=child,
+            sign_in=sign_in,
+        )
+        self.mlflow_target_group = route.target_group
+        routes = [route]
+        volumes = [TMP_VOLUME]
+        if api is not None:
+            # One task, two essential containers: the task's size covers both, and each
+            # reserves what it needs, together within the task's memory (ECS:
+            # ContainerDefinition memory; checked by the config and preflight/documented.py).
+            mlflow_container["memoryReservation"] = fargate.mlflow_memory_need(d.mlflow_workers)
+            api.container["memoryReservation"] = fargate.API_RESERVATION_MIB
+            routes.append(api)
+            volumes.append(API_TMP_VOLUME)
+            self._rule(f"{name}-api", self.mlflow_security_group, API_PORT, child, https=False)
+            self._api_http_out(name, args, self.mlflow_security_group, child)
+        self.mlflow_service = self._fargate_service(
+            f"{name}-mlflow",
+            args,
+            family=f"{prefix}-mlflow",
+            routes=routes,
+            volumes=volumes,
+            cpu=d.mlflow_cpu,
+            memory=d.mlflow_memory,
+            task_role_arn=self.mlflow_task_role.arn,
+            security_group=self.mlflow_security_group,
+            desired_count=d.mlflow_desired_count,
+            capacity=capacity,
+        )
+        if api is not None:
+            self.api_service = self.mlflow_service
+        self.mlflow_client_rule = None
+        if sign_in is not None:
+            self.mlflow_client_rule = aws.lb.ListenerRule(
+                f"{name}-mlflow-client-rule",
+                listener_arn=self.load_balancer.listener.arn,
+                priority=MLFLOW_API_RULE_PRIORITY,
+                conditions=[{"path_pattern": {"values": list(MLFLOW_CLIENT_PATHS)}}],
+                actions=[{"type": "forward", "target_group_arn": self.mlflow_target_group.arn}],
+                tags=dict(args.common.tags),
+                opts=child,
+            )
+
+    def _mlflow_container(self, args: DataPlatformArgs) -> dict:
+        """MLflow's container definition: port 5000, the database and artifacts, its hosts."""
+        d = args.data_platform
         host = sign_in_host(args)
         sso_hosts = [host] if host and host not in d.allowed_hosts else []
         allowed_hosts = pulumi.Output.all(
             *self.load_balancer.hosts, *d.allowed_hosts, *sso_hosts
         ).apply(lambda hosts: ",".join(hosts))
-        mlflow_container = {
+        return {
             "name": "mlflow",
             "image": self.mlflow_image.repo_digest,
             "essential": True,
@@ -516,7 +606,9 @@ class DataPlatformStack(pulumi.ComponentResource):
             "portMappings": [
                 {"containerPort": MLFLOW_PORT, "hostPort": MLFLOW_PORT, "protocol": "tcp"}
             ],
-            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+            "mountPoints": [
+                {"sourceVolume": TMP_VOLUME["name"], "containerPath": "/tmp", "readOnly": False}
+            ],
             "environment": [
                 {"name": k, "value": v}
                 for k, v in {
@@ -532,6 +624,7 @@ class DataPlatformStack(pulumi.ComponentResource):
                     "PUBLIC_SCHEME": self.load_balancer.url.apply(lambda u: u.split(":", 1)[0]),
                     "MLFLOW_AUTH": "true",
                     "AWS_REGION": args.common.region,
+                    "MLFLOW_WORKERS": str(d.mlflow_workers),
                     **self._pool_setting(d),
                     **self._sso_setting(d),
                 }.items()
@@ -545,64 +638,63 @@ class DataPlatformStack(pulumi.ComponentResource):
             "linuxParameters": {"initProcessEnabled": True},
             "logConfiguration": awslogs(self.mlflow_logs, args.common.region, "mlflow"),
         }
-        self.mlflow_target_group, self.mlflow_service = self._fargate_service(
-            f"{name}-mlflow",
-            args,
-            family=f"{prefix}-mlflow",
-            container=mlflow_container,
-            cpu=d.mlflow_cpu,
-            memory=d.mlflow_memory,
-            task_role_arn=self.mlflow_task_role.arn,
-            security_group=self.mlflow_security_group,
-            port=MLFLOW_PORT,
-            health_path=MLFLOW_HEALTH_PATH,
-            path_patterns=[MLFLOW_PREFIX, f"{MLFLOW_PREFIX}/*"],
-            priority=MLFLOW_RULE_PRIORITY,
-            desired_count=d.mlflow_desired_count,
-            capacity=capacity,
-            child=child,
-            sign_in=sign_in,
-        )
-        self.mlflow_client_rule = None
-        if sign_in is not None:
-            self.mlflow_client_rule = aws.lb.ListenerRule(
-                f"{name}-mlflow-client-rule",
-                listener_arn=self.load_balancer.listener.arn,
-                priority=MLFLOW_API_RULE_PRIORITY,
-                conditions=[{"path_pattern": {"values": list(MLFLOW_CLIENT_PATHS)}}],
-                actions=[{"type": "forward", "target_group_arn": self.mlflow_target_group.arn}],
-                tags=dict(args.common.tags),
-                opts=child,
-            )
-        if host := sign_in_host(args):
-            self.mlflow_endpoint = pulumi.Output.from_input(f"https://{host}{MLFLOW_PREFIX}/")
-        else:
-            self.mlflow_endpoint = self.load_balancer.url.apply(lambda u: f"{u}{MLFLOW_PREFIX}/")
 
-    def _api(self, name, args: DataPlatformArgs, capacity, child) -> aws.ec2.SecurityGroup:
-        """The Hokusai API at ``/api``; returns its security group (a database client)."""
-        assert self.api_key_secret is not None and self.api_logs is not None  # d.api is on
-        assert self.api_image is not None
-        d = args.data_platform
-        prefix = args.common.name_prefix
+    def _mlflow_endpoint(self, args: DataPlatformArgs) -> pulumi.Output[str]:
+        """MLflow's URL: at the sign-in host when there is one, else the load balancer's."""
+        if host := sign_in_host(args):
+            return pulumi.Output.from_input(f"https://{host}{MLFLOW_PREFIX}/")
+        return self.load_balancer.url.apply(lambda u: f"{u}{MLFLOW_PREFIX}/")
+
+    def _api(
+        self, name, args: DataPlatformArgs, capacity, child, route: _Route
+    ) -> aws.ec2.SecurityGroup:
+        """The Hokusai API's own task and service (``api_placement: own_service``); returns
+        its security group (a database client)."""
         api_sg = self._security_group(
             name, args, "api", "Hokusai API tasks: the load balancer on 8000; HTTPS out"
         )
         self._rule(f"{name}-api", api_sg, API_PORT, child)
-        if not self.load_balancer.https and self.load_balancer.front_door is None:
-            # MLflow is reached at the load balancer's URL, plain HTTP on 80 without a
-            # certificate; with one, or through the HTTP API front door, the HTTPS rule
-            # above covers it.
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-api-http-out",
-                security_group_id=api_sg.id,
-                cidr_ipv4="0.0.0.0/0",
-                ip_protocol="tcp",
-                from_port=80,
-                to_port=80,
-                description="MLflow at the load balancer HTTP listener (no certificate)",
-                opts=child,
-            )
+        self._api_http_out(name, args, api_sg, child)
+        self.api_service = self._fargate_service(
+            f"{name}-api",
+            args,
+            family=f"{args.common.name_prefix}-hokusai-api",
+            routes=[route],
+            volumes=[TMP_VOLUME],
+            cpu=API_CPU,
+            memory=API_MEMORY,
+            task_role_arn=None,
+            security_group=api_sg,
+            desired_count=1,
+            capacity=capacity,
+        )
+        return api_sg
+
+    def _api_http_out(self, name, args: DataPlatformArgs, group, child) -> None:
+        """Port 80 out of the API's tasks when the load balancer serves plain HTTP to the
+        internet (no certificate, no front door): the API reaches MLflow at the load
+        balancer's URL; with a certificate, or through dev's HTTPS front door, the HTTPS
+        rule of the tasks covers it."""
+        if self.load_balancer.https or self.load_balancer.front_door is not None:
+            return
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-api-http-out",
+            security_group_id=group.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=80,
+            to_port=80,
+            description="MLflow at the load balancer HTTP listener (no certificate)",
+            opts=child,
+        )
+
+    def _api_route(self, name, args: DataPlatformArgs, child) -> _Route:
+        """The Hokusai API's container at ``/api``, its target group and listener rule,
+        wherever it runs (its own service, or MLflow's task)."""
+        assert self.api_key_secret is not None and self.api_logs is not None  # d.api is on
+        assert self.api_image is not None
+        d = args.data_platform
+        colocated = d.api_with_mlflow
         environment = {
             "DB_HOST": self.db_host,
             "DB_PORT": str(DB_PORT),
@@ -624,7 +716,14 @@ class DataPlatformStack(pulumi.ComponentResource):
             "readonlyRootFilesystem": True,
             "privileged": False,
             "portMappings": [{"containerPort": API_PORT, "hostPort": API_PORT, "protocol": "tcp"}],
-            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+            # Beside MLflow, a /tmp of its own: the containers share no files.
+            "mountPoints": [
+                {
+                    "sourceVolume": API_TMP_VOLUME["name"] if colocated else TMP_VOLUME["name"],
+                    "containerPath": "/tmp",
+                    "readOnly": False,
+                }
+            ],
             "environment": [{"name": k, "value": v} for k, v in environment.items()],
             "secrets": [
                 {"name": "API_SECRET_KEY", "valueFrom": self.api_key_secret.arn},
@@ -635,25 +734,21 @@ class DataPlatformStack(pulumi.ComponentResource):
             "linuxParameters": {"initProcessEnabled": True},
             "logConfiguration": awslogs(self.api_logs, args.common.region, "api"),
         }
-        _, self.api_service = self._fargate_service(
+        route = self._route(
             f"{name}-api",
             args,
-            family=f"{prefix}-hokusai-api",
+            # The name it had as the API service's own group: kept wherever the API runs.
+            target_group_name=names.target_group(args.common.name_prefix, "hokusai-api"),
             container=api_container,
-            cpu=API_CPU,
-            memory=API_MEMORY,
-            task_role_arn=None,
-            security_group=api_sg,
             port=API_PORT,
             health_path=API_HEALTH_PATH,
             path_patterns=[API_PREFIX, f"{API_PREFIX}/*"],
             priority=API_RULE_PRIORITY,
-            desired_count=1,
-            capacity=capacity,
             child=child,
         )
+        self.api_target_group = route.target_group
         self.api_endpoint = self.load_balancer.url.apply(lambda u: f"{u}{API_PREFIX}")
-        return api_sg
+        return route
 
     def _database_clients(self, name, clients: list[aws.ec2.SecurityGroup], child) -> None:
         """PostgreSQL from the tasks that use it, and nothing else."""
@@ -1059,8 +1154,11 @@ class DataPlatformStack(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _rule(self, name, task_sg: aws.ec2.SecurityGroup, port: int, child) -> None:
-        """The load balancer to ``task_sg`` on ``port``, and HTTPS out of the tasks."""
+    def _rule(
+        self, name, task_sg: aws.ec2.SecurityGroup, port: int, child, https: bool = True
+    ) -> None:
+        """The load balancer to ``task_sg`` on ``port``, and (``https``) HTTPS out of the
+        tasks: once per group, as EC2 refuses a second rule equal to one it has."""
         alb_sg = self.load_balancer.security_group
         security_groups.ingress_from(
             f"{name}-from-alb",
@@ -1078,6 +1176,8 @@ class DataPlatformStack(pulumi.ComponentResource):
             description="To the data platform tasks",
             opts=child,
         )
+        if not https:
+            return
         security_groups.https_out(
             f"{name}-https-out",
             task_sg.id,
@@ -1093,30 +1193,25 @@ class DataPlatformStack(pulumi.ComponentResource):
             return [forward]  # ELB wants an order on each of several actions only
         return [{**sign_in, "order": 1}, {**forward, "order": 2}]
 
-    def _fargate_service(
+    def _route(
         self,
         base: str,
         args: DataPlatformArgs,
         *,
-        family: str,
+        target_group_name: str,
         container: dict,
-        cpu: int,
-        memory: int,
-        task_role_arn,
-        security_group: aws.ec2.SecurityGroup,
         port: int,
         health_path: str,
         path_patterns: list[str],
         priority: int,
-        desired_count: int,
-        capacity,
         child,
         sign_in: dict | None = None,
-    ) -> tuple[aws.lb.TargetGroup, aws.ecs.Service]:
+    ) -> _Route:
+        """``container``'s target group (``<base>-tg``) and listener rule (``<base>-rule``)."""
         tags = dict(args.common.tags)
         target_group = aws.lb.TargetGroup(
             f"{base}-tg",
-            name=family[:32],
+            name=target_group_name,
             vpc_id=args.vpc_id,
             port=port,
             protocol="HTTP",
@@ -1142,6 +1237,26 @@ class DataPlatformStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        return _Route(container, port, target_group, rule)
+
+    def _fargate_service(
+        self,
+        base: str,
+        args: DataPlatformArgs,
+        *,
+        family: str,
+        routes: list[_Route],
+        volumes: list[dict],
+        cpu: int,
+        memory: int,
+        task_role_arn,
+        security_group: aws.ec2.SecurityGroup,
+        desired_count: int,
+        capacity,
+    ) -> aws.ecs.Service:
+        """A task of each route's container (``<base>-task``) and its service
+        (``<base>-service``), which registers each container in its route's target group."""
+        tags = dict(args.common.tags)
         task_definition = aws.ecs.TaskDefinition(
             f"{base}-task",
             family=family,
@@ -1152,12 +1267,12 @@ class DataPlatformStack(pulumi.ComponentResource):
             runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
             execution_role_arn=self.execution_role.arn,
             task_role_arn=task_role_arn,
-            volumes=[{"name": "tmp"}],
-            container_definitions=pulumi.Output.json_dumps([container]),
+            volumes=volumes,
+            container_definitions=pulumi.Output.json_dumps([r.container for r in routes]),
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        service = aws.ecs.Service(
+        return aws.ecs.Service(
             f"{base}-service",
             name=family,
             cluster=self.cluster.arn,
@@ -1169,12 +1284,15 @@ class DataPlatformStack(pulumi.ComponentResource):
                 "security_groups": [security_group.id],
                 "assign_public_ip": args.assign_public_ip,
             },
+            # Up to 5 target groups per service (ECS developer guide, "Registering multiple
+            # target groups with a service"; the ECS deployment controller, the default).
             load_balancers=[
                 {
-                    "target_group_arn": target_group.arn,
-                    "container_name": container["name"],
-                    "container_port": port,
+                    "target_group_arn": r.target_group.arn,
+                    "container_name": r.container["name"],
+                    "container_port": r.port,
                 }
+                for r in routes
             ],
             health_check_grace_period_seconds=120,
             deployment_circuit_breaker={"enable": True, "rollback": True},
@@ -1184,9 +1302,10 @@ class DataPlatformStack(pulumi.ComponentResource):
             enable_ecs_managed_tags=True,
             enable_execute_command=False,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[capacity, rule]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[capacity, *(r.rule for r in routes)]
+            ),
         )
-        return target_group, service
 
     def _dashboard(self, name: str, args: DataPlatformArgs, child) -> None:
         """``self.dashboard`` (None unless ``data_platform.dashboard``): MLflow and the DB."""
@@ -1254,21 +1373,42 @@ class DataPlatformStack(pulumi.ComponentResource):
                 "FreeStorageSpace", db, "Minimum", 300, 1, "LessThanThreshold",
                 d.db_storage_gib * 1024**3 // 10, "missing",
             )  # fmt: skip
-        if d.mlflow_desired_count > 0 and d.container_insights:
-            # No datapoint means no task runs at all: that is the worst case, not unknown.
-            specs["mlflow-tasks-below-desired"] = (
-                f"Fewer than {d.mlflow_desired_count} MLflow tasks run", "ECS/ContainerInsights",
-                "RunningTaskCount", service, "Minimum", 60, 5, "LessThanThreshold",
-                d.mlflow_desired_count, "breaching",
+        colocated = self.api_service is not None and self.api_service is self.mlflow_service
+
+        def tasks_alarm(what: str, dims, desired: int):
+            """Fewer than ``desired`` tasks run. Without Container Insights no task count is
+            published: the free AWS/ECS CPUUtilization has a datapoint each minute a task of
+            the service runs, so 5 minutes without one mean none runs."""
+            if d.container_insights:
+                # No datapoint means no task runs at all: the worst case, not unknown.
+                return (
+                    f"Fewer than {desired} {what} tasks run", "ECS/ContainerInsights",
+                    "RunningTaskCount", dims, "Minimum", 60, 5, "LessThanThreshold", desired,
+                    "breaching",
+                )  # fmt: skip
+            return (
+                f"No {what} task runs", "AWS/ECS", "CPUUtilization", dims, "SampleCount", 60, 5,
+                "LessThanThreshold", 1, "breaching",
             )  # fmt: skip
-        elif d.mlflow_desired_count > 0:
-            # Without Container Insights no task count is published; the free AWS/ECS
-            # CPUUtilization has a datapoint each minute a task of the service runs, so no
-            # datapoint for 5 minutes means none runs.
-            specs["mlflow-tasks-below-desired"] = (
-                "No MLflow task runs", "AWS/ECS", "CPUUtilization", service, "SampleCount",
-                60, 5, "LessThanThreshold", 1, "breaching",
+
+        if d.mlflow_desired_count > 0:
+            what = "MLflow (and Hokusai API)" if colocated else "MLflow"
+            specs["mlflow-tasks-below-desired"] = tasks_alarm(what, service, d.mlflow_desired_count)
+        if self.api_target_group is not None and self.api_service is not None:
+            api_lb = {**lb, "TargetGroup": self.api_target_group.arn_suffix}
+            specs["api-unhealthy-hosts"] = (
+                "A Hokusai API target fails its health check", "AWS/ApplicationELB",
+                "UnHealthyHostCount", api_lb, "Maximum", 60, 5, "GreaterThanOrEqualToThreshold",
+                1, "notBreaching",
             )  # fmt: skip
+            specs["api-5xx"] = (
+                "The Hokusai API answers server errors", "AWS/ApplicationELB",
+                "HTTPCode_Target_5XX_Count", api_lb, "Sum", 300, 1,
+                "GreaterThanOrEqualToThreshold", 10, "notBreaching",
+            )  # fmt: skip
+            if not colocated:  # with MLflow, MLflow's service alarm counts the API's tasks
+                api_service = {**service, "ServiceName": self.api_service.name}
+                specs["api-tasks-below-desired"] = tasks_alarm("Hokusai API", api_service, 1)
         self.alarms = {}
         for role, spec in specs.items():
             description, namespace, metric, dims, stat, period, periods, op, threshold, missing = (

@@ -4,11 +4,14 @@ Replaces seed 001 (the vision validator on g4dn behind an ALB) and serves seed 0
 ``/move`` API. Each service in ``inference.services`` gets an image, a log group, a task
 definition, a target group, a listener rule by path and an autoscaled ECS service. A
 service that needs a GPU runs in bridge mode on the GPU capacity provider; one that does
-not runs on Fargate, so it never holds a GPU instance up.
+not runs on Fargate, so it never holds a GPU instance up, or, with ``runtime: lambda``, as
+a Lambda function from the same image behind a target group of type ``lambda``, which
+costs nothing while no request comes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 from collections.abc import Sequence
@@ -18,11 +21,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.blocks.function import LambdaFunction, LambdaFunctionArgs
 from components.blocks.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapacityArgs
 from components.blocks.images import ServiceImage
 from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from components.blocks.rotation import SecretRotator, SecretRotatorArgs
-from components.config.inference import VISION_SOURCE, scheduled_services, validate_deadline
+from components.config.inference import (
+    VISION_SOURCE,
+    lambda_timeout,
+    scheduled_services,
+    validate_deadline,
+)
 from components.config.settings import InferenceServiceSettings, InferenceSettings, Settings
 from components.lib import (
     dashboards,
@@ -170,6 +179,11 @@ class InferenceStack(pulumi.ComponentResource):
     after ``scale_in_idle_minutes`` without one, and with ``inference.schedule`` a GPU one
     keeps a task in working hours (two scheduled actions). The dashboard adds the GPU
     instances' utilisation and memory (the CloudWatch agent's, :class:`GpuCapacity`).
+    A service with ``runtime: lambda`` gets,
+    instead of the task definition, ECS service and scaling, a :class:`LambdaFunction`
+    running its image (its own role reading the API key's stages, its own log group), a
+    target group of type ``lambda`` with the function as its target and the load balancer's
+    permission to invoke it (:meth:`_lambda_service`).
     """
 
     TYPE = "mlplatform:inference:InferenceStack"
@@ -181,8 +195,10 @@ class InferenceStack(pulumi.ComponentResource):
     provider_key_secrets: dict[str, aws.secretsmanager.Secret]
     """The configured AI providers' API keys, by container variable (``OPENAI_API_KEY`` …)."""
     services: dict[str, aws.ecs.Service]
+    """ECS service per configured service name (``runtime: ecs``)."""
+    functions: dict[str, LambdaFunction]
+    """Lambda function per configured service name (``runtime: lambda``)."""
     dashboard: aws.cloudwatch.Dashboard | None
-    """ECS service per configured service name."""
     endpoints: dict[str, pulumi.Output[str]]
     """The seed's endpoint URLs the configured services route."""
 
@@ -200,8 +216,12 @@ class InferenceStack(pulumi.ComponentResource):
         capacity = self._cluster(name, args, tags, images, child)
 
         self.services = {}
+        self.functions: dict[str, LambdaFunction] = {}
         self.target_groups: dict[str, aws.lb.TargetGroup] = {}
         for index, svc in enumerate(i.services):
+            if svc.on_lambda:
+                self._lambda_service(name, args, svc, index, images[svc.name], child)
+                continue
             self._service(
                 name, args, svc, index, images[svc.name], log_groups[svc.name], capacity, child
             )
@@ -446,6 +466,14 @@ class InferenceStack(pulumi.ComponentResource):
         for svc in i.services:
             source = svc.source_dir()
             image_args = args.common.image_args(source, svc.image)
+            if svc.on_lambda:
+                # Lambda pulls the image itself, for this function only; no ECS log group
+                # or execution role grant (the function has its own of both).
+                image_args = dataclasses.replace(
+                    image_args, lambda_function_arn=self._function_arn(args, svc)
+                )
+                images[svc.name] = ServiceImage(f"{name}-{svc.name}-image", image_args, opts=child)
+                continue
             images[svc.name] = ServiceImage(f"{name}-{svc.name}-image", image_args, opts=child)
             pull_from.append(images[svc.name].repository.arn)
             prebuilt = image_args.prebuilt_uri
@@ -538,26 +566,42 @@ class InferenceStack(pulumi.ComponentResource):
         tags = dict(args.common.tags)
         prefix = args.common.name_prefix
         on_gpu = svc.gpu > 0
-        target_group = aws.lb.TargetGroup(
-            f"{base}-tg",
-            name=names.target_group(prefix, svc.name),
-            vpc_id=args.vpc_id,
-            port=svc.container_port,
-            protocol="HTTP",
-            # Bridge-mode tasks are registered by instance and host port, awsvpc ones by IP.
-            target_type="instance" if on_gpu else "ip",
-            deregistration_delay=30,
-            health_check={
-                "path": svc.health_path,
-                "matcher": "200",
-                "interval": 15,
-                "timeout": 5,
-                "healthy_threshold": 2,
-                "unhealthy_threshold": 3,
-            },
-            tags=tags,
-            opts=child,
-        )
+        if svc.on_lambda:
+            # No VPC, port or protocol: the load balancer invokes the function. Health checks
+            # stay off (AWS's default for this type): the one target cannot be taken out of
+            # rotation (a group whose targets are all unhealthy routes to them anyway), so
+            # a check would change no routing, only invoke the function every interval;
+            # a failing function shows in its own Errors and Throttles metrics instead.
+            # Its own names: see names.function_target_group.
+            target_group = aws.lb.TargetGroup(
+                f"{base}-fn-tg",
+                name=names.function_target_group(prefix, svc.name),
+                target_type="lambda",
+                health_check={"enabled": False},
+                tags=tags,
+                opts=child,
+            )
+        else:
+            target_group = aws.lb.TargetGroup(
+                f"{base}-tg",
+                name=names.target_group(prefix, svc.name),
+                vpc_id=args.vpc_id,
+                port=svc.container_port,
+                protocol="HTTP",
+                # Bridge-mode tasks are registered by instance and host port, awsvpc ones by IP.
+                target_type="instance" if on_gpu else "ip",
+                deregistration_delay=30,
+                health_check={
+                    "path": svc.health_path,
+                    "matcher": "200",
+                    "interval": 15,
+                    "timeout": 5,
+                    "healthy_threshold": 2,
+                    "unhealthy_threshold": 3,
+                },
+                tags=tags,
+                opts=child,
+            )
         self.target_groups[svc.name] = target_group
         rule = aws.lb.ListenerRule(
             f"{base}-rule",
@@ -569,6 +613,90 @@ class InferenceStack(pulumi.ComponentResource):
             opts=child,
         )
         return target_group, rule
+
+    @staticmethod
+    def _function_arn(args: InferenceArgs, svc: InferenceServiceSettings) -> pulumi.Output[str]:
+        """The ARN the service's function will have, known before it exists: its image's
+        repository policy names it, and Lambda checks that policy when it is created."""
+        name = names.service_function(args.common.name_prefix, svc.name)
+        return pulumi.Output.concat(
+            "arn:", aws.get_partition_output().partition, ":lambda:", args.common.region,
+            ":", aws.get_caller_identity_output().account_id, ":function:", name,
+        )  # fmt: skip
+
+    def _lambda_service(
+        self, name, args: InferenceArgs, svc: InferenceServiceSettings, index: int,
+        image: ServiceImage, child,
+    ) -> None:  # fmt: skip
+        """A ``runtime: lambda`` service: its function (the service image, run by the Lambda
+        runtime interface client, the handler adapting load balancer events to the app), a
+        target group of type ``lambda`` with the function as its one target, the listener
+        rule, and the load balancer's permission to invoke the function (for that target
+        group only). No security group (the function runs outside the VPC: it calls only
+        Secrets Manager and CloudWatch Logs, over Lambda's own network), no public address,
+        no scaling: Lambda runs an execution per concurrent request, up to ``concurrency``
+        when one is reserved."""
+        i = args.inference
+        base = f"{name}-{svc.name}"
+        target_group, _rule = self._target(base, args, svc, index, child)
+        assert image.repository_policy is not None  # set for every lambda service's image
+        # The function's image after its repository policy: CreateFunction checks that
+        # Lambda may pull it.
+        image_uri = pulumi.Output.all(image.repo_digest, image.repository_policy.id).apply(
+            lambda v: v[0]
+        )
+        function = LambdaFunction(
+            f"{base}-fn",
+            LambdaFunctionArgs(
+                function_name=names.service_function(args.common.name_prefix, svc.name),
+                package=svc.source_dir(),
+                handler=svc.lambda_handler(),
+                description=f"{svc.name}: the inference load balancer's target for "
+                f"{', '.join(svc.path_patterns)}",
+                # What the ECS task role may do (the API key's stages), nothing more: the
+                # models ship in the image.
+                statements=[
+                    allow(
+                        ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+                        [self.api_key_secret.arn],
+                        sid="ReadTheApiKeyStages",
+                    )
+                ],
+                # The ECS task's environment but AWS_REGION (Lambda sets it and refuses it as
+                # a reserved variable) and PORT (nothing listens). No API_KEY: an ECS secret
+                # has no Lambda counterpart, and a value in the environment would be
+                # readable by anyone who may read the function's configuration; the handler
+                # reads the secret's current value at its first request instead.
+                environment={"API_KEY_SECRET_ID": self.api_key_secret.arn},
+                timeout=lambda_timeout(i.request_timeout_seconds),
+                memory_size=svc.memory,
+                log_retention_days=args.common.log_retention_days,
+                log_key_arn=args.common.log_key_arn,
+                tags=dict(args.common.tags),
+                reserved_concurrency=svc.concurrency or None,
+                image_uri=image_uri,
+            ),
+            opts=child,
+        )
+        self.functions[svc.name] = function
+        permission = aws.lambda_.Permission(
+            f"{base}-invoke",
+            action="lambda:InvokeFunction",
+            function=function.function.name,
+            principal="elasticloadbalancing.amazonaws.com",
+            # Both guards the ELB guide recommends for a Lambda target ("Permissions to
+            # invoke the Lambda function"): this target group, in this account.
+            source_arn=target_group.arn,
+            source_account=aws.get_caller_identity_output().account_id,
+            opts=child,
+        )
+        # Registering the function needs the permission first (RegisterTargets asks Lambda).
+        aws.lb.TargetGroupAttachment(
+            f"{base}-target",
+            target_group_arn=target_group.arn,
+            target_id=function.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
 
     def _task_definition(
         self, base, args: InferenceArgs, svc: InferenceServiceSettings, image, log_group, child

@@ -370,13 +370,25 @@ def runners(stack: Stack, access: AccessList) -> tuple[list[Runner], list[str]]:
     return found, problems
 
 
+def function_handler(function: Resource) -> str:
+    """``module.function`` a Lambda function runs: its ``handler``, or for an image
+    function the first of its image config's ``commands``."""
+    handler = function.props.get("handler")
+    if handler:
+        return str(handler)
+    commands = (function.props.get("imageConfig") or {}).get("commands") or [""]
+    return str(commands[0])
+
+
 def _function_runners(
     stack: Stack, access: AccessList, program: Program, problems: list[str]
 ) -> list[Runner]:
-    """A runner per Lambda function whose handler is in this package (its first module)."""
+    """A runner per Lambda function whose handler is in this package (its first module):
+    a zip function's ``handler``, or an image function's command (its one argument to the
+    runtime interface client, ``components/blocks/function.py``)."""
     found = []
     for function in stack.of_type(FUNCTION):
-        if str(function.props.get("handler", "")).split(".", 1)[0] != access.image:
+        if function_handler(function).split(".", 1)[0] != access.image:
             continue
         role = stack.role_by_arn(function.props.get("role"))
         if role is None:
@@ -461,7 +473,7 @@ def resolve(
         ]
     problems = []
     variable = binding.get("env")
-    if variable and runner.container is not None:
+    if variable and (runner.container is not None or runner.function is not None):
         value = runner.env().get(variable)
         names = _identities(resource)
         bucket = resource.outputs.get("bucket")

@@ -9,7 +9,13 @@ import json
 import botocore.session
 import pytest
 
-from components.blocks.function import ARCHITECTURE, RUNTIME
+from components.blocks.function import (
+    ARCHITECTURE,
+    IMAGE_ARCHITECTURE,
+    IMAGE_ENTRY_POINT,
+    IMAGE_WORKING_DIRECTORY,
+    RUNTIME,
+)
 from preflight import Context, check, resources_of
 
 FUNCTION = "aws:lambda/function:Function"
@@ -17,6 +23,11 @@ FUNCTION = "aws:lambda/function:Function"
 
 def functions(run):
     return run.of_type(FUNCTION)
+
+
+def zip_functions(run):
+    """The functions of a code package zip (not an inference service's image)."""
+    return [f for f in functions(run) if f.inputs.get("packageType") != "Image"]
 
 
 def sibling(run, function, role):
@@ -28,22 +39,40 @@ def sibling(run, function, role):
 def test_every_stack_has_its_functions(dev, prod):
     # dev: the inference key, MLflow's two secrets, the Hokusai API's key, the agent world's
     # API and bridge keys, and the authorizer; prod: no bridge key, but the agent world's
-    # Redis token
-    assert len(functions(dev)) == 7
-    assert len(functions(prod)) == 7
-    assert {f.inputs["handler"] for f in functions(dev)} == {
-        "secret_rotation.handler.lambda_handler", "websocket_authorizer.handler.lambda_handler"
+    # Redis token. Dev also runs ai-inference as a function of its image (runtime: lambda).
+    assert len(zip_functions(dev)) == 7
+    assert len(functions(dev)) == 8
+    assert len(functions(prod)) == len(zip_functions(prod)) == 7
+    handlers = {f.inputs.get("handler") or f.inputs["imageConfig"]["commands"][0]
+                for f in functions(dev)}  # fmt: skip
+    assert handlers == {
+        "secret_rotation.handler.lambda_handler", "websocket_authorizer.handler.lambda_handler",
+        "ai_inference.lambda_handler.handler",
     }  # fmt: skip
 
 
 def test_the_runtime_is_one_botocore_knows_on_arm64_with_active_tracing(each_stack):
     model = botocore.session.get_session().get_service_model("lambda")
     assert RUNTIME in model.shape_for("Runtime").enum
-    for function in functions(each_stack):
+    for function in zip_functions(each_stack):
         assert function.inputs["runtime"] == RUNTIME == "python3.13"
         assert function.inputs["architectures"] == [ARCHITECTURE] == ["arm64"]
         assert function.inputs["tracingConfig"] == {"mode": "Active"}
         assert 1 <= function.inputs["timeout"] <= 900
+
+
+def test_an_image_function_runs_its_image_on_x86_64_with_the_runtime_interface_client(dev):
+    model = botocore.session.get_session().get_service_model("lambda")
+    (function,) = [f for f in functions(dev) if f not in zip_functions(dev)]
+    assert function.inputs["packageType"] == "Image" in model.shape_for("PackageType").enum
+    assert function.inputs["architectures"] == [IMAGE_ARCHITECTURE] == ["x86_64"]
+    assert IMAGE_ARCHITECTURE in model.shape_for("Architecture").enum
+    config = function.inputs["imageConfig"]
+    assert config["entryPoints"] == list(IMAGE_ENTRY_POINT)
+    assert config["commands"] == ["ai_inference.lambda_handler.handler"]
+    assert config["workingDirectory"] == IMAGE_WORKING_DIRECTORY
+    assert function.inputs["tracingConfig"] == {"mode": "Active"}
+    assert 1 <= function.inputs["timeout"] <= 900
 
 
 def test_each_log_group_exists_first_with_retention_and_json_logs(dev, prod):
@@ -81,7 +110,7 @@ def test_each_role_is_lambdas_and_writes_only_its_own_log_group(each_stack):
 
 
 def test_the_zip_holds_the_package_and_no_tests(dev):
-    for function in functions(dev):
+    for function in zip_functions(dev):
         assets = function.inputs["code"]["assets"]
         package = function.inputs["handler"].split(".")[0]
         assert f"{package}/handler.py" in assets

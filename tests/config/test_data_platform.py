@@ -53,6 +53,14 @@ BAD_CONFIGS = [
      "one of ON, OPTIONAL"),
     ({"data_platform.db_log_min_duration_ms": -2},
      "mlplatform:data_platform.db_log_min_duration_ms", "from -1 to 3600000"),
+    ({"data_platform.api_placement": "sidecar"}, "mlplatform:data_platform.api_placement",
+     "one of own_service, with_mlflow"),
+    ({"data_platform.api": False}, "mlplatform:data_platform.api_placement",
+     "own_service unless api is true"),
+    ({"data_platform.mlflow_workers": 0}, "mlplatform:data_platform.mlflow_workers",
+     "from 1 to 32"),
+    ({"data_platform.mlflow_workers": 3}, "mlplatform:data_platform.mlflow_memory",
+     "at least 1106 MiB with api_placement with_mlflow and mlflow_workers 3"),
 ]  # fmt: skip
 
 
@@ -130,3 +138,24 @@ def test_prod_signs_in_with_cognito_and_a_derived_domain_prefix(parses):
         "cognito", "", "mlflow.example.com", "ON",
     )  # fmt: skip
     assert cognito_domain_prefix(d, "mlplatform-prod") == "mlplatform-prod-mlflow"
+
+
+def test_dev_runs_the_api_with_mlflow_and_prod_in_its_own_service(parses):
+    dev, prod = parses("dev").data_platform, parses("prod").data_platform
+    assert (dev.api_placement, dev.api_with_mlflow, dev.mlflow_workers) == ("with_mlflow", True, 1)
+    assert (prod.api_placement, prod.api_with_mlflow, prod.mlflow_workers) == (
+        "own_service", False, 2,
+    )  # fmt: skip
+
+
+def test_with_mlflow_memory_is_checked_only_when_the_api_runs_there(problems_for, parses):
+    # 2 workers and the API fit in 1 GiB (250 + 2 x 200 + 256 = 906 MiB)...
+    assert parses("dev", data_platform__mlflow_workers=2).data_platform.mlflow_workers == 2
+    # ...and in its own service MLflow's memory is its own.
+    assert parses(
+        "dev", data_platform__api_placement="own_service", data_platform__mlflow_workers=4
+    )
+    # An invalid Fargate pair is reported once, as such, not also as too small.
+    problems = problems_for("dev", data_platform__mlflow_cpu=256, data_platform__mlflow_memory=4096)
+    assert [p.split(":")[1].split(" ")[0] for p in problems] == ["data_platform.mlflow_memory"]
+    assert "with cpu 256" in problems[0]

@@ -129,8 +129,9 @@ def test_dev_at_its_maximum():
         "L-DB2E81BA": 0.0,  # On-Demand G and VT: dev's GPU instance is Spot
         "L-3819A6DF": 4.0,  # one g4dn.xlarge
         "L-3032A538": 0.0,
-        # 4 workers x 1 + ai-inference 2 x 0.25 + MLflow 0.5 + Hokusai API 0.5 + world 2 x 0.25
-        "L-36FBB829": 6.0,
+        # 4 workers x 1 + MLflow 0.5 (the Hokusai API runs in its task) + world 2 x 0.25
+        # (ai-inference is a Lambda function: no Fargate vCPUs)
+        "L-36FBB829": 5.5,
     }
     assert by_code(quotas.requested(s)) == {"L-3819A6DF": 4, "L-36FBB829": 6}
 
@@ -145,6 +146,17 @@ def test_prod_at_its_maximum():
         "L-36FBB829": 32.0,  # workers 16 x 2
     }
     assert by_code(quotas.requested(s)) == {"L-DB2E81BA": 16, "L-3032A538": 26, "L-36FBB829": 32}
+
+
+def test_the_hokusai_api_counts_its_own_vcpus_only_in_its_own_service():
+    def api_vcpus(placement: str) -> float:
+        s = stack_settings("dev")
+        d = dataclasses.replace(s.data_platform, api_placement=placement)
+        s = dataclasses.replace(s, data_platform=d)
+        return sum(x.vcpus for x in quotas.demands(s) if x.workload == "hokusai-api")
+
+    assert api_vcpus("with_mlflow") == 0  # dev: a container of MLflow's 0.5 vCPU task
+    assert api_vcpus("own_service") == 0.5
 
 
 def test_training_workers_count_at_max_workers_with_their_spot_share():
@@ -264,7 +276,7 @@ def test_plan_prints_the_quota_table_after_the_costs(capsys, tmp_path):
     assert main(["dev", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.index("Largest idle charges") < out.index("vCPU quotas at maximum")
-    assert re.search(r"^  all stacks\s+L-36FBB829\s+fargate\s+Spot\s+.*\s6$", out, re.M)
+    assert re.search(r"^  all stacks\s+L-36FBB829\s+fargate\s+Spot\s+.*\s5\.5$", out, re.M)
 
 
 # --- quotas.request ---------------------------------------------------------------------------
@@ -303,7 +315,7 @@ def test_each_request_asks_for_the_need_or_the_accounts_value_if_higher(requesti
 
 
 REQUESTED = {
-    # dev: one Spot g4dn.xlarge; its 6 Fargate Spot vCPUs fit a new account's 6.
+    # dev: one Spot g4dn.xlarge; its 5.5 Fargate Spot vCPUs fit a new account's 6.
     "dev": {"L-3819A6DF": 4.0, "L-36FBB829": 6.0},
     "prod": {"L-DB2E81BA": 16.0, "L-3032A538": 26.0, "L-36FBB829": 32.0},
 }

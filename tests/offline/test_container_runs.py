@@ -52,9 +52,9 @@ def postgres():
 
 
 @pytest.fixture(scope="module")
-def entries(dev):
+def entries(dev, prod):
     smoke = yaml.safe_load(container_runs.SMOKE_FILE.read_text())
-    return {e["service"]: e for e in container_runs.matrix(dev, smoke)}
+    return {e["service"]: e for e in container_runs.matrix(dev, smoke, prod)}
 
 
 def environment(entry: dict, port: int, db_port: int | None) -> dict[str, str]:

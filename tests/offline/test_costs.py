@@ -333,7 +333,8 @@ def test_every_public_address_is_in_the_idle_figure(stack, dev_program, prod_pro
 
 def test_every_dev_http_service_without_a_gpu_keeps_a_task_running(dev_program):
     """Idle dev still answers every HTTP API: a service behind a load balancer that needs no
-    GPU never scales to zero (GPU services may: they start on the first request)."""
+    GPU never scales to zero (GPU services may: they start on the first request), or is a
+    Lambda function that the load balancer invokes (it answers from zero, idle for free)."""
     tasks = {
         t.outputs["arn"]: t for t in dev_program.of_type("aws:ecs/taskDefinition:TaskDefinition")
     }
@@ -350,7 +351,25 @@ def test_every_dev_http_service_without_a_gpu_keeps_a_task_running(dev_program):
                                service.inputs.get("desiredCount", 0))  # fmt: skip
         served.append(service.name)
         assert gpu or minimum >= 1, service.name
-    assert {"data-platform-mlflow-service", "inference-ai-inference-service",
+    # A Lambda target: the function registered in a target group of type lambda that a
+    # listener rule forwards to, with the load balancer's permission for that group.
+    groups = {g.outputs["arn"]: g for g in dev_program.of_type("aws:lb/targetGroup:TargetGroup")}
+    rules = dev_program.of_type("aws:lb/listenerRule:ListenerRule")
+    forwarded = {a["targetGroupArn"] for r in rules for a in r.inputs["actions"]
+                 if a["type"] == "forward"}  # fmt: skip
+    invokers = {(p.inputs["function"], p.inputs["sourceArn"])
+                for p in dev_program.of_type("aws:lambda/permission:Permission")
+                if p.inputs["principal"] == "elasticloadbalancing.amazonaws.com"}  # fmt: skip
+    functions = {f.outputs["arn"]: f for f in dev_program.of_type("aws:lambda/function:Function")}
+    for attachment in dev_program.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment"):
+        group = attachment.inputs["targetGroupArn"]
+        if groups[group].inputs.get("targetType") != "lambda":
+            continue
+        function = functions[attachment.inputs["targetId"]]
+        assert group in forwarded, attachment.name
+        assert (function.outputs["name"], group) in invokers, attachment.name
+        served.append(function.name)
+    assert {"data-platform-mlflow-service", "inference-ai-inference-fn-function",
             "agent-world-all-service",
             "inference-vision-validator-service"} <= set(served)  # fmt: skip
 
@@ -514,3 +533,12 @@ def test_a_schedule_the_group_minimum_already_serves_costs_nothing():
     estimate = costs.estimate(run, PRICES)
     (item,) = [i for i in estimate.items if i[1].startswith("schedule:")] or [(0, "", 0.0)]
     assert item[2] == 0
+
+
+def test_dev_bills_one_fargate_task_for_mlflow_and_the_hokusai_api(dev_program):
+    """data_platform.api_placement with_mlflow: the API is a container of MLflow's task, so
+    the data platform pays one task (and one network interface) where it paid two."""
+    estimate = costs.estimate(dev_program, PRICES)
+    tasks = [(what, round(usd, 2)) for where, what, usd in estimate.items
+             if where == "data-platform" and " × task " in what]  # fmt: skip
+    assert tasks == [("1 × task data-platform-mlflow-service", 5.41)]

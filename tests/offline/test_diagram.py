@@ -69,7 +69,7 @@ def test_per_resource_noise_is_folded_into_its_owner(dev_program, dev_dot):
         "training-worker-logs",
         "training-dlq-not-empty",
         "data-platform-artifacts-tls-policy",
-        "inference-ai-inference-tg",
+        "inference-ai-inference-fn-tg",
         "data-platform-db-instance-0",
         "agent-world-api-key-rotation-fn-function",
     ]
@@ -83,9 +83,11 @@ def test_the_dev_data_flows(dev_dot):
     flows = edges(dev_dot)
     alb = "inference-lb-alb"
     assert 'label="/validate /health"' in flows[(alb, "inference-vision-validator-service")]
-    assert 'label="/move"' in flows[(alb, "inference-ai-inference-service")]
-    assert 'label="/mlflow"' in flows[(alb, "data-platform-mlflow-service")]
-    assert 'label="/api"' in flows[(alb, "data-platform-api-service")]
+    # ai-inference is a Lambda target in dev: the load balancer invokes the function.
+    assert 'label="/move"' in flows[(alb, "inference-ai-inference-fn-function")]
+    # dev's Hokusai API is a second container of MLflow's tasks: one service behind both paths.
+    assert 'label="/api /mlflow"' in flows[(alb, "data-platform-mlflow-service")]
+    assert not [edge for edge in flows if "data-platform-api-service" in edge]
     assert (alb, "agent-world-all-service") in flows
     # API Gateway -> VPC link -> the load balancer; the WebSocket API calls the REST API.
     assert ("agent-world-rest-api", "agent-world-vpc-link-v2") in flows
@@ -107,13 +109,16 @@ def test_the_dev_data_flows(dev_dot):
     assert "dir=both" in flows[("data-platform-mlflow-service", "data-platform-artifacts-bucket")]
     # The database from the services' security groups; secrets injected into the tasks.
     assert 'label="tcp 5432"' in flows[("data-platform-mlflow-service", "data-platform-db-cluster")]
-    assert 'label="tcp 5432"' in flows[("data-platform-api-service", "data-platform-db-cluster")]
+    assert ("data-platform-api-secret-key-secret", "data-platform-mlflow-service") in flows
     assert ("data-platform-mlflow-flask-secret-key-secret", "data-platform-mlflow-service") in flows
     assert "capacity" in flows[("inference-gpu-asg", "inference-vision-validator-service")]
 
 
 def test_the_prod_flows_go_through_the_nlb_and_the_cache(prod_dot):
     flows = edges(prod_dot)
+    # prod's Hokusai API in its own service, a database client of its own.
+    assert 'label="/api"' in flows[("data-platform-lb-alb", "data-platform-api-service")]
+    assert 'label="tcp 5432"' in flows[("data-platform-api-service", "data-platform-db")]
     assert ("agent-world-rest-api", "agent-world-vpc-link") in flows
     assert ("agent-world-vpc-link", "agent-world-nlb") in flows
     for service in ("agent-runtime", "llm-integration", "world-management"):

@@ -228,6 +228,37 @@ def test_an_undocumented_service_principal_with_a_source_key_is_refused():
     assert "principals/undocumented" in rules_of(found)
 
 
+def lambda_pull(condition: dict) -> Resource:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        "Condition": condition,
+    }
+    return one("aws:ecr/repositoryPolicy:RepositoryPolicy",
+               policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))  # fmt: skip
+
+
+def test_lambdas_image_pull_guarded_by_its_documented_source_arn_passes():
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:f"
+    # An ECR repository policy names no Resource: the repository is its resource.
+    assert findings([lambda_pull({"StringLike": {"aws:SourceArn": [arn, f"{arn}:*"]}})]) == []
+
+
+def test_lambdas_image_pull_guarded_by_source_account_is_refused():
+    # Lambda is documented to send aws:SourceArn for the pull, not aws:SourceAccount.
+    found = findings([lambda_pull({"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}})])
+    assert rules_of(found) == {"principals/source-key"}
+
+
+def test_a_bucket_policy_statement_without_resource_is_still_refused():
+    statement = {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+                 "Action": "s3:PutObject"}  # fmt: skip
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    found = findings([one("aws:s3/bucketPolicy:BucketPolicy", policy=policy, bucket="b")])
+    assert any("needs Resource or NotResource" in str(f) for f in found), found
+
+
 # --- IAM statements -------------------------------------------------------------------------
 
 
@@ -900,6 +931,50 @@ def test_two_rules_of_one_listener_with_one_priority_collide(dev_program):
         [("data-platform-mlflow-rule", 100.0)],
         [("inference-ai-inference-rule", 100.0)],
     )
+
+
+def _dev_mlflow_task(dev_program, change) -> list[Resource]:
+    """Dev's resources with MLflow's task (MLflow and the API) containers edited by ``change``."""
+    task = dev_program.named("data-platform-mlflow-task")
+    containers = json.loads(task.inputs["containerDefinitions"])
+    change(containers)
+    return replaced(dev_program, task.name, containerDefinitions=json.dumps(containers))
+
+
+def test_dev_two_container_task_fits_and_its_service_names_both_ports(dev_program):
+    resources = resources_of(dev_program.resources)
+    assert not [f for f in findings(resources) if f.rule.startswith("documented/ecs-")]
+    task = dev_program.named("data-platform-mlflow-task")
+    assert len(json.loads(task.inputs["containerDefinitions"])) == 2  # something to judge
+
+
+def test_containers_reserving_more_than_the_task_has_are_refused(dev_program):
+    def grow(containers):
+        containers[1]["memoryReservation"] = 1024 - containers[0]["memoryReservation"] + 1
+
+    found = [f for f in findings(_dev_mlflow_task(dev_program, grow))
+             if f.rule == "documented/ecs-container-sizes"]  # fmt: skip
+    assert [(f.resource, f.value) for f in found] == [("data-platform-mlflow-task", 1025)]
+
+
+def test_a_mount_of_a_volume_the_task_lacks_is_refused(dev_program):
+    def remount(containers):
+        containers[1]["mountPoints"][0]["sourceVolume"] = "scratch"
+
+    found = [f for f in findings(_dev_mlflow_task(dev_program, remount))
+             if f.rule == "documented/ecs-mount-volume"]  # fmt: skip
+    assert [f.value for f in found] == ["scratch"]
+
+
+def test_a_load_balancer_naming_no_container_port_of_the_task_is_refused(dev_program):
+    service = dev_program.named("data-platform-mlflow-service")
+    balancers = [dict(b) for b in service.inputs["loadBalancers"]]
+    balancers[1]["containerPort"] = 8080
+    resources = replaced(dev_program, service.name, loadBalancers=balancers)
+    found = [f for f in findings(resources) if f.rule == "documented/ecs-service-load-balancer"]
+    assert [(f.resource, f.value) for f in found] == [("data-platform-mlflow-service", "api:8080")]
+    many = replaced(dev_program, service.name, loadBalancers=balancers[:1] * 6)
+    assert "documented/ecs-service-target-groups" in rules_of(findings(many))
 
 
 def test_the_pack_reads_through_preview_proxies_and_skips_unknown_values(dev_program):

@@ -49,10 +49,20 @@ def instance_stack(request, dev_rds, prod):
 PREBUILT_API = f"{ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/hokusai/api:1.4.0"
 
 
+OWN_SERVICE = {"data_platform.api_placement": "own_service"}
+"""Dev's API in its own service and task, as prod runs it (dev runs it in MLflow's task)."""
+
+
 @pytest.fixture(scope="module")
 def with_api(run_program_module):
-    """Dev with the Hokusai API, its image built from services/hokusai_api."""
-    return run_program_module("dev", {"data_platform.api": True})
+    """Dev with the Hokusai API in its own service, its image built from services/hokusai_api."""
+    return run_program_module("dev", {"data_platform.api": True, **OWN_SERVICE})
+
+
+@pytest.fixture(params=["own_service", "with_mlflow"])
+def api_stack(request, with_api, dev):
+    """The data platform with the API in its own service, then (dev) in MLflow's task."""
+    return with_api.subtree("data-platform") if request.param == "own_service" else dev
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +82,17 @@ def albs(run):
     return [r for r in run.of_type(LB) if r.inputs["loadBalancerType"] == "application"]
 
 
+TASK = "aws:ecs/taskDefinition:TaskDefinition"
+
+
+def containers(task) -> list[dict]:
+    return json.loads(task.inputs["containerDefinitions"])
+
+
 def container(run, role="mlflow"):
-    return json.loads(run.named(f"data-platform-{role}-task").inputs["containerDefinitions"])[0]
+    """The container named ``role`` (mlflow, api), in whichever task definition runs it."""
+    (found,) = [c for task in run.of_type(TASK) for c in containers(task) if c["name"] == role]
+    return found
 
 
 def env(run, role="mlflow"):
@@ -169,10 +188,11 @@ def test_database_admits_only_the_mlflow_and_api_tasks_on_5432(instance_stack):
     rules = [
         r for r in instance_stack.of_type(INGRESS) if r.inputs["securityGroupId"] == db_sg.id
     ]  # fmt: skip
-    assert len(rules) == 2
+    # prod: the API's own tasks are a client too; dev's API runs in MLflow's tasks.
+    clients = {"prod": ["mlflow", "api"], "dev": ["mlflow"]}[instance_stack.stack]
+    assert len(rules) == len(clients)
     assert {r.inputs["referencedSecurityGroupId"] for r in rules} == {
-        instance_stack.named("data-platform-mlflow-sg").id,
-        instance_stack.named("data-platform-api-sg").id,
+        instance_stack.named(f"data-platform-{client}-sg").id for client in clients
     }
     assert {(r.inputs["fromPort"], r.inputs["toPort"]) for r in rules} == {(5432, 5432)}
     assert "ingress" not in db_sg.inputs and "egress" not in db_sg.inputs
@@ -352,8 +372,7 @@ def test_mlflow_gets_the_database_secret_and_its_keys_as_ecs_secrets(each_stack)
 
 def test_no_password_or_key_in_plain_environment_or_outputs(dev, dev_program, with_api):
     for run in (dev, with_api.subtree("data-platform")):
-        for task in run.of_type("aws:ecs/taskDefinition:TaskDefinition"):
-            (c,) = json.loads(task.inputs["containerDefinitions"])
+        for c in (c for task in run.of_type(TASK) for c in containers(task)):
             names = {e["name"] for e in c["environment"]}
             assert not {n for n in names if any(w in n for w in ("PASSWORD", "SECRET", "KEY"))}
             assert SECRET_PLACEHOLDER not in json.dumps(c)
@@ -491,12 +510,15 @@ def test_the_alb_admits_only_the_allowed_ranges_to_mlflow(run_stack):
 
 
 def test_no_api_without_the_switch(run_stack):
-    run = run_stack("dev", {"data_platform.api": False})
+    run = run_stack("dev", {"data_platform.api": False, **OWN_SERVICE})
     assert not [r for r in run.resources if r.name.startswith("data-platform-api")]
 
 
-def test_both_stack_files_run_the_api(each_stack):
-    assert each_stack.named("data-platform-api-service").inputs["desiredCount"] == 1
+def test_both_stack_files_run_the_api(dev, prod):
+    assert prod.named("data-platform-api-service").inputs["desiredCount"] == 1
+    # dev: in each MLflow task, registered in the API's target group.
+    balanced = dev.named("data-platform-mlflow-service").inputs["loadBalancers"]
+    assert [(b["containerName"], b["containerPort"]) for b in balanced][1] == ("api", 8000)
 
 
 def test_api_image_is_built_from_services_hokusai_api(with_api):
@@ -514,7 +536,7 @@ def test_api_image_is_built_from_services_hokusai_api(with_api):
     [{"data_platform.api_image": PREBUILT_API}, {"images.hokusai_api": PREBUILT_API}],
 )
 def test_api_can_run_a_prebuilt_image_instead(run_stack, override):
-    run = run_stack("dev", {"data_platform.api": True, **override}).subtree("data-platform")
+    run = run_stack("dev", override).subtree("data-platform")
     assert container(run, "api")["image"] == PREBUILT_API
     assert not [
         r for r in run.of_type("docker:index/image:Image")
@@ -522,8 +544,8 @@ def test_api_can_run_a_prebuilt_image_instead(run_stack, override):
     ]  # fmt: skip
 
 
-def test_api_gets_its_credentials_as_ecs_secrets_never_as_variables(with_api):
-    run = with_api.subtree("data-platform")
+def test_api_gets_its_credentials_as_ecs_secrets_never_as_variables(api_stack, dev_program):
+    run = api_stack
     c = container(run, "api")
     secrets = {e["name"]: e["valueFrom"] for e in c["secrets"]}
     assert secrets == {
@@ -539,7 +561,7 @@ def test_api_gets_its_credentials_as_ecs_secrets_never_as_variables(with_api):
     assert variables["DB_NAME"] == "hokusai_api" and variables["DB_MAINTENANCE_NAME"] == "mlflow"
     assert variables["DB_SSLMODE"] == "require" and variables["BASE_PATH"] == "/api"
     assert variables["DB_HOST"] == env(run)["DB_HOST"]
-    assert variables["MLFLOW_TRACKING_URI"] == with_api.outputs["mlflow_endpoint"]
+    assert variables["MLFLOW_TRACKING_URI"] == dev_program.outputs["mlflow_endpoint"]
     assert variables["DB_NULL_POOL"] == "true"  # dev's Aurora at 0 ACUs may pause
 
 
@@ -614,6 +636,161 @@ def test_a_plain_http_load_balancer_lets_the_api_reach_mlflow_on_80(run_stack):
     )  # fmt: skip
     rule = run.named("data-platform-api-http-out").inputs
     assert (rule["fromPort"], rule["cidrIpv4"]) == (80, "0.0.0.0/0")
+
+
+# --- dev: the API as a second container of MLflow's task (api_placement: with_mlflow) -----
+
+
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+
+
+def test_dev_runs_mlflow_and_the_api_in_one_task_of_two_essential_containers(dev):
+    task = dev.named("data-platform-mlflow-task").inputs
+    mlflow, api = containers(dev.named("data-platform-mlflow-task"))
+    assert (mlflow["name"], api["name"]) == ("mlflow", "api")
+    assert mlflow["essential"] is True and api["essential"] is True
+    # One task of 0.5 vCPU and 1 GiB (a pair Fargate accepts) covers both; each reserves what
+    # it needs (MLflow 250 MiB + 200 for its one worker), together within the task's memory.
+    assert (task["cpu"], task["memory"]) == ("512", "1024")
+    assert (mlflow["memoryReservation"], api["memoryReservation"]) == (450, 256)
+    assert mlflow["memoryReservation"] + api["memoryReservation"] < int(task["memory"])
+    assert env(dev)["MLFLOW_WORKERS"] == "1"
+    # Each its own port, user, read-only root and /tmp volume.
+    assert [p["containerPort"] for p in mlflow["portMappings"]] == [5000]
+    assert [p["containerPort"] for p in api["portMappings"]] == [8000]
+    for c in (mlflow, api):
+        assert (c["user"], c["readonlyRootFilesystem"], c["privileged"]) == (
+            "10001:10001", True, False,
+        )  # fmt: skip
+    assert task["volumes"] == [{"name": "tmp"}, {"name": "api-tmp"}]
+    assert [(m["sourceVolume"], m["containerPath"]) for m in mlflow["mountPoints"]] == [
+        ("tmp", "/tmp")
+    ]
+    assert [(m["sourceVolume"], m["containerPath"]) for m in api["mountPoints"]] == [
+        ("api-tmp", "/tmp")
+    ]
+    # Each its own log group and stream prefix, and its own secrets.
+    logs = {c["name"]: c["logConfiguration"]["options"] for c in (mlflow, api)}
+    assert logs["mlflow"]["awslogs-group"] == dev.named("data-platform-mlflow-logs").inputs["name"]
+    assert logs["api"]["awslogs-group"] == dev.named("data-platform-api-logs").inputs["name"]
+    assert (logs["mlflow"]["awslogs-stream-prefix"], logs["api"]["awslogs-stream-prefix"]) == (
+        "mlflow", "api",
+    )  # fmt: skip
+    assert {x["name"] for x in mlflow["secrets"]} == {
+        "DB_SECRET", "MLFLOW_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    }  # fmt: skip
+    assert {x["name"] for x in api["secrets"]} == {
+        "API_SECRET_KEY", "DB_SECRET", "MLFLOW_TRACKING_PASSWORD",
+    }  # fmt: skip
+    # The task's role is MLflow's (the API calls no AWS API); no task of the API's own.
+    assert task["taskRoleArn"] == dev.named("data-platform-mlflow-task-role").outputs["arn"]
+    for own in ("api-task", "api-service", "api-sg"):
+        assert not [r for r in dev.resources if r.name == f"data-platform-{own}"]
+
+
+def test_the_one_service_registers_each_container_in_its_target_group(dev):
+    service = dev.named("data-platform-mlflow-service")
+    mlflow_tg, api_tg = dev.named("data-platform-mlflow-tg"), dev.named("data-platform-api-tg")
+    assert service.inputs["loadBalancers"] == [
+        {"targetGroupArn": mlflow_tg.outputs["arn"], "containerName": "mlflow",
+         "containerPort": 5000},
+        {"targetGroupArn": api_tg.outputs["arn"], "containerName": "api", "containerPort": 8000},
+    ]  # fmt: skip
+    assert (mlflow_tg.inputs["port"], mlflow_tg.inputs["healthCheck"]["path"]) == (
+        5000, "/mlflow/health",
+    )  # fmt: skip
+    assert (api_tg.inputs["port"], api_tg.inputs["healthCheck"]["path"]) == (8000, "/api/health")
+    assert api_tg.inputs["name"] == "mlplatform-dev-hokusai-api"  # as it was, own service
+    for rule in ("data-platform-mlflow-rule", "data-platform-api-rule"):
+        assert dev.named(rule).urn in service.options["depends_on"]
+    assert dev.named("data-platform-api-rule").inputs["actions"] == [
+        {"type": "forward", "targetGroupArn": api_tg.outputs["arn"]}
+    ]
+
+
+def test_the_api_target_group_and_rule_keep_their_urns_wherever_the_api_runs(dev, with_api):
+    own = with_api.subtree("data-platform")
+    for name in ("data-platform-api-tg", "data-platform-api-rule", "data-platform-api-logs"):
+        assert dev.named(name).urn == own.named(name).urn
+
+
+def test_the_task_group_admits_the_load_balancer_on_both_ports_only(dev, dev_program):
+    sg = dev.named("data-platform-mlflow-sg").id
+    alb_sg = dev_program.named("inference-lb-sg").id
+    ingress = [r.inputs for r in dev.of_type(INGRESS) if r.inputs["securityGroupId"] == sg]
+    found = sorted((r["fromPort"], r["toPort"], r["referencedSecurityGroupId"]) for r in ingress)
+    assert found == [(5000, 5000, alb_sg), (8000, 8000, alb_sg)]
+    alb_out = {
+        r.inputs["fromPort"]
+        for r in dev_program.of_type(EGRESS)
+        if r.inputs["securityGroupId"] == alb_sg and r.inputs.get("referencedSecurityGroupId") == sg
+    }
+    assert alb_out == {5000, 8000}
+    egress = sorted(
+        (r.inputs["fromPort"], r.inputs.get("cidrIpv4") or r.inputs["referencedSecurityGroupId"])
+        for r in dev.of_type(EGRESS)
+        if r.inputs["securityGroupId"] == sg
+    )
+    db_sg = dev.named("data-platform-db-sg").id
+    # HTTPS once (EC2 refuses a duplicate rule): also the API's way to MLflow through dev's
+    # HTTPS front door; and PostgreSQL.
+    assert egress == [(443, "0.0.0.0/0"), (5432, db_sg)]
+
+
+def test_api_alarms_follow_the_service_it_runs_in(dev, prod):
+    for run in (dev, prod):
+        tg = run.named("data-platform-api-tg").outputs["arnSuffix"]
+        for role, metric in (("api-unhealthy-hosts", "UnHealthyHostCount"),
+                             ("api-5xx", "HTTPCode_Target_5XX_Count")):  # fmt: skip
+            alarm = run.named(f"data-platform-{role}").inputs
+            assert (alarm["namespace"], alarm["metricName"]) == ("AWS/ApplicationELB", metric)
+            assert alarm["dimensions"]["TargetGroup"] == tg
+            assert alarm["alarmActions"] == [run.outputs["alarm_topic_arn"]]
+    below = prod.named("data-platform-api-tasks-below-desired").inputs
+    assert (
+        below["dimensions"]["ServiceName"]
+        == prod.named("data-platform-api-service").outputs["name"]
+    )
+    assert (below["metricName"], below["threshold"]) == ("RunningTaskCount", 1)
+    # dev: the API's tasks are MLflow's, which MLflow's alarm counts.
+    assert not [r for r in dev.resources if r.name == "data-platform-api-tasks-below-desired"]
+    mlflow = dev.named("data-platform-mlflow-tasks-below-desired").inputs
+    assert "Hokusai API" in mlflow["alarmDescription"]
+    assert (
+        mlflow["dimensions"]["ServiceName"]
+        == dev.named("data-platform-mlflow-service").outputs["name"]
+    )
+
+
+def test_the_api_key_rotation_redeploys_the_service_running_the_api(dev, prod):
+    for run, service in ((dev, "mlflow"), (prod, "api")):
+        base = "data-platform-api-secret-key-rotation-fn"
+        found = run.named(f"{base}-function").inputs["environment"]["variables"]
+        assert (
+            found["RESTART_SERVICES"]
+            == run.named(f"data-platform-{service}-service").outputs["arn"]
+        )
+
+
+def test_ecs_services_lists_the_one_data_platform_service_once(dev_program, prod_program):
+    def data(program):
+        return [e["service"] for e in program.outputs["ecs_services"] if "data" in e["cluster"]]
+
+    assert data(dev_program) == ["mlplatform-dev-mlflow"]
+    assert data(prod_program) == ["mlplatform-prod-mlflow", "mlplatform-prod-hokusai-api"]
+
+
+def test_prod_keeps_the_api_in_its_own_service_and_task(prod):
+    (mlflow,) = containers(prod.named("data-platform-mlflow-task"))
+    (api,) = containers(prod.named("data-platform-api-task"))
+    assert "memoryReservation" not in mlflow and "memoryReservation" not in api
+    assert env(prod)["MLFLOW_WORKERS"] == "2"
+    api_sg = prod.named("data-platform-api-sg").id
+    assert prod.named("data-platform-api-service").inputs["networkConfiguration"][
+        "securityGroups"
+    ] == [api_sg]
+    balanced = prod.named("data-platform-mlflow-service").inputs["loadBalancers"]
+    assert [b["containerName"] for b in balanced] == ["mlflow"]
 
 
 # --- alarms and outputs ---------------------------------------------------------------

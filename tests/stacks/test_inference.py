@@ -28,6 +28,31 @@ def prod(prod):
     return prod.subtree("inference")
 
 
+# Dev runs ai-inference on Lambda (runtime: lambda); the ECS form of a service without GPU
+# is prod's, and dev's own with runtime ecs (the services as Pulumi.dev.yaml has them).
+DEV_SERVICES_ON_ECS = [
+    {"name": "vision-validator", "path_patterns": ["/validate", "/validate/*", "/health"],
+     "gpu": 1, "cpu": 2048, "memory": 8192, "desired_count": 0, "min_count": 0, "max_count": 1},
+    {"name": "ai-inference", "path_patterns": ["/move", "/move/*"], "runtime": "ecs",
+     "cpu": 256, "memory": 512, "desired_count": 1, "min_count": 1, "max_count": 2},
+]  # fmt: skip
+FUNCTION = "aws:lambda/function:Function"
+
+
+@pytest.fixture(scope="module")
+def dev_ecs():
+    """Dev with ai-inference on ECS, as it ran before runtime lambda."""
+    from offline.runner import run_program
+
+    return run_program("dev", {"inference.services": DEV_SERVICES_ON_ECS}).subtree("inference")
+
+
+@pytest.fixture(params=["dev", "prod"])
+def ecs_stack(request, dev_ecs, prod):
+    """Each stack with every inference service on ECS: dev's with runtime ecs, and prod."""
+    return {"dev": dev_ecs, "prod": prod}[request.param]
+
+
 def container(run, service):
     return json.loads(run.named(f"inference-{service}-task").inputs["containerDefinitions"])[0]
 
@@ -60,8 +85,8 @@ def test_gpu_service_runs_in_bridge_mode_on_the_gpu_capacity_provider(each_stack
     assert each_stack.named("inference-vision-validator-tg").inputs["targetType"] == "instance"
 
 
-def test_service_without_gpu_runs_on_fargate_and_never_holds_a_gpu_instance(dev, prod):
-    for run, strategy in ((dev, {"FARGATE_SPOT": 1}), (prod, {"FARGATE": 1})):
+def test_service_without_gpu_runs_on_fargate_and_never_holds_a_gpu_instance(dev_ecs, prod):
+    for run, strategy in ((dev_ecs, {"FARGATE_SPOT": 1}), (prod, {"FARGATE": 1})):
         task = run.named("inference-ai-inference-task")
         assert task.inputs["requiresCompatibilities"] == ["FARGATE"]
         assert task.inputs["networkMode"] == "awsvpc"
@@ -92,7 +117,8 @@ def test_cluster_has_container_insights_and_all_three_providers(each_stack):
 
 
 @pytest.mark.parametrize("service", ["vision-validator", "ai-inference"])
-def test_containers_are_non_root_with_a_read_only_root(each_stack, service):
+def test_containers_are_non_root_with_a_read_only_root(ecs_stack, service):
+    each_stack = ecs_stack
     c = container(each_stack, service)
     assert c["user"] == "10001:10001"
     assert c["readonlyRootFilesystem"] is True
@@ -104,8 +130,8 @@ def test_containers_are_non_root_with_a_read_only_root(each_stack, service):
 
 
 @pytest.mark.parametrize("service", ["vision-validator", "ai-inference"])
-def test_logs_go_to_ecs_env_service_with_retention(dev, prod, service):
-    for run, days in ((dev, 30), (prod, 365)):
+def test_logs_go_to_ecs_env_service_with_retention(dev_ecs, prod, service):
+    for run, days in ((dev_ecs, 30), (prod, 365)):
         group = run.named(f"inference-{service}-logs")
         assert group.inputs["name"] == f"/ecs/{run.stack}/{service}"
         assert group.inputs["retentionInDays"] == days
@@ -152,7 +178,9 @@ def test_one_target_group_and_one_path_rule_per_service(each_stack):
     listener = each_stack.named(
         "inference-lb-https" if each_stack.stack == "prod" else "inference-lb-http"
     )
-    for rule, tg in ((vision, "vision-validator"), (move, "ai-inference")):
+    # Dev's ai-inference is a Lambda target, in a group of its own name.
+    move_tg = "ai-inference-fn" if each_stack.stack == "dev" else "ai-inference"
+    for rule, tg in ((vision, "vision-validator"), (move, move_tg)):
         assert rule["listenerArn"] == listener.outputs["arn"]
         assert rule["actions"] == [
             {"type": "forward",
@@ -161,14 +189,15 @@ def test_one_target_group_and_one_path_rule_per_service(each_stack):
     assert len(each_stack.of_type(TG)) == 2
 
 
-def test_target_groups_check_the_health_path(each_stack):
-    for tg in each_stack.of_type(TG):
+def test_target_groups_check_the_health_path(ecs_stack):
+    for tg in ecs_stack.of_type(TG):
         assert tg.inputs["healthCheck"]["path"] == "/health"
         assert tg.inputs["healthCheck"]["matcher"] == "200"
         assert tg.inputs["port"] == 8000
 
 
-def test_fargate_tasks_accept_only_the_load_balancer_on_their_port(each_stack):
+def test_fargate_tasks_accept_only_the_load_balancer_on_their_port(ecs_stack):
+    each_stack = ecs_stack
     alb_sg = each_stack.named("inference-lb-sg").id
     task_sg = each_stack.named("inference-ai-inference-sg").id
     ingress = each_stack.named("inference-ai-inference-from-alb").inputs
@@ -186,7 +215,8 @@ def test_fargate_tasks_accept_only_the_load_balancer_on_their_port(each_stack):
 
 
 @pytest.mark.parametrize("service", ["vision-validator", "ai-inference"])
-def test_api_key_is_an_ecs_secret_never_plain_environment(each_stack, service):
+def test_api_key_is_an_ecs_secret_never_plain_environment(ecs_stack, service):
+    each_stack = ecs_stack
     secret = each_stack.one("aws:secretsmanager/secret:Secret")
     c = container(each_stack, service)
     assert c["secrets"] == [{"name": "API_KEY", "valueFrom": secret.outputs["arn"]}]
@@ -215,12 +245,12 @@ def test_the_task_role_may_only_read_the_api_key_secret(each_stack):
 def test_the_api_key_rotates_every_30_days_by_its_own_function(each_stack):
     secret = each_stack.one("aws:secretsmanager/secret:Secret")
     rotation = each_stack.one("aws:secretsmanager/secretRotation:SecretRotation")
-    function = each_stack.one("aws:lambda/function:Function")
+    function = each_stack.named("inference-api-key-rotation-fn-function")
     assert rotation.inputs["secretId"] == secret.id
     assert rotation.inputs["rotationRules"] == {"automaticallyAfterDays": 30}
     assert rotation.inputs["rotationLambdaArn"] == function.outputs["arn"]
     assert function.inputs["environment"]["variables"]["ROTATION_KIND"] == "random"
-    permission = each_stack.one("aws:lambda/permission:Permission")
+    permission = each_stack.named("inference-api-key-rotation-permission")
     assert permission.inputs["principal"] == "secretsmanager.amazonaws.com"
     assert permission.inputs["sourceArn"] == secret.outputs["arn"]
     assert permission.inputs["sourceAccount"] == "123456789012"
@@ -261,7 +291,8 @@ def test_the_key_is_in_no_output(dev, prod):
         assert not {k for k in run.outputs if "api_key" in k and not k.endswith("_secret_arn")}
 
 
-def test_execution_role_pulls_these_images_writes_these_logs_reads_this_secret(dev):
+def test_execution_role_pulls_these_images_writes_these_logs_reads_this_secret(dev_ecs):
+    dev = dev_ecs
     secret = dev.one("aws:secretsmanager/secret:Secret").outputs["arn"]
     repos = {r.outputs["arn"] for r in dev.of_type("aws:ecr/repository:Repository")}
     logs = {
@@ -282,8 +313,8 @@ def test_execution_role_pulls_these_images_writes_these_logs_reads_this_secret(d
 
 
 @pytest.mark.parametrize("service", ["vision-validator", "ai-inference"])
-def test_rolling_deployments_roll_back_on_failure(each_stack, service):
-    s = each_stack.named(f"inference-{service}-service")
+def test_rolling_deployments_roll_back_on_failure(ecs_stack, service):
+    s = ecs_stack.named(f"inference-{service}-service")
     assert s.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert s.options["ignore_changes"] == ["desiredCount"]
     assert s.inputs["loadBalancers"][0]["containerPort"] == 8000
@@ -404,9 +435,9 @@ def test_endpoints_and_names(dev):
     assert dev.outputs["validation_endpoint"] == f"{base}/validate"
     assert dev.outputs["move_endpoint"] == f"{base}/move"
     assert dev.outputs["inference_cluster_name"] == "mlplatform-dev-inference"
+    # ECS services only: ai-inference is a Lambda function in dev.
     assert dev.outputs["inference_service_names"] == {
         "vision-validator": "mlplatform-dev-vision-validator",
-        "ai-inference": "mlplatform-dev-ai-inference",
     }
 
 
@@ -469,9 +500,9 @@ def test_a_provider_key_is_a_secret_injected_as_an_ecs_secret_of_the_vision_vali
     assert "OPENAI_API_KEY" not in {e["name"] for e in vision["environment"]}
     assert OPENAI_KEY not in json.dumps(vision)
     assert {"name": "BACKEND_URL", "value": "https://backend.example.com"} in vision["environment"]
-    other = container(run, "ai-inference")
-    assert [s["name"] for s in other["secrets"]] == ["API_KEY"]
-    assert "BACKEND_URL" not in {e["name"] for e in other["environment"]}
+    # ai-inference (a Lambda function in dev) gets the API key's secret ARN only.
+    other = run.named("inference-ai-inference-fn-function").inputs["environment"]
+    assert list(other["variables"]) == ["API_KEY_SECRET_ID"]
     rotations = run.of_type("aws:secretsmanager/secretRotation:SecretRotation")
     assert "openai" not in json.dumps([r.inputs for r in rotations])
 
@@ -504,8 +535,8 @@ def test_the_provider_keys_version_id_not_its_value_is_in_the_environment(with_p
     env = {e["name"]: e["value"] for e in vision["environment"]}
     assert env["PROVIDER_KEY_VERSION"] == f"OPENAI_API_KEY={version.outputs['versionId']}"
     assert OPENAI_KEY not in task.inputs["containerDefinitions"]
-    other = container(run, "ai-inference")
-    assert "PROVIDER_KEY_VERSION" not in {e["name"] for e in other["environment"]}
+    other = run.named("inference-ai-inference-fn-function").inputs["environment"]
+    assert "PROVIDER_KEY_VERSION" not in other["variables"]
 
 
 def test_a_new_provider_key_changes_the_vision_validators_task_definition(with_provider_key):
@@ -517,7 +548,8 @@ def test_a_new_provider_key_changes_the_vision_validators_task_definition(with_p
     assert before["containerDefinitions"] != after["containerDefinitions"]
     assert new_key not in after["containerDefinitions"]
     # the other service's task definition is left as it was
-    assert container(with_provider_key, "ai-inference") == container(again, "ai-inference")
+    fn = "inference-ai-inference-fn-function"
+    assert with_provider_key.named(fn).inputs == again.named(fn).inputs
 
 
 @pytest.mark.parametrize(

@@ -41,9 +41,27 @@ def pins(path: Path) -> dict[str, str]:
 def test_every_package_is_pinned_and_agrees_with_the_other_http_service():
     service = pins(SERVICE / "requirements.txt")
     other = pins(ROOT / "services" / "vision_validator" / "requirements.txt")
-    assert set(service) == {"fastapi", "starlette", "pydantic", "uvicorn", "boto3"}
+    assert set(service) == {
+        "fastapi", "starlette", "pydantic", "uvicorn", "boto3", "mangum", "awslambdaric",
+    }  # fmt: skip
     assert all(service.values())
-    assert {name: other[name] for name in service if name in other} == service
+    # The HTTP stack both images share is pinned alike; the Lambda adapters are this one's.
+    shared = {"fastapi", "starlette", "pydantic", "uvicorn", "boto3"}
+    assert {name: other[name] for name in shared} == {name: service[name] for name in shared}
+    assert not {"mangum", "awslambdaric"} & set(other)
     assert (
         "-r services/ai_inference/requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
     )
+
+
+def test_the_image_can_run_as_a_lambda_function_of_the_handler_module():
+    """runtime lambda: the function runs ``python -m awslambdaric
+    ai_inference.lambda_handler.handler`` in /app (its image config, set by
+    components/blocks/function.py), so the image installs the runtime interface client and
+    Mangum, works in /app and copies the package with the handler module."""
+    service = pins(SERVICE / "requirements.txt")
+    assert service["awslambdaric"] and service["mangum"]
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^WORKDIR /app$", text, re.MULTILINE)
+    assert re.search(r"^COPY ai_inference/ai_inference/ ai_inference/$", text, re.MULTILINE)
+    assert (SERVICE / "ai_inference" / "lambda_handler.py").is_file()
