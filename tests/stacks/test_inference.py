@@ -357,6 +357,23 @@ def test_cpu_70_and_memory_80_target_tracking(prod, service):
     assert (target["minCapacity"], target["maxCapacity"]) == expected
 
 
+def test_a_service_from_zero_with_room_for_more_tracks_but_never_scales_in_by_it(run_stack):
+    import yaml
+
+    from offline.runner import PROJECT_DIR
+
+    dev_file = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
+    services = dev_file["config"]["mlplatform:inference"]["services"]
+    services = [{**s, "max_count": 2} if s["name"] == "vision-validator" else s for s in services]
+    run = run_stack("dev", {"inference.services": services}).subtree("inference")
+    found = policies(run, "vision-validator")
+    assert set(found) == {"cpu-tracking", "memory-tracking", "wake-from-zero",
+                          "scale-in-when-idle"}  # fmt: skip
+    for metric in ("cpu", "memory"):
+        config = found[f"{metric}-tracking"].inputs["targetTrackingScalingPolicyConfiguration"]
+        assert config["disableScaleIn"] is True  # from zero only the idle policy scales in
+
+
 def test_targets_are_configurable(run_stack):
     services = [{"name": "ai-inference", "path_patterns": ["/move"], "cpu": 512, "memory": 1024,
                  "cpu_target": 50, "memory_target": 60}]  # fmt: skip
@@ -374,12 +391,9 @@ def test_targets_are_configurable(run_stack):
 
 def test_dev_services_start_on_the_first_request_and_stop_when_idle(dev):
     found = policies(dev, "vision-validator")
-    assert set(found) == {"cpu-tracking", "memory-tracking", "wake-from-zero",
-                          "scale-in-when-idle"}  # fmt: skip
-    assert (
-        found["cpu-tracking"].inputs["targetTrackingScalingPolicyConfiguration"]["disableScaleIn"]
-        is True
-    )
+    # At most one task (dev's max_count 1): waking and the idle stop are all the scaling
+    # there is, so no tracking policy (and none of its alarms) exists.
+    assert set(found) == {"wake-from-zero", "scale-in-when-idle"}
     wake = dev.named("inference-vision-validator-requests-no-tasks")
     (expression,) = [q["expression"] for q in wake.inputs["metricQueries"] if q.get("returnData")]
     assert expression == "IF(FILL(running, 0) < 1, FILL(requests, 0), 0)"
