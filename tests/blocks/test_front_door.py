@@ -117,7 +117,9 @@ def test_mlflow_admits_the_front_doors_host_and_https_origins(dev):
     api = dev.named(f"{DOOR}-api").outputs["apiEndpoint"]
     (task,) = [r for r in dev.of_type("aws:ecs/taskDefinition:TaskDefinition")
                if r.inputs["family"] == "mlplatform-dev-mlflow"]  # fmt: skip
-    (container,) = json.loads(task.inputs["containerDefinitions"])
+    # (dev runs the Hokusai API as a second container of MLflow's task)
+    (container,) = [c for c in json.loads(task.inputs["containerDefinitions"])
+                    if c["name"] == "mlflow"]  # fmt: skip
     env = {e["name"]: e["value"] for e in container["environment"]}
     hosts = env["ALLOWED_HOSTS"].split(",")
     assert api.removeprefix("https://") in hosts

@@ -93,8 +93,9 @@ def test_the_function_is_sized_and_capped_as_configured(dev):
     assert fn["name"] == "mlplatform-dev-ai-inference"
     assert fn["memorySize"] == 512
     assert fn["reservedConcurrentExecutions"] == 2
-    # Within the load balancer's idle timeout (120 s in dev), so its error reaches it first.
-    assert fn["timeout"] == lambda_timeout(120) == 110
+    # Within the load balancer's idle timeout (30 s in dev, under the HTTP API front door's
+    # 30 s), so its error reaches it first.
+    assert fn["timeout"] == lambda_timeout(30) == 20
     assert fn["timeout"] <= dev.named("inference-lb-alb").inputs["idleTimeout"]
 
 
