@@ -195,7 +195,7 @@ class PlatformMocks(mocks.Mocks):
             "aws:apigateway/vpcLink:VpcLink": self._apigw_id,
             "aws:apigateway/deployment:Deployment": self._apigw_id,
             "aws:apigateway/stage:Stage": self._rest_stage,
-            "aws:apigatewayv2/api:Api": self._websocket_api,
+            "aws:apigatewayv2/api:Api": self._v2_api,
             "aws:apigatewayv2/integration:Integration": self._apigw_id,
             "aws:apigatewayv2/stage:Stage": self._websocket_stage,
             "aws:cloudfront/distribution:Distribution": self._distribution,
@@ -580,16 +580,20 @@ class PlatformMocks(mocks.Mocks):
         api, stage = args.inputs.get("restApi", ""), args.inputs.get("stageName", "")
         return {"invokeUrl": f"https://{api}.execute-api.{self.region}.amazonaws.com/{stage}"}
 
-    def _websocket_api(self, args, resource_id):
+    def _v2_api(self, args, resource_id):
+        # GetApi's ApiEndpoint: wss:// for a WebSocket API, https:// for an HTTP API.
         api_id = _short_hash(args.name, length=10)
+        scheme = "https" if args.inputs.get("protocolType") == "HTTP" else "wss"
         return {
             "id": api_id,
-            "apiEndpoint": f"wss://{api_id}.execute-api.{self.region}.amazonaws.com",
+            "apiEndpoint": f"{scheme}://{api_id}.execute-api.{self.region}.amazonaws.com",
             "executionArn": f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{api_id}",
         }
 
     def _websocket_stage(self, args, resource_id):
         api, stage = args.inputs.get("apiId", ""), args.inputs.get("name", "")
+        if stage == "$default":  # an HTTP API's stage at the API's root
+            return {"invokeUrl": f"https://{api}.execute-api.{self.region}.amazonaws.com/"}
         return {"invokeUrl": f"wss://{api}.execute-api.{self.region}.amazonaws.com/{stage}"}
 
     def _distribution(self, args, resource_id):

@@ -33,6 +33,7 @@ def resources_of(recorded: Iterable[Any]) -> list[Resource]:
             outputs=r.outputs,
             parent=r.parent,
             options=r.options,
+            id=getattr(r, "id", ""),
         )
         for r in recorded
     ]

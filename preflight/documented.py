@@ -49,7 +49,9 @@ EC2_DESCRIPTIONS: dict[str, tuple[str, ...]] = {
 # REST: "Variables for access logging for API Gateway"
 # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-variables-for-access-logging.html);
 # WebSocket: "Configure logging for WebSocket APIs in API Gateway"
-# (https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html).
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html);
+# HTTP: "Customize HTTP API access logs"
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html).
 # A name ending in "." is a prefix (an authorizer's context keys, a client certificate's fields).
 REST_LOG_SOURCE = (
     "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
@@ -57,6 +59,9 @@ REST_LOG_SOURCE = (
 )
 WEBSOCKET_LOG_SOURCE = (
     "https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html"
+)
+HTTP_LOG_SOURCE = (
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html"
 )
 _SHARED_LOG_VARIABLES = _words(
     """
@@ -82,6 +87,21 @@ REST_LOG_VARIABLES = _SHARED_LOG_VARIABLES | _words(
 )
 WEBSOCKET_LOG_VARIABLES = _SHARED_LOG_VARIABLES | _words(
     "connectedAt connectionId eventType messageId routeKey"
+)
+HTTP_LOG_VARIABLES = _words(
+    """
+    accountId apiId authorizer.claims. authorizer.error authorizer. awsEndpointRequestId
+    awsEndpointRequestId2 customDomain.basePathMatched dataProcessed domainName domainPrefix
+    error.message error.messageString error.responseType extendedRequestId httpMethod
+    identity.accountId identity.caller identity.cognitoAuthenticationProvider
+    identity.cognitoAuthenticationType identity.cognitoIdentityId
+    identity.cognitoIdentityPoolId identity.principalOrgId identity.clientCert.
+    identity.sourceIp identity.user identity.userAgent identity.userArn integration.error
+    integration.integrationStatus integration.latency integration.requestId
+    integration.status integrationErrorMessage integrationLatency integrationStatus path
+    protocol requestId requestTime requestTimeEpoch responseLatency responseLength routeKey
+    stage status
+    """
 )
 LOG_FORMATS: dict[str, tuple[frozenset[str], str]] = {
     "aws:apigateway/stage:Stage": (REST_LOG_VARIABLES, REST_LOG_SOURCE),
@@ -145,8 +165,26 @@ def ec2_descriptions(r: Resource) -> Iterator[Finding]:
                 )
 
 
-def log_format_variables(r: Resource) -> Iterator[Finding]:
+def _v2_api_protocols(resources: list[Resource]) -> dict[str, str]:
+    """The ``protocolType`` (HTTP or WEBSOCKET) of each API Gateway v2 API, by its ID."""
+    return {
+        r.id: r.props.get("protocolType", "")
+        for r in resources
+        if r.type == "aws:apigatewayv2/api:Api" and r.id
+    }
+
+
+def log_format_variables(r: Resource, protocols: dict[str, str] | None = None) -> Iterator[Finding]:
     known, source = LOG_FORMATS.get(r.type, (None, ""))
+    kind = "REST" if r.type == "aws:apigateway/stage:Stage" else "WebSocket"
+    if r.type == "aws:apigatewayv2/stage:Stage":
+        # A v2 stage logs its API's variables: HTTP or WebSocket. Where the API is not
+        # known (a preview, before its ID exists), either set's variables are taken.
+        protocol = (protocols or {}).get(r.props.get("apiId"), "")
+        if protocol == "HTTP":
+            known, source, kind = HTTP_LOG_VARIABLES, HTTP_LOG_SOURCE, "HTTP"
+        elif protocol != "WEBSOCKET":
+            known, kind = WEBSOCKET_LOG_VARIABLES | HTTP_LOG_VARIABLES, "WebSocket or HTTP"
     if known is None:
         return
     text = r.get("accessLogSettings.format")
@@ -155,7 +193,6 @@ def log_format_variables(r: Resource) -> Iterator[Finding]:
     for name in dict.fromkeys(_CONTEXT_VARIABLE.findall(text)):
         if name in known or any(p.endswith(".") and name.startswith(p) for p in known):
             continue
-        kind = "REST" if r.type == "aws:apigateway/stage:Stage" else "WebSocket"
         yield Finding(
             "documented/log-format-variable",
             ERROR,
@@ -445,10 +482,11 @@ def ecs_service_load_balancers(resources: list[Resource]) -> Iterator[Finding]:
 
 
 def check(resources: list[Resource], context: Context) -> Iterator[Finding]:
+    protocols = _v2_api_protocols(resources)
     for r in resources:
         yield from ec2_descriptions(r)
         yield from ecs_task_containers(r)
-        yield from log_format_variables(r)
+        yield from log_format_variables(r, protocols)
         yield from flow_log_format(r)
     yield from alb_log_buckets(resources)
     yield from listener_rule_priorities(resources)

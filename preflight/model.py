@@ -43,6 +43,9 @@ class Resource:
     """What the engine answered (ARNs, IDs); empty where unknown (a real preview)."""
     parent: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    id: str = ""
+    """The resource's ID as other resources refer to it (an API's ``apiId``); empty where
+    unknown."""
 
     def get(self, path: str, default: Any = None) -> Any:
         """A property by dotted path; list items by index (``rules.0.action``)."""

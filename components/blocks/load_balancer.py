@@ -1,4 +1,5 @@
-"""PublicLoadBalancer: an internet-facing ALB that services attach routes to."""
+"""PublicLoadBalancer: the public entry services attach routes to, an internet-facing ALB or
+an internal one behind an HTTP API front door."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pulumi_aws as aws
 
 from components.blocks.bucket import SecureBucket, SecureBucketArgs
 from components.blocks.certificates import AliasTarget, DnsCertificate, DnsCertificateArgs
+from components.blocks.front_door import MAX_TIMEOUT_SECONDS, HttpApiFrontDoor, HttpApiFrontDoorArgs
+from components.lib import names
 from components.lib.policies import Principal, Statement
 
 # TLS 1.3 with TLS 1.2 for older clients: AWS's recommended policy for HTTPS listeners.
@@ -41,6 +44,16 @@ class PublicLoadBalancerArgs:
     """VPC of the load balancer. Required."""
     subnet_ids: pulumi.Input[Sequence[str]]
     """Public subnets, one per AZ. Required."""
+    front_door: bool = False
+    """An :class:`HttpApiFrontDoor` is the public entry (``ingress.front_door`` http_api):
+    the ALB is internal, in ``private_subnet_ids``, and admits only the front door's VPC
+    link (and what the caller adds); ``url`` is the HTTP API's. Refuses a certificate, a
+    host and a web ACL. Default false: the ALB is internet-facing."""
+    private_subnet_ids: pulumi.Input[Sequence[str]] | None = None
+    """Private subnets of the internal ALB and the VPC link, with ``front_door``. Default
+    none."""
+    log_key_arn: pulumi.Input[str] | None = None
+    """KMS key of the front door's access-log group. Default: CloudWatch Logs' own."""
     allowed_cidr_blocks: Sequence[str] = ("0.0.0.0/0",)
     """IPv4 ranges admitted on the listener ports. Default anyone."""
     certificate_arn: str = ""
@@ -67,6 +80,18 @@ class PublicLoadBalancerArgs:
     logs, ``StackCommon.access_log_bucket``). Default none."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on every taggable child. Default none."""
+
+    def front_door_error(self) -> str | None:
+        """Why these arguments cannot have a front door, or None."""
+        if not self.front_door:
+            return None
+        refused = [n for n, v in (("certificate_arn", self.certificate_arn), ("host", self.host),
+                                  ("web_acl_arn", self.web_acl_arn is not None)) if v]  # fmt: skip
+        if refused:
+            return f"no {', '.join(refused)} with front_door (the HTTP API serves HTTPS)"
+        if self.private_subnet_ids is None:
+            return "private_subnet_ids with front_door (the internal ALB's subnets)"
+        return None
 
     @property
     def certified_host(self) -> bool:
@@ -106,6 +131,11 @@ class PublicLoadBalancer(pulumi.ComponentResource):
     """``https://<dns name>`` or ``http://<dns name>``."""
     https: bool
     """The listener is HTTPS on 443 (else HTTP on 80, dev without a certificate)."""
+    front_door: HttpApiFrontDoor | None
+    """The HTTP API in front of the internal ALB, with ``front_door``."""
+    hosts: list[pulumi.Output[str]]
+    """The ``Host`` values clients reach the services with: the ALB's DNS name, and the
+    front door's host name when there is one."""
     access_log_bucket: SecureBucket | None
     """The access log bucket, when access logs are on."""
     host: DnsCertificate | None
@@ -115,6 +145,8 @@ class PublicLoadBalancer(pulumi.ComponentResource):
         self, name: str, args: PublicLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__(self.TYPE, name, None, opts)
+        if error := args.front_door_error():
+            raise ValueError(f"PublicLoadBalancer {name}: expected {error}")
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
 
@@ -125,8 +157,9 @@ class PublicLoadBalancer(pulumi.ComponentResource):
             f"{name}-alb",
             name=args.lb_name,
             load_balancer_type="application",
-            internal=False,
-            subnets=args.subnet_ids,
+            # Behind a front door, reached through its VPC link: no public address.
+            internal=args.front_door,
+            subnets=args.private_subnet_ids if args.front_door else args.subnet_ids,
             security_groups=[self.security_group.id],
             drop_invalid_header_fields=True,
             idle_timeout=args.idle_timeout,
@@ -156,7 +189,28 @@ class PublicLoadBalancer(pulumi.ComponentResource):
             )
         scheme = self._listeners(name, args, certificate_arn, tags, child)
         self.https = scheme == "https"
-        if args.certified_host:
+        self.hosts = [self.load_balancer.dns_name]
+        self.front_door = None
+        if args.front_door:
+            self.front_door = HttpApiFrontDoor(
+                f"{name}-front-door",
+                HttpApiFrontDoorArgs(
+                    name=names.front_door(args.lb_name),
+                    vpc_id=args.vpc_id,
+                    subnet_ids=args.private_subnet_ids,
+                    listener_arn=self.listener.arn,
+                    listener_port=80,
+                    load_balancer_security_group_id=self.security_group.id,
+                    timeout_seconds=min(args.idle_timeout, MAX_TIMEOUT_SECONDS),
+                    log_retention_days=args.log_retention_days,
+                    log_key_arn=args.log_key_arn,
+                    tags=tags,
+                ),
+                opts=child,
+            )
+            self.url = self.front_door.url
+            self.hosts.append(self.front_door.host)
+        elif args.certified_host:
             self.url = pulumi.Output.from_input(f"{scheme}://{args.host}")
         else:
             self.url = self.load_balancer.dns_name.apply(lambda dns: f"{scheme}://{dns}")
@@ -171,7 +225,8 @@ class PublicLoadBalancer(pulumi.ComponentResource):
         self.register_outputs({"url": self.url})
 
     def _security_group(self, name, args: PublicLoadBalancerArgs, tags, child) -> None:
-        """The group admitting the listener ports from the allowed ranges only."""
+        """The group admitting the listener ports from the allowed ranges only (behind a
+        front door: from its VPC link, the rule the front door adds)."""
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc_id,
@@ -179,6 +234,8 @@ class PublicLoadBalancer(pulumi.ComponentResource):
             tags={**tags, "Name": args.lb_name},
             opts=child,
         )
+        if args.front_door:
+            return
         ports = (80, 443) if args.https else (80,)
         for port in ports:
             for i, cidr in enumerate(args.allowed_cidr_blocks):

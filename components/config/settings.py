@@ -61,7 +61,12 @@ from components.config.inference import (
     InferenceSettings,
     check_inference,
 )
-from components.config.ingress import IngressSettings, check_certificate_region, check_ingress
+from components.config.ingress import (
+    IngressSettings,
+    check_certificate_region,
+    check_front_door,
+    check_ingress,
+)
 from components.config.network import NetworkSettings
 from components.config.quotas import QuotaSettings
 from components.config.security import SecuritySettings, check_security
@@ -155,7 +160,8 @@ class Settings:
     )
     production: bool = setting(
         False,
-        "A production stack: refuses ingress.allow_http, log_retention_days under 365, "
+        "A production stack: refuses ingress.allow_http, ingress.front_door http_api, "
+        "log_retention_days under 365, "
         "deletion_protection false, data_platform.backup_retention_days under 14, a load "
         "balancer without a certificate (dns host or ingress.certificate_arn) and CloudFront's "
         "default certificate.",
@@ -260,6 +266,7 @@ def _cross_checks(s: Settings, problems: list[str], known_services: frozenset[st
     _check_stack_switches(s, problems)
     _check_production(s, problems)
     check_ingress(s, problems)
+    check_front_door(s, problems)
     check_dns(s, problems)
     check_security(s, problems)
     check_training(s, problems)
@@ -292,6 +299,12 @@ def _check_production(s: Settings, problems: list[str]) -> None:
         problems.append(
             f"{ns}ingress.allow_http: expected false when production is true (HTTPS only; set "
             "ingress.certificate_arn)"
+        )
+    if s.ingress.http_api:
+        problems.append(
+            f"{ns}ingress.front_door: expected load_balancer when production is true (the "
+            "internet-facing load balancer with its certificate, host name and WAF; http_api "
+            "is dev's idle-cost saving)"
         )
     if s.log_retention_days < 365:
         problems.append(

@@ -75,6 +75,12 @@ def load_balancer(prefix: str, role: str) -> str:
     return f"{prefix}-{role}"[:32]
 
 
+def front_door(load_balancer_name: str) -> str:
+    """The HTTP API front door of a load balancer, its VPC link and (under
+    ``/aws/apigateway/``) its access-log group: ``<load balancer name>-front-door``."""
+    return f"{load_balancer_name}-front-door"
+
+
 def repository(prefix: str, source: str) -> str:
     """The ECR repository of the image built from ``services/<source>``."""
     return f"{prefix}/{source}"
@@ -174,10 +180,17 @@ def _cluster(physical: str) -> Iterator[PhysicalName]:
     yield _n("ecs/clusterCapacityProviders:ClusterCapacityProviders", "clusterName", physical)
 
 
-def _load_balancer(prefix: str, role: str, access_logs: bool) -> Iterator[PhysicalName]:
+def _load_balancer(
+    prefix: str, role: str, access_logs: bool, http_api: bool
+) -> Iterator[PhysicalName]:
     yield _n("lb/loadBalancer:LoadBalancer", "name", load_balancer(prefix, role))
     if access_logs:
         yield _n("s3/bucket:Bucket", "bucketPrefix", f"{prefix}-alb-logs-")
+    if http_api:
+        door, key = front_door(load_balancer(prefix, role)), "mlplatform:ingress.front_door"
+        yield _n("apigatewayv2/vpcLink:VpcLink", "name", door, key)
+        yield _n("apigatewayv2/api:Api", "name", door, key)
+        yield _n("cloudwatch/logGroup:LogGroup", "name", f"/aws/apigateway/{door}", key)
 
 
 def _network(s: Settings) -> Iterator[PhysicalName]:
@@ -228,7 +241,7 @@ def _training(s: Settings) -> Iterator[PhysicalName]:
 
 def _inference(s: Settings) -> Iterator[PhysicalName]:
     p, i = s.prefix(), s.inference
-    yield from _load_balancer(p, "inference", i.access_logs)
+    yield from _load_balancer(p, "inference", i.access_logs, s.ingress.http_api)
     yield from _cluster(f"{p}-inference")
     if i.dashboard:
         yield _n("cloudwatch/dashboard:Dashboard", "dashboardName", f"{p}-inference")
@@ -270,7 +283,7 @@ def _inference(s: Settings) -> Iterator[PhysicalName]:
 def _data_platform(s: Settings) -> Iterator[PhysicalName]:
     p, d, env = s.prefix(), s.data_platform, s.environment
     if not d.share_load_balancer:
-        yield from _load_balancer(p, "data", True)
+        yield from _load_balancer(p, "data", True, s.ingress.http_api)
     yield from _cluster(f"{p}-data")
     if d.dashboard:
         yield _n("cloudwatch/dashboard:Dashboard", "dashboardName", f"{p}-data-platform")

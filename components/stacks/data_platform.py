@@ -136,6 +136,9 @@ class DataPlatformArgs:
     """Route 53 hosted zone of ``host``. Default none."""
     web_acl_arn: pulumi.Input[str] | None = None
     """Regional AWS WAF web ACL of an own load balancer. Default none."""
+    front_door: bool = False
+    """An HTTP API front door before an own, internal load balancer in the private subnets
+    (``ingress.front_door`` http_api). Default false: an internet-facing one."""
     alarm_topic_arn: pulumi.Input[str] | None = None
     """SNS topic the alarms notify. Default: alarms without actions."""
 
@@ -163,6 +166,7 @@ class DataPlatformArgs:
             host=settings.dns.mlflow_host,
             zone_id=settings.dns.zone_id,
             web_acl_arn=web_acl_arn,
+            front_door=settings.ingress.http_api,
             alarm_topic_arn=alarm_topic_arn,
         )
 
@@ -339,6 +343,9 @@ class DataPlatformStack(pulumi.ComponentResource):
                     host=args.host,
                     zone_id=args.zone_id,
                     web_acl_arn=args.web_acl_arn,
+                    front_door=args.front_door,
+                    private_subnet_ids=args.private_subnet_ids,
+                    log_key_arn=args.common.log_key_arn,
                     deletion_protection=args.common.deletion_protection,
                     access_logs=args.common.deletion_protection,
                     log_retention_days=args.common.log_retention_days,
@@ -608,7 +615,7 @@ class DataPlatformStack(pulumi.ComponentResource):
         host = sign_in_host(args)
         sso_hosts = [host] if host and host not in d.allowed_hosts else []
         allowed_hosts = pulumi.Output.all(
-            self.load_balancer.load_balancer.dns_name, *d.allowed_hosts, *sso_hosts
+            *self.load_balancer.hosts, *d.allowed_hosts, *sso_hosts
         ).apply(lambda hosts: ",".join(hosts))
         return {
             "name": "mlflow",
@@ -685,10 +692,11 @@ class DataPlatformStack(pulumi.ComponentResource):
         return api_sg
 
     def _api_http_out(self, name, args: DataPlatformArgs, group, child) -> None:
-        """Port 80 out of the API's tasks when the load balancer has no certificate (dev):
-        the API reaches MLflow at the load balancer's URL, plain HTTP; with one, the HTTPS
+        """Port 80 out of the API's tasks when the load balancer serves plain HTTP to the
+        internet (no certificate, no front door): the API reaches MLflow at the load
+        balancer's URL; with a certificate, or through dev's HTTPS front door, the HTTPS
         rule of the tasks covers it."""
-        if self.load_balancer.https:
+        if self.load_balancer.https or self.load_balancer.front_door is not None:
             return
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-api-http-out",

@@ -116,6 +116,11 @@ class InferenceArgs:
     """Route 53 hosted zone of ``host``. Default none."""
     web_acl_arn: pulumi.Input[str] | None = None
     """Regional AWS WAF web ACL of the load balancer. Default none."""
+    front_door: bool = False
+    """An HTTP API front door before an internal load balancer in ``private_subnet_ids``
+    (``ingress.front_door`` http_api). Default false: an internet-facing one."""
+    private_subnet_ids: pulumi.Input[Sequence[str]] | None = None
+    """Subnets of the internal load balancer, with ``front_door``. Default none."""
     api_key: pulumi.Input[str] | None = None
     """The services' API key (a secret). Default: generated."""
     provider_keys: dict[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -142,6 +147,8 @@ class InferenceArgs:
             host=settings.dns.inference_host,
             zone_id=settings.dns.zone_id,
             web_acl_arn=web_acl_arn,
+            front_door=settings.ingress.http_api,
+            private_subnet_ids=network.private_subnet_ids,
             api_key=pulumi.Output.secret(key) if key else None,
             provider_keys={
                 k.config_key: pulumi.Output.secret(getattr(settings, k.config_key))
@@ -284,6 +291,9 @@ class InferenceStack(pulumi.ComponentResource):
                 host=args.host,
                 zone_id=args.zone_id,
                 web_acl_arn=args.web_acl_arn,
+                front_door=args.front_door,
+                private_subnet_ids=args.private_subnet_ids,
+                log_key_arn=args.common.log_key_arn,
                 deletion_protection=args.common.deletion_protection,
                 # Longer than any answer a service gives: the vision validator's deadline
                 # is derived from it (components/config/inference.py).

@@ -320,8 +320,18 @@ def _api_gateway_calls(stack: Stack, role: Resource) -> Iterator[tuple[str, str,
     ]
     if not accounts:
         return
+    # An HTTP API's stage writes its access logs through CloudWatch Logs' log delivery, not
+    # this role ("Configure logging for HTTP APIs in API Gateway",
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging.html).
+    http_apis = {
+        a.id
+        for a in stack.of_type("aws:apigatewayv2/api:Api")
+        if a.props.get("protocolType") == "HTTP" and a.id
+    }
     for type_token in ("aws:apigateway/stage:Stage", "aws:apigatewayv2/stage:Stage"):
         for stage in stack.of_type(type_token):
+            if type_token.startswith("aws:apigatewayv2/") and stage.props.get("apiId") in http_apis:
+                continue
             destination = (stage.props.get("accessLogSettings") or {}).get("destinationArn")
             if not destination:
                 continue

@@ -1,4 +1,6 @@
-"""PublicLoadBalancer, as the inference stack registers it in dev (HTTP) and prod (HTTPS)."""
+"""PublicLoadBalancer, as the inference stack registers it in dev (an internal HTTP ALB
+behind the HTTP API front door: tests/blocks/test_front_door.py) and prod (an
+internet-facing HTTPS ALB)."""
 
 from __future__ import annotations
 
@@ -27,20 +29,50 @@ def listeners(run):
     return {r.inputs["port"]: r for r in run.of_type(LISTENER)}
 
 
-def test_alb_is_public_in_public_subnets_and_drops_invalid_headers(each_stack, request):
-    alb = each_stack.one(LB)
+def test_prod_alb_is_public_in_public_subnets_and_drops_invalid_headers(prod):
+    alb = prod.one(LB)
     assert alb.inputs["internal"] is False
     assert alb.inputs["loadBalancerType"] == "application"
     assert alb.inputs["dropInvalidHeaderFields"] is True
     assert all(s.startswith("subnet-pub") for s in alb.inputs["subnets"])
-    assert alb.inputs["securityGroups"] == [each_stack.named("inference-lb-sg").id]
+    assert alb.inputs["securityGroups"] == [prod.named("inference-lb-sg").id]
+    assert not prod.of_type("mlplatform:ingress:HttpApiFrontDoor")
 
 
-def test_dev_serves_plain_http_only(dev):
+def test_dev_alb_is_internal_in_the_private_subnets_and_drops_invalid_headers(dev):
+    alb = dev.one(LB)
+    assert alb.inputs["internal"] is True
+    assert alb.inputs["loadBalancerType"] == "application"
+    assert alb.inputs["dropInvalidHeaderFields"] is True
+    assert alb.inputs["subnets"] and all(s.startswith("subnet-prv") for s in alb.inputs["subnets"])
+    assert alb.inputs["securityGroups"] == [dev.named("inference-lb-sg").id]
+
+
+def test_dev_listens_on_plain_http_for_its_front_door_only(dev):
     (http,) = dev.of_type(LISTENER)
     assert (http.inputs["port"], http.inputs["protocol"]) == (80, "HTTP")
     assert http.inputs["defaultActions"][0]["fixedResponse"]["statusCode"] == "404"
-    assert [r.inputs["fromPort"] for r in dev.of_type(INGRESS)] == [80]
+    # No address range at all: the front door's VPC link is the one way in from here.
+    (rule,) = dev.of_type(INGRESS)
+    assert "cidrIpv4" not in rule.inputs
+    assert rule.inputs["referencedSecurityGroupId"] == dev.named("inference-lb-front-door-sg").id
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (80, 80)
+
+
+def test_dev_without_the_front_door_serves_plain_http_from_a_public_alb(run_stack):
+    run = run_stack(
+        "dev",
+        {"ingress.front_door": "load_balancer", "ingress.allow_http": True,
+         "inference.request_timeout_seconds": 120},
+    ).subtree("inference-lb")  # fmt: skip
+    alb = run.one(LB)
+    assert alb.inputs["internal"] is False
+    assert all(s.startswith("subnet-pub") for s in alb.inputs["subnets"])
+    assert [(r.inputs["fromPort"], r.inputs["cidrIpv4"]) for r in run.of_type(INGRESS)] == [
+        (80, "0.0.0.0/0")
+    ]
+    assert not run.of_type("mlplatform:ingress:HttpApiFrontDoor")
+    assert run.outputs["alb_url"].startswith("http://mlplatform-dev-inference")
 
 
 def test_prod_serves_https_with_tls13_and_redirects_http(prod):
@@ -108,8 +140,10 @@ def test_access_log_bucket_uses_sse_s3_and_admits_only_elb_log_delivery(prod):
     assert lifecycle["expire-access-logs"]["expiration"] == {"days": 365}
 
 
-def test_url_scheme_follows_the_certificate_and_the_host(dev, prod):
-    assert dev.outputs["alb_url"].startswith("http://mlplatform-dev-inference")
+def test_url_scheme_follows_the_front_door_the_certificate_and_the_host(dev, prod):
+    api = dev.named("inference-lb-front-door-api").outputs["apiEndpoint"]
+    assert dev.outputs["alb_url"] == api
+    assert api.startswith("https://") and api.endswith(".execute-api.us-east-1.amazonaws.com")
     assert prod.outputs["alb_url"] == "https://inference.example.com"
 
 

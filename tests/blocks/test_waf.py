@@ -183,8 +183,13 @@ def test_count_mode_for_a_first_rollout(run_stack):
     assert rules["LoginRateLimitPerIp"]["action"] == {"block": {}}
 
 
+NO_FRONT_DOOR = {"ingress.front_door": "load_balancer", "ingress.allow_http": True}
+"""Dev with its internet-facing ALB, which a regional web ACL can protect."""
+
+
 def test_waf_in_dev_when_switched_on_without_mlflow_rules_if_no_data_platform(run_stack):
-    run = run_stack("dev", {"security.waf": True, "stacks.data_platform": False})
+    # (a regional web ACL protects a load balancer, not dev's HTTP API front door)
+    run = run_stack("dev", {"security.waf": True, "stacks.data_platform": False, **NO_FRONT_DOOR})
     names = [r["name"] for r in acl(run, "waf").inputs["rules"]]
     assert "AWSManagedRulesSQLiRuleSet" not in names and "LoginRateLimitPerIp" not in names
     # The shared inference ALB and the REST stage; dev's CloudFront gets its own ACL.
@@ -272,7 +277,7 @@ def test_a_prod_stack_in_eu_west_1_passes_the_preflight_with_its_us_east_1_logs_
 def test_dev_shared_alb_rate_limits_do_not_count_the_vpc_link(run_stack):
     # Dev's REST API reaches the shared ALB through the VPC link's few addresses: counted
     # per IP, every API client would share one limit. The REST stage's ACL limits them.
-    run = run_stack("dev", {"security.waf": True})
+    run = run_stack("dev", {"security.waf": True, **NO_FRONT_DOOR})
     ip_set = run.named("waf-uncounted")
     assert ip_set.inputs["addresses"] == ["10.20.0.0/16"] and ip_set.inputs["scope"] == "REGIONAL"
     outside = {"notStatement": {"statement": {"ipSetReferenceStatement": {

@@ -96,7 +96,8 @@ def test_the_hokusai_api_with_an_image_is_accepted(parses):
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mlflow-oidc-AbCdEf"
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 OWN_HTTPS = {"data_platform__share_load_balancer": False, "ingress__certificate_arn": CERTIFICATE,
-             "agent_world__share_load_balancer": False}  # fmt: skip
+             "agent_world__share_load_balancer": False,
+             "ingress__front_door": "load_balancer"}  # fmt: skip
 
 
 def test_production_refuses_the_mlflow_ui_behind_basic_auth_alone(problems_for, only):

@@ -9,7 +9,14 @@ CERT = "arn:aws:acm:{}:123456789012:certificate/11111111-2222-3333-4444-55555555
 
 BAD_CONFIGS = [
     # (overrides on dev, the key the message must name, a phrase of the accepted form)
-    ({"ingress.allow_http": False}, "mlplatform:ingress.certificate_arn", "ACM certificate"),
+    ({"ingress.front_door": "load_balancer"}, "mlplatform:ingress.certificate_arn",
+     "ACM certificate"),
+    ({"ingress.front_door": "cloudfront"}, "mlplatform:ingress.front_door",
+     "one of load_balancer, http_api"),
+    ({"ingress.certificate_arn": CERT.format("us-east-1")}, "mlplatform:ingress.front_door",
+     "or front_door load_balancer"),
+    ({"inference.request_timeout_seconds": 60}, "mlplatform:inference.request_timeout_seconds",
+     "at most 30 with ingress.front_door http_api"),
     ({"ingress.certificate_arn": "arn:aws:acm:us-east-1:1:cert/x"},
      "mlplatform:ingress.certificate_arn", "ACM certificate ARN"),
     ({"ingress.allowed_cidr_blocks": ["0.0.0.0/0", "1.2.3"]},
@@ -39,3 +46,27 @@ def test_a_certificate_of_another_region_than_the_load_balancers_is_refused(prob
     problems = problems_for("prod", ingress__certificate_arn=CERT.format("eu-west-1"))
     message = only(problems, "mlplatform:ingress.certificate_arn")
     assert "us-east-1" in message and "eu-west-1" in message
+
+
+def test_one_message_names_everything_an_http_api_front_door_cannot_take(problems_for, only):
+    problems = problems_for(
+        "dev",
+        ingress__certificate_arn=CERT.format("us-east-1"),
+        ingress__allow_http=True,
+        ingress__allowed_cidr_blocks=["203.0.113.0/24"],
+        dns__zone_id="Z0123456789ABCDEFGHIJ",
+        dns__inference_host="inference.example.com",
+        security__waf=True,
+    )
+    message = only(problems, "mlplatform:ingress.front_door")
+    for key in ("ingress.certificate_arn", "ingress.allow_http", "ingress.allowed_cidr_blocks",
+                "dns.inference_host", "security.waf"):  # fmt: skip
+        assert key in message
+    assert "execute-api" in message and "front_door load_balancer" in message
+
+
+def test_dev_front_door_is_accepted_with_a_30_second_timeout(parses):
+    settings = parses("dev")
+    assert settings.ingress.http_api and settings.inference.request_timeout_seconds == 30
+    assert not parses("dev", ingress__front_door="load_balancer", ingress__allow_http=True,
+                      inference__request_timeout_seconds=120).ingress.http_api  # fmt: skip

@@ -43,7 +43,8 @@ def test_dev_and_prod_differ_where_cost_and_safety_do(config_for):
     assert (dev.network.interface_endpoints, prod.network.interface_endpoints) == (False, True)
     assert (dev.network.az_count, prod.network.az_count) == (2, 3)
     assert (dev.deletion_protection, prod.deletion_protection) == (False, True)
-    assert dev.ingress.allow_http and not prod.ingress.allow_http
+    assert not dev.ingress.allow_http and not prod.ingress.allow_http
+    assert (dev.ingress.front_door, prod.ingress.front_door) == ("http_api", "load_balancer")
     assert not dev.ingress.certificate_arn and not dev.dns.zone_id
     assert prod.dns.zone_id and prod.dns.inference_host and prod.dns.mlflow_host
     assert (dev.security.waf, prod.security.waf) == (False, True)
@@ -294,6 +295,10 @@ def test_production_is_a_setting_and_refuses_http_short_logs_and_no_deletion_pro
     for key in ("ingress.allow_http", "log_retention_days", "deletion_protection",
                 "data_platform.backup_retention_days"):  # fmt: skip
         assert "production is true" in only(problems, f"mlplatform:{key}")
+    # and so is dev's HTTP API front door in place of the certified load balancer
+    problems = problems_for("prod", ingress__front_door="http_api")
+    for key in ("ingress.front_door",):
+        assert "production is true" in only(problems, f"mlplatform:{key}")
 
 
 def test_a_stack_named_prod_is_not_production_unless_it_says_so(parses):
@@ -307,7 +312,7 @@ def test_a_stack_named_prod_is_not_production_unless_it_says_so(parses):
 
 def test_a_stack_of_another_name_is_held_to_production_when_it_says_so(problems_for, only):
     problems = problems_for("dev", **{"mlplatform:production": True})
-    for key in ("ingress.allow_http", "log_retention_days", "deletion_protection"):
+    for key in ("ingress.front_door", "log_retention_days", "deletion_protection"):
         assert only(problems, f"mlplatform:{key}")
 
 

@@ -244,6 +244,25 @@ def test_monthly_items_keys_secrets_dashboards_and_alarm_metrics():
     )
 
 
+def test_an_internal_alb_bills_its_hours_and_no_public_address():
+    alb = resource("aws:lb/loadBalancer:LoadBalancer", "alb",
+                   {"loadBalancerType": "application", "internal": True,
+                    "subnets": ["a", "b"]})  # fmt: skip
+    estimate = costs.estimate(run_of(alb), PRICES)
+    assert estimate.idle["stack"] == pytest.approx(0.0225 * HOURS)
+    assert [what for _, what, _ in estimate.items] == ["ALB alb"]
+
+
+def test_an_http_api_costs_nothing_idle_and_a_dollar_per_million_requests():
+    http = resource("aws:apigatewayv2/api:Api", "door", {"protocolType": "HTTP"})
+    ws = resource("aws:apigatewayv2/api:Api", "ws", {"protocolType": "WEBSOCKET"})
+    assert costs.estimate(run_of(http, ws), PRICES).total_idle() == 0
+    usage = {"http_api_million_requests": 3}
+    lines = dict(costs.rough_usage(run_of(http), PRICES, usage))
+    assert lines["HTTP API requests, 3 M"] == pytest.approx(3 * 1.0)
+    assert not [w for w in dict(costs.rough_usage(run_of(ws), PRICES, usage)) if "HTTP API" in w]
+
+
 def test_the_usage_profile_adds_gpu_and_worker_hours_requests_and_storage(dev_program):
     usage = costs.load_usage()
     estimate = costs.estimate(dev_program, PRICES, usage)

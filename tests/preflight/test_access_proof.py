@@ -295,6 +295,14 @@ def test_the_gpu_instances_agent_is_proven_with_the_instance_role(proofs, prod):
     assert submitted == {cluster}
 
 
+def test_api_gateways_logs_role_is_proven_for_the_websocket_stage_not_the_http_apis(proofs):
+    # An HTTP API writes access logs through CloudWatch Logs' delivery, not the account role.
+    logged = {c.what for c in proofs["dev"].checks if c.what.startswith("access log of")}
+    assert logged == {"access log of agent-world-rest-stage", "access log of agent-world-ws-stage"}
+    resources = {c.resource for c in proofs["dev"].checks if c.what in logged}
+    assert not any("front-door" in r for r in resources)
+
+
 def test_each_check_names_the_statement_that_allowed_it(proofs):
     for check in proofs["prod"].checks:
         assert "allowed by" in check.decision.reason or "delegates" in check.decision.reason

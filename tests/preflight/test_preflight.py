@@ -120,6 +120,28 @@ def test_the_websocket_stage_with_the_rest_log_format_is_refused(prod_program):
     assert bad == {"$context.resourcePath", "$context.responseLatency", "$context.httpMethod"}
 
 
+def test_the_http_api_stage_is_held_to_http_api_variables(dev_program):
+    # given dev's front door stage, whose API is an HTTP API, logging other variables
+    resources = replaced(
+        dev_program,
+        "inference-lb-front-door-stage",
+        accessLogSettings={
+            "destinationArn": "arn:aws:logs:us-east-1:123456789012:log-group:door",
+            # a WebSocket variable, a REST one and two of HTTP APIs
+            "format": json.dumps(
+                {
+                    "a": "$context.connectionId",
+                    "b": "$context.resourcePath",
+                    "c": "$context.routeKey",
+                    "d": "$context.integrationErrorMessage",
+                }
+            ),
+        },
+    )
+    bad = {f.value for f in findings(resources) if f.rule == "documented/log-format-variable"}
+    assert bad == {"$context.connectionId", "$context.resourcePath"}
+
+
 def test_the_plan_fails_when_the_websocket_stage_reuses_the_rest_format(monkeypatch, capsys):
     from components.stacks.agent_world import apis
 

@@ -391,7 +391,7 @@ def test_backend_store_comes_from_the_database_and_artifacts_are_proxied_to_s3(d
     assert e["ARTIFACTS_DESTINATION"] == f"s3://{bucket}/artifacts"
     assert e["MLFLOW_AUTH"] == "true"
     assert e["STATIC_PREFIX"] == "/mlflow"
-    assert e["PUBLIC_SCHEME"] == "http"  # dev's load balancer has no certificate
+    assert e["PUBLIC_SCHEME"] == "https"  # dev's browsers use the HTTP API front door
 
 
 def test_browsers_reach_prod_mlflow_over_https(prod):
@@ -401,10 +401,13 @@ def test_browsers_reach_prod_mlflow_over_https(prod):
 def test_allowed_hosts_include_the_load_balancer_name(dev_program, run_stack):
     (alb,) = albs(dev_program)
     lb = alb.outputs["dnsName"]
-    assert env(dev_program.subtree("data-platform"))["ALLOWED_HOSTS"] == lb
+    # and dev's front door, the host browsers send
+    door = dev_program.named("inference-lb-front-door-api").outputs["apiEndpoint"]
+    door = door.removeprefix("https://")
+    assert env(dev_program.subtree("data-platform"))["ALLOWED_HOSTS"] == f"{lb},{door}"
     run = run_stack("dev", {"data_platform.allowed_hosts": ["mlflow.example.com"]})
     assert env(run.subtree("data-platform"))["ALLOWED_HOSTS"] == (
-        f"{albs(run)[0].outputs['dnsName']},mlflow.example.com"
+        f"{albs(run)[0].outputs['dnsName']},{door},mlflow.example.com"
     )
 
 
@@ -615,14 +618,24 @@ def test_api_is_a_database_client_and_reaches_mlflow_through_the_load_balancer(w
         if r.inputs["securityGroupId"] == api_sg
     }
     db_sg = run.named("data-platform-db-sg").id
-    # PostgreSQL to the database only; HTTPS out; dev's plain-HTTP load balancer on 80.
-    assert egress == {(5432, db_sg), (443, "0.0.0.0/0"), (80, "0.0.0.0/0")}
+    # PostgreSQL to the database only; HTTPS out (MLflow through dev's HTTPS front door).
+    assert egress == {(5432, db_sg), (443, "0.0.0.0/0")}
     from_alb = [r.inputs for r in run.of_type(INGRESS) if r.inputs["securityGroupId"] == api_sg]
     assert [(r["fromPort"], r["toPort"]) for r in from_alb] == [(8000, 8000)]
 
 
 def test_prod_api_needs_no_plain_http_out(prod_api):
     assert not [r for r in prod_api.resources if r.name == "data-platform-api-http-out"]
+
+
+def test_a_plain_http_load_balancer_lets_the_api_reach_mlflow_on_80(run_stack):
+    run = run_stack(
+        "dev",
+        {"data_platform.api": True, "ingress.front_door": "load_balancer",
+         "ingress.allow_http": True, "inference.request_timeout_seconds": 120},
+    )  # fmt: skip
+    rule = run.named("data-platform-api-http-out").inputs
+    assert (rule["fromPort"], rule["cidrIpv4"]) == (80, "0.0.0.0/0")
 
 
 # --- dev: the API as a second container of MLflow's task (api_placement: with_mlflow) -----
@@ -719,9 +732,9 @@ def test_the_task_group_admits_the_load_balancer_on_both_ports_only(dev, dev_pro
         if r.inputs["securityGroupId"] == sg
     )
     db_sg = dev.named("data-platform-db-sg").id
-    # HTTPS once (EC2 refuses a duplicate rule), PostgreSQL, and the API's way to MLflow at
-    # dev's plain-HTTP load balancer.
-    assert egress == [(80, "0.0.0.0/0"), (443, "0.0.0.0/0"), (5432, db_sg)]
+    # HTTPS once (EC2 refuses a duplicate rule): also the API's way to MLflow through dev's
+    # HTTPS front door; and PostgreSQL.
+    assert egress == [(443, "0.0.0.0/0"), (5432, db_sg)]
 
 
 def test_api_alarms_follow_the_service_it_runs_in(dev, prod):

@@ -103,7 +103,7 @@ def test_dev_with_cognito_can_tear_the_pool_down(run_stack):
     run = run_stack("dev", {
         "data_platform.sso": "cognito", "data_platform.sso_host": "mlflow.dev.corp.test",
         "data_platform.share_load_balancer": False, "ingress.certificate_arn": cert,
-        "agent_world.share_load_balancer": False,
+        "agent_world.share_load_balancer": False, "ingress.front_door": "load_balancer",
     })  # fmt: skip
     pool = run.one(POOL)
     assert pool.inputs["deletionProtection"] == "INACTIVE" and pool.options["protect"] is False

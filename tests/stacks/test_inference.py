@@ -221,7 +221,8 @@ def test_api_key_is_an_ecs_secret_never_plain_environment(ecs_stack, service):
     c = container(each_stack, service)
     assert c["secrets"] == [{"name": "API_KEY", "valueFrom": secret.outputs["arn"]}]
     # the secret's ARN (not its value), so the service reads every stage at run time
-    deadline = [{"name": "VALIDATE_DEADLINE_SECONDS", "value": "110"}]
+    seconds = {"dev": "20", "prod": "110"}[each_stack.stack]  # request timeout 30 / 120
+    deadline = [{"name": "VALIDATE_DEADLINE_SECONDS", "value": seconds}]
     assert c["environment"] == [
         {"name": "API_KEY_SECRET_ID", "value": secret.outputs["arn"]},
         {"name": "AWS_REGION", "value": "us-east-1"},  # boto3's region, on EC2 too
@@ -431,13 +432,14 @@ def test_a_service_needing_more_gpus_than_the_instance_has_is_refused(run_stack)
 @pytest.mark.parametrize("output", SEED_OUTPUTS)
 def test_the_seed_outputs_are_exported(each_stack, output):
     url = each_stack.outputs[output]
-    # prod serves its dns.inference_host (Pulumi.prod.yaml's example), dev the ALB's name
+    # prod serves its dns.inference_host (Pulumi.prod.yaml's example), dev its HTTP API
+    # front door (HTTPS on the API's execute-api name)
     base = (
         "https://inference.example.com"
         if each_stack.stack == "prod"
-        else "http://mlplatform-dev-inference"
+        else each_stack.named("inference-lb-front-door-api").outputs["apiEndpoint"]
     )
-    assert url.startswith(base)
+    assert base.startswith("https://") and url.startswith(base)
     assert output not in each_stack.secret_outputs
 
 
@@ -595,19 +597,31 @@ def test_the_alb_waits_longer_than_the_vision_validators_deadline(each_stack):
     # Else the ALB cuts a slow validation with an HTML 504 before the service's JSON one.
     idle = each_stack.one("aws:lb/loadBalancer:LoadBalancer").inputs["idleTimeout"]
     assert 1 <= idle <= 4000  # elbv2 idle_timeout.timeout_seconds
-    assert idle == 120
-    assert _deadline(each_stack) == 110
+    # dev's HTTP API front door ends a request at 30 s (its integration timeout's maximum)
+    assert idle == {"dev": 30, "prod": 120}[each_stack.stack]
+    assert _deadline(each_stack) == idle - 10
     assert idle - _deadline(each_stack) >= 10
 
 
-def test_the_services_default_deadline_is_what_the_stack_sets_by_default(dev):
+def test_dev_front_door_waits_as_long_as_the_alb(dev):
+    integration = dev.named("inference-lb-front-door-integration").inputs
+    idle = dev.one("aws:lb/loadBalancer:LoadBalancer").inputs["idleTimeout"]
+    assert integration["timeoutMilliseconds"] == idle * 1000 == 30000
+
+
+def test_the_services_default_deadline_is_what_the_stack_sets_by_default(prod):
     from vision_validator.settings import DEFAULT_VALIDATE_DEADLINE
 
-    assert _deadline(dev) == DEFAULT_VALIDATE_DEADLINE
+    assert _deadline(prod) == DEFAULT_VALIDATE_DEADLINE
 
 
 def test_the_request_timeout_sets_both_the_idle_timeout_and_the_deadline(run_stack):
-    run = run_stack("dev", {"inference.request_timeout_seconds": 300}).subtree("inference")
+    # (over 30 s only without dev's HTTP API front door)
+    run = run_stack(
+        "dev",
+        {"inference.request_timeout_seconds": 300, "ingress.front_door": "load_balancer",
+         "ingress.allow_http": True},
+    ).subtree("inference")  # fmt: skip
 
     assert run.one("aws:lb/loadBalancer:LoadBalancer").inputs["idleTimeout"] == 300
     assert _deadline(run) == 290

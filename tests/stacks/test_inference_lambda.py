@@ -94,8 +94,9 @@ def test_the_function_is_sized_and_capped_as_configured(dev):
     assert fn["memorySize"] == 512
     # Dev reserves none (concurrency 0): an account still at a limit of 10 refuses any.
     assert "reservedConcurrentExecutions" not in fn
-    # Within the load balancer's idle timeout (120 s in dev), so its error reaches it first.
-    assert fn["timeout"] == lambda_timeout(120) == 110
+    # Within the load balancer's idle timeout (30 s in dev, under the HTTP API front door's
+    # 30 s), so its error reaches it first.
+    assert fn["timeout"] == lambda_timeout(30) == 20
     assert fn["timeout"] <= dev.named("inference-lb-alb").inputs["idleTimeout"]
 
 

@@ -16,9 +16,11 @@ How API Gateway reaches the private services, one of two paths:
   APIs. The NLB's security group admits nothing; PrivateLink traffic from the VPC link is
   exempt from its inbound rules, so API Gateway is the only way in, and the tasks admit
   only the NLB.
-- **The inference stack's public ALB** (``share_load_balancer``, dev): no hourly charge of
-  its own. The REST API reaches the ALB through a VPC link v2 (free) whose network
-  interfaces sit in the private subnets; each service's listener rule forwards only
+- **The inference stack's ALB** (``share_load_balancer``, dev): no hourly charge of its
+  own; internet-facing, or internal behind dev's HTTP API front door, which removes the
+  service header from every request it forwards (``components/blocks/front_door.py``).
+  The REST API reaches the ALB through a VPC link v2 (free) whose network interfaces sit
+  in the private subnets; each service's listener rule forwards only
   requests that carry its ``X-Agent-World-Service`` header (set by the integration) *and*
   come from inside the VPC (``source-ip``), so the internet cannot reach the services
   past API Gateway, however it sets its headers. The WebSocket API cannot use a VPC link

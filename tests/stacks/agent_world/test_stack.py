@@ -354,7 +354,7 @@ def test_info_execution_logging_is_a_config_choice(run_stack):
     run = run_stack("dev", {"mlplatform:agent_world.execution_log_level": "INFO"})
     settings = run.one("aws:apigateway/methodSettings:MethodSettings").inputs["settings"]
     assert settings["loggingLevel"] == "INFO"
-    ws = run.one("aws:apigatewayv2/stage:Stage").inputs["defaultRouteSettings"]
+    ws = run.named("agent-world-ws-stage").inputs["defaultRouteSettings"]
     assert ws["loggingLevel"] == "INFO"
 
 
