@@ -112,6 +112,12 @@ class AgentWorldSettings:
         ACM_CERTIFICATE_ARN,
     )
 
+    @property
+    def scales(self) -> bool:
+        """Whether the services can scale (``max_tasks`` above ``min_tasks``): only then do
+        they get CPU and memory target tracking ($0.20 a month of alarms per policy)."""
+        return self.max_tasks > self.min_tasks
+
 
 def check_agent_world(s: Settings, problems: list[str]) -> None:
     """Rules between the agent world keys, and when it may share the inference listener."""

@@ -163,6 +163,13 @@ class InferenceServiceSettings:
         """Whether the service runs as a Lambda function (``runtime: lambda``)."""
         return self.runtime == "lambda"
 
+    @property
+    def tracks(self) -> bool:
+        """Whether CPU and memory target tracking can add a task: only beyond the first
+        (from zero, the wake policy starts one and the idle policy stops it), so a service
+        of at most one task has no tracking policies (nor their alarms, $0.10 a month each)."""
+        return self.max_count > max(self.min_count, 1)
+
     def lambda_handler(self) -> str:
         """``<package>.lambda_handler.handler``: what the function's image runs."""
         return f"{self.source_dir()}.{LAMBDA_HANDLER_MODULE}.handler"

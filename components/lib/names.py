@@ -270,7 +270,7 @@ def _inference(s: Settings) -> Iterator[PhysicalName]:
         yield _n("cloudwatch/logGroup:LogGroup", "name", f"/ecs/{s.environment}/{svc.name}", key)
         yield _n("ecs/taskDefinition:TaskDefinition", "family", f"{p}-{svc.name}", key)
         yield _n("ecs/service:Service", "name", f"{p}-{svc.name}", key)
-        for metric in ("cpu", "memory"):
+        for metric in ("cpu", "memory") if svc.tracks else ():
             yield _n("appautoscaling/policy:Policy", "name", f"{p}-{svc.name}-{metric}", key)
         if svc.min_count == 0:
             for policy in ("wake-from-zero", "scale-in-when-idle"):
@@ -369,7 +369,7 @@ def _agent_world(s: Settings) -> Iterator[PhysicalName]:
         yield _n("ecs/taskDefinition:TaskDefinition", "family", physical)
         yield _n("lb/targetGroup:TargetGroup", "name", physical[:32])
         yield _n("ecs/service:Service", "name", physical)
-        for metric in ("cpu", "memory"):
+        for metric in ("cpu", "memory") if a.scales else ():
             yield _n("appautoscaling/policy:Policy", "name", f"{physical}-{metric}")
     yield _n("iam/role:Role", "name", f"{p}-apigateway-cloudwatch")
     for api in ("rest", "websocket"):

@@ -852,12 +852,9 @@ class InferenceStack(pulumi.ComponentResource):
         # From zero, CPU and memory have no data; a service that may stop entirely scales in
         # only through the idle policy below, so a quiet minute does not stop it mid-request.
         scales_to_zero = svc.min_count == 0
-        # Tracking only where it can add a task beyond the first: from zero the wake policy
-        # starts one and the idle policy stops it, so a service of at most one task needs no
-        # tracking alarms ($0.10 a month each).
-        tracks = svc.max_count > max(svc.min_count, 1)
+        # Tracking only where it can add a task beyond the first (svc.tracks).
         for metric, value in (("CPU", svc.cpu_target), ("Memory", svc.memory_target)):
-            if not tracks:
+            if not svc.tracks:
                 break
             aws.appautoscaling.Policy(
                 f"{base}-{metric.lower()}-tracking",

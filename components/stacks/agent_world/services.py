@@ -314,8 +314,8 @@ def _service(
         f"{base}-scaling-target", stack.cluster.name, service.name,
         a.min_tasks, a.max_tasks, tags, child,
     )  # fmt: skip
-    # Tracking only where there is room to scale ($0.20 a month of alarms per policy).
-    for metric, value in (("CPU", 70), ("Memory", 80)) if a.max_tasks > a.min_tasks else ():
+    # Tracking only where there is room to scale (a.scales).
+    for metric, value in (("CPU", 70), ("Memory", 80)) if a.scales else ():
         aws.appautoscaling.Policy(
             f"{base}-{metric.lower()}-tracking",
             name=f"{physical}-{metric.lower()}",
