@@ -66,8 +66,10 @@ def function_target_group(prefix: str, service: str) -> str:
     """The target group of type ``lambda`` of a ``runtime: lambda`` service:
     ``<prefix>-<service>-fn``, cut to 32. Not the ECS form's name: a target group's type
     cannot change, so moving a service between runtimes creates the other group (and the
-    listener rule moves to it) before the old one is deleted, which one name would forbid."""
-    return target_group(prefix, f"{service}-fn")
+    listener rule moves to it) before the old one is deleted, which one name would forbid.
+    The base is cut first, so the ``-fn`` always survives and no name ends in ``-``, which
+    ELB refuses."""
+    return f"{f'{prefix}-{service}'[:29].rstrip('-')}-fn"
 
 
 def load_balancer(prefix: str, role: str) -> str:

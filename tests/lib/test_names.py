@@ -107,3 +107,16 @@ def test_names_aws_refuses_are_refused(type_token, prop, value):
 
 def test_an_auto_name_is_the_logical_name_and_eight_characters():
     assert len(naming.autoname("inference-alb-sg")) == len("inference-alb-sg") + 8
+
+
+def test_a_function_target_group_keeps_its_suffix_and_never_ends_in_a_hyphen():
+    from components.lib import names
+
+    assert names.function_target_group("mlplatform-dev", "ai-inference") == (
+        "mlplatform-dev-ai-inference-fn"
+    )
+    long = names.function_target_group("mlplatform-staging", "a-very-long-service")
+    assert len(long) <= 32 and long.endswith("-fn") and "--" not in long
+    assert long != names.target_group("mlplatform-staging", "a-very-long-service")
+    # "<28 p>-abc" cut to 29 ends in "-": the hyphen goes before the suffix.
+    assert names.function_target_group("p" * 28, "abc") == "p" * 28 + "-fn"
