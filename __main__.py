@@ -106,7 +106,8 @@ if settings.stacks.training:
 
 if settings.stacks.inference:
     inference = InferenceStack(
-        "inference", InferenceArgs.from_settings(settings, network, audit, web_acl_arn)
+        "inference",
+        InferenceArgs.from_settings(settings, network, audit, web_acl_arn, alerts.arn),
     )
     # The seed's output names; the API key is in Secrets Manager, never an output.
     pulumi.export("alb_url", inference.alb_url)

@@ -266,6 +266,8 @@ def _inference(s: Settings) -> Iterator[PhysicalName]:
             physical = service_function(p, svc.name)
             yield _n("lambda/function:Function", "name", physical, key)
             yield _n("iam/role:Role", "name", physical, key)
+            yield _n("cloudwatch/metricAlarm:MetricAlarm", "name", f"{p}-{svc.name}-errors",
+                     key)  # fmt: skip
             yield _n("cloudwatch/logGroup:LogGroup", "name", f"/aws/lambda/{physical}", key)
             continue
         yield _n("lb/targetGroup:TargetGroup", "name", target_group(p, svc.name), key)

@@ -129,10 +129,13 @@ class InferenceArgs:
     backend_url: str = ""
     """The seed's Fabrikator backend URL, the vision validator's ``BACKEND_URL``. Default
     none."""
+    alarm_topic_arn: pulumi.Input[str] | None = None
+    """SNS topic of the alarms that need a person: a ``runtime: lambda`` service's errors.
+    Default none (the alarms have no action)."""
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, network, audit=None, web_acl_arn=None
+        cls, settings: Settings, network, audit=None, web_acl_arn=None, alarm_topic_arn=None
     ) -> InferenceArgs:
         key = settings.inference_api_key
         return cls(
@@ -156,6 +159,7 @@ class InferenceArgs:
                 if getattr(settings, k.config_key)
             },
             backend_url=settings.backend_url,
+            alarm_topic_arn=alarm_topic_arn,
         )
 
 
@@ -698,6 +702,25 @@ class InferenceStack(pulumi.ComponentResource):
             target_group_arn=target_group.arn,
             target_id=function.arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
+        # No health check reaches a Lambda target, so the function's own errors are what
+        # tells that the image, the handler or the key is broken: any in 5 minutes.
+        aws.cloudwatch.MetricAlarm(
+            f"{base}-errors",
+            name=f"{args.common.name_prefix}-{svc.name}-errors",
+            alarm_description=f"The {svc.name} function fails invocations (its log group says why)",
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+            dimensions={"FunctionName": function.function.name},
+            statistic="Sum",
+            period=300,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            treat_missing_data="notBreaching",
+            alarm_actions=[args.alarm_topic_arn] if args.alarm_topic_arn is not None else [],
+            tags=dict(args.common.tags),
+            opts=child,
         )
 
     def _task_definition(

@@ -152,8 +152,9 @@ def test_a_lambda_service_has_no_task_service_scaling_security_group_or_ecs_log_
     for part in ("task", "service", "scaling-target", "cpu-tracking", "memory-tracking",
                  "sg", "from-alb", "alb-out", "https-out", "logs"):  # fmt: skip
         assert f"inference-ai-inference-{part}" not in names
-    assert not [r for r in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-                if "ai-inference" in r.name]  # fmt: skip
+    # No ECS task alarms; the function's errors alarm is its only one.
+    assert [r.name for r in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+            if "ai-inference" in r.name] == ["inference-ai-inference-errors"]  # fmt: skip
     # The ECS execution role neither pulls its image nor writes a log group for it.
     execution = json.dumps(statements(dev.named("inference-execution-policy")))
     assert dev.named("inference-ai-inference-image-repo").outputs["arn"] not in execution
@@ -168,12 +169,19 @@ def test_prod_keeps_ai_inference_on_ecs_without_a_function_or_repository_policy(
     assert not prod.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")
 
 
-def test_the_dev_idle_plan_has_no_ai_inference_charge(dev_program):
+def test_the_dev_idle_plan_charges_ai_inference_only_its_errors_alarm_and_image(dev_program):
     from offline.costs import estimate, load_prices
 
-    items = [what for _, what, _ in estimate(dev_program, load_prices()).items]
+    items = {what: usd for _, what, usd in estimate(dev_program, load_prices()).items}
     assert items  # the plan lists dev's idle charges
-    assert not [what for what in items if "ai-inference" in what]
+    charged = {what: round(usd, 2) for what, usd in items.items() if "ai-inference" in what
+               or "ai_inference" in what}  # fmt: skip
+    # No task, address, Container Insights or tracking alarms: the errors alarm's metric
+    # and the image stored in ECR.
+    assert charged == {
+        "alarm inference-ai-inference-errors": 0.1,
+        "ECR storage of mlplatform-dev/ai_inference (rough: 0.25 GB, slim image)": 0.03,
+    }
 
 
 # --- config -----------------------------------------------------------------------------
@@ -231,3 +239,14 @@ def test_a_reserved_concurrency_caps_the_function(run_stack):
                  "memory": 512, "concurrency": 2}]  # fmt: skip
     run = run_stack("dev", {"inference.services": services}).subtree("inference")
     assert run.named(FN).inputs["reservedConcurrentExecutions"] == 2
+
+
+def test_the_function_errors_alarm_tells_the_alarm_topic(dev):
+    alarm = dev.named("inference-ai-inference-errors").inputs
+    assert (alarm["namespace"], alarm["metricName"], alarm["statistic"]) == (
+        "AWS/Lambda", "Errors", "Sum")  # fmt: skip
+    assert alarm["dimensions"] == {"FunctionName": dev.named(FN).outputs["name"]}
+    assert (alarm["threshold"], alarm["period"], alarm["treatMissingData"]) == (
+        1, 300, "notBreaching")  # fmt: skip
+    (topic,) = alarm["alarmActions"]
+    assert topic.startswith("arn:aws:sns:")
