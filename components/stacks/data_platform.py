@@ -722,7 +722,13 @@ class DataPlatformStack(pulumi.ComponentResource):
             "DB_NAME": API_DB_NAME,
             "DB_MAINTENANCE_NAME": DB_NAME,
             "DB_SSLMODE": "require",
-            "MLFLOW_TRACKING_URI": self.mlflow_endpoint,
+            # Beside MLflow in one task (awsvpc: one network namespace), over the task's
+            # loopback, which MLflow's allowed hosts admit; else at MLflow's public URL.
+            "MLFLOW_TRACKING_URI": (
+                f"http://localhost:{MLFLOW_PORT}{MLFLOW_PREFIX}/"
+                if colocated
+                else self.mlflow_endpoint
+            ),
             "MLFLOW_TRACKING_USERNAME": "admin",
             "BASE_PATH": API_PREFIX,
             "PORT": str(API_PORT),

@@ -561,7 +561,14 @@ def test_api_gets_its_credentials_as_ecs_secrets_never_as_variables(api_stack, d
     assert variables["DB_NAME"] == "hokusai_api" and variables["DB_MAINTENANCE_NAME"] == "mlflow"
     assert variables["DB_SSLMODE"] == "require" and variables["BASE_PATH"] == "/api"
     assert variables["DB_HOST"] == env(run)["DB_HOST"]
-    assert variables["MLFLOW_TRACKING_URI"] == dev_program.outputs["mlflow_endpoint"]
+    # In MLflow's task (dev) over the task's loopback; in its own service at MLflow's URL.
+    colocated = run.named("data-platform-mlflow-task") is not None and any(
+        c["name"] == "api" for c in json.loads(
+            run.named("data-platform-mlflow-task").inputs["containerDefinitions"])
+    )  # fmt: skip
+    expected = ("http://localhost:5000/mlflow/" if colocated
+                else dev_program.outputs["mlflow_endpoint"])  # fmt: skip
+    assert variables["MLFLOW_TRACKING_URI"] == expected
     assert variables["DB_NULL_POOL"] == "true"  # dev's Aurora at 0 ACUs may pause
 
 
