@@ -288,7 +288,9 @@ class _Pricer:
         family = str(task.inputs.get("family", r.name)) if task else r.name
         sets = [("cluster", cluster), ("service", r.name), ("family", family)]
         if count < 1:  # billed only while it runs: per hour, for the usage profile
-            metrics = sum(INSIGHTS_METRICS[kind] for kind, _ in sets)
+            # The cluster's own set is already billed when another service runs at idle.
+            metrics = sum(INSIGHTS_METRICS[kind] for kind, name in sets
+                          if (kind, name) not in self.insights_charged)  # fmt: skip
             self.insights_hourly[r.name] = metrics * per_metric / self.hours
             return
         for kind, name in sets:
@@ -404,7 +406,10 @@ class _Pricer:
             busy = sum(self.minimums.get(t, 0) * g for t, g in self.gpu_tasks.items())
             spare = max(0, group["min"] * group["gpus"] - busy)
             for gpus, hours in wanted:
-                instances = math.ceil(max(0, gpus - spare) / group["gpus"])
+                # The spare GPUs serve one schedule's tasks once, not every schedule's.
+                used = min(spare, gpus)
+                spare -= used
+                instances = math.ceil((gpus - used) / group["gpus"])
                 self.add(group["resource"],
                          f"schedule: {instances} × {group['instance']} for {hours:.0f} h/month",
                          instances * hours * group["hourly"])  # fmt: skip

@@ -547,24 +547,34 @@ def test_prod_prices_one_running_gpu_instances_agent_metrics(prod_program):
     assert used.usage["inference"] == pytest.approx(100 * per_hour)
 
 
-def _scheduled_service(gpu: int, floor: int, start_min: int):
-    task = resource("aws:ecs/taskDefinition:TaskDefinition", "task",
+def _scheduled_service(gpu: int, floor: int, start_min: int, name: str = "v"):
+    task = resource("aws:ecs/taskDefinition:TaskDefinition", f"task-{name}",
                     {"requiresCompatibilities": ["EC2"], "containerDefinitions": json.dumps(
-                        [{"name": "v", "resourceRequirements": [
+                        [{"name": name, "resourceRequirements": [
                             {"type": "GPU", "value": str(gpu)}]}])},
-                    {"arn": "arn:td"})  # fmt: skip
-    service = resource("aws:ecs/service:Service", "svc",
-                       {"name": "v", "cluster": "arn:aws:ecs:r:1:cluster/c",
-                        "taskDefinition": "arn:td"})  # fmt: skip
-    target = resource("aws:appautoscaling/target:Target", "target",
-                      {"resourceId": "service/c/v", "minCapacity": floor})  # fmt: skip
+                    {"arn": f"arn:td:{name}"})  # fmt: skip
+    service = resource("aws:ecs/service:Service", f"svc-{name}",
+                       {"name": name, "cluster": "arn:aws:ecs:r:1:cluster/c",
+                        "taskDefinition": f"arn:td:{name}"})  # fmt: skip
+    target = resource("aws:appautoscaling/target:Target", f"target-{name}",
+                      {"resourceId": f"service/c/{name}", "minCapacity": floor})  # fmt: skip
     actions = [
-        resource("aws:appautoscaling/scheduledAction:ScheduledAction", f"sa-{role}",
-                 {"resourceId": "service/c/v", "schedule": f"cron(0 {hour} ? * MON-FRI *)",
+        resource("aws:appautoscaling/scheduledAction:ScheduledAction", f"sa-{name}-{role}",
+                 {"resourceId": f"service/c/{name}",
+                  "schedule": f"cron(0 {hour} ? * MON-FRI *)",
                   "scalableTargetAction": {"minCapacity": minimum}})
         for role, hour, minimum in (("start", 8, start_min), ("end", 18, floor))
     ]  # fmt: skip
     return [task, service, target, *actions]
+
+
+def test_the_group_minimums_spare_gpus_serve_one_schedule_not_each():
+    # A minimum of one g4dn.xlarge (1 GPU) with nothing at idle: its GPU serves the first
+    # scheduled task; the second needs an instance of its own.
+    run = run_of(*_gpu_group(1), *_scheduled_service(gpu=1, floor=0, start_min=1, name="a"),
+                 *_scheduled_service(gpu=1, floor=0, start_min=1, name="b"))  # fmt: skip
+    items = [i for i in costs.estimate(run, PRICES).items if i[1].startswith("schedule:")]
+    assert sorted(what.split(" for ")[0] for _, what, _ in items) == ["schedule: 1 × g4dn.xlarge"]
 
 
 def test_scheduled_hours_bill_a_gpu_instance_with_its_volume_address_and_metrics():
