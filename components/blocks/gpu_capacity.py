@@ -20,25 +20,6 @@ GPU_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recomm
 DYNAMIC_PORTS = (32768, 65535)
 
 
-def user_data(
-    cluster_name: str,
-    *,
-    region: str,
-    agent_parameter: str,
-    warm_pool: bool = False,
-    prepull_images: Sequence[str] = (),
-) -> str:
-    """:func:`components.lib.gpu_instance.user_data`, base64-encoded for the launch template."""
-    script = gpu_instance.user_data(
-        cluster_name,
-        region=region,
-        agent_parameter=agent_parameter,
-        warm_pool=warm_pool,
-        prepull_images=prepull_images,
-    )
-    return base64.b64encode(script.encode()).decode()
-
-
 @dataclass(frozen=True)
 class GpuCapacityArgs:
     """Inputs of :class:`GpuCapacity`."""
@@ -357,13 +338,16 @@ class GpuCapacity(pulumi.ComponentResource):
             user_data=pulumi.Output.all(
                 pulumi.Output.from_input(args.cluster_name), *args.prepull_images
             ).apply(
-                lambda values: user_data(
-                    values[0],
-                    region=args.region,
-                    agent_parameter=gpu_instance.parameter_name(args.name_prefix),
-                    warm_pool=args.warm_pool_size > 0,
-                    prepull_images=values[1:],
-                )
+                # The launch template takes the first-boot script base64-encoded.
+                lambda values: base64.b64encode(
+                    gpu_instance.user_data(
+                        values[0],
+                        region=args.region,
+                        agent_parameter=gpu_instance.parameter_name(args.name_prefix),
+                        warm_pool=args.warm_pool_size > 0,
+                        prepull_images=values[1:],
+                    ).encode()
+                ).decode()
             ),
             tag_specifications=[
                 {"resource_type": kind, "tags": {**tags, "Name": f"{args.name_prefix}-gpu"}}

@@ -24,8 +24,8 @@ def metric_row(namespace: str, metric: str, dimensions: Mapping[str, str]) -> li
     return row
 
 
-def widget(title: str, region: str, metrics: Iterable[Metric], stat: str = "Average") -> dict:
-    """A time-series metric widget of ``metrics``, each at ``stat`` over five minutes."""
+def _time_series(title: str, region: str, metrics: list, **properties) -> dict:
+    """A time-series metric widget of ``metrics`` (rows or expressions) over ``PERIOD``."""
     return {
         "type": "metric",
         "width": WIDTH,
@@ -33,12 +33,17 @@ def widget(title: str, region: str, metrics: Iterable[Metric], stat: str = "Aver
         "properties": {
             "title": title,
             "region": region,
-            "stat": stat,
+            **properties,
             "period": PERIOD,
             "view": "timeSeries",
-            "metrics": [metric_row(*m) for m in metrics],
+            "metrics": metrics,
         },
     }
+
+
+def widget(title: str, region: str, metrics: Iterable[Metric], stat: str = "Average") -> dict:
+    """A time-series metric widget of ``metrics``, each at ``stat`` over five minutes."""
+    return _time_series(title, region, [metric_row(*m) for m in metrics], stat=stat)
 
 
 def body(widgets: Iterable[dict]) -> dict:
@@ -111,21 +116,11 @@ def search(term: str, stat: str) -> str:
 
 def search_widget(title: str, region: str, expressions: Mapping[str, str]) -> dict:
     """A time-series widget of search expressions, by label: one line per metric found."""
-    return {
-        "type": "metric",
-        "width": WIDTH,
-        "height": HEIGHT,
-        "properties": {
-            "title": title,
-            "region": region,
-            "period": PERIOD,
-            "view": "timeSeries",
-            "metrics": [
-                [{"expression": expression, "id": f"e{n}", "label": label}]
-                for n, (label, expression) in enumerate(expressions.items(), start=1)
-            ],
-        },
-    }
+    rows = [
+        [{"expression": expression, "id": f"e{n}", "label": label}]
+        for n, (label, expression) in enumerate(expressions.items(), start=1)
+    ]
+    return _time_series(title, region, rows)
 
 
 def gpu_widgets(region: str, namespace: str) -> list[dict]:
