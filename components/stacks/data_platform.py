@@ -18,7 +18,11 @@ import pulumi_random as random
 
 from components.blocks.bucket import SecureBucket, SecureBucketArgs
 from components.blocks.images import ServiceImage
-from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
+from components.blocks.load_balancer import (
+    PublicLoadBalancer,
+    PublicLoadBalancerArgs,
+    http_health_check,
+)
 from components.blocks.rotation import (
     SecretRotator,
     SecretRotatorArgs,
@@ -1244,14 +1248,7 @@ class DataPlatformStack(pulumi.ComponentResource):
             protocol="HTTP",
             target_type="ip",
             deregistration_delay=30,
-            health_check={
-                "path": health_path,
-                "matcher": "200",
-                "interval": 15,
-                "timeout": 5,
-                "healthy_threshold": 2,
-                "unhealthy_threshold": 3,
-            },
+            health_check=http_health_check(health_path),
             tags=tags,
             opts=child,
         )

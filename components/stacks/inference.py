@@ -24,7 +24,11 @@ import pulumi_random as random
 from components.blocks.function import LambdaFunction, LambdaFunctionArgs
 from components.blocks.gpu_capacity import DYNAMIC_PORTS, GpuCapacity, GpuCapacityArgs
 from components.blocks.images import ServiceImage
-from components.blocks.load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
+from components.blocks.load_balancer import (
+    PublicLoadBalancer,
+    PublicLoadBalancerArgs,
+    http_health_check,
+)
 from components.blocks.rotation import SecretRotator, SecretRotatorArgs
 from components.config.inference import (
     VISION_SOURCE,
@@ -595,14 +599,7 @@ class InferenceStack(pulumi.ComponentResource):
                 # Bridge-mode tasks are registered by instance and host port, awsvpc ones by IP.
                 target_type="instance" if on_gpu else "ip",
                 deregistration_delay=30,
-                health_check={
-                    "path": svc.health_path,
-                    "matcher": "200",
-                    "interval": 15,
-                    "timeout": 5,
-                    "healthy_threshold": 2,
-                    "unhealthy_threshold": 3,
-                },
+                health_check=http_health_check(svc.health_path),
                 tags=tags,
                 opts=child,
             )
